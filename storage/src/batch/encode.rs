@@ -1,0 +1,222 @@
+//! Encoding producer records into one zstd-compressed v2 batch.
+
+use std::cell::{Cell, RefCell};
+use std::io;
+
+use bytes::{Bytes, BytesMut};
+use kafka_protocol::indexmap::IndexMap;
+use kafka_protocol::protocol::StrBytes;
+use kafka_protocol::records::{
+    Compression, NO_PARTITION_LEADER_EPOCH, NO_PRODUCER_EPOCH, NO_PRODUCER_ID, NO_SEQUENCE, Record,
+    RecordBatchEncoder, RecordEncodeOptions, TimestampType,
+};
+use zstd::bulk::Compressor;
+
+use super::header::parse_header;
+use super::{BATCH_HEADER_LEN, BatchError, MAX_BATCH_UNCOMPRESSED_BYTES, RecordInput};
+
+/// Most framing bytes kafka-protocol writes around one record: varints for
+/// length, timestamp delta, offset delta, key and value lengths and header
+/// count, plus the attributes byte. Only used to size the output buffer.
+const MAX_RECORD_FRAMING: usize = 5 + 1 + 10 + 5 + 5 + 5 + 5;
+/// Most framing bytes around one header: key and value length varints.
+const MAX_HEADER_FRAMING: usize = 10;
+
+thread_local! {
+    /// Setting up a zstd context costs far more than compressing a small batch;
+    /// one per thread keeps that off the per-batch path.
+    static COMPRESSOR: RefCell<Option<Compressor<'static>>> = const { RefCell::new(None) };
+}
+
+/// Encodes `records` as one RecordBatch v2: base offset 0, offset deltas
+/// `0..n`, CreateTime timestamps, no producer id, zstd at `zstd_level` (1 is
+/// fastest; 0 means zstd's default).
+///
+/// Errors on an empty slice, a header key repeated within a record, timestamps
+/// too far apart for deltas, or more than [`MAX_BATCH_UNCOMPRESSED_BYTES`] of
+/// records.
+///
+/// [`MAX_BATCH_UNCOMPRESSED_BYTES`]: super::MAX_BATCH_UNCOMPRESSED_BYTES
+pub fn encode_batch(records: &[RecordInput], zstd_level: i32) -> Result<Bytes, BatchError> {
+    validate(records)?;
+    let kafka_records = records
+        .iter()
+        .enumerate()
+        .map(|(index, record)| to_kafka(index, record))
+        .collect::<Result<Vec<_>, _>>()?;
+
+    let raw_estimate: usize = records
+        .iter()
+        .map(|r| r.payload_len() + MAX_RECORD_FRAMING + r.headers.len() * MAX_HEADER_FRAMING)
+        .sum();
+    let mut out = BytesMut::with_capacity(
+        BATCH_HEADER_LEN + zstd::zstd_safe::compress_bound(raw_estimate.min(MAX_BATCH_UNCOMPRESSED_BYTES)),
+    );
+    // kafka-protocol's callback can only return its own error type, so the
+    // precise error waits here and replaces the generic one afterwards.
+    let failure = Cell::new(None);
+    let options = RecordEncodeOptions {
+        version: 2,
+        compression: Compression::Zstd,
+    };
+    let encoded = RecordBatchEncoder::encode_with_custom_compression(
+        &mut out,
+        &kafka_records,
+        &options,
+        Some(|raw: &mut BytesMut, out: &mut BytesMut, _: Compression| {
+            compress_records(raw, zstd_level, out).map_err(|error| {
+                failure.set(Some(error));
+                io::Error::other("compression failed").into()
+            })
+        }),
+    );
+    if let Err(error) = encoded {
+        return Err(failure.take().unwrap_or_else(|| BatchError::Encode {
+            reason: format!("{error:#}"),
+        }));
+    }
+    check_single_batch(&out, records.len())?;
+    Ok(out.freeze())
+}
+
+/// Rejects what kafka-protocol would either refuse with a vague message or,
+/// for timestamps, overflow on.
+fn validate(records: &[RecordInput]) -> Result<(), BatchError> {
+    let max_count = i32::MAX as usize;
+    if records.is_empty() {
+        return Err(BatchError::EmptyBatch);
+    }
+    if records.len() > max_count {
+        return Err(BatchError::TooManyRecords {
+            count: records.len(),
+            max: max_count,
+        });
+    }
+    let (min_ms, max_ms) = records.iter().fold((i64::MAX, i64::MIN), |(lo, hi), r| {
+        (lo.min(r.timestamp_ms), hi.max(r.timestamp_ms))
+    });
+    // Timestamps are stored as varlong deltas from the smallest one.
+    if max_ms.checked_sub(min_ms).is_none() {
+        return Err(BatchError::TimestampSpread { min_ms, max_ms });
+    }
+    // A cheap lower bound; the exact size is checked once it is known.
+    let payload: usize = records.iter().map(RecordInput::payload_len).sum();
+    if payload > MAX_BATCH_UNCOMPRESSED_BYTES {
+        return Err(BatchError::TooLarge {
+            bytes: payload,
+            max: MAX_BATCH_UNCOMPRESSED_BYTES,
+        });
+    }
+    Ok(())
+}
+
+fn to_kafka(index: usize, record: &RecordInput) -> Result<Record, BatchError> {
+    let headers: IndexMap<StrBytes, Option<Bytes>> = record
+        .headers
+        .iter()
+        .map(|h| (StrBytes::from_string(h.key.clone()), Some(h.value.clone())))
+        .collect();
+    // The map would keep only the last value of a repeated key; refuse rather
+    // than drop a header the producer sent.
+    if headers.len() != record.headers.len() {
+        return Err(duplicate_header(index, record));
+    }
+    // Validated: index fits in i32 because the record count does.
+    let delta = i32::try_from(index).unwrap_or(i32::MAX);
+    Ok(Record {
+        transactional: false,
+        control: false,
+        delete_horizon: false,
+        partition_leader_epoch: NO_PARTITION_LEADER_EPOCH,
+        producer_id: NO_PRODUCER_ID,
+        producer_epoch: NO_PRODUCER_EPOCH,
+        timestamp_type: TimestampType::Creation,
+        offset: i64::from(delta),
+        // kafka-protocol starts a new batch wherever `offset - sequence`
+        // changes, and derives the base sequence from the first record; this
+        // keeps one batch with base sequence NO_SEQUENCE (-1).
+        sequence: NO_SEQUENCE.wrapping_add(delta),
+        timestamp: record.timestamp_ms,
+        key: record.key.clone(),
+        value: Some(record.value.clone()),
+        headers,
+    })
+}
+
+fn duplicate_header(index: usize, record: &RecordInput) -> BatchError {
+    let key = record
+        .headers
+        .iter()
+        .enumerate()
+        .find(|(i, h)| record.headers[..*i].iter().any(|earlier| earlier.key == h.key))
+        .map(|(_, h)| h.key.clone())
+        .unwrap_or_default();
+    BatchError::DuplicateHeaderKey { index, key }
+}
+
+fn compress_records(raw: &[u8], level: i32, out: &mut BytesMut) -> Result<(), BatchError> {
+    if raw.len() > MAX_BATCH_UNCOMPRESSED_BYTES {
+        return Err(BatchError::TooLarge {
+            bytes: raw.len(),
+            max: MAX_BATCH_UNCOMPRESSED_BYTES,
+        });
+    }
+    let start = out.len();
+    out.resize(start + zstd::zstd_safe::compress_bound(raw.len()), 0);
+    let written = compress_to(raw, level, &mut out[start..]);
+    match written {
+        Ok(written) => {
+            out.truncate(start + written);
+            Ok(())
+        }
+        Err(source) => {
+            out.truncate(start);
+            Err(BatchError::Compress { level, source })
+        }
+    }
+}
+
+fn compress_to(raw: &[u8], level: i32, dst: &mut [u8]) -> io::Result<usize> {
+    COMPRESSOR
+        .try_with(|cell| match cell.try_borrow_mut() {
+            Ok(mut slot) => compress_with(&mut slot, raw, level, dst),
+            // Only if compression re-entered itself: use a one-off context.
+            Err(_) => compress_with(&mut None, raw, level, dst),
+        })
+        .map_err(io::Error::other)?
+}
+
+fn compress_with(
+    slot: &mut Option<Compressor<'static>>,
+    raw: &[u8],
+    level: i32,
+    dst: &mut [u8],
+) -> io::Result<usize> {
+    let mut compressor = match slot.take() {
+        Some(compressor) => compressor,
+        None => Compressor::new(level)?,
+    };
+    compressor.set_compression_level(level)?;
+    let written = compressor.compress_to_buffer(raw, dst);
+    *slot = Some(compressor);
+    written
+}
+
+/// kafka-protocol silently splits records into several batches when their
+/// batch-level fields differ; ours never do, but a chunk's offsets depend on
+/// it, so check.
+fn check_single_batch(out: &[u8], count: usize) -> Result<(), BatchError> {
+    let header = parse_header(out, 0)?;
+    if header.info.byte_len != out.len() || header.info.record_count as usize != count {
+        return Err(BatchError::Encode {
+            reason: format!(
+                "expected one batch of {count} records in {} bytes, got a first batch of {} \
+                 records in {} bytes",
+                out.len(),
+                header.info.record_count,
+                header.info.byte_len
+            ),
+        });
+    }
+    Ok(())
+}

@@ -1,0 +1,225 @@
+//! The metadata key layout: every key Stratus persists, in one place.
+//!
+//! Keys are FoundationDB tuples under one root subspace per cluster. The first
+//! element of every key is a [`Tag`]; tags are persisted, so they must be kept
+//! stable: never renumber or reuse one. Values that are fixed-width integers are
+//! little-endian so FoundationDB's atomic `ADD` can operate on them.
+
+use foundationdb_tuple::Subspace;
+
+/// The first element of every key. IDs are persisted, so they must be kept stable.
+#[repr(u16)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tag {
+    /// `(1, name: str)` → topic record (JSON, [`crate::topic::TopicRecord`]).
+    TopicByName = 1,
+    /// `(2, topic_id: u128)` → topic name (UTF-8).
+    TopicById = 2,
+    /// `(3, topic_id, partition: u32)` → partition head (next offset and running
+    /// max timestamp, [`crate::log::PartitionHead`]). Watched by long-polling fetches.
+    PartitionHead = 3,
+    /// `(4, topic_id, partition)` → log start offset, i64 LE. Written by retention,
+    /// kept apart from the head so retention never conflicts with appends.
+    LogStart = 4,
+    /// `(5, topic_id, partition, end_offset: i64)` → index entry
+    /// ([`crate::log::IndexEntry`]) for the chunk holding `[base, end_offset)`;
+    /// the first key greater than `o` is the chunk that holds offset `o`.
+    Index = 5,
+    /// `(6, topic_id, partition, running_max_timestamp: i64, end_offset: i64)` → empty.
+    /// One entry per chunk that raised the partition's running max timestamp; the
+    /// first entry at or above `t` names the chunk holding the first record
+    /// with timestamp >= `t`.
+    TimeIndex = 6,
+    /// `(7, object_key: str)` → number of index entries that reference the
+    /// object, i64 LE. Written in the same transaction that assigns offsets, so
+    /// its presence proves the commit landed (resolves unknown commit results),
+    /// and garbage collection deletes objects whose count reached zero.
+    ObjectRefs = 7,
+    /// `(8, object_key: str)` → base offsets assigned to the object's chunks
+    /// ([`crate::log::entry::encode_commit_record`]). Written by the transaction
+    /// that assigns them; a retry of that transaction reads it first, which makes
+    /// the commit idempotent and resolves an unknown commit result.
+    WalCommit = 8,
+}
+
+/// The key space of one Stratus cluster.
+#[derive(Debug, Clone)]
+pub struct KeySpace {
+    root: Subspace,
+}
+
+impl KeySpace {
+    /// The key space of the cluster named `cluster`.
+    pub fn new(cluster: &str) -> Self {
+        Self {
+            root: Subspace::all().subspace(&("stratus", cluster)),
+        }
+    }
+
+    pub fn topic_by_name(&self, name: &str) -> Vec<u8> {
+        self.root.pack(&(Tag::TopicByName as u16, name))
+    }
+
+    /// `[begin, end)` covering every topic-by-name key.
+    pub fn topics_by_name_range(&self) -> (Vec<u8>, Vec<u8>) {
+        self.root.subspace(&(Tag::TopicByName as u16,)).range()
+    }
+
+    pub fn topic_by_id(&self, topic_id: u128) -> Vec<u8> {
+        self.root.pack(&(Tag::TopicById as u16, topic_id))
+    }
+
+    pub fn partition_head(&self, topic_id: u128, partition: u32) -> Vec<u8> {
+        self.root.pack(&(Tag::PartitionHead as u16, topic_id, partition))
+    }
+
+    /// Decodes the partition from a `(tag, topic_id, partition)` key.
+    pub fn partition_of(&self, key: &[u8]) -> Option<u32> {
+        self.root
+            .unpack::<(u16, u128, u32)>(key)
+            .ok()
+            .map(|(_, _, partition)| partition)
+    }
+
+    pub fn log_start(&self, topic_id: u128, partition: u32) -> Vec<u8> {
+        self.root.pack(&(Tag::LogStart as u16, topic_id, partition))
+    }
+
+    pub fn index_entry(&self, topic_id: u128, partition: u32, end_offset: i64) -> Vec<u8> {
+        self.root
+            .pack(&(Tag::Index as u16, topic_id, partition, end_offset))
+    }
+
+    /// `[begin, end)` covering the index entries whose end offset is greater than `offset`.
+    pub fn index_from(&self, topic_id: u128, partition: u32, offset: i64) -> (Vec<u8>, Vec<u8>) {
+        let (_, end) = self.index_range(topic_id, partition);
+        (self.index_entry(topic_id, partition, offset.saturating_add(1)), end)
+    }
+
+    /// `[begin, end)` covering every index entry of a partition.
+    pub fn index_range(&self, topic_id: u128, partition: u32) -> (Vec<u8>, Vec<u8>) {
+        self.root
+            .subspace(&(Tag::Index as u16, topic_id, partition))
+            .range()
+    }
+
+    /// Decodes the end offset from an index key of this key space.
+    pub fn index_end_offset(&self, key: &[u8]) -> Option<i64> {
+        self.root
+            .unpack::<(u16, u128, u32, i64)>(key)
+            .ok()
+            .filter(|(tag, ..)| *tag == Tag::Index as u16)
+            .map(|(_, _, _, end)| end)
+    }
+
+    pub fn time_index_entry(
+        &self,
+        topic_id: u128,
+        partition: u32,
+        running_max_timestamp: i64,
+        end_offset: i64,
+    ) -> Vec<u8> {
+        self.root.pack(&(
+            Tag::TimeIndex as u16,
+            topic_id,
+            partition,
+            running_max_timestamp,
+            end_offset,
+        ))
+    }
+
+    /// `[begin, end)` covering the time index entries at or above `timestamp`.
+    pub fn time_index_from(
+        &self,
+        topic_id: u128,
+        partition: u32,
+        timestamp: i64,
+    ) -> (Vec<u8>, Vec<u8>) {
+        let whole = self
+            .root
+            .subspace(&(Tag::TimeIndex as u16, topic_id, partition));
+        let begin = whole.subspace(&(timestamp,)).bytes().to_vec();
+        (begin, whole.range().1)
+    }
+
+    /// Decodes `(running_max_timestamp, end_offset)` from a time index key.
+    pub fn time_index_decode(&self, key: &[u8]) -> Option<(i64, i64)> {
+        self.root
+            .unpack::<(u16, u128, u32, i64, i64)>(key)
+            .ok()
+            .filter(|(tag, ..)| *tag == Tag::TimeIndex as u16)
+            .map(|(_, _, _, ts, end)| (ts, end))
+    }
+
+    /// `[begin, end)` covering every key of one tag for one topic.
+    pub fn topic_range(&self, tag: Tag, topic_id: u128) -> (Vec<u8>, Vec<u8>) {
+        self.root.subspace(&(tag as u16, topic_id)).range()
+    }
+
+    pub fn object_refs(&self, object_key: &str) -> Vec<u8> {
+        self.root.pack(&(Tag::ObjectRefs as u16, object_key))
+    }
+
+    pub fn wal_commit(&self, object_key: &str) -> Vec<u8> {
+        self.root.pack(&(Tag::WalCommit as u16, object_key))
+    }
+}
+
+/// Encodes an i64 the way FoundationDB's atomic `ADD` reads it.
+pub fn encode_i64(value: i64) -> [u8; 8] {
+    value.to_le_bytes()
+}
+
+/// Decodes an i64 written by [`encode_i64`] or an atomic add; a short value
+/// is zero-extended, as FoundationDB does.
+pub fn decode_i64(bytes: &[u8]) -> i64 {
+    let mut buf = [0u8; 8];
+    let n = bytes.len().min(8);
+    buf[..n].copy_from_slice(&bytes[..n]);
+    i64::from_le_bytes(buf)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Keys are persisted: these bytes must never change.
+    #[test]
+    fn key_bytes_are_pinned() {
+        let keys = KeySpace::new("c");
+        let hex = |b: Vec<u8>| b.iter().map(|x| format!("{x:02x}")).collect::<String>();
+        assert_eq!(
+            hex(keys.topic_by_name("orders")),
+            "027374726174757300026300021501026f726465727300",
+            "persisted key layout changed: existing clusters would lose their data"
+        );
+        assert_eq!(
+            hex(keys.index_entry(7, 3, 100)),
+            "02737472617475730002630015051507150315640",
+            "persisted key layout changed: existing clusters would lose their data"
+        );
+    }
+
+    #[test]
+    fn index_from_selects_the_chunk_holding_the_offset() {
+        let keys = KeySpace::new("c");
+        let (begin, end) = keys.index_from(1, 0, 99);
+        // A chunk ending (exclusively) at 100 holds offset 99: it must be in range.
+        let holding = keys.index_entry(1, 0, 100);
+        let before = keys.index_entry(1, 0, 99);
+        assert!(begin <= holding && holding < end);
+        assert!(before < begin);
+        assert_eq!(keys.index_end_offset(&holding), Some(100));
+    }
+
+    #[test]
+    fn time_index_from_includes_equal_timestamps() {
+        let keys = KeySpace::new("c");
+        let (begin, end) = keys.time_index_from(1, 0, 1_000);
+        let at = keys.time_index_entry(1, 0, 1_000, 5);
+        let below = keys.time_index_entry(1, 0, 999, 4);
+        assert!(begin <= at && at < end);
+        assert!(below < begin);
+        assert_eq!(keys.time_index_decode(&at), Some((1_000, 5)));
+    }
+}

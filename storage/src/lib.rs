@@ -1,0 +1,13 @@
+//! Everything Stratus persists: the record batch codec, the WAL object format,
+//! the object-store tiers, the metadata store and the key layout on top of it,
+//! and the partition log (append, commit, read).
+//!
+//! No networking lives here; the gateway and compactor drive these types.
+
+pub mod batch;
+pub mod keys;
+pub mod meta;
+pub mod wal_object;
+pub mod log;
+pub mod tier;
+pub mod topic;

@@ -1,0 +1,248 @@
+//! The write path: one WAL object per flush, then one metadata transaction that
+//! assigns offsets to every chunk in it.
+//!
+//! The order is the durability contract: the object is durable in the WAL tier
+//! before the transaction runs, and [`Log::append`] returns offsets only after
+//! the transaction committed. A crash in between leaves an unreferenced object
+//! that garbage collection removes; it never leaves an offset pointing at
+//! missing bytes.
+
+use std::collections::HashMap;
+
+use bytes::Bytes;
+use object_store::path::Path;
+use object_store::{ObjectStoreExt, PutMode, PutOptions};
+
+use super::entry::{IndexEntry, PartitionHead, TierKind, decode_commit_record, encode_commit_record};
+use super::{Log, LogError};
+use crate::keys::encode_i64;
+use crate::meta::{MetaError, Transaction, run};
+use crate::wal_object::{ChunkEntry, WalObjectBuilder};
+
+/// Commits whose outcome stays unknown after this many re-checks fail the flush.
+const MAX_UNKNOWN_RESULT_RECHECKS: usize = 5;
+
+/// One encoded record batch bound for a partition.
+#[derive(Debug, Clone)]
+pub struct AppendBatch {
+    pub topic_id: u128,
+    pub partition: u32,
+    /// A RecordBatch v2 with base offset 0.
+    pub batch: Bytes,
+    pub record_count: u32,
+    pub first_timestamp_ms: i64,
+    pub max_timestamp_ms: i64,
+}
+
+/// The base offset given to one [`AppendBatch`], or why it was not written.
+pub type AppendOutcome = Result<i64, LogError>;
+
+/// The batches of one partition within a flush, in arrival order.
+#[derive(Debug)]
+struct ChunkPlan {
+    topic_id: u128,
+    partition: u32,
+    batch_indexes: Vec<usize>,
+}
+
+impl Log {
+    /// Appends batches for any number of partitions as one WAL object and one
+    /// transaction. Returns one outcome per input batch, in input order;
+    /// batches of one partition get consecutive offsets in input order.
+    ///
+    /// An `Err` means nothing was committed. An individual outcome can fail
+    /// while others succeed only when its topic was deleted meanwhile.
+    pub async fn append(&self, batches: &[AppendBatch]) -> Result<Vec<AppendOutcome>, LogError> {
+        if batches.is_empty() {
+            return Ok(Vec::new());
+        }
+        let plans = plan_chunks(batches);
+        let (object, entries) = build_object(batches, &plans)?;
+        let object_key = format!("wal/{}.wal", ulid::Ulid::new());
+        self.put_wal_object(&object_key, object.clone()).await?;
+        let base_offsets = self.commit_offsets(&object_key, &entries).await?;
+
+        for (entry, base) in entries.iter().zip(&base_offsets) {
+            if *base >= 0 {
+                let range = entry.offset as usize..(entry.offset + u64::from(entry.len)) as usize;
+                self.cache.insert(&object_key, entry.offset, object.slice(range));
+            }
+        }
+        Ok(outcomes(batches, &plans, &base_offsets))
+    }
+
+    async fn put_wal_object(&self, key: &str, object: Bytes) -> Result<(), LogError> {
+        self.wal
+            .put_opts(
+                &Path::from(key),
+                object.into(),
+                PutOptions::from(PutMode::Create),
+            )
+            .await
+            .map_err(|source| LogError::ObjectStore {
+                operation: "put",
+                key: key.to_owned(),
+                source,
+            })?;
+        Ok(())
+    }
+
+    /// Runs the offset-assigning transaction until it is known to have
+    /// committed, returning each chunk's base offset (-1: topic gone).
+    async fn commit_offsets(
+        &self,
+        object_key: &str,
+        entries: &[ChunkEntry],
+    ) -> Result<Vec<i64>, LogError> {
+        let mut rechecks = 0;
+        loop {
+            let attempt = run(self.meta.as_ref(), &self.retry, |tx| {
+                Box::pin(self.assign_offsets(tx, object_key, entries))
+            })
+            .await;
+            match attempt {
+                // The transaction reads its own commit record first, so running it
+                // again after an unknown outcome either finds it or commits once.
+                Err(e) if e.maybe_committed() && rechecks < MAX_UNKNOWN_RESULT_RECHECKS => {
+                    rechecks += 1;
+                    tracing::warn!(object_key, error = %e, "commit outcome unknown; re-checking");
+                }
+                other => return Ok(other?),
+            }
+        }
+    }
+
+    async fn assign_offsets(
+        &self,
+        tx: &mut dyn Transaction,
+        object_key: &str,
+        entries: &[ChunkEntry],
+    ) -> Result<Vec<i64>, MetaError> {
+        let commit_key = self.keys.wal_commit(object_key);
+        if let Some(record) = tx.get(&commit_key).await? {
+            return decode_commit_record(&record).map_err(|e| MetaError::Backend(e.to_string()));
+        }
+        let mut live_topics: HashMap<u128, bool> = HashMap::new();
+        let mut base_offsets = Vec::with_capacity(entries.len());
+        for entry in entries {
+            let live = match live_topics.get(&entry.topic_id) {
+                Some(live) => *live,
+                None => {
+                    let live = tx.get(&self.keys.topic_by_id(entry.topic_id)).await?.is_some();
+                    live_topics.insert(entry.topic_id, live);
+                    live
+                }
+            };
+            if !live {
+                base_offsets.push(-1);
+                continue;
+            }
+            base_offsets.push(self.index_chunk(tx, object_key, entry).await?);
+        }
+        let referenced = base_offsets.iter().filter(|b| **b >= 0).count() as i64;
+        tx.set(&self.keys.object_refs(object_key), &encode_i64(referenced))?;
+        tx.set(&commit_key, &encode_commit_record(&base_offsets))?;
+        Ok(base_offsets)
+    }
+
+    /// Gives one chunk the partition's next offsets and indexes it.
+    async fn index_chunk(
+        &self,
+        tx: &mut dyn Transaction,
+        object_key: &str,
+        chunk: &ChunkEntry,
+    ) -> Result<i64, MetaError> {
+        let head_key = self.keys.partition_head(chunk.topic_id, chunk.partition);
+        let mut head = PartitionHead::decode(tx.get(&head_key).await?.as_deref())
+            .map_err(|e| MetaError::Backend(e.to_string()))?;
+        let entry = IndexEntry {
+            tier: TierKind::Wal,
+            object_key: object_key.to_owned(),
+            base_offset: head.next_offset,
+            record_count: chunk.record_count,
+            byte_offset: chunk.offset,
+            byte_len: chunk.len,
+            first_timestamp_ms: chunk.first_timestamp_ms,
+            max_timestamp_ms: chunk.max_timestamp_ms,
+        };
+        let end = entry.end_offset();
+        tx.set(
+            &self.keys.index_entry(chunk.topic_id, chunk.partition, end),
+            &entry.encode(),
+        )?;
+        if chunk.max_timestamp_ms > head.max_timestamp_ms {
+            head.max_timestamp_ms = chunk.max_timestamp_ms;
+            let time_key = self.keys.time_index_entry(
+                chunk.topic_id,
+                chunk.partition,
+                chunk.max_timestamp_ms,
+                end,
+            );
+            tx.set(&time_key, &[])?;
+        }
+        head.next_offset = end;
+        tx.set(&head_key, &head.encode())?;
+        Ok(entry.base_offset)
+    }
+}
+
+fn plan_chunks(batches: &[AppendBatch]) -> Vec<ChunkPlan> {
+    let mut plans: Vec<ChunkPlan> = Vec::new();
+    let mut by_partition: HashMap<(u128, u32), usize> = HashMap::new();
+    for (i, batch) in batches.iter().enumerate() {
+        let slot = *by_partition
+            .entry((batch.topic_id, batch.partition))
+            .or_insert_with(|| {
+                plans.push(ChunkPlan {
+                    topic_id: batch.topic_id,
+                    partition: batch.partition,
+                    batch_indexes: Vec::new(),
+                });
+                plans.len() - 1
+            });
+        plans[slot].batch_indexes.push(i);
+    }
+    plans
+}
+
+fn build_object(
+    batches: &[AppendBatch],
+    plans: &[ChunkPlan],
+) -> Result<(Bytes, Vec<ChunkEntry>), LogError> {
+    let mut builder = WalObjectBuilder::new();
+    for plan in plans {
+        let chunk: Vec<&AppendBatch> = plan.batch_indexes.iter().map(|i| &batches[*i]).collect();
+        builder.add_chunk(
+            plan.topic_id,
+            plan.partition,
+            chunk.iter().map(|b| &b.batch[..]),
+            chunk.iter().map(|b| b.record_count).sum(),
+            chunk.first().map_or(0, |b| b.first_timestamp_ms),
+            chunk.iter().map(|b| b.max_timestamp_ms).max().unwrap_or(0),
+        );
+    }
+    let (object, entries) = builder.finish();
+    Ok((object, entries))
+}
+
+/// Spreads chunk base offsets back over the batches they were built from.
+fn outcomes(batches: &[AppendBatch], plans: &[ChunkPlan], base_offsets: &[i64]) -> Vec<AppendOutcome> {
+    let mut out: Vec<Option<AppendOutcome>> = (0..batches.len()).map(|_| None).collect();
+    for (plan, base) in plans.iter().zip(base_offsets) {
+        let mut next = *base;
+        for i in &plan.batch_indexes {
+            out[*i] = Some(if *base < 0 {
+                Err(LogError::TopicNotFound {
+                    name: format!("(deleted topic id {:032x})", plan.topic_id),
+                })
+            } else {
+                let this = next;
+                next += i64::from(batches[*i].record_count);
+                Ok(this)
+            });
+        }
+    }
+    out.into_iter()
+        .map(|o| o.unwrap_or_else(|| Err(LogError::CorruptMetadata { reason: "batch left out of its flush".into() })))
+        .collect()
+}

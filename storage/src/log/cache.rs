@@ -1,0 +1,54 @@
+//! A bounded cache of chunk bytes, shared by every reader of a gateway.
+//!
+//! Appends put their chunks in (write-through), so consumers tailing a
+//! partition read from memory instead of issuing a GET per fetch.
+
+use bytes::Bytes;
+use quick_cache::Weighter;
+use quick_cache::sync::Cache;
+
+type ChunkKey = (String, u64);
+
+#[derive(Debug, Clone, Copy)]
+struct ByteWeighter;
+
+impl Weighter<ChunkKey, Bytes> for ByteWeighter {
+    fn weight(&self, key: &ChunkKey, value: &Bytes) -> u64 {
+        (key.0.len() + value.len()) as u64
+    }
+}
+
+/// Chunk bytes by (object key, byte offset), bounded by total bytes.
+#[derive(Debug)]
+pub struct ChunkCache {
+    inner: Option<Cache<ChunkKey, Bytes, ByteWeighter>>,
+}
+
+/// Assumed average chunk size, only to size the cache's bookkeeping.
+const TYPICAL_CHUNK_BYTES: u64 = 16 * 1024;
+
+impl ChunkCache {
+    /// A cache holding at most `capacity_bytes`; 0 disables caching.
+    pub fn new(capacity_bytes: u64) -> Self {
+        let inner = (capacity_bytes > 0).then(|| {
+            let items = (capacity_bytes / TYPICAL_CHUNK_BYTES).clamp(16, 1 << 20);
+            Cache::with_weighter(items as usize, capacity_bytes, ByteWeighter)
+        });
+        Self { inner }
+    }
+
+    pub fn get(&self, object_key: &str, offset: u64) -> Option<Bytes> {
+        self.inner.as_ref()?.get(&(object_key.to_owned(), offset))
+    }
+
+    pub fn insert(&self, object_key: &str, offset: u64, chunk: Bytes) {
+        if let Some(cache) = &self.inner {
+            cache.insert((object_key.to_owned(), offset), chunk);
+        }
+    }
+
+    /// Bytes currently held.
+    pub fn weight(&self) -> u64 {
+        self.inner.as_ref().map_or(0, Cache::weight)
+    }
+}

@@ -1,0 +1,43 @@
+use crate::meta::MetaError;
+use crate::topic::TopicSpecError;
+
+/// What can go wrong in the partition log. Messages say what to do.
+#[derive(Debug, thiserror::Error)]
+pub enum LogError {
+    #[error("topic {name:?} not found; create it with `stratus topic create {name}`")]
+    TopicNotFound { name: String },
+    #[error("topic {name:?} already exists; choose another name or delete it first")]
+    TopicExists { name: String },
+    #[error(
+        "partition {partition} does not exist: topic {topic:?} has partitions 0..{partitions}"
+    )]
+    PartitionNotFound {
+        topic: String,
+        partition: u32,
+        partitions: u32,
+    },
+    #[error(
+        "offset {offset} is out of range for {topic:?} partition {partition}: valid offsets are {log_start}..={next_offset}"
+    )]
+    OffsetOutOfRange {
+        topic: String,
+        partition: u32,
+        offset: i64,
+        log_start: i64,
+        next_offset: i64,
+    },
+    #[error(transparent)]
+    InvalidSpec(#[from] TopicSpecError),
+    #[error("metadata store: {0}")]
+    Meta(#[from] MetaError),
+    #[error("object store {operation} of {key:?} failed: {source}")]
+    ObjectStore {
+        operation: &'static str,
+        key: String,
+        source: object_store::Error,
+    },
+    #[error("object {key:?} is corrupt: {reason}")]
+    CorruptObject { key: String, reason: String },
+    #[error("metadata is corrupt: {reason}")]
+    CorruptMetadata { reason: String },
+}

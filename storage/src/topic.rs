@@ -1,0 +1,175 @@
+//! Topics: their persisted record, their configuration and the rules a name
+//! and a configuration must follow.
+
+use serde::{Deserialize, Serialize};
+
+/// Longest topic name, as in Kafka.
+pub const MAX_TOPIC_NAME_LEN: usize = 249;
+/// Most partitions one topic may have.
+pub const MAX_PARTITIONS: u32 = 100_000;
+
+/// How old data leaves a partition.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CleanupPolicy {
+    /// Whole segments are deleted by age and size.
+    #[default]
+    Delete,
+    /// The latest record per key is kept.
+    Compact,
+}
+
+/// Per-topic configuration, with Kafka's names and meanings.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TopicConfig {
+    /// `retention.ms`: records older than this are deleted; -1 keeps them forever.
+    pub retention_ms: i64,
+    /// `retention.bytes`: a partition is trimmed to this size; -1 is unbounded.
+    pub retention_bytes: i64,
+    /// `cleanup.policy`.
+    pub cleanup_policy: CleanupPolicy,
+    /// `max.message.bytes`: the largest record accepted (key + value + headers).
+    pub max_message_bytes: u32,
+}
+
+impl Default for TopicConfig {
+    fn default() -> Self {
+        Self {
+            retention_ms: 7 * 24 * 60 * 60 * 1000,
+            retention_bytes: -1,
+            cleanup_policy: CleanupPolicy::Delete,
+            max_message_bytes: 1024 * 1024,
+        }
+    }
+}
+
+/// The largest `max.message.bytes` a topic may set: a record must fit in one
+/// metadata-free WAL chunk well below the gateway's request limit.
+pub const MAX_MESSAGE_BYTES_LIMIT: u32 = 64 * 1024 * 1024;
+
+/// A topic as persisted in metadata (JSON; add fields with defaults, never remove).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TopicRecord {
+    /// Stable identity: a topic re-created under the same name gets a new id.
+    pub id: u128,
+    pub name: String,
+    pub partitions: u32,
+    pub config: TopicConfig,
+    pub created_at_ms: i64,
+}
+
+/// A topic name or configuration that is not allowed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TopicSpecError {
+    #[error("topic name is empty; give a name of 1 to {MAX_TOPIC_NAME_LEN} characters")]
+    EmptyName,
+    #[error(
+        "topic name is {len} characters long; the limit is {MAX_TOPIC_NAME_LEN}, choose a shorter name"
+    )]
+    NameTooLong { len: usize },
+    #[error("topic name {0:?} is reserved; choose another name")]
+    ReservedName(String),
+    #[error(
+        "topic name {name:?} contains {bad:?}; use only ASCII letters, digits, '.', '_' and '-'"
+    )]
+    InvalidNameCharacter { name: String, bad: char },
+    #[error("a topic needs between 1 and {MAX_PARTITIONS} partitions, not {0}")]
+    PartitionCount(u32),
+    #[error("retention.ms must be -1 (forever) or positive, not {0}")]
+    RetentionMs(i64),
+    #[error("retention.bytes must be -1 (unbounded) or positive, not {0}")]
+    RetentionBytes(i64),
+    #[error("max.message.bytes must be between 1 and {MAX_MESSAGE_BYTES_LIMIT}, not {0}")]
+    MaxMessageBytes(i64),
+}
+
+/// Checks a topic name against Kafka's rules.
+pub fn validate_topic_name(name: &str) -> Result<(), TopicSpecError> {
+    if name.is_empty() {
+        return Err(TopicSpecError::EmptyName);
+    }
+    if name.len() > MAX_TOPIC_NAME_LEN {
+        return Err(TopicSpecError::NameTooLong { len: name.len() });
+    }
+    if name == "." || name == ".." {
+        return Err(TopicSpecError::ReservedName(name.to_owned()));
+    }
+    if let Some(bad) = name
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-')))
+    {
+        return Err(TopicSpecError::InvalidNameCharacter {
+            name: name.to_owned(),
+            bad,
+        });
+    }
+    Ok(())
+}
+
+impl TopicConfig {
+    /// Checks every setting, naming the first that is out of range.
+    pub fn validate(&self) -> Result<(), TopicSpecError> {
+        if self.retention_ms == 0 || self.retention_ms < -1 {
+            return Err(TopicSpecError::RetentionMs(self.retention_ms));
+        }
+        if self.retention_bytes == 0 || self.retention_bytes < -1 {
+            return Err(TopicSpecError::RetentionBytes(self.retention_bytes));
+        }
+        if self.max_message_bytes == 0 || self.max_message_bytes > MAX_MESSAGE_BYTES_LIMIT {
+            return Err(TopicSpecError::MaxMessageBytes(
+                self.max_message_bytes.into(),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Checks a partition count.
+pub fn validate_partitions(partitions: u32) -> Result<(), TopicSpecError> {
+    if partitions == 0 || partitions > MAX_PARTITIONS {
+        return Err(TopicSpecError::PartitionCount(partitions));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_follow_kafka_rules() {
+        assert!(validate_topic_name("orders.v2_eu-1").is_ok());
+        assert_eq!(validate_topic_name(""), Err(TopicSpecError::EmptyName));
+        assert!(matches!(
+            validate_topic_name("a b"),
+            Err(TopicSpecError::InvalidNameCharacter { bad: ' ', .. })
+        ));
+        assert!(validate_topic_name("..").is_err());
+        assert!(validate_topic_name(&"x".repeat(250)).is_err());
+    }
+
+    #[test]
+    fn config_limits_are_named() {
+        let config = TopicConfig {
+            retention_ms: 0,
+            ..TopicConfig::default()
+        };
+        assert!(config.validate().unwrap_err().to_string().contains("retention.ms"));
+    }
+
+    /// The persisted JSON shape is part of the format.
+    #[test]
+    fn topic_record_json_is_pinned() {
+        let record = TopicRecord {
+            id: 1,
+            name: "t".into(),
+            partitions: 2,
+            config: TopicConfig::default(),
+            created_at_ms: 3,
+        };
+        assert_eq!(
+            serde_json::to_string(&record).unwrap(),
+            r#"{"id":1,"name":"t","partitions":2,"config":{"retention_ms":604800000,"retention_bytes":-1,"cleanup_policy":"delete","max_message_bytes":1048576},"created_at_ms":3}"#
+        );
+    }
+}
