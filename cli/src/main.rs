@@ -1,1 +1,68 @@
-fn main(){}
+//! `stratus`: run a gateway (or everything on a laptop with `stratus dev`),
+//! administer topics, and produce and consume from a terminal.
+
+mod bench;
+mod client;
+mod consume;
+mod produce;
+mod serve;
+mod settings;
+mod topic;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Stratus: a Kafka-style streaming broker on object storage.
+#[derive(Debug, Parser)]
+#[command(name = "stratus", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run everything in one process with embedded defaults: a gateway on an
+    /// embedded metadata store and a file:// WAL tier under a data directory.
+    Dev(serve::DevArgs),
+    /// Run a gateway from a configuration file, environment and flags.
+    Gateway(serve::GatewayArgs),
+    /// Create, list, describe and delete topics.
+    #[command(subcommand)]
+    Topic(topic::TopicCommand),
+    /// Produce lines from stdin as records.
+    Produce(produce::ProduceArgs),
+    /// Print records of a topic.
+    Consume(consume::ConsumeArgs),
+    /// Measure produce throughput and acknowledgement latency.
+    Bench(bench::BenchArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async move {
+        match cli.command {
+            Command::Dev(args) => serve::dev(args).await,
+            Command::Gateway(args) => serve::gateway(args).await,
+            Command::Topic(command) => topic::run(command).await,
+            Command::Produce(args) => produce::run(args).await,
+            Command::Consume(args) => consume::run(args).await,
+            Command::Bench(args) => bench::run(args).await,
+        }
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

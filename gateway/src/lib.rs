@@ -1,1 +1,19 @@
+//! The stateless Stratus gateway: gRPC services over the partition log, the
+//! cross-partition batcher that turns many produce calls into one WAL object
+//! and one metadata transaction, and long-polling fetches woken by commits.
+//!
+//! A gateway holds no state that matters: everything acknowledged is in the WAL
+//! tier and the metadata store, so any gateway can serve any request.
 
+mod batcher;
+mod config;
+mod error;
+mod produce;
+mod server;
+mod service;
+mod topics;
+
+pub use batcher::{Admission, Batcher, BatcherSettings, BatcherStats, Ticket};
+pub use config::{ConfigError, GatewayConfig};
+pub use error::GatewayError;
+pub use server::{Gateway, GatewayHandle, StartError};

@@ -11,7 +11,7 @@ use std::collections::HashMap;
 
 use bytes::Bytes;
 use object_store::path::Path;
-use object_store::{ObjectStoreExt, PutMode, PutOptions};
+use object_store::{PutMode, PutOptions};
 
 use super::entry::{IndexEntry, PartitionHead, TierKind, decode_commit_record, encode_commit_record};
 use super::{Log, LogError};
@@ -58,7 +58,7 @@ impl Log {
         }
         let plans = plan_chunks(batches);
         let (object, entries) = build_object(batches, &plans)?;
-        let object_key = format!("wal/{}.wal", ulid::Ulid::new());
+        let object_key = format!("wal/{}.wal", ulid::Ulid::generate());
         self.put_wal_object(&object_key, object.clone()).await?;
         let base_offsets = self.commit_offsets(&object_key, &entries).await?;
 
@@ -209,17 +209,19 @@ fn build_object(
     batches: &[AppendBatch],
     plans: &[ChunkPlan],
 ) -> Result<(Bytes, Vec<ChunkEntry>), LogError> {
-    let mut builder = WalObjectBuilder::new();
+    let total: usize = batches.iter().map(|b| b.batch.len()).sum();
+    let mut builder = WalObjectBuilder::with_capacity(total);
     for plan in plans {
-        let chunk: Vec<&AppendBatch> = plan.batch_indexes.iter().map(|i| &batches[*i]).collect();
-        builder.add_chunk(
-            plan.topic_id,
-            plan.partition,
-            chunk.iter().map(|b| &b.batch[..]),
-            chunk.iter().map(|b| b.record_count).sum(),
-            chunk.first().map_or(0, |b| b.first_timestamp_ms),
-            chunk.iter().map(|b| b.max_timestamp_ms).max().unwrap_or(0),
-        );
+        builder
+            .add_chunk(
+                plan.topic_id,
+                plan.partition,
+                plan.batch_indexes.iter().map(|i| &batches[*i].batch),
+            )
+            .map_err(|e| LogError::CorruptObject {
+                key: "(new wal object)".to_owned(),
+                reason: e.to_string(),
+            })?;
     }
     let (object, entries) = builder.finish();
     Ok((object, entries))

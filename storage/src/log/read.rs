@@ -7,7 +7,7 @@ use object_store::ObjectStoreExt;
 use object_store::path::Path;
 
 use super::{IndexEntry, Log, LogError, PartitionHead};
-use crate::batch::{StoredRecord, decode_chunk};
+use crate::batch::{StoredRecord, decode_chunk, decode_chunk_from};
 use crate::keys::decode_i64;
 use crate::meta::RangeOptions;
 use crate::topic::TopicRecord;
@@ -107,29 +107,23 @@ impl Log {
             .await?;
         let mut budget = max_bytes;
         for entry in entries {
-            if entry.base_offset >= state.high_watermark || (budget == 0 && !result.records.is_empty())
-            {
+            if entry.base_offset >= state.high_watermark || budget == 0 {
                 break;
             }
             let chunk = self.chunk_bytes(&entry).await?;
-            let records = decode_chunk(&chunk, entry.base_offset).map_err(|e| {
-                LogError::CorruptObject {
+            let records = decode_chunk_from(&chunk, entry.base_offset, result.next_offset, budget)
+                .map_err(|e| LogError::CorruptObject {
                     key: entry.object_key.clone(),
                     reason: e.to_string(),
-                }
-            })?;
-            for record in records {
-                if record.offset < result.next_offset {
-                    continue;
-                }
-                let size = record_size(&record);
-                if size > budget && !result.records.is_empty() {
-                    budget = 0;
-                    break;
-                }
-                budget = budget.saturating_sub(size);
-                result.next_offset = record.offset + 1;
-                result.records.push(record);
+                })?;
+            let used: usize = records.iter().map(StoredRecord::payload_len).sum();
+            let Some(last) = records.last() else { break };
+            result.next_offset = last.offset + 1;
+            result.records.extend(records);
+            budget = budget.saturating_sub(used);
+            if result.next_offset < entry.end_offset() {
+                // The budget ran out inside this chunk.
+                break;
             }
         }
         Ok(result)
@@ -161,7 +155,7 @@ impl Log {
         drop(tx);
         // The chunk the time index names holds the answer unless retention
         // removed records from it; then the answer is further on.
-        let mut from = end_offset.saturating_sub(1).max(state.log_start_offset);
+        let from = end_offset.saturating_sub(1).max(state.log_start_offset);
         for entry in self.index_entries_from(topic.id, partition, from, self.max_chunks_per_read).await? {
             let chunk = self.chunk_bytes(&entry).await?;
             let records = decode_chunk(&chunk, entry.base_offset).map_err(|e| {
@@ -170,9 +164,7 @@ impl Log {
             if let Some(hit) = records.iter().find(|r| r.offset >= state.log_start_offset && r.timestamp_ms >= timestamp) {
                 return Ok(Some((hit.offset, Some(hit.timestamp_ms))));
             }
-            from = entry.end_offset();
         }
-        let _ = from;
         Ok(None)
     }
 
@@ -210,15 +202,4 @@ impl Log {
         self.cache.insert(&entry.object_key, entry.byte_offset, chunk.clone());
         Ok(chunk)
     }
-}
-
-/// Bytes a record counts against a fetch's `max_bytes`.
-pub fn record_size(record: &StoredRecord) -> usize {
-    record.key.as_ref().map_or(0, Bytes::len)
-        + record.value.len()
-        + record
-            .headers
-            .iter()
-            .map(|h| h.key.len() + h.value.len())
-            .sum::<usize>()
 }

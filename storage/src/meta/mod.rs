@@ -24,7 +24,7 @@ use async_trait::async_trait;
 use bytes::Bytes;
 
 pub use error::MetaError;
-pub use retry::{RetryPolicy, run};
+pub use retry::{RetryPolicy, run, run_with_info};
 
 /// FoundationDB's limits, enforced by every backend.
 pub mod limits {

@@ -1,0 +1,184 @@
+//! `stratus dev` and `stratus gateway`: open the metadata store and WAL tier,
+//! start a gateway, and shut it down gracefully on Ctrl-C or SIGTERM.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::Context;
+use stratus_gateway::Gateway;
+use stratus_storage::log::{Log, LogConfig};
+use stratus_storage::meta::MetaStore;
+use stratus_storage::meta::memory::MemoryMetaStore;
+use stratus_storage::meta::redb_store::RedbMetaStore;
+use stratus_storage::tier::open_tier;
+use tracing_subscriber::EnvFilter;
+
+use crate::settings::{FlagOverrides, GatewayFlags, LogFormat, ServerSettings};
+
+#[derive(Debug, Clone, clap::Args)]
+pub(crate) struct DevArgs {
+    /// Directory for all data (metadata and WAL objects) [default: stratus-data].
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+    #[command(flatten)]
+    common: CommonArgs,
+}
+
+#[derive(Debug, Clone, clap::Args)]
+pub(crate) struct GatewayArgs {
+    /// Directory for the embedded metadata store and default WAL tier.
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+    /// Metadata store: `embedded`, `redb:///path/file.redb` or `memory://`.
+    #[arg(long)]
+    metadata: Option<String>,
+    /// WAL tier URL: `file:///path` or `memory://`.
+    #[arg(long)]
+    wal: Option<String>,
+    #[command(flatten)]
+    common: CommonArgs,
+}
+
+#[derive(Debug, Clone, clap::Args)]
+struct CommonArgs {
+    /// TOML configuration file (see README: Configuration).
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// gRPC listen address.
+    #[arg(long)]
+    listen: Option<std::net::SocketAddr>,
+    /// How long the batcher waits to fill a flush, e.g. `5ms`.
+    #[arg(long)]
+    linger: Option<String>,
+    /// Log lines as `text` or `json`.
+    #[arg(long, value_parser = ["text", "json"])]
+    log_format: Option<String>,
+}
+
+impl CommonArgs {
+    fn overrides(&self) -> FlagOverrides {
+        FlagOverrides {
+            log_format: self.log_format.as_deref().map(|f| match f {
+                "json" => LogFormat::Json,
+                _ => LogFormat::Text,
+            }),
+            gateway: GatewayFlags {
+                listen: self.listen,
+                linger: self.linger.clone(),
+            },
+            ..FlagOverrides::default()
+        }
+    }
+}
+
+pub(crate) async fn dev(args: DevArgs) -> anyhow::Result<()> {
+    let mut flags = args.common.overrides();
+    flags.data_dir = args.data_dir;
+    let settings = ServerSettings::load(args.common.config.as_deref(), &flags)?;
+    serve(settings, true).await
+}
+
+pub(crate) async fn gateway(args: GatewayArgs) -> anyhow::Result<()> {
+    let mut flags = args.common.overrides();
+    flags.data_dir = args.data_dir;
+    flags.metadata = args.metadata;
+    flags.wal = args.wal;
+    let settings = ServerSettings::load(args.common.config.as_deref(), &flags)?;
+    serve(settings, false).await
+}
+
+async fn serve(settings: ServerSettings, dev: bool) -> anyhow::Result<()> {
+    init_logging(settings.log_format);
+    std::fs::create_dir_all(&settings.data_dir).with_context(|| {
+        format!(
+            "cannot create the data directory {}; pass a writable --data-dir",
+            settings.data_dir.display()
+        )
+    })?;
+    let data_dir = std::fs::canonicalize(&settings.data_dir)
+        .with_context(|| format!("cannot resolve {}", settings.data_dir.display()))?;
+    let meta = open_metadata(&settings.metadata, &data_dir)?;
+    let wal_url = settings.wal_url(&data_dir);
+    let wal = open_tier(&wal_url)?;
+    let log = Arc::new(Log::new(
+        meta,
+        wal,
+        &LogConfig {
+            cluster: settings.gateway.cluster.clone(),
+            chunk_cache_bytes: settings.gateway.chunk_cache_bytes,
+            ..LogConfig::default()
+        },
+    ));
+    let handle = Gateway::start(settings.gateway.clone(), log).await?;
+    let addr = handle.local_addr();
+    if dev {
+        println!("stratus dev is running");
+        println!("  gateway   http://{addr}");
+        println!("  data dir  {}", data_dir.display());
+        println!("  metadata  {}", settings.metadata);
+        println!("  wal tier  {wal_url}");
+        println!("try: stratus topic create hello --partitions 3 --server http://{addr}");
+        println!("stop with Ctrl-C");
+    } else {
+        println!("stratus gateway listening on http://{addr}");
+    }
+    wait_for_signal().await;
+    tracing::info!("shutting down: flushing in-flight produce calls");
+    handle.shutdown().await;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+fn open_metadata(spec: &str, data_dir: &Path) -> anyhow::Result<Arc<dyn MetaStore>> {
+    if spec == "embedded" {
+        let path = data_dir.join("meta.redb");
+        return Ok(Arc::new(RedbMetaStore::open(&path).with_context(|| {
+            format!("cannot open the embedded metadata store {}", path.display())
+        })?));
+    }
+    if spec == "memory://" {
+        return Ok(Arc::new(MemoryMetaStore::new()));
+    }
+    if let Some(path) = spec.strip_prefix("redb://") {
+        return Ok(Arc::new(RedbMetaStore::open(Path::new(path)).with_context(
+            || format!("cannot open the metadata store {path}"),
+        )?));
+    }
+    anyhow::bail!(
+        "metadata store {spec:?} is not supported; use `embedded`, `redb:///path/file.redb` or `memory://`"
+    )
+}
+
+fn init_logging(format: LogFormat) {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    let _ = match format {
+        LogFormat::Text => builder.try_init(),
+        LogFormat::Json => builder.json().try_init(),
+    };
+}
+
+async fn wait_for_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(term) => term,
+                Err(_) => {
+                    let _ = ctrl_c.await;
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = ctrl_c.await;
+    }
+}

@@ -1,0 +1,148 @@
+//! The server configuration: one typed struct, layered defaults → file →
+//! environment (`STRATUS_`, nested with `__`) → flags, validated before start.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use serde::{Deserialize, Serialize};
+use stratus_gateway::GatewayConfig;
+
+/// Everything a `stratus dev` or `stratus gateway` process needs.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub(crate) struct ServerSettings {
+    /// Directory for the embedded metadata store and the file:// WAL tier.
+    pub(crate) data_dir: PathBuf,
+    /// Metadata store: `embedded` (redb file in data_dir), `redb:///path/file.redb`
+    /// or `memory://` (nothing survives a restart).
+    pub(crate) metadata: String,
+    /// WAL tier URL; empty means `file://<data_dir>/wal`.
+    pub(crate) wal: String,
+    /// Log lines as `text` or `json`.
+    pub(crate) log_format: LogFormat,
+    pub(crate) gateway: GatewayConfig,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub(crate) enum LogFormat {
+    #[default]
+    Text,
+    Json,
+}
+
+impl Default for ServerSettings {
+    fn default() -> Self {
+        Self {
+            data_dir: PathBuf::from("stratus-data"),
+            metadata: "embedded".to_owned(),
+            wal: String::new(),
+            log_format: LogFormat::Text,
+            gateway: GatewayConfig::default(),
+        }
+    }
+}
+
+/// Settings given on the command line; they win over file and environment.
+#[derive(Debug, Default, Serialize)]
+pub(crate) struct FlagOverrides {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) data_dir: Option<PathBuf>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) metadata: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) wal: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) log_format: Option<LogFormat>,
+    #[serde(skip_serializing_if = "GatewayFlags::is_empty")]
+    pub(crate) gateway: GatewayFlags,
+}
+
+#[derive(Debug, Default, Serialize)]
+pub(crate) struct GatewayFlags {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) listen: Option<std::net::SocketAddr>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) linger: Option<String>,
+}
+
+impl GatewayFlags {
+    fn is_empty(&self) -> bool {
+        self.listen.is_none() && self.linger.is_none()
+    }
+}
+
+/// Environment variables that are not server settings.
+const CLIENT_ONLY_ENV: &[&str] = &["server"];
+
+impl ServerSettings {
+    /// Layers defaults, the optional file, `STRATUS_*` variables and flags, then
+    /// validates. Errors name the setting and where it came from.
+    pub(crate) fn load(file: Option<&Path>, flags: &FlagOverrides) -> anyhow::Result<Self> {
+        let mut figment = Figment::from(Serialized::defaults(Self::default()));
+        if let Some(file) = file {
+            anyhow::ensure!(
+                file.is_file(),
+                "config file {} does not exist; pass an existing file to --config",
+                file.display()
+            );
+            figment = figment.merge(Toml::file(file));
+        }
+        let figment = figment
+            .merge(Env::prefixed("STRATUS_").split("__").ignore(CLIENT_ONLY_ENV))
+            .merge(Serialized::defaults(flags));
+        let settings: Self = figment
+            .extract()
+            .map_err(|e| anyhow::anyhow!("invalid configuration: {e}"))?;
+        settings
+            .gateway
+            .validate()
+            .context("invalid gateway configuration")?;
+        Ok(settings)
+    }
+
+    /// The WAL tier URL, defaulting to a directory in the data dir.
+    pub(crate) fn wal_url(&self, data_dir: &Path) -> String {
+        if self.wal.is_empty() {
+            stratus_storage::tier::file_url(&data_dir.join("wal"))
+        } else {
+            self.wal.clone()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flags_override_file_and_defaults() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("stratus.toml");
+        std::fs::write(&file, "data_dir = \"/from/file\"\n[gateway]\nlinger = \"20ms\"\n").unwrap();
+        let flags = FlagOverrides {
+            gateway: GatewayFlags {
+                linger: Some("7ms".into()),
+                ..GatewayFlags::default()
+            },
+            ..FlagOverrides::default()
+        };
+        let settings = ServerSettings::load(Some(&file), &flags).unwrap();
+        assert_eq!(settings.data_dir, PathBuf::from("/from/file"));
+        assert_eq!(settings.gateway.linger, std::time::Duration::from_millis(7));
+    }
+
+    #[test]
+    fn bad_values_name_the_setting() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("stratus.toml");
+        std::fs::write(&file, "[gateway]\nflush_bytes = 3\n").unwrap();
+        let err = format!("{:#}", ServerSettings::load(Some(&file), &FlagOverrides::default()).unwrap_err());
+        assert!(err.contains("flush_bytes"), "{err}");
+        std::fs::write(&file, "[gateway]\nlingerr = \"1ms\"\n").unwrap();
+        let err = format!("{:#}", ServerSettings::load(Some(&file), &FlagOverrides::default()).unwrap_err());
+        assert!(err.contains("lingerr"), "{err}");
+    }
+}

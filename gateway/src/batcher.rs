@@ -1,0 +1,208 @@
+//! The cross-partition batcher: collects produce calls for every partition and
+//! flushes them as one WAL object and one metadata transaction, when `linger`
+//! has passed since the oldest waiting call or `flush_bytes` are waiting.
+//!
+//! Flushes run one at a time, in arrival order, so the offsets of a producer's
+//! successive calls to one partition follow the order it sent them. Calls that
+//! arrive during a flush wait and go out together in the next one (group
+//! commit): the busier the gateway, the larger and cheaper each flush.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use stratus_storage::log::{AppendBatch, AppendOutcome, Log};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, TryAcquireError, mpsc, oneshot};
+use tokio::time::Instant;
+
+use crate::error::GatewayError;
+
+/// One produce call waiting for its flush.
+#[derive(Debug)]
+struct Pending {
+    batches: Vec<AppendBatch>,
+    bytes: u64,
+    received: Instant,
+    reply: oneshot::Sender<Result<Vec<AppendOutcome>, GatewayError>>,
+    /// Released when the call is answered, freeing in-flight budget.
+    _permit: OwnedSemaphorePermit,
+}
+
+/// Counters describing what the batcher did.
+#[derive(Debug, Default)]
+pub struct BatcherStats {
+    pub flushes: AtomicU64,
+    pub flushed_bytes: AtomicU64,
+    pub flushed_calls: AtomicU64,
+}
+
+/// Handle to submit produce calls; cheap to clone. The flush task ends after
+/// every handle is dropped and the calls already submitted are answered.
+#[derive(Debug, Clone)]
+pub struct Batcher {
+    sender: mpsc::UnboundedSender<Pending>,
+    inflight: Arc<Semaphore>,
+    max_inflight_bytes: u64,
+    stats: Arc<BatcherStats>,
+}
+
+/// Tuning of the flush loop.
+#[derive(Debug, Clone, Copy)]
+pub struct BatcherSettings {
+    pub linger: Duration,
+    pub flush_bytes: u64,
+    pub max_inflight_bytes: u64,
+}
+
+impl Batcher {
+    /// Starts the flush task; returns the handle and the task to await on shutdown.
+    pub fn start(log: Arc<Log>, settings: BatcherSettings) -> (Self, tokio::task::JoinHandle<()>) {
+        let (sender, receiver) = mpsc::unbounded_channel();
+        let stats = Arc::new(BatcherStats::default());
+        // The semaphore counts bytes; the config caps the limit at u32::MAX permits.
+        let permits = usize::try_from(settings.max_inflight_bytes).unwrap_or(usize::MAX);
+        let batcher = Self {
+            sender,
+            inflight: Arc::new(Semaphore::new(permits)),
+            max_inflight_bytes: settings.max_inflight_bytes,
+            stats: Arc::clone(&stats),
+        };
+        let task = tokio::spawn(flush_loop(log, receiver, settings, stats));
+        (batcher, task)
+    }
+
+    pub fn stats(&self) -> &BatcherStats {
+        &self.stats
+    }
+
+    /// Queues a call's batches for the next flush. With [`Admission::Reject`] it
+    /// fails at once with RESOURCE_EXHAUSTED when the in-flight budget is spent;
+    /// with [`Admission::Wait`] it waits for budget (backpressure for streams,
+    /// where waiting stops the client through flow control). Calls are flushed
+    /// in the order this returns.
+    pub async fn submit(
+        &self,
+        batches: Vec<AppendBatch>,
+        admission: Admission,
+    ) -> Result<Ticket, GatewayError> {
+        let bytes = self.size_of(&batches)?;
+        let permits = bytes as u32;
+        let permit = match admission {
+            Admission::Reject => match Arc::clone(&self.inflight).try_acquire_many_owned(permits) {
+                Ok(permit) => permit,
+                Err(TryAcquireError::NoPermits) => {
+                    return Err(GatewayError::Overloaded {
+                        limit: self.max_inflight_bytes,
+                    });
+                }
+                Err(TryAcquireError::Closed) => return Err(GatewayError::ShuttingDown),
+            },
+            Admission::Wait => Arc::clone(&self.inflight)
+                .acquire_many_owned(permits)
+                .await
+                .map_err(|_| GatewayError::ShuttingDown)?,
+        };
+        let (reply, answer) = oneshot::channel();
+        let pending = Pending {
+            batches,
+            bytes,
+            received: Instant::now(),
+            reply,
+            _permit: permit,
+        };
+        self.sender
+            .send(pending)
+            .map_err(|_| GatewayError::ShuttingDown)?;
+        Ok(Ticket { answer })
+    }
+
+    fn size_of(&self, batches: &[AppendBatch]) -> Result<u64, GatewayError> {
+        let bytes: u64 = batches.iter().map(|b| b.batch.len() as u64).sum::<u64>().max(1);
+        if bytes > self.max_inflight_bytes {
+            return Err(GatewayError::RequestTooLarge {
+                size: bytes as usize,
+                limit: self.max_inflight_bytes,
+            });
+        }
+        Ok(bytes)
+    }
+
+}
+
+/// What to do when the in-flight budget is spent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Admission {
+    /// Fail with RESOURCE_EXHAUSTED.
+    Reject,
+    /// Wait for budget.
+    Wait,
+}
+
+/// The pending answer to a submitted call: one outcome per batch.
+#[derive(Debug)]
+pub struct Ticket {
+    answer: oneshot::Receiver<Result<Vec<AppendOutcome>, GatewayError>>,
+}
+
+impl Ticket {
+    pub async fn outcome(self) -> Result<Vec<AppendOutcome>, GatewayError> {
+        // A dropped reply means the flush task died; nothing was acknowledged.
+        self.answer.await.map_err(|_| GatewayError::ShuttingDown)?
+    }
+}
+
+async fn flush_loop(
+    log: Arc<Log>,
+    mut receiver: mpsc::UnboundedReceiver<Pending>,
+    settings: BatcherSettings,
+    stats: Arc<BatcherStats>,
+) {
+    while let Some(first) = receiver.recv().await {
+        let deadline = first.received + settings.linger;
+        let mut waiting = first.bytes;
+        let mut flush = vec![first];
+        while waiting < settings.flush_bytes {
+            let next = tokio::select! {
+                next = receiver.recv() => next,
+                () = tokio::time::sleep_until(deadline) => break,
+            };
+            let Some(next) = next else { break };
+            waiting += next.bytes;
+            flush.push(next);
+        }
+        stats.flushes.fetch_add(1, Ordering::Relaxed);
+        stats.flushed_bytes.fetch_add(waiting, Ordering::Relaxed);
+        stats
+            .flushed_calls
+            .fetch_add(flush.len() as u64, Ordering::Relaxed);
+        flush_once(&log, flush).await;
+    }
+}
+
+/// Writes one flush and answers every call in it. This is the one place a
+/// produce is acknowledged: only after `Log::append` returned, which means the
+/// WAL object is durable and the offsets are committed.
+async fn flush_once(log: &Log, flush: Vec<Pending>) {
+    let mut batches = Vec::with_capacity(flush.iter().map(|p| p.batches.len()).sum());
+    let mut replies = Vec::with_capacity(flush.len());
+    for pending in flush {
+        replies.push((pending.batches.len(), pending.reply, pending._permit));
+        batches.extend(pending.batches);
+    }
+    match log.append(&batches).await {
+        Ok(outcomes) => {
+            let mut outcomes = outcomes.into_iter();
+            for (count, reply, _permit) in replies {
+                let answer: Vec<AppendOutcome> = outcomes.by_ref().take(count).collect();
+                let _ = reply.send(Ok(answer));
+            }
+        }
+        Err(err) => {
+            tracing::warn!(error = %err, calls = replies.len(), "flush failed; failing its produce calls");
+            let message = err.to_string();
+            for (_, reply, _permit) in replies {
+                let _ = reply.send(Err(GatewayError::FlushFailed(message.clone())));
+            }
+        }
+    }
+}

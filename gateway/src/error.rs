@@ -1,0 +1,66 @@
+//! Gateway errors and their one mapping to gRPC status codes.
+
+use stratus_storage::log::LogError;
+use stratus_storage::meta::MetaError;
+use tonic::{Code, Status};
+
+/// Why a gateway refused or failed a request. Messages say what to do.
+#[derive(Debug, thiserror::Error)]
+pub enum GatewayError {
+    #[error(transparent)]
+    Log(#[from] LogError),
+    #[error("{0}")]
+    InvalidArgument(String),
+    #[error(
+        "record {index} for partition {partition} is {size} bytes, over the topic's max.message.bytes of {limit}; \
+         send smaller records or raise max.message.bytes"
+    )]
+    RecordTooLarge {
+        index: usize,
+        partition: u32,
+        size: usize,
+        limit: u32,
+    },
+    #[error(
+        "gateway is at its in-flight limit ({limit} bytes of produce requests awaiting acknowledgement); \
+         retry with backoff, slow down, or raise max_inflight_bytes"
+    )]
+    Overloaded { limit: u64 },
+    #[error(
+        "produce request of {size} bytes exceeds the gateway's in-flight limit of {limit} bytes; split it"
+    )]
+    RequestTooLarge { size: usize, limit: u64 },
+    #[error("gateway is shutting down; retry on another gateway")]
+    ShuttingDown,
+    #[error("flush failed: {0}; nothing from this request was acknowledged, retry it")]
+    FlushFailed(String),
+}
+
+impl From<GatewayError> for Status {
+    fn from(err: GatewayError) -> Self {
+        let code = match &err {
+            GatewayError::Log(log) => log_code(log),
+            GatewayError::InvalidArgument(_)
+            | GatewayError::RecordTooLarge { .. }
+            | GatewayError::RequestTooLarge { .. } => Code::InvalidArgument,
+            GatewayError::Overloaded { .. } => Code::ResourceExhausted,
+            GatewayError::ShuttingDown | GatewayError::FlushFailed(_) => Code::Unavailable,
+        };
+        Status::new(code, err.to_string())
+    }
+}
+
+fn log_code(err: &LogError) -> Code {
+    match err {
+        LogError::TopicNotFound { .. } | LogError::PartitionNotFound { .. } => Code::NotFound,
+        LogError::TopicExists { .. } => Code::AlreadyExists,
+        LogError::OffsetOutOfRange { .. } => Code::OutOfRange,
+        LogError::InvalidSpec(_) => Code::InvalidArgument,
+        LogError::Meta(meta) if meta.is_retryable() || meta.maybe_committed() => Code::Unavailable,
+        LogError::Meta(MetaError::KeyTooLarge { .. } | MetaError::ValueTooLarge { .. }) => {
+            Code::InvalidArgument
+        }
+        LogError::Meta(_) | LogError::ObjectStore { .. } => Code::Unavailable,
+        LogError::CorruptObject { .. } | LogError::CorruptMetadata { .. } => Code::DataLoss,
+    }
+}

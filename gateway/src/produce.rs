@@ -1,0 +1,128 @@
+//! Turning a ProduceRequest into encoded batches: validation, routing (explicit
+//! partition, Kafka's key partitioner, or one partition per call for keyless
+//! records), and batch encoding. Pure functions; no I/O.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use stratus_proto::partitioner::partition_for_key;
+use stratus_proto::v1::{self, ProduceRequest};
+use stratus_storage::batch::{Header, RecordInput, encode_batch};
+use stratus_storage::log::{AppendBatch, LogError, now_ms};
+use stratus_storage::topic::TopicRecord;
+
+use crate::error::GatewayError;
+
+/// Records of one call grouped by partition, in the order they were sent.
+pub(crate) type Routed = BTreeMap<u32, Vec<v1::Record>>;
+
+/// Spreads keyless records: each call picks the next partition.
+#[derive(Debug, Default)]
+pub(crate) struct StickyPartitioner {
+    next: AtomicU32,
+}
+
+impl StickyPartitioner {
+    fn pick(&self, partitions: u32) -> u32 {
+        self.next.fetch_add(1, Ordering::Relaxed) % partitions.max(1)
+    }
+}
+
+/// Groups a call's records by partition and checks them against the topic.
+pub(crate) fn route(
+    topic: &TopicRecord,
+    request: ProduceRequest,
+    keyless: &StickyPartitioner,
+) -> Result<Routed, GatewayError> {
+    let mut routed = Routed::new();
+    for group in request.partitions {
+        if group.partition >= topic.partitions {
+            return Err(LogError::PartitionNotFound {
+                topic: topic.name.clone(),
+                partition: group.partition,
+                partitions: topic.partitions,
+            }
+            .into());
+        }
+        routed.entry(group.partition).or_default().extend(group.records);
+    }
+    let mut keyless_partition = None;
+    for record in request.records {
+        let partition = match &record.key {
+            Some(key) => partition_for_key(key, topic.partitions),
+            None => *keyless_partition.get_or_insert_with(|| keyless.pick(topic.partitions)),
+        };
+        routed.entry(partition).or_default().push(record);
+    }
+    routed.retain(|_, records| !records.is_empty());
+    if routed.is_empty() {
+        return Err(GatewayError::InvalidArgument(
+            "produce request has no records; add records to `partitions` or `records`".to_owned(),
+        ));
+    }
+    for (partition, records) in &routed {
+        check_sizes(topic, *partition, records)?;
+    }
+    Ok(routed)
+}
+
+fn check_sizes(topic: &TopicRecord, partition: u32, records: &[v1::Record]) -> Result<(), GatewayError> {
+    let limit = topic.config.max_message_bytes;
+    for (index, record) in records.iter().enumerate() {
+        let size = record.key.as_ref().map_or(0, |k| k.len())
+            + record.value.len()
+            + record
+                .headers
+                .iter()
+                .map(|h| h.key.len() + h.value.len())
+                .sum::<usize>();
+        if size > limit as usize {
+            return Err(GatewayError::RecordTooLarge {
+                index,
+                partition,
+                size,
+                limit,
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Encodes each partition's records as one zstd RecordBatch v2.
+pub(crate) fn encode(
+    topic: &TopicRecord,
+    routed: Routed,
+    zstd_level: i32,
+) -> Result<Vec<AppendBatch>, GatewayError> {
+    let now = now_ms();
+    let mut batches = Vec::with_capacity(routed.len());
+    for (partition, records) in routed {
+        let inputs: Vec<RecordInput> = records
+            .into_iter()
+            .map(|r| RecordInput {
+                key: r.key,
+                value: r.value,
+                headers: r
+                    .headers
+                    .into_iter()
+                    .map(|h| Header {
+                        key: h.key,
+                        value: h.value,
+                    })
+                    .collect(),
+                timestamp_ms: r.timestamp_ms.unwrap_or(now),
+            })
+            .collect();
+        let batch = encode_batch(&inputs, zstd_level)
+            .map_err(|e| GatewayError::InvalidArgument(format!("partition {partition}: {e}")))?;
+        batches.push(AppendBatch {
+            topic_id: topic.id,
+            partition,
+            batch,
+            record_count: inputs.len() as u32,
+            first_timestamp_ms: inputs.first().map_or(now, |r| r.timestamp_ms),
+            max_timestamp_ms: inputs.iter().map(|r| r.timestamp_ms).max().unwrap_or(now),
+        });
+    }
+    Ok(batches)
+}

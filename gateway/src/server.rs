@@ -1,0 +1,158 @@
+//! Starting and stopping a gateway: the gRPC server (Admin, Producer,
+//! Consumer, health, reflection) and the batcher behind it.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use stratus_proto::v1::admin_server::AdminServer;
+use stratus_proto::v1::consumer_server::ConsumerServer;
+use stratus_proto::v1::producer_server::ProducerServer;
+use stratus_proto::v1::FILE_DESCRIPTOR_SET;
+use stratus_storage::log::Log;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+use tokio_stream::wrappers::TcpListenerStream;
+
+use crate::batcher::{Batcher, BatcherSettings};
+use crate::config::GatewayConfig;
+use crate::produce::StickyPartitioner;
+use crate::service::{AdminService, ConsumerService, ProducerService, Shared};
+use crate::topics::TopicCache;
+
+/// How long a gateway trusts a cached topic record.
+const TOPIC_CACHE_TTL: Duration = Duration::from_secs(1);
+
+/// Builder for a running gateway.
+#[derive(Debug)]
+pub struct Gateway;
+
+/// A running gateway.
+#[derive(Debug)]
+pub struct GatewayHandle {
+    local_addr: SocketAddr,
+    shutdown: watch::Sender<bool>,
+    server: JoinHandle<Result<(), tonic::transport::Error>>,
+    batcher_task: JoinHandle<()>,
+    batcher: Batcher,
+}
+
+/// Why a gateway could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Config(#[from] crate::config::ConfigError),
+    #[error("cannot listen on {addr}: {source}; choose another address with --listen")]
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("gRPC reflection: {0}")]
+    Reflection(String),
+}
+
+impl Gateway {
+    /// Validates `config`, binds its listen address and starts serving.
+    pub async fn start(config: GatewayConfig, log: Arc<Log>) -> Result<GatewayHandle, StartError> {
+        config.validate()?;
+        let listener = TcpListener::bind(config.listen)
+            .await
+            .map_err(|source| StartError::Bind {
+                addr: config.listen,
+                source,
+            })?;
+        let local_addr = listener.local_addr().map_err(|source| StartError::Bind {
+            addr: config.listen,
+            source,
+        })?;
+        let (batcher, batcher_task) = Batcher::start(
+            Arc::clone(&log),
+            BatcherSettings {
+                linger: config.linger,
+                flush_bytes: config.flush_bytes,
+                max_inflight_bytes: config.max_inflight_bytes,
+            },
+        );
+        let (shutdown, shutdown_rx) = watch::channel(false);
+        let max_request = config.max_request_bytes as usize;
+        let shared = Arc::new(Shared {
+            log,
+            batcher: batcher.clone(),
+            topics: TopicCache::new(TOPIC_CACHE_TTL),
+            keyless: StickyPartitioner::default(),
+            config,
+            shutdown: shutdown_rx.clone(),
+        });
+
+        let (health_reporter, health) = tonic_health::server::health_reporter();
+        health_reporter
+            .set_serving::<ProducerServer<ProducerService>>()
+            .await;
+        health_reporter
+            .set_serving::<ConsumerServer<ConsumerService>>()
+            .await;
+        health_reporter.set_serving::<AdminServer<AdminService>>().await;
+        let reflection = tonic_reflection::server::Builder::configure()
+            .register_encoded_file_descriptor_set(FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+            .build_v1()
+            .map_err(|e| StartError::Reflection(e.to_string()))?;
+
+        let router = tonic::transport::Server::builder()
+            .add_service(health)
+            .add_service(reflection)
+            .add_service(AdminServer::new(AdminService(Arc::clone(&shared))))
+            .add_service(
+                ProducerServer::new(ProducerService(Arc::clone(&shared)))
+                    .max_decoding_message_size(max_request),
+            )
+            .add_service(
+                ConsumerServer::new(ConsumerService(shared))
+                    .max_encoding_message_size(usize::MAX),
+            );
+        let mut stop = shutdown_rx;
+        let server = tokio::spawn(router.serve_with_incoming_shutdown(
+            TcpListenerStream::new(listener),
+            async move {
+                let _ = stop.wait_for(|stopping| *stopping).await;
+            },
+        ));
+        tracing::info!(%local_addr, "gateway listening");
+        Ok(GatewayHandle {
+            local_addr,
+            shutdown,
+            server,
+            batcher_task,
+            batcher,
+        })
+    }
+}
+
+impl GatewayHandle {
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    pub fn batcher(&self) -> &Batcher {
+        &self.batcher
+    }
+
+    /// Stops accepting calls, lets in-flight produce calls flush and be
+    /// acknowledged (or failed), ends long polls and subscriptions, and returns
+    /// once the last flush is done.
+    pub async fn shutdown(self) {
+        let _ = self.shutdown.send(true);
+        match self.server.await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => tracing::warn!(error = %e, "gRPC server ended with an error"),
+            Err(e) => tracing::warn!(error = %e, "gRPC server task failed"),
+        }
+        // The services held the last other batcher handles; dropping ours ends
+        // the flush task once it has answered everything queued.
+        drop(self.batcher);
+        if let Err(e) = self.batcher_task.await {
+            tracing::warn!(error = %e, "batcher task failed");
+        }
+    }
+}

@@ -1,0 +1,152 @@
+use std::pin::Pin;
+use std::sync::Arc;
+
+use futures::Stream;
+use stratus_proto::v1::producer_server::Producer;
+use stratus_proto::v1::{ErrorDetail, PartitionAck, ProduceRequest, ProduceResponse};
+use stratus_storage::log::LogError;
+use tokio::sync::mpsc;
+use tokio_stream::StreamExt;
+use tokio_stream::wrappers::ReceiverStream;
+use tonic::{Request, Response, Status, Streaming};
+
+use super::Shared;
+use crate::batcher::{Admission, Ticket};
+use crate::error::GatewayError;
+use crate::produce::{encode, route};
+
+/// Requests of one ProduceStream submitted but not yet answered. Past it the
+/// stream stops reading, and HTTP/2 flow control holds the client back.
+const MAX_PIPELINED_REQUESTS: usize = 256;
+
+#[derive(Debug)]
+pub(crate) struct ProducerService(pub(crate) Arc<Shared>);
+
+/// A submitted call: its ticket and the records it sent to each partition.
+#[derive(Debug)]
+struct Submitted {
+    topic: String,
+    correlation_id: u64,
+    counts: Vec<(u32, u32)>,
+    ticket: Ticket,
+}
+
+impl ProducerService {
+    /// Validates, routes and encodes a call, and queues it for the next flush.
+    async fn submit(
+        shared: &Shared,
+        request: ProduceRequest,
+        admission: Admission,
+    ) -> Result<Submitted, GatewayError> {
+        let topic = shared.topics.get(&shared.log, &request.topic).await?;
+        let correlation_id = request.correlation_id;
+        let routed = route(&topic, request, &shared.keyless)?;
+        let counts = routed
+            .iter()
+            .map(|(partition, records)| (*partition, records.len() as u32))
+            .collect();
+        let batches = encode(&topic, routed, shared.config.zstd_level)?;
+        let ticket = shared.batcher.submit(batches, admission).await?;
+        Ok(Submitted {
+            topic: topic.name.clone(),
+            correlation_id,
+            counts,
+            ticket,
+        })
+    }
+
+    /// Waits for a submitted call's flush and builds its answer.
+    async fn answer(shared: &Shared, submitted: Submitted) -> Result<ProduceResponse, GatewayError> {
+        let outcomes = submitted.ticket.outcome().await?;
+        let mut partitions = Vec::with_capacity(outcomes.len());
+        for ((partition, record_count), outcome) in submitted.counts.into_iter().zip(outcomes) {
+            match outcome {
+                Ok(base_offset) => partitions.push(PartitionAck {
+                    partition,
+                    base_offset,
+                    record_count,
+                }),
+                Err(LogError::TopicNotFound { .. }) => {
+                    shared.topics.forget(&submitted.topic);
+                    return Err(LogError::TopicNotFound {
+                        name: submitted.topic,
+                    }
+                    .into());
+                }
+                Err(other) => return Err(other.into()),
+            }
+        }
+        Ok(ProduceResponse {
+            partitions,
+            correlation_id: submitted.correlation_id,
+            error: None,
+        })
+    }
+}
+
+type ResponseStream = Pin<Box<dyn Stream<Item = Result<ProduceResponse, Status>> + Send>>;
+
+#[tonic::async_trait]
+impl Producer for ProducerService {
+    async fn produce(
+        &self,
+        request: Request<ProduceRequest>,
+    ) -> Result<Response<ProduceResponse>, Status> {
+        let submitted = Self::submit(&self.0, request.into_inner(), Admission::Reject).await?;
+        Ok(Response::new(Self::answer(&self.0, submitted).await?))
+    }
+
+    type ProduceStreamStream = ResponseStream;
+
+    async fn produce_stream(
+        &self,
+        request: Request<Streaming<ProduceRequest>>,
+    ) -> Result<Response<Self::ProduceStreamStream>, Status> {
+        let mut requests = request.into_inner();
+        let (pipeline, mut in_order) = mpsc::channel::<Result<Submitted, (u64, GatewayError)>>(
+            MAX_PIPELINED_REQUESTS,
+        );
+        let (responses, output) = mpsc::channel(MAX_PIPELINED_REQUESTS);
+
+        // Reader: submits calls in arrival order, so their offsets follow it.
+        let shared = Arc::clone(&self.0);
+        tokio::spawn(async move {
+            while let Some(next) = requests.next().await {
+                let Ok(request) = next else { break };
+                let correlation_id = request.correlation_id;
+                let submitted = Self::submit(&shared, request, Admission::Wait)
+                    .await
+                    .map_err(|e| (correlation_id, e));
+                if pipeline.send(submitted).await.is_err() {
+                    break;
+                }
+            }
+        });
+
+        // Responder: answers in the same order, one response per request.
+        let shared = Arc::clone(&self.0);
+        tokio::spawn(async move {
+            while let Some(submitted) = in_order.recv().await {
+                let (correlation_id, result) = match submitted {
+                    Ok(s) => (s.correlation_id, Self::answer(&shared, s).await),
+                    Err((correlation_id, e)) => (correlation_id, Err(e)),
+                };
+                let response = result.unwrap_or_else(|e| {
+                    let status = Status::from(e);
+                    ProduceResponse {
+                        partitions: Vec::new(),
+                        correlation_id,
+                        error: Some(ErrorDetail {
+                            code: status.code() as i32,
+                            message: status.message().to_owned(),
+                        }),
+                    }
+                });
+                if responses.send(Ok(response)).await.is_err() {
+                    break;
+                }
+            }
+        });
+        Ok(Response::new(Box::pin(ReceiverStream::new(output))))
+    }
+}

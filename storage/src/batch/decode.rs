@@ -1,0 +1,395 @@
+//! Decoding stored chunks back into records.
+//!
+//! Every length and count read from the bytes is checked against what is
+//! actually there before anything is allocated or sliced, and all offset and
+//! timestamp arithmetic is checked: corrupt or hostile input yields an error,
+//! never a panic or an unbounded allocation.
+
+use std::cell::RefCell;
+use std::io::{self, Read};
+
+use bytes::Bytes;
+use zstd::bulk::Decompressor;
+
+use super::header::{
+    ATTR_CODEC_MASK, ATTR_CONTROL, ATTR_LOG_APPEND_TIME, CRC_COVERS_FROM, RawHeader, parse_header,
+};
+use super::{BATCH_HEADER_LEN, BatchError, Header, MAX_BATCH_UNCOMPRESSED_BYTES, StoredRecord};
+
+/// The smallest encoded record: length, attributes, timestamp delta, offset
+/// delta, key length, value length and header count, one byte each.
+const MIN_RECORD_LEN: usize = 7;
+/// The smallest encoded header: key length and value length, one byte each.
+const MIN_HEADER_LEN: usize = 2;
+
+thread_local! {
+    /// As for compression: reuse one zstd context per thread.
+    static DECOMPRESSOR: RefCell<Option<Decompressor<'static>>> = const { RefCell::new(None) };
+}
+
+/// Decodes every record of a stored chunk. Batch `i` gets base offset
+/// `chunk_base_offset` plus the record counts of the batches before it; the
+/// base offsets stored in the bytes are ignored.
+pub fn decode_chunk(chunk: &Bytes, chunk_base_offset: i64) -> Result<Vec<StoredRecord>, BatchError> {
+    decode_chunk_from(chunk, chunk_base_offset, i64::MIN, usize::MAX)
+}
+
+/// Decodes the records of a stored chunk from `from_offset` on, stopping before
+/// the record that would take the total [`StoredRecord::payload_len`] past
+/// `max_bytes`. The first record at or after `from_offset` is always returned,
+/// however large, so a reader always makes progress.
+///
+/// Batches that end before `from_offset` are skipped by their headers alone:
+/// they are neither checksummed nor decompressed.
+pub fn decode_chunk_from(
+    chunk: &Bytes,
+    chunk_base_offset: i64,
+    from_offset: i64,
+    max_bytes: usize,
+) -> Result<Vec<StoredRecord>, BatchError> {
+    let mut out = Vec::new();
+    let mut budget = Budget {
+        max_bytes,
+        used: 0,
+    };
+    let mut at = 0;
+    let mut base_offset = chunk_base_offset;
+    while at < chunk.len() {
+        let header = parse_header(chunk, at)?;
+        let next_base = base_offset
+            .checked_add(i64::from(header.info.record_count))
+            .ok_or(BatchError::OffsetOverflow {
+                base_offset: chunk_base_offset,
+            })?;
+        if next_base > from_offset {
+            let batch = BatchRef {
+                chunk,
+                at,
+                header,
+                base_offset,
+            };
+            if batch.decode_into(from_offset, &mut budget, &mut out)? == Flow::Full {
+                break;
+            }
+        }
+        at += header.info.byte_len;
+        base_offset = next_base;
+    }
+    Ok(out)
+}
+
+#[derive(Debug, PartialEq, Eq)]
+enum Flow {
+    More,
+    Full,
+}
+
+#[derive(Debug)]
+struct Budget {
+    max_bytes: usize,
+    used: usize,
+}
+
+impl Budget {
+    /// Whether a record of `size` fits; the first one always does.
+    fn admit(&mut self, size: usize, first: bool) -> bool {
+        let total = self.used.saturating_add(size);
+        if !first && total > self.max_bytes {
+            return false;
+        }
+        self.used = total;
+        true
+    }
+}
+
+/// One batch within a chunk whose header has been parsed and bounds-checked.
+#[derive(Debug)]
+struct BatchRef<'a> {
+    chunk: &'a Bytes,
+    at: usize,
+    header: RawHeader,
+    base_offset: i64,
+}
+
+impl BatchRef<'_> {
+    fn decode_into(
+        &self,
+        from_offset: i64,
+        budget: &mut Budget,
+        out: &mut Vec<StoredRecord>,
+    ) -> Result<Flow, BatchError> {
+        let records = self.verified_records()?;
+        let attributes = self.header.attributes;
+        // Control batches hold transaction markers, not data: they take
+        // offsets but are never shown to readers (Kafka does the same).
+        if attributes & ATTR_CONTROL != 0 {
+            return Ok(Flow::More);
+        }
+        let count = self.header.info.record_count;
+        if count as usize > records.len() / MIN_RECORD_LEN {
+            return Err(BatchError::MalformedBatch {
+                at: self.at,
+                problem: format!("it claims {count} records in {} bytes", records.len()),
+            });
+        }
+        let timestamps = Timestamps {
+            first_ms: self.header.info.first_timestamp_ms,
+            // LogAppendTime batches give every record the batch's max timestamp.
+            log_append_ms: (attributes & ATTR_LOG_APPEND_TIME != 0)
+                .then_some(self.header.info.max_timestamp_ms),
+        };
+        let mut cursor = Cursor::new(records);
+        for index in 0..count {
+            let malformed = |problem: String| BatchError::MalformedRecord {
+                at: self.at,
+                index,
+                problem,
+            };
+            // No overflow: the caller checked base offset + count.
+            let offset = self.base_offset + i64::from(index);
+            let body = cursor.record_body().map_err(|p| malformed(p.into()))?;
+            if offset < from_offset {
+                continue;
+            }
+            let record = parse_record(body, index, offset, timestamps).map_err(malformed)?;
+            if !budget.admit(record.payload_len(), out.is_empty()) {
+                return Ok(Flow::Full);
+            }
+            out.push(record);
+        }
+        if cursor.remaining() != 0 {
+            return Err(BatchError::MalformedBatch {
+                at: self.at,
+                problem: format!("{} bytes follow its last record", cursor.remaining()),
+            });
+        }
+        Ok(Flow::More)
+    }
+
+    /// Checks the CRC and returns the uncompressed record bytes.
+    fn verified_records(&self) -> Result<Bytes, BatchError> {
+        let (at, end) = (self.at, self.at + self.header.info.byte_len);
+        // In bounds: parse_header checked the batch lies within the chunk.
+        let covered = self.chunk.get(at + CRC_COVERS_FROM..end).unwrap_or_default();
+        let computed = crc32c::crc32c(covered);
+        if computed != self.header.crc {
+            return Err(BatchError::CrcMismatch {
+                at,
+                stored: self.header.crc,
+                computed,
+            });
+        }
+        let payload = self.chunk.slice(at + BATCH_HEADER_LEN..end);
+        match self.header.attributes & ATTR_CODEC_MASK {
+            0 => Ok(payload),
+            4 => decompress(&payload, at),
+            codec => Err(BatchError::UnsupportedCompression {
+                at,
+                codec: match codec {
+                    1 => "gzip",
+                    2 => "snappy",
+                    3 => "lz4",
+                    _ => "an unknown codec",
+                },
+            }),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Timestamps {
+    first_ms: i64,
+    log_append_ms: Option<i64>,
+}
+
+/// Parses one record body (after its length prefix). Keys, values and header
+/// values are slices of `body`, not copies.
+fn parse_record(
+    body: Bytes,
+    index: u32,
+    offset: i64,
+    timestamps: Timestamps,
+) -> Result<StoredRecord, String> {
+    let mut c = Cursor::new(body);
+    let _attributes = c.byte()?;
+    let timestamp_delta = c.varlong()?;
+    let offset_delta = c.varint()?;
+    if i64::from(offset_delta) != i64::from(index) {
+        return Err(format!(
+            "offset delta {offset_delta} where {index} was expected; stored batches need dense offsets"
+        ));
+    }
+    let timestamp_ms = match timestamps.log_append_ms {
+        Some(ms) => ms,
+        None => timestamps
+            .first_ms
+            .checked_add(timestamp_delta)
+            .ok_or("its timestamp delta overflows")?,
+    };
+    let key = c.nullable_bytes()?;
+    let value = c.nullable_bytes()?.unwrap_or_default();
+    let header_count = usize::try_from(c.varint()?).map_err(|_| "its header count is negative")?;
+    if header_count > c.remaining() / MIN_HEADER_LEN {
+        return Err(format!(
+            "it claims {header_count} headers in {} bytes",
+            c.remaining()
+        ));
+    }
+    let mut headers = Vec::with_capacity(header_count);
+    for _ in 0..header_count {
+        let key = c.nullable_bytes()?.ok_or("a header key is null")?;
+        let key = std::str::from_utf8(&key).map_err(|_| "a header key is not valid utf-8")?;
+        let value = c.nullable_bytes()?.unwrap_or_default();
+        headers.push(Header {
+            key: key.to_owned(),
+            value,
+        });
+    }
+    if c.remaining() != 0 {
+        return Err(format!("{} bytes follow its last header", c.remaining()));
+    }
+    Ok(StoredRecord {
+        offset,
+        timestamp_ms,
+        key,
+        value,
+        headers,
+    })
+}
+
+/// A bounds-checked reader over record bytes; slices share the buffer.
+#[derive(Debug)]
+struct Cursor {
+    buf: Bytes,
+    pos: usize,
+}
+
+impl Cursor {
+    fn new(buf: Bytes) -> Self {
+        Self { buf, pos: 0 }
+    }
+
+    fn remaining(&self) -> usize {
+        self.buf.len() - self.pos
+    }
+
+    fn byte(&mut self) -> Result<u8, &'static str> {
+        let byte = *self.buf.get(self.pos).ok_or("it ends early")?;
+        self.pos += 1;
+        Ok(byte)
+    }
+
+    /// Unsigned LEB128, at most `max_len` bytes.
+    fn uvarint(&mut self, max_len: usize) -> Result<u64, &'static str> {
+        let mut value = 0u64;
+        for i in 0..max_len {
+            let byte = self.byte()?;
+            value |= u64::from(byte & 0x7f) << (7 * i);
+            if byte & 0x80 == 0 {
+                return Ok(value);
+            }
+        }
+        Err("a varint is longer than its type allows")
+    }
+
+    /// Kafka's zigzag varint.
+    fn varint(&mut self) -> Result<i32, &'static str> {
+        let raw = u32::try_from(self.uvarint(5)?).map_err(|_| "a varint overflows 32 bits")?;
+        Ok((raw >> 1) as i32 ^ -((raw & 1) as i32))
+    }
+
+    /// Kafka's zigzag varlong.
+    fn varlong(&mut self) -> Result<i64, &'static str> {
+        let raw = self.uvarint(10)?;
+        Ok((raw >> 1) as i64 ^ -((raw & 1) as i64))
+    }
+
+    fn take(&mut self, len: usize) -> Result<Bytes, &'static str> {
+        if len > self.remaining() {
+            return Err("a length runs past the end of its record");
+        }
+        let bytes = self.buf.slice(self.pos..self.pos + len);
+        self.pos += len;
+        Ok(bytes)
+    }
+
+    /// A varint length (-1 for null) followed by that many bytes.
+    fn nullable_bytes(&mut self) -> Result<Option<Bytes>, &'static str> {
+        match self.varint()? {
+            -1 => Ok(None),
+            len => {
+                let len = usize::try_from(len).map_err(|_| "a length is negative")?;
+                self.take(len).map(Some)
+            }
+        }
+    }
+
+    /// The length-prefixed body of the next record.
+    fn record_body(&mut self) -> Result<Bytes, &'static str> {
+        let len = usize::try_from(self.varint()?).map_err(|_| "its length is negative")?;
+        self.take(len)
+    }
+}
+
+fn decompress(payload: &[u8], at: usize) -> Result<Bytes, BatchError> {
+    let max = MAX_BATCH_UNCOMPRESSED_BYTES;
+    let too_large = BatchError::DecompressedTooLarge { at, max };
+    // Our own batches are one frame that declares its size: decompress with a
+    // reused context into one exact allocation. Anything else (Kafka's
+    // streaming producers omit the size) goes through a capped stream.
+    let one_frame = zstd::zstd_safe::find_frame_compressed_size(payload) == Ok(payload.len());
+    let declared = match zstd::zstd_safe::get_frame_content_size(payload) {
+        Ok(Some(size)) if one_frame => Some(size),
+        _ => None,
+    };
+    let raw = match declared {
+        Some(size) if size > max as u64 => return Err(too_large),
+        Some(size) => decompress_sized(payload, size as usize),
+        None => decompress_capped(payload, max),
+    }
+    .map_err(|source| BatchError::Decompress { at, source })?;
+    if raw.len() > max {
+        return Err(too_large);
+    }
+    Ok(Bytes::from(raw))
+}
+
+fn decompress_sized(payload: &[u8], size: usize) -> io::Result<Vec<u8>> {
+    let mut out = Vec::with_capacity(size);
+    DECOMPRESSOR
+        .try_with(|cell| match cell.try_borrow_mut() {
+            Ok(mut slot) => decompress_with(&mut slot, payload, &mut out),
+            Err(_) => decompress_with(&mut None, payload, &mut out),
+        })
+        .map_err(io::Error::other)??;
+    if out.len() != size {
+        return Err(io::Error::other(format!(
+            "the frame declares {size} bytes but holds {}",
+            out.len()
+        )));
+    }
+    Ok(out)
+}
+
+fn decompress_with(
+    slot: &mut Option<Decompressor<'static>>,
+    payload: &[u8],
+    out: &mut Vec<u8>,
+) -> io::Result<usize> {
+    let mut decompressor = match slot.take() {
+        Some(decompressor) => decompressor,
+        None => Decompressor::new()?,
+    };
+    let written = decompressor.decompress_to_buffer(payload, out);
+    *slot = Some(decompressor);
+    written
+}
+
+/// Reads one byte past `max` so an oversized payload is detected, not truncated.
+fn decompress_capped(payload: &[u8], max: usize) -> io::Result<Vec<u8>> {
+    let mut out = Vec::new();
+    zstd::stream::read::Decoder::with_buffer(payload)?
+        .take(max as u64 + 1)
+        .read_to_end(&mut out)?;
+    Ok(out)
+}

@@ -1,0 +1,145 @@
+//! Running a transaction to completion: begin, run the body, commit, and on a
+//! retryable error start over after a jittered, growing backoff, as
+//! FoundationDB's `run` / `on_error` loop does.
+
+use std::hash::{BuildHasher, RandomState};
+use std::time::Duration;
+
+use futures::future::BoxFuture;
+
+use super::{CommitInfo, MetaError, MetaStore, Transaction};
+
+/// How often and how patiently [`run`] retries.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RetryPolicy {
+    /// Attempts in total, the first included; at least one is always made.
+    pub max_attempts: u32,
+    /// Backoff before the first retry.
+    pub initial_backoff: Duration,
+    /// Longest backoff between two attempts.
+    pub max_backoff: Duration,
+}
+
+impl Default for RetryPolicy {
+    /// 20 attempts, backoff doubling from 1 ms up to 200 ms: about two
+    /// seconds of contention before giving up.
+    fn default() -> Self {
+        Self {
+            max_attempts: 20,
+            initial_backoff: Duration::from_millis(1),
+            max_backoff: Duration::from_millis(200),
+        }
+    }
+}
+
+impl RetryPolicy {
+    /// The pause after failed attempt number `attempt` (1-based): exponential
+    /// growth capped at `max_backoff`, then a random point in its upper half
+    /// so contending transactions spread out instead of colliding again.
+    pub fn backoff(&self, attempt: u32) -> Duration {
+        let exponent = attempt.saturating_sub(1).min(31);
+        let ceiling = self
+            .initial_backoff
+            .saturating_mul(1 << exponent)
+            .min(self.max_backoff);
+        let half = ceiling / 2;
+        let nanos = u64::try_from((ceiling - half).as_nanos()).unwrap_or(u64::MAX);
+        half + Duration::from_nanos(random_u64() % nanos.max(1))
+    }
+}
+
+/// A fresh random number per call: each `RandomState` is seeded differently,
+/// which is randomness enough for jitter without another dependency.
+fn random_u64() -> u64 {
+    RandomState::new().hash_one(0u8)
+}
+
+/// Runs `body` in a transaction and commits it, retrying from a fresh
+/// transaction while the error is retryable ([`MetaError::is_retryable`]).
+///
+/// `body` may run several times, so it must not have effects outside the
+/// transaction it is given. Errors from `body` end the loop unless retryable.
+/// A [`MetaError::CommitUnknownResult`] is returned to the caller, who knows
+/// whether running the body again is safe.
+///
+/// The body returns a boxed future borrowing the transaction; it may also
+/// borrow from the caller's scope (that is what the `'a` lifetime allows):
+///
+/// ```
+/// use stratus_storage::meta::{MetaError, MetaStore, RetryPolicy, run};
+///
+/// async fn increment(store: &dyn MetaStore, key: &[u8]) -> Result<i64, MetaError> {
+///     run(store, &RetryPolicy::default(), |tx| {
+///         Box::pin(async move {
+///             let current = match tx.get(key).await? {
+///                 Some(bytes) => i64::from_le_bytes(
+///                     bytes[..].try_into().map_err(|_| MetaError::Backend("bad counter".into()))?,
+///                 ),
+///                 None => 0,
+///             };
+///             tx.set(key, &(current + 1).to_le_bytes())?;
+///             Ok(current + 1)
+///         })
+///     })
+///     .await
+/// }
+/// ```
+pub async fn run<'a, T, F>(store: &dyn MetaStore, policy: &RetryPolicy, body: F) -> Result<T, MetaError>
+where
+    F: for<'t> FnMut(&'t mut (dyn Transaction + 'a)) -> BoxFuture<'t, Result<T, MetaError>>,
+{
+    run_with_info(store, policy, body).await.map(|(value, _)| value)
+}
+
+/// [`run`], also returning the successful commit's [`CommitInfo`] (its
+/// version, for example to relate it to versionstamps it wrote).
+pub async fn run_with_info<'a, T, F>(
+    store: &dyn MetaStore,
+    policy: &RetryPolicy,
+    mut body: F,
+) -> Result<(T, CommitInfo), MetaError>
+where
+    F: for<'t> FnMut(&'t mut (dyn Transaction + 'a)) -> BoxFuture<'t, Result<T, MetaError>>,
+{
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        match attempt_once(store, &mut body).await {
+            Err(error) if error.is_retryable() && attempt < policy.max_attempts => {
+                let backoff = policy.backoff(attempt);
+                tracing::debug!(%error, attempt, ?backoff, "retrying metadata transaction");
+                tokio::time::sleep(backoff).await;
+            }
+            outcome => return outcome,
+        }
+    }
+}
+
+async fn attempt_once<'a, T, F>(store: &dyn MetaStore, body: &mut F) -> Result<(T, CommitInfo), MetaError>
+where
+    F: for<'t> FnMut(&'t mut (dyn Transaction + 'a)) -> BoxFuture<'t, Result<T, MetaError>>,
+{
+    let mut tx = store.begin().await?;
+    let value = body(&mut *tx).await?;
+    let info = tx.commit().await?;
+    Ok((value, info))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_grows_jitters_and_caps() {
+        let policy = RetryPolicy::default();
+        for attempt in 1..40 {
+            let backoff = policy.backoff(attempt);
+            assert!(backoff <= policy.max_backoff, "attempt {attempt}: {backoff:?}");
+        }
+        let first = policy.backoff(1);
+        assert!(first >= Duration::from_micros(500) && first <= Duration::from_millis(1));
+        assert!(policy.backoff(30) >= policy.max_backoff / 2);
+        let samples: std::collections::HashSet<_> = (0..16).map(|_| policy.backoff(5)).collect();
+        assert!(samples.len() > 1, "backoff is jittered");
+    }
+}
