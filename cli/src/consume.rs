@@ -113,23 +113,23 @@ pub(crate) async fn run(args: ConsumeArgs) -> anyhow::Result<()> {
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     while let Some(next) = receiver.recv().await {
         let (partition, record) = next?;
-        if let Err(e) = print_record(&mut out, args.format, partition, &record) {
+        let written = print_record(&mut out, args.format, partition, &record)
+            .and_then(|()| if receiver.is_empty() { out.flush() } else { Ok(()) });
+        match written {
+            Ok(()) => {}
             // A closed pipe (`| head`) is the reader saying it has enough.
-            if e.kind() == std::io::ErrorKind::BrokenPipe {
-                return Ok(());
-            }
-            return Err(e.into());
-        }
-        if receiver.is_empty() {
-            out.flush()?;
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => return Ok(()),
+            Err(e) => return Err(e.into()),
         }
         printed += 1;
         if args.max_records.is_some_and(|max| printed >= max) {
             break;
         }
     }
-    out.flush()?;
-    Ok(())
+    match out.flush() {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(e.into()),
+        _ => Ok(()),
+    }
 }
 
 #[derive(Debug)]

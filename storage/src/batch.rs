@@ -158,7 +158,11 @@ pub enum BatchError {
         "record batch at byte {at} fails its crc-32c check (stored {stored:#010x}, computed \
          {computed:#010x}); the bytes are corrupt"
     )]
-    CrcMismatch { at: usize, stored: u32, computed: u32 },
+    CrcMismatch {
+        at: usize,
+        stored: u32,
+        computed: u32,
+    },
     #[error(
         "record batch at byte {at} is compressed with {codec}; stratus reads only zstd or \
          uncompressed batches"

@@ -104,7 +104,10 @@ pub struct Trailer {
 impl Trailer {
     /// The footer's bytes within the object, for a ranged read.
     pub fn footer_range(&self) -> Range<u64> {
-        self.footer_offset..self.footer_offset.saturating_add(u64::from(self.footer_len))
+        self.footer_offset
+            ..self
+                .footer_offset
+                .saturating_add(u64::from(self.footer_len))
     }
 }
 
@@ -189,7 +192,9 @@ pub enum WalObjectError {
         partition: u32,
         source: BatchError,
     },
-    #[error("chunk for topic {topic_id:032x} partition {partition} has no batches; add at least one")]
+    #[error(
+        "chunk for topic {topic_id:032x} partition {partition} has no batches; add at least one"
+    )]
     EmptyChunk { topic_id: u128, partition: u32 },
     #[error(
         "chunk for topic {topic_id:032x} partition {partition} would hold more than {max} \
@@ -320,7 +325,11 @@ impl WalObjectBuilder {
                     source,
                 })?;
             for info in infos {
-                totals.add(info.record_count, info.first_timestamp_ms, info.max_timestamp_ms);
+                totals.add(
+                    info.record_count,
+                    info.first_timestamp_ms,
+                    info.max_timestamp_ms,
+                );
             }
             if self.buf.len() - start + batch.len() > u32::MAX as usize {
                 return Err(too_large("bytes"));

@@ -128,9 +128,18 @@ proptest! {
 fn duplicate_header_keys_are_refused_by_name() {
     let mut r = record("v", 0);
     r.headers = vec![
-        Header { key: "trace".into(), value: Bytes::from_static(b"1") },
-        Header { key: "other".into(), value: Bytes::new() },
-        Header { key: "trace".into(), value: Bytes::from_static(b"2") },
+        Header {
+            key: "trace".into(),
+            value: Bytes::from_static(b"1"),
+        },
+        Header {
+            key: "other".into(),
+            value: Bytes::new(),
+        },
+        Header {
+            key: "trace".into(),
+            value: Bytes::from_static(b"2"),
+        },
     ];
     let err = encode_batch(&[record("ok", 0), r], 1).unwrap_err();
     assert!(
@@ -138,7 +147,10 @@ fn duplicate_header_keys_are_refused_by_name() {
         "{err:?}"
     );
     let message = err.to_string();
-    assert!(message.contains("\"trace\"") && message.contains("drop"), "{message}");
+    assert!(
+        message.contains("\"trace\"") && message.contains("drop"),
+        "{message}"
+    );
 }
 
 #[test]
@@ -153,10 +165,16 @@ fn patch_base_offset_rewrites_only_the_offset_field() {
     patch_base_offset(&mut patched, 0x0102_0304_0506_0708).unwrap();
     assert_eq!(&patched[..8], &[1, 2, 3, 4, 5, 6, 7, 8]);
     assert_eq!(&patched[8..], &batch[8..]);
-    assert_eq!(batch_infos(&patched).unwrap()[0].base_offset, 0x0102_0304_0506_0708);
+    assert_eq!(
+        batch_infos(&patched).unwrap()[0].base_offset,
+        0x0102_0304_0506_0708
+    );
     // The CRC does not cover the field, so the batch still verifies.
     let records = decode_chunk(&Bytes::from(patched), 100).unwrap();
-    assert_eq!(records.iter().map(|r| r.offset).collect::<Vec<_>>(), [100, 101]);
+    assert_eq!(
+        records.iter().map(|r| r.offset).collect::<Vec<_>>(),
+        [100, 101]
+    );
 
     let mut short = [0u8; 8];
     assert!(matches!(
@@ -174,9 +192,16 @@ fn rebase_chunk_numbers_batches_consecutively() {
     ]);
     let mut bytes = chunk.to_vec();
     rebase_chunk(&mut bytes, 40).unwrap();
-    let bases: Vec<i64> = batch_infos(&bytes).unwrap().iter().map(|i| i.base_offset).collect();
+    let bases: Vec<i64> = batch_infos(&bytes)
+        .unwrap()
+        .iter()
+        .map(|i| i.base_offset)
+        .collect();
     assert_eq!(bases, [40, 42, 43]);
-    assert!(matches!(rebase_chunk(&mut bytes, i64::MAX - 2), Err(BatchError::OffsetOverflow { .. })));
+    assert!(matches!(
+        rebase_chunk(&mut bytes, i64::MAX - 2),
+        Err(BatchError::OffsetOverflow { .. })
+    ));
     assert!(matches!(
         decode_chunk(&chunk, i64::MAX - 2),
         Err(BatchError::OffsetOverflow { .. })
@@ -205,7 +230,13 @@ fn reads_kafka_client_batches() {
 
     let gzip = kafka_batch(&records, Compression::Gzip);
     let err = decode_chunk(&gzip, 0).unwrap_err();
-    assert!(matches!(err, BatchError::UnsupportedCompression { codec: "gzip", .. }), "{err}");
+    assert!(
+        matches!(
+            err,
+            BatchError::UnsupportedCompression { codec: "gzip", .. }
+        ),
+        "{err}"
+    );
 }
 
 /// Control batches (transaction markers) take offsets but are not records.
@@ -218,13 +249,20 @@ fn control_batches_take_offsets_but_are_hidden() {
         kafka_batch(&[marker], Compression::None),
         encode_batch(&[record("c", 3)], 1).unwrap(),
     ]);
-    let offsets: Vec<i64> = decode_chunk(&chunk, 10).unwrap().iter().map(|r| r.offset).collect();
+    let offsets: Vec<i64> = decode_chunk(&chunk, 10)
+        .unwrap()
+        .iter()
+        .map(|r| r.offset)
+        .collect();
     assert_eq!(offsets, [10, 11, 13]);
 }
 
 #[test]
 fn decode_from_returns_one_oversized_record() {
-    let big = RecordInput { value: Bytes::from(vec![7; 5000]), ..record("", 0) };
+    let big = RecordInput {
+        value: Bytes::from(vec![7; 5000]),
+        ..record("", 0)
+    };
     let chunk = encode_batch(&[record("a", 0), big, record("c", 0)], 1).unwrap();
     let got = decode_chunk_from(&chunk, 0, 1, 10).unwrap();
     assert_eq!(got.iter().map(|r| r.offset).collect::<Vec<_>>(), [1]);

@@ -15,8 +15,11 @@ const REGRESSIONS: &str = "testdata/proptest-regressions/codec_wal_object.txt";
 
 /// Chunks for distinct partitions, each a list of encoded batches.
 fn chunks() -> impl Strategy<Value = Vec<(u128, u32, Vec<Bytes>)>> {
-    let batches = prop::collection::vec(records(4), 1..4)
-        .prop_map(|b| b.iter().map(|r| encode_batch(r, 1).unwrap()).collect::<Vec<_>>());
+    let batches = prop::collection::vec(records(4), 1..4).prop_map(|b| {
+        b.iter()
+            .map(|r| encode_batch(r, 1).unwrap())
+            .collect::<Vec<_>>()
+    });
     prop::collection::vec((any::<u128>(), any::<u32>(), batches), 0..6).prop_map(|mut chunks| {
         let mut seen = std::collections::HashSet::new();
         chunks.retain(|(topic, partition, _)| seen.insert((*topic, *partition)));
@@ -38,14 +41,14 @@ proptest! {
     #[test]
     fn objects_round_trip(chunks in chunks()) {
         let (object, entries) = build(&chunks);
-        prop_assert_eq!(decode_footer(&object).unwrap(), entries.clone());
+        prop_assert_eq!(&decode_footer(&object).unwrap(), &entries);
 
         // The ranged-read path: trailer, then footer, then chunks.
         let len = object.len() as u64;
         let trailer = decode_trailer(&object[object.len() - TRAILER_LEN..], len).unwrap();
         let range = trailer.footer_range();
         let footer = &object[range.start as usize..range.end as usize];
-        prop_assert_eq!(decode_footer_bytes(footer, &trailer).unwrap(), entries.clone());
+        prop_assert_eq!(&decode_footer_bytes(footer, &trailer).unwrap(), &entries);
 
         for ((topic, partition, batches), entry) in chunks.iter().zip(&entries) {
             let chunk = chunk_bytes(&object, entry).unwrap();
@@ -79,12 +82,29 @@ fn builder_refuses_bad_chunks_and_stays_usable() {
     let len = builder.len();
 
     let dup = builder.add_chunk(1, 0, [batch("b", 2)]).unwrap_err();
-    assert!(matches!(dup, WalObjectError::DuplicateChunk { topic_id: 1, partition: 0 }), "{dup}");
+    assert!(
+        matches!(
+            dup,
+            WalObjectError::DuplicateChunk {
+                topic_id: 1,
+                partition: 0
+            }
+        ),
+        "{dup}"
+    );
     let empty = builder.add_chunk(1, 1, Vec::<Bytes>::new()).unwrap_err();
-    assert!(matches!(empty, WalObjectError::EmptyChunk { .. }), "{empty}");
+    assert!(
+        matches!(empty, WalObjectError::EmptyChunk { .. }),
+        "{empty}"
+    );
     // A good batch followed by garbage: nothing of the chunk may remain.
-    let bad = builder.add_chunk(1, 2, [batch("c", 3), Bytes::from_static(b"junk")]).unwrap_err();
-    assert!(matches!(bad, WalObjectError::InvalidBatches { partition: 2, .. }), "{bad}");
+    let bad = builder
+        .add_chunk(1, 2, [batch("c", 3), Bytes::from_static(b"junk")])
+        .unwrap_err();
+    assert!(
+        matches!(bad, WalObjectError::InvalidBatches { partition: 2, .. }),
+        "{bad}"
+    );
     assert_eq!(builder.len(), len);
     assert_eq!(builder.chunk_count(), 1);
 
@@ -142,7 +162,9 @@ fn entry(partition: u32, offset: u64, len: u32) -> ChunkEntry {
 }
 
 fn footer_error(area: usize, entries: &[ChunkEntry]) -> String {
-    decode_footer(&object_with_footer(area, entries)).unwrap_err().to_string()
+    decode_footer(&object_with_footer(area, entries))
+        .unwrap_err()
+        .to_string()
 }
 
 #[test]
@@ -160,23 +182,45 @@ fn decoder_names_what_is_wrong() {
 
     let mut bad_magic = good.clone();
     bad_magic[0] = b'X';
-    assert!(decode_footer(&bad_magic).unwrap_err().to_string().contains("header magic is \"XTRW\""));
+    assert!(
+        decode_footer(&bad_magic)
+            .unwrap_err()
+            .to_string()
+            .contains("header magic is \"XTRW\"")
+    );
     let mut version = good.clone();
     version[5] = 2;
-    assert!(decode_footer(&version).unwrap_err().to_string().contains("version 2 is not supported"));
+    assert!(
+        decode_footer(&version)
+            .unwrap_err()
+            .to_string()
+            .contains("version 2 is not supported")
+    );
     let mut footer_byte = good.clone();
     footer_byte[8 + 61 + 5] ^= 1;
-    assert!(decode_footer(&footer_byte).unwrap_err().to_string().contains("crc-32c"));
+    assert!(
+        decode_footer(&footer_byte)
+            .unwrap_err()
+            .to_string()
+            .contains("crc-32c")
+    );
     let mut trailer_offset = good.clone();
     let at = good.len() - TRAILER_LEN + 7;
     trailer_offset[at] ^= 1;
-    assert!(decode_footer(&trailer_offset).unwrap_err().to_string().contains("out of bounds"));
+    assert!(
+        decode_footer(&trailer_offset)
+            .unwrap_err()
+            .to_string()
+            .contains("out of bounds")
+    );
 
     assert!(footer_error(61, &[entry(0, 8, 62)]).contains("outside the chunk area 8..69"));
     assert!(footer_error(61, &[entry(0, 0, 61)]).contains("outside the chunk area"));
     assert!(footer_error(61, &[entry(0, u64::MAX, 61)]).contains("outside the chunk area"));
     assert!(footer_error(200, &[entry(0, 8, 61), entry(1, 68, 61)]).contains("overlap"));
-    assert!(footer_error(200, &[entry(0, 8, 61), entry(0, 69, 61)]).contains("more than one chunk"));
+    assert!(
+        footer_error(200, &[entry(0, 8, 61), entry(0, 69, 61)]).contains("more than one chunk")
+    );
     let mut no_batches = entry(0, 8, 61);
     no_batches.batch_count = 0;
     assert!(footer_error(61, &[no_batches]).contains("no batches"));
@@ -195,5 +239,14 @@ fn footer_count_must_match_its_length() {
     let at = object.len() - 8;
     object[at..at + 4].copy_from_slice(&crc.to_be_bytes());
     let err = decode_footer(&object).unwrap_err();
-    assert!(matches!(err, WalObjectError::ChunkCountMismatch { count: 1_000_000_000, .. }), "{err}");
+    assert!(
+        matches!(
+            err,
+            WalObjectError::ChunkCountMismatch {
+                count: 1_000_000_000,
+                ..
+            }
+        ),
+        "{err}"
+    );
 }

@@ -30,7 +30,10 @@ thread_local! {
 /// Decodes every record of a stored chunk. Batch `i` gets base offset
 /// `chunk_base_offset` plus the record counts of the batches before it; the
 /// base offsets stored in the bytes are ignored.
-pub fn decode_chunk(chunk: &Bytes, chunk_base_offset: i64) -> Result<Vec<StoredRecord>, BatchError> {
+pub fn decode_chunk(
+    chunk: &Bytes,
+    chunk_base_offset: i64,
+) -> Result<Vec<StoredRecord>, BatchError> {
     decode_chunk_from(chunk, chunk_base_offset, i64::MIN, usize::MAX)
 }
 
@@ -48,10 +51,7 @@ pub fn decode_chunk_from(
     max_bytes: usize,
 ) -> Result<Vec<StoredRecord>, BatchError> {
     let mut out = Vec::new();
-    let mut budget = Budget {
-        max_bytes,
-        used: 0,
-    };
+    let mut budget = Budget { max_bytes, used: 0 };
     let mut at = 0;
     let mut base_offset = chunk_base_offset;
     while at < chunk.len() {
@@ -170,7 +170,10 @@ impl BatchRef<'_> {
     fn verified_records(&self) -> Result<Bytes, BatchError> {
         let (at, end) = (self.at, self.at + self.header.info.byte_len);
         // In bounds: parse_header checked the batch lies within the chunk.
-        let covered = self.chunk.get(at + CRC_COVERS_FROM..end).unwrap_or_default();
+        let covered = self
+            .chunk
+            .get(at + CRC_COVERS_FROM..end)
+            .unwrap_or_default();
         let computed = crc32c::crc32c(covered);
         if computed != self.header.crc {
             return Err(BatchError::CrcMismatch {

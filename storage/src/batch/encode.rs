@@ -50,7 +50,8 @@ pub fn encode_batch(records: &[RecordInput], zstd_level: i32) -> Result<Bytes, B
         .map(|r| r.payload_len() + MAX_RECORD_FRAMING + r.headers.len() * MAX_HEADER_FRAMING)
         .sum();
     let mut out = BytesMut::with_capacity(
-        BATCH_HEADER_LEN + zstd::zstd_safe::compress_bound(raw_estimate.min(MAX_BATCH_UNCOMPRESSED_BYTES)),
+        BATCH_HEADER_LEN
+            + zstd::zstd_safe::compress_bound(raw_estimate.min(MAX_BATCH_UNCOMPRESSED_BYTES)),
     );
     // kafka-protocol's callback can only return its own error type, so the
     // precise error waits here and replaces the generic one afterwards.
@@ -148,7 +149,11 @@ fn duplicate_header(index: usize, record: &RecordInput) -> BatchError {
         .headers
         .iter()
         .enumerate()
-        .find(|(i, h)| record.headers[..*i].iter().any(|earlier| earlier.key == h.key))
+        .find(|(i, h)| {
+            record.headers[..*i]
+                .iter()
+                .any(|earlier| earlier.key == h.key)
+        })
         .map(|(_, h)| h.key.clone())
         .unwrap_or_default();
     BatchError::DuplicateHeaderKey { index, key }

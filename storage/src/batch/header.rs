@@ -105,7 +105,10 @@ pub(super) fn parse_header(chunk: &[u8], at: usize) -> Result<RawHeader, BatchEr
             max_timestamp_ms: i64_at(head, MAX_TIMESTAMP_AT),
             byte_len,
             producer_id: i64_at(head, PRODUCER_ID_AT),
-            producer_epoch: i16::from_be_bytes([head[PRODUCER_EPOCH_AT], head[PRODUCER_EPOCH_AT + 1]]),
+            producer_epoch: i16::from_be_bytes([
+                head[PRODUCER_EPOCH_AT],
+                head[PRODUCER_EPOCH_AT + 1],
+            ]),
             base_sequence: i32_at(head, BASE_SEQUENCE_AT),
         },
         attributes: i16::from_be_bytes([head[ATTRIBUTES_AT], head[ATTRIBUTES_AT + 1]]),

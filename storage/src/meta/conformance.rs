@@ -67,7 +67,12 @@ async fn get(store: &dyn MetaStore, key: &[u8]) -> Option<Bytes> {
     tx.get(key).await.expect("get")
 }
 
-async fn range(store: &dyn MetaStore, begin: &[u8], end: &[u8], options: RangeOptions) -> Vec<String> {
+async fn range(
+    store: &dyn MetaStore,
+    begin: &[u8],
+    end: &[u8],
+    options: RangeOptions,
+) -> Vec<String> {
     let mut tx = store.begin().await.expect("begin");
     let pairs = tx.get_range(begin, end, options).await.expect("get_range");
     render(&pairs)
@@ -75,11 +80,16 @@ async fn range(store: &dyn MetaStore, begin: &[u8], end: &[u8], options: RangeOp
 
 fn render(pairs: &[(Bytes, Bytes)]) -> Vec<String> {
     let text = |b: &Bytes| String::from_utf8_lossy(b).into_owned();
-    pairs.iter().map(|(k, v)| format!("{}={}", text(k), text(v))).collect()
+    pairs
+        .iter()
+        .map(|(k, v)| format!("{}={}", text(k), text(v)))
+        .collect()
 }
 
 fn decode_i64(value: Option<Bytes>) -> i64 {
-    value.map_or(0, |v| i64::from_le_bytes(v[..].try_into().expect("8-byte counter")))
+    value.map_or(0, |v| {
+        i64::from_le_bytes(v[..].try_into().expect("8-byte counter"))
+    })
 }
 
 fn limited(limit: usize, reverse: bool) -> RangeOptions {
@@ -97,7 +107,11 @@ async fn get_set_clear(store: &dyn MetaStore) {
     set(store, b"k", b"v2").await;
     assert_eq!(get(store, b"k").await.as_deref(), Some(&b"v2"[..]));
     set(store, b"empty", b"").await;
-    assert_eq!(get(store, b"empty").await.as_deref(), Some(&b""[..]), "empty is not absent");
+    assert_eq!(
+        get(store, b"empty").await.as_deref(),
+        Some(&b""[..]),
+        "empty is not absent"
+    );
     let mut tx = store.begin().await.expect("begin");
     tx.clear(b"k").expect("clear");
     tx.clear(b"never-written").expect("clear absent");
@@ -108,24 +122,49 @@ async fn get_set_clear(store: &dyn MetaStore) {
 async fn range_reads(store: &dyn MetaStore) {
     let mut tx = store.begin().await.expect("begin");
     for key in ["a", "b1", "b2", "b3", "c"] {
-        tx.set(key.as_bytes(), key.to_uppercase().as_bytes()).expect("set");
+        tx.set(key.as_bytes(), key.to_uppercase().as_bytes())
+            .expect("set");
     }
     tx.commit().await.expect("commit");
     let all = RangeOptions::default();
-    assert_eq!(range(store, b"b", b"c", all).await, ["b1=B1", "b2=B2", "b3=B3"]);
+    assert_eq!(
+        range(store, b"b", b"c", all).await,
+        ["b1=B1", "b2=B2", "b3=B3"]
+    );
     assert_eq!(range(store, b"", b"\xff", all).await.len(), 5);
-    assert_eq!(range(store, b"b", b"c", limited(2, false)).await, ["b1=B1", "b2=B2"]);
-    assert_eq!(range(store, b"b", b"c", limited(0, true)).await, ["b3=B3", "b2=B2", "b1=B1"]);
-    assert_eq!(range(store, b"b", b"c", limited(2, true)).await, ["b3=B3", "b2=B2"]);
-    assert_eq!(range(store, b"b1", b"b3", all).await, ["b1=B1", "b2=B2"], "end is exclusive");
+    assert_eq!(
+        range(store, b"b", b"c", limited(2, false)).await,
+        ["b1=B1", "b2=B2"]
+    );
+    assert_eq!(
+        range(store, b"b", b"c", limited(0, true)).await,
+        ["b3=B3", "b2=B2", "b1=B1"]
+    );
+    assert_eq!(
+        range(store, b"b", b"c", limited(2, true)).await,
+        ["b3=B3", "b2=B2"]
+    );
+    assert_eq!(
+        range(store, b"b1", b"b3", all).await,
+        ["b1=B1", "b2=B2"],
+        "end is exclusive"
+    );
     assert!(range(store, b"d", b"z", all).await.is_empty());
     assert!(range(store, b"b2", b"b2", all).await.is_empty());
-    assert!(range(store, b"c", b"a", all).await.is_empty(), "inverted read range is empty");
+    assert!(
+        range(store, b"c", b"a", all).await.is_empty(),
+        "inverted read range is empty"
+    );
 }
 
 async fn read_your_writes(store: &dyn MetaStore) {
     let mut tx = store.begin().await.expect("begin");
-    for (key, value) in [("r/1", "one"), ("r/2", "two"), ("r/3", "three"), ("r/5", "five")] {
+    for (key, value) in [
+        ("r/1", "one"),
+        ("r/2", "two"),
+        ("r/3", "three"),
+        ("r/5", "five"),
+    ] {
         tx.set(key.as_bytes(), value.as_bytes()).expect("set");
     }
     tx.set(b"n", &10i64.to_le_bytes()).expect("set");
@@ -133,34 +172,60 @@ async fn read_your_writes(store: &dyn MetaStore) {
 
     let mut tx = store.begin().await.expect("begin");
     tx.clear_range(b"r/2", b"r/5").expect("clear_range");
-    tx.set(b"r/3", b"new-three").expect("set inside cleared range");
+    tx.set(b"r/3", b"new-three")
+        .expect("set inside cleared range");
     tx.set(b"r/4", b"four").expect("set");
     tx.clear(b"r/1").expect("clear");
     tx.atomic_add(b"n", 5).expect("add");
     tx.atomic_add(b"r/9", 1).expect("add to absent");
     assert_eq!(tx.get(b"r/2").await.expect("get"), None, "cleared by range");
-    assert_eq!(tx.get(b"r/3").await.expect("get").as_deref(), Some(&b"new-three"[..]));
+    assert_eq!(
+        tx.get(b"r/3").await.expect("get").as_deref(),
+        Some(&b"new-three"[..])
+    );
     assert_eq!(tx.get(b"r/1").await.expect("get"), None);
-    assert_eq!(decode_i64(tx.get(b"n").await.expect("get")), 15, "pending add over committed value");
+    assert_eq!(
+        decode_i64(tx.get(b"n").await.expect("get")),
+        15,
+        "pending add over committed value"
+    );
     tx.set(b"m", &1i64.to_le_bytes()).expect("set");
     tx.atomic_add(b"m", 2).expect("add to buffered value");
     assert_eq!(decode_i64(tx.get(b"m").await.expect("get")), 3);
-    tx.atomic_add(b"r/3", 0).expect("add to buffered non-counter");
+    tx.atomic_add(b"r/3", 0)
+        .expect("add to buffered non-counter");
 
-    let forward = tx.get_range(b"r/", b"r0", RangeOptions::default()).await.expect("range");
+    let forward = tx
+        .get_range(b"r/", b"r0", RangeOptions::default())
+        .await
+        .expect("range");
     let keys: Vec<&[u8]> = forward.iter().map(|(k, _)| k.as_ref()).collect();
     assert_eq!(keys, [&b"r/3"[..], b"r/4", b"r/5", b"r/9"]);
     assert_eq!(forward[1].1.as_ref(), b"four");
     assert_eq!(decode_i64(Some(forward[3].1.clone())), 1);
-    let back = tx.get_range(b"r/", b"r0", limited(2, true)).await.expect("range");
+    let back = tx
+        .get_range(b"r/", b"r0", limited(2, true))
+        .await
+        .expect("range");
     assert_eq!(render(&back), ["r/9=\u{1}\0\0\0\0\0\0\0", "r/5=five"]);
-    let head = tx.get_range(b"r/", b"r0", limited(1, false)).await.expect("range");
+    let head = tx
+        .get_range(b"r/", b"r0", limited(1, false))
+        .await
+        .expect("range");
     assert_eq!(head[0].0.as_ref(), b"r/3");
     tx.commit().await.expect("commit");
 
     let after = range(store, b"r/", b"r0", RangeOptions::default()).await;
     // `ADD 0` on a longer value keeps its first 8 bytes, as FoundationDB does.
-    assert_eq!(after, ["r/3=new-thre", "r/4=four", "r/5=five", "r/9=\u{1}\0\0\0\0\0\0\0"]);
+    assert_eq!(
+        after,
+        [
+            "r/3=new-thre",
+            "r/4=four",
+            "r/5=five",
+            "r/9=\u{1}\0\0\0\0\0\0\0"
+        ]
+    );
     assert_eq!(decode_i64(get(store, b"n").await), 15);
 }
 
@@ -169,7 +234,11 @@ async fn atomic_add(store: &dyn MetaStore) {
     tx.atomic_add(b"fresh", 7).expect("add");
     tx.set(b"max", &i64::MAX.to_le_bytes()).expect("set");
     tx.commit().await.expect("commit");
-    assert_eq!(decode_i64(get(store, b"fresh").await), 7, "absent counts as zero");
+    assert_eq!(
+        decode_i64(get(store, b"fresh").await),
+        7,
+        "absent counts as zero"
+    );
 
     let mut tx = store.begin().await.expect("begin");
     tx.atomic_add(b"max", 1).expect("add");
@@ -183,7 +252,10 @@ async fn versionstamps(store: &dyn MetaStore) {
     let mut tx = store.begin().await.expect("begin");
     tx.set_versionstamped_value(b"vs/a", b"p").expect("stamp");
     tx.set_versionstamped_value(b"vs/b", b"").expect("stamp");
-    assert!(matches!(tx.get(b"vs/a").await, Err(MetaError::VersionstampedKeyRead)));
+    assert!(matches!(
+        tx.get(b"vs/a").await,
+        Err(MetaError::VersionstampedKeyRead)
+    ));
     let range_read = tx.get_range(b"vs/", b"vs0", RangeOptions::default()).await;
     assert!(matches!(range_read, Err(MetaError::VersionstampedKeyRead)));
     let first = tx.commit().await.expect("commit");
@@ -194,7 +266,11 @@ async fn versionstamps(store: &dyn MetaStore) {
     assert_eq!(&a[..1], b"p");
     assert_eq!(b.len(), VERSIONSTAMP_LEN);
     assert_ne!(&a[1..], &b[..], "distinct within a commit");
-    assert_eq!(a[1..9], first.version.to_be_bytes(), "stamp starts with the commit version");
+    assert_eq!(
+        a[1..9],
+        first.version.to_be_bytes(),
+        "stamp starts with the commit version"
+    );
 
     let mut tx = store.begin().await.expect("begin");
     tx.set_versionstamped_value(b"vs/c", b"").expect("stamp");
@@ -214,12 +290,18 @@ async fn commit_versions_increase(store: &dyn MetaStore) {
     assert_eq!(tx.read_version(), last, "reads at the latest commit");
     tx.get(b"k").await.expect("get");
     let read_only = tx.commit().await.expect("read-only commit");
-    assert_eq!(read_only.version, last, "a read-only commit reports its read version");
+    assert_eq!(
+        read_only.version, last,
+        "a read-only commit reports its read version"
+    );
 }
 
 async fn conflicts(store: &dyn MetaStore) {
     set(store, b"k", b"0").await;
-    let (mut a, mut b) = (store.begin().await.expect("begin"), store.begin().await.expect("begin"));
+    let (mut a, mut b) = (
+        store.begin().await.expect("begin"),
+        store.begin().await.expect("begin"),
+    );
     a.get(b"k").await.expect("get");
     b.get(b"k").await.expect("get");
     a.set(b"k", b"a").expect("set");
@@ -229,9 +311,15 @@ async fn conflicts(store: &dyn MetaStore) {
     assert_eq!(get(store, b"k").await.as_deref(), Some(&b"a"[..]));
 
     // Snapshot reads and blind writes do not conflict.
-    let (mut a, mut b) = (store.begin().await.expect("begin"), store.begin().await.expect("begin"));
+    let (mut a, mut b) = (
+        store.begin().await.expect("begin"),
+        store.begin().await.expect("begin"),
+    );
     a.snapshot_get(b"k").await.expect("get");
-    let opts = RangeOptions { snapshot: true, ..RangeOptions::default() };
+    let opts = RangeOptions {
+        snapshot: true,
+        ..RangeOptions::default()
+    };
     a.get_range(b"", b"\xff", opts).await.expect("range");
     a.set(b"other", b"x").expect("set");
     b.set(b"k", b"b").expect("set");
@@ -240,7 +328,10 @@ async fn conflicts(store: &dyn MetaStore) {
     a.commit().await.expect("snapshot reads never conflict");
 
     // Atomic adds do not read.
-    let (mut a, mut b) = (store.begin().await.expect("begin"), store.begin().await.expect("begin"));
+    let (mut a, mut b) = (
+        store.begin().await.expect("begin"),
+        store.begin().await.expect("begin"),
+    );
     a.atomic_add(b"n", 1).expect("add");
     b.atomic_add(b"n", 1).expect("add");
     a.commit().await.expect("commit");
@@ -248,7 +339,10 @@ async fn conflicts(store: &dyn MetaStore) {
     assert_eq!(decode_i64(get(store, b"n").await), 2);
 
     // An explicit read conflict key behaves like a read.
-    let (mut a, mut b) = (store.begin().await.expect("begin"), store.begin().await.expect("begin"));
+    let (mut a, mut b) = (
+        store.begin().await.expect("begin"),
+        store.begin().await.expect("begin"),
+    );
     a.add_read_conflict_key(b"k").expect("conflict key");
     a.set(b"j", b"x").expect("set");
     b.set(b"k", b"z").expect("set");
@@ -257,20 +351,37 @@ async fn conflicts(store: &dyn MetaStore) {
 
     // Range reads conflict with writes inside what they observed only.
     set(store, b"r/1", b"1").await;
-    let (mut a, mut b) = (store.begin().await.expect("begin"), store.begin().await.expect("begin"));
-    let (mut c, mut d) = (store.begin().await.expect("begin"), store.begin().await.expect("begin"));
-    a.get_range(b"r/", b"r0", RangeOptions::default()).await.expect("range");
-    c.get_range(b"r/", b"r0", limited(1, false)).await.expect("range");
+    let (mut a, mut b) = (
+        store.begin().await.expect("begin"),
+        store.begin().await.expect("begin"),
+    );
+    let (mut c, mut d) = (
+        store.begin().await.expect("begin"),
+        store.begin().await.expect("begin"),
+    );
+    a.get_range(b"r/", b"r0", RangeOptions::default())
+        .await
+        .expect("range");
+    c.get_range(b"r/", b"r0", limited(1, false))
+        .await
+        .expect("range");
     for tx in [&mut a, &mut c] {
         tx.set(b"x", b"x").expect("set");
     }
     b.set(b"r/9", b"9").expect("set");
     b.commit().await.expect("commit");
-    assert!(matches!(a.commit().await, Err(MetaError::Conflict)), "write inside the range");
-    c.commit().await.expect("write past the limit-reached key is not observed");
+    assert!(
+        matches!(a.commit().await, Err(MetaError::Conflict)),
+        "write inside the range"
+    );
+    c.commit()
+        .await
+        .expect("write past the limit-reached key is not observed");
     d.get(b"absent").await.expect("get");
     d.set(b"x", b"y").expect("set");
-    d.commit().await.expect("reads of untouched keys do not conflict");
+    d.commit()
+        .await
+        .expect("reads of untouched keys do not conflict");
 }
 
 async fn run_retries_until_every_increment_lands(store: &dyn MetaStore) {
@@ -297,15 +408,22 @@ async fn run_retries_until_every_increment_lands(store: &dyn MetaStore) {
         outcome.expect("run retries conflicts away");
     }
     assert_eq!(decode_i64(get(store, b"counter").await), TASKS as i64);
-    assert!(attempts.load(Ordering::Relaxed) > TASKS, "conflicts happened and were retried");
+    assert!(
+        attempts.load(Ordering::Relaxed) > TASKS,
+        "conflicts happened and were retried"
+    );
 }
 
 async fn watches(store: &dyn MetaStore) {
     let fires = |watch: super::Watch| async move {
-        tokio::time::timeout(FIRES_WITHIN, watch.changed()).await.is_ok()
+        tokio::time::timeout(FIRES_WITHIN, watch.changed())
+            .await
+            .is_ok()
     };
     let quiet = |watch: super::Watch| async move {
-        tokio::time::timeout(QUIET_FOR, watch.changed()).await.is_err()
+        tokio::time::timeout(QUIET_FOR, watch.changed())
+            .await
+            .is_err()
     };
 
     let watch = store.watch(b"w/a");
@@ -349,27 +467,53 @@ async fn limits_reject_and_write_nothing(store: &dyn MetaStore) {
     let mut tx = store.begin().await.expect("begin");
     let len = big_key.len();
     assert!(matches!(tx.set(&big_key, b"v"), Err(MetaError::KeyTooLarge { len: l }) if l == len));
-    assert!(matches!(tx.atomic_add(&big_key, 1), Err(MetaError::KeyTooLarge { .. })));
-    assert!(matches!(tx.clear(&big_key), Err(MetaError::KeyTooLarge { .. })));
+    assert!(matches!(
+        tx.atomic_add(&big_key, 1),
+        Err(MetaError::KeyTooLarge { .. })
+    ));
+    assert!(matches!(
+        tx.clear(&big_key),
+        Err(MetaError::KeyTooLarge { .. })
+    ));
     let len = big_value.len();
-    assert!(matches!(tx.set(b"k", &big_value), Err(MetaError::ValueTooLarge { len: l }) if l == len));
+    assert!(
+        matches!(tx.set(b"k", &big_value), Err(MetaError::ValueTooLarge { len: l }) if l == len)
+    );
     let stamped = tx.set_versionstamped_value(b"k", &big_value[..limits::MAX_VALUE_BYTES - 5]);
-    assert!(matches!(stamped, Err(MetaError::ValueTooLarge { .. })), "prefix plus stamp is too large");
-    assert!(matches!(tx.clear_range(b"b", b"a"), Err(MetaError::InvertedRange)));
-    tx.set(&big_key[1..], &big_value[1..]).expect("exactly at the limits");
+    assert!(
+        matches!(stamped, Err(MetaError::ValueTooLarge { .. })),
+        "prefix plus stamp is too large"
+    );
+    assert!(matches!(
+        tx.clear_range(b"b", b"a"),
+        Err(MetaError::InvertedRange)
+    ));
+    tx.set(&big_key[1..], &big_value[1..])
+        .expect("exactly at the limits");
     tx.commit().await.expect("commit");
     assert_eq!(get(store, &big_key).await, None);
     assert_eq!(get(store, b"k").await, None);
-    assert_eq!(get(store, &big_key[1..]).await.map(|v| v.len()), Some(limits::MAX_VALUE_BYTES));
+    assert_eq!(
+        get(store, &big_key[1..]).await.map(|v| v.len()),
+        Some(limits::MAX_VALUE_BYTES)
+    );
 
     let mut tx = store.begin().await.expect("begin");
     let value = vec![1u8; limits::MAX_VALUE_BYTES];
     for i in 0..=(limits::MAX_TRANSACTION_BYTES / limits::MAX_VALUE_BYTES) {
-        tx.set(format!("big/{i:04}").as_bytes(), &value).expect("each write is in limits");
+        tx.set(format!("big/{i:04}").as_bytes(), &value)
+            .expect("each write is in limits");
     }
     let outcome = tx.commit().await;
-    assert!(matches!(outcome, Err(MetaError::TransactionTooLarge { bytes }) if bytes > limits::MAX_TRANSACTION_BYTES));
-    assert!(range(store, b"big/", b"big0", RangeOptions::default()).await.is_empty(), "nothing written");
+    assert!(
+        matches!(outcome, Err(MetaError::TransactionTooLarge { bytes }) if bytes > limits::MAX_TRANSACTION_BYTES)
+    );
+    assert!(
+        range(store, b"big/", b"big0", RangeOptions::default())
+            .await
+            .is_empty(),
+        "nothing written"
+    );
 }
 
 /// Durability is the redb backend's alone, so this is not part of the suite.
@@ -397,6 +541,12 @@ async fn redb_survives_reopen() {
     let mut tx = store.begin().await.expect("begin");
     tx.set_versionstamped_value(b"vs", b"").expect("stamp");
     let after = tx.commit().await.expect("commit").version;
-    assert!(after > before, "versions keep increasing after reopen: {after} <= {before}");
-    assert!(get(&store, b"vs").await.expect("stamp") > stamp, "versionstamps too");
+    assert!(
+        after > before,
+        "versions keep increasing after reopen: {after} <= {before}"
+    );
+    assert!(
+        get(&store, b"vs").await.expect("stamp") > stamp,
+        "versionstamps too"
+    );
 }

@@ -35,7 +35,10 @@ pub enum MetaError {
     CommitUnknownResult,
 
     /// A key longer than [`limits::MAX_KEY_BYTES`].
-    #[error("key of {len} bytes exceeds the {} byte limit; use a shorter key", limits::MAX_KEY_BYTES)]
+    #[error(
+        "key of {len} bytes exceeds the {} byte limit; use a shorter key",
+        limits::MAX_KEY_BYTES
+    )]
     KeyTooLarge {
         /// The key's length in bytes.
         len: usize,
@@ -135,7 +138,14 @@ mod tests {
     #[test]
     fn messages_are_lowercase_and_prescriptive() {
         let message = MetaError::KeyTooLarge { len: 20_000 }.to_string();
-        assert_eq!(message, "key of 20000 bytes exceeds the 10000 byte limit; use a shorter key");
-        assert!(MetaError::TooManyVersionstamps.to_string().contains("65536"));
+        assert_eq!(
+            message,
+            "key of 20000 bytes exceeds the 10000 byte limit; use a shorter key"
+        );
+        assert!(
+            MetaError::TooManyVersionstamps
+                .to_string()
+                .contains("65536")
+        );
     }
 }

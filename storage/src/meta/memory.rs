@@ -77,8 +77,16 @@ impl Snapshot for MemorySnapshot {
         Ok(self.0.get(key).cloned())
     }
 
-    fn range(&self, begin: &[u8], end: &[u8], reverse: bool) -> Result<SnapshotIter<'_>, MetaError> {
-        let bounds = (std::ops::Bound::Included(begin), std::ops::Bound::Excluded(end));
+    fn range(
+        &self,
+        begin: &[u8],
+        end: &[u8],
+        reverse: bool,
+    ) -> Result<SnapshotIter<'_>, MetaError> {
+        let bounds = (
+            std::ops::Bound::Included(begin),
+            std::ops::Bound::Excluded(end),
+        );
         let pairs = self.0.range::<_, [u8]>(bounds);
         let pairs = pairs.map(|(k, v)| Ok((k.clone(), v.clone())));
         Ok(if reverse {

@@ -10,13 +10,13 @@
 //! This module must never know what the keys mean; the key layout lives in
 //! [`crate::keys`].
 
+#[cfg(test)]
+mod conformance;
 mod error;
 pub mod memory;
 mod occ;
 pub mod redb_store;
 mod retry;
-#[cfg(test)]
-mod conformance;
 
 use std::fmt::Debug;
 
@@ -95,6 +95,9 @@ pub trait Transaction: Send {
     async fn snapshot_get(&mut self, key: &[u8]) -> Result<Option<Bytes>, MetaError>;
 
     /// Reads the pairs with `begin <= key < end`, in key order (or reverse).
+    /// An empty or inverted range reads nothing. Unless `options.snapshot`,
+    /// the keys observed become read conflicts (with a `limit` reached, only
+    /// up to the last key returned).
     async fn get_range(
         &mut self,
         begin: &[u8],
@@ -108,17 +111,23 @@ pub trait Transaction: Send {
     /// Removes `key`.
     fn clear(&mut self, key: &[u8]) -> Result<(), MetaError>;
 
-    /// Removes every key with `begin <= key < end`.
+    /// Removes every key with `begin <= key < end`; `begin > end` fails with
+    /// [`MetaError::InvertedRange`], as on FoundationDB.
     fn clear_range(&mut self, begin: &[u8], end: &[u8]) -> Result<(), MetaError>;
 
     /// Adds `delta` to the little-endian signed 64-bit integer at `key` (absent
-    /// counts as 0) without adding a read conflict, as FoundationDB's `ADD`.
+    /// counts as 0) without adding a read conflict, as FoundationDB's `ADD`:
+    /// the sum wraps, and the stored value is always 8 bytes (a shorter one is
+    /// zero-extended first, a longer one truncated).
     fn atomic_add(&mut self, key: &[u8], delta: i64) -> Result<(), MetaError>;
 
     /// Writes `value_prefix` followed by this commit's 10-byte versionstamp at
     /// `key`. Reading the key back in the same transaction is an error.
-    fn set_versionstamped_value(&mut self, key: &[u8], value_prefix: &[u8])
-    -> Result<(), MetaError>;
+    fn set_versionstamped_value(
+        &mut self,
+        key: &[u8],
+        value_prefix: &[u8],
+    ) -> Result<(), MetaError>;
 
     /// Makes this transaction conflict with any concurrent write to `key`, as if
     /// it had read it.
@@ -126,7 +135,8 @@ pub trait Transaction: Send {
 
     /// Commits atomically and durably: when this returns `Ok`, the writes
     /// survive a crash of the process. A transaction with no writes commits
-    /// trivially.
+    /// trivially at its read version. On [`MetaError::CommitUnknownResult`]
+    /// the writes may or may not have been applied.
     async fn commit(self: Box<Self>) -> Result<CommitInfo, MetaError>;
 }
 

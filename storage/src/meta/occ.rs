@@ -24,8 +24,8 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use tokio::time::Instant;
 
-use self::buffer::{Local, WriteBuffer};
 pub(crate) use self::buffer::add_le;
+use self::buffer::{Local, WriteBuffer};
 use self::log::{CommitLog, MAX_AGE, MAX_LOG_BYTES};
 use self::ranges::{RangeSet, key_after, point};
 use self::watchers::Watchers;
@@ -50,7 +50,8 @@ pub(crate) trait Snapshot: Send + 'static {
     fn get(&self, key: &[u8]) -> Result<Option<Bytes>, MetaError>;
 
     /// The pairs with `begin <= key < end` (`begin < end`), descending if `reverse`.
-    fn range(&self, begin: &[u8], end: &[u8], reverse: bool) -> Result<SnapshotIter<'_>, MetaError>;
+    fn range(&self, begin: &[u8], end: &[u8], reverse: bool)
+    -> Result<SnapshotIter<'_>, MetaError>;
 }
 
 /// Storage under the transaction layer.
@@ -82,7 +83,8 @@ pub(crate) struct Occ<E> {
 
 impl<E> fmt::Debug for Occ<E> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let last_version = self.commits.lock().map(|log| log.last_version()).ok();
+        // `try_lock`: formatting must never wait behind a commit's fsync.
+        let last_version = self.commits.try_lock().map(|log| log.last_version()).ok();
         f.debug_struct("Occ")
             .field("last_version", &last_version)
             .finish_non_exhaustive()
@@ -136,15 +138,17 @@ impl<E: Engine> Occ<E> {
         let version = log.last_version() + 1;
         let write_set = writes.write_set();
         let applied = self.engine.apply(version, &writes.into_mutations(version));
-        if applied.as_ref().is_err_and(|error| !error.maybe_committed()) {
+        if applied
+            .as_ref()
+            .is_err_and(|error| !error.maybe_committed())
+        {
             // The engine guarantees nothing was applied: as if never attempted.
             return applied.map(|()| CommitInfo { version });
         }
         // Applied, or maybe applied: record it either way, so later
         // transactions conflict with it and versions never repeat.
-        log.record(version, write_set.clone());
-        drop(log);
         self.watchers.notify(&write_set);
+        log.record(version, write_set);
         applied.map(|()| CommitInfo { version })
     }
 }
@@ -240,7 +244,9 @@ impl<E: Engine> Transaction for OccTransaction<E> {
         if !options.snapshot {
             // With a limit reached, only the keys up to the last one returned
             // were observed; a write past it cannot change this result.
-            let last = out.last().filter(|_| options.limit > 0 && out.len() >= options.limit);
+            let last = out
+                .last()
+                .filter(|_| options.limit > 0 && out.len() >= options.limit);
             let (conflict_begin, conflict_end) = match (last, options.reverse) {
                 (Some((key, _)), false) => (Bytes::copy_from_slice(begin), key_after(key)),
                 (Some((key, _)), true) => (key.clone(), Bytes::copy_from_slice(end)),

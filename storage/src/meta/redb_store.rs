@@ -2,7 +2,7 @@
 //!
 //! redb gives MVCC read transactions (our snapshots) and one writer at a time
 //! with fsync on commit (our apply); conflict checking, versions and watches
-//! come from [`super::occ`]. The commit version is stored in the same write
+//! come from the shared `occ` layer. The commit version is stored in the same write
 //! transaction as the data, so a snapshot's version always matches its data
 //! and versions keep increasing across restarts.
 
@@ -12,9 +12,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use bytes::Bytes;
-use redb::{
-    Database, Durability, ReadOnlyTable, ReadableDatabase, ReadableTable, TableDefinition,
-};
+use redb::{Database, Durability, ReadOnlyTable, ReadableDatabase, ReadableTable, TableDefinition};
 
 use super::error::redb_error;
 use super::occ::{Engine, Mutation, Occ, Snapshot, SnapshotIter, add_le};
@@ -105,7 +103,12 @@ impl Snapshot for RedbSnapshot {
         Ok(value.map(|v| Bytes::copy_from_slice(v.value())))
     }
 
-    fn range(&self, begin: &[u8], end: &[u8], reverse: bool) -> Result<SnapshotIter<'_>, MetaError> {
+    fn range(
+        &self,
+        begin: &[u8],
+        end: &[u8],
+        reverse: bool,
+    ) -> Result<SnapshotIter<'_>, MetaError> {
         let pairs = self.data.range::<&[u8]>(begin..end).map_err(redb_error)?;
         let pairs = pairs.map(|pair| {
             let (key, value) = pair.map_err(redb_error)?;
@@ -156,10 +159,14 @@ impl Engine for RedbEngine {
     }
 }
 
-fn apply_one(data: &mut redb::Table<'_, &'static [u8], &'static [u8]>, mutation: &Mutation) -> Result<(), MetaError> {
+fn apply_one(
+    data: &mut redb::Table<'_, &'static [u8], &'static [u8]>,
+    mutation: &Mutation,
+) -> Result<(), MetaError> {
     match mutation {
         Mutation::Set(key, value) => {
-            data.insert(key.as_ref(), value.as_ref()).map_err(redb_error)?;
+            data.insert(key.as_ref(), value.as_ref())
+                .map_err(redb_error)?;
         }
         Mutation::Clear(key) => {
             data.remove(key.as_ref()).map_err(redb_error)?;
@@ -172,7 +179,8 @@ fn apply_one(data: &mut redb::Table<'_, &'static [u8], &'static [u8]>, mutation:
             let current = data.get(key.as_ref()).map_err(redb_error)?;
             let value = add_le(current.as_ref().map(|v| v.value()), *delta);
             drop(current);
-            data.insert(key.as_ref(), value.as_ref()).map_err(redb_error)?;
+            data.insert(key.as_ref(), value.as_ref())
+                .map_err(redb_error)?;
         }
     }
     Ok(())

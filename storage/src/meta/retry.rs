@@ -84,11 +84,17 @@ fn random_u64() -> u64 {
 ///     .await
 /// }
 /// ```
-pub async fn run<'a, T, F>(store: &dyn MetaStore, policy: &RetryPolicy, body: F) -> Result<T, MetaError>
+pub async fn run<'a, T, F>(
+    store: &dyn MetaStore,
+    policy: &RetryPolicy,
+    body: F,
+) -> Result<T, MetaError>
 where
     F: for<'t> FnMut(&'t mut (dyn Transaction + 'a)) -> BoxFuture<'t, Result<T, MetaError>>,
 {
-    run_with_info(store, policy, body).await.map(|(value, _)| value)
+    run_with_info(store, policy, body)
+        .await
+        .map(|(value, _)| value)
 }
 
 /// [`run`], also returning the successful commit's [`CommitInfo`] (its
@@ -115,7 +121,10 @@ where
     }
 }
 
-async fn attempt_once<'a, T, F>(store: &dyn MetaStore, body: &mut F) -> Result<(T, CommitInfo), MetaError>
+async fn attempt_once<'a, T, F>(
+    store: &dyn MetaStore,
+    body: &mut F,
+) -> Result<(T, CommitInfo), MetaError>
 where
     F: for<'t> FnMut(&'t mut (dyn Transaction + 'a)) -> BoxFuture<'t, Result<T, MetaError>>,
 {
@@ -134,7 +143,10 @@ mod tests {
         let policy = RetryPolicy::default();
         for attempt in 1..40 {
             let backoff = policy.backoff(attempt);
-            assert!(backoff <= policy.max_backoff, "attempt {attempt}: {backoff:?}");
+            assert!(
+                backoff <= policy.max_backoff,
+                "attempt {attempt}: {backoff:?}"
+            );
         }
         let first = policy.backoff(1);
         assert!(first >= Duration::from_micros(500) && first <= Duration::from_millis(1));

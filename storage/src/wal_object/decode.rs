@@ -155,7 +155,10 @@ fn check_entries(entries: &[ChunkEntry], footer_offset: u64) -> Result<(), WalOb
         let problem = if e.batch_count == 0 {
             Some("no batches".to_owned())
         } else if e.record_count < e.batch_count {
-            Some(format!("{} records in {} batches", e.record_count, e.batch_count))
+            Some(format!(
+                "{} records in {} batches",
+                e.record_count, e.batch_count
+            ))
         } else if u64::from(e.batch_count) * BATCH_HEADER_LEN as u64 > u64::from(e.len) {
             Some(format!("{} batches in {} bytes", e.batch_count, e.len))
         } else {

@@ -51,7 +51,12 @@ pub fn headers() -> impl Strategy<Value = Vec<Header>> {
 /// from the first record are negative as often as positive.
 pub fn records(max: usize) -> impl Strategy<Value = Vec<RecordInput>> {
     let base = -1_000i64..4_000_000_000_000;
-    let one = (prop::option::of(bytes(24)), value(), headers(), -100_000i64..100_000);
+    let one = (
+        prop::option::of(bytes(24)),
+        value(),
+        headers(),
+        -100_000i64..100_000,
+    );
     (base, prop::collection::vec(one, 1..max)).prop_map(|(base, items)| {
         items
             .into_iter()
@@ -111,7 +116,10 @@ pub fn kafka_record(offset: i64, timestamp: i64, key: Option<&str>, value: Optio
 /// Encodes with kafka-protocol's own codecs.
 pub fn kafka_batch(records: &[Record], compression: Compression) -> Bytes {
     let mut buf = BytesMut::new();
-    let options = RecordEncodeOptions { version: 2, compression };
+    let options = RecordEncodeOptions {
+        version: 2,
+        compression,
+    };
     RecordBatchEncoder::encode(&mut buf, records, &options).expect("kafka-protocol encodes");
     buf.freeze()
 }
@@ -125,7 +133,13 @@ pub fn fix_crc(batch: &mut [u8]) {
 
 /// A v2 batch header with a correct CRC around `records` (already compressed
 /// per `attributes`), with the given count and timestamps.
-pub fn raw_batch(attributes: i16, count: i32, first_ms: i64, max_ms: i64, records: &[u8]) -> Vec<u8> {
+pub fn raw_batch(
+    attributes: i16,
+    count: i32,
+    first_ms: i64,
+    max_ms: i64,
+    records: &[u8],
+) -> Vec<u8> {
     let mut b = Vec::with_capacity(61 + records.len());
     b.extend_from_slice(&0i64.to_be_bytes());
     b.extend_from_slice(&((49 + records.len()) as i32).to_be_bytes());

@@ -37,13 +37,14 @@ fn delta() -> impl Strategy<Value = i64> {
 }
 
 fn op() -> impl Strategy<Value = Op> {
-    let options = (0usize..4, any::<bool>(), any::<bool>()).prop_map(|(limit, reverse, snapshot)| {
-        RangeOptions {
-            limit,
-            reverse,
-            snapshot,
-        }
-    });
+    let options =
+        (0usize..4, any::<bool>(), any::<bool>()).prop_map(|(limit, reverse, snapshot)| {
+            RangeOptions {
+                limit,
+                reverse,
+                snapshot,
+            }
+        });
     prop_oneof![
         3 => (key(), value()).prop_map(|(k, v)| Op::Set(k, v)),
         1 => key().prop_map(Op::Clear),
@@ -64,7 +65,12 @@ fn model_add(model: &mut Model, key: &[u8], delta: i64) {
     model.insert(key.to_vec(), sum.to_le_bytes().to_vec());
 }
 
-fn model_range(model: &Model, begin: &[u8], end: &[u8], options: RangeOptions) -> Vec<(Bytes, Bytes)> {
+fn model_range(
+    model: &Model,
+    begin: &[u8],
+    end: &[u8],
+    options: RangeOptions,
+) -> Vec<(Bytes, Bytes)> {
     if begin >= end {
         return Vec::new();
     }
@@ -74,7 +80,11 @@ fn model_range(model: &Model, begin: &[u8], end: &[u8], options: RangeOptions) -
     } else {
         Box::new(pairs)
     };
-    let limit = if options.limit == 0 { usize::MAX } else { options.limit };
+    let limit = if options.limit == 0 {
+        usize::MAX
+    } else {
+        options.limit
+    };
     pairs
         .take(limit)
         .map(|(k, v)| (Bytes::from(k.clone()), Bytes::from(v.clone())))
@@ -118,7 +128,12 @@ async fn check(store: &dyn MetaStore, initial: Model, ops: Vec<Op>) -> Result<()
             }
             Op::Get(key) => {
                 let got = tx.get(&key).await.map_err(to_err)?;
-                prop_assert_eq!(got.as_deref(), model.get(&key).map(|v| v.as_slice()), "get {:?}", key);
+                prop_assert_eq!(
+                    got.as_deref(),
+                    model.get(&key).map(|v| v.as_slice()),
+                    "get {:?}",
+                    key
+                );
             }
             Op::GetRange(begin, end, options) => {
                 let got = tx.get_range(&begin, &end, options).await.map_err(to_err)?;
@@ -134,7 +149,10 @@ async fn check(store: &dyn MetaStore, initial: Model, ops: Vec<Op>) -> Result<()
         .get_range(b"", b"\xff", RangeOptions::default())
         .await
         .map_err(to_err)?;
-    prop_assert_eq!(stored, model_range(&model, b"", b"\xff", RangeOptions::default()));
+    prop_assert_eq!(
+        stored,
+        model_range(&model, b"", b"\xff", RangeOptions::default())
+    );
     Ok(())
 }
 

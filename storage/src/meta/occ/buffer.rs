@@ -25,7 +25,10 @@ enum Op {
     /// other add folds into a `Set`.
     Add(i64),
     /// `prefix` followed by the commit's versionstamp with this order.
-    Stamped { prefix: Bytes, order: u16 },
+    Stamped {
+        prefix: Bytes,
+        order: u16,
+    },
 }
 
 /// What this transaction's own writes say about one key.
@@ -268,7 +271,12 @@ mod tests {
             .collect()
     }
 
-    fn merged(buffer: &WriteBuffer, snap: &[(Bytes, Bytes)], limit: usize, reverse: bool) -> Vec<String> {
+    fn merged(
+        buffer: &WriteBuffer,
+        snap: &[(Bytes, Bytes)],
+        limit: usize,
+        reverse: bool,
+    ) -> Vec<String> {
         let items: Vec<_> = if reverse {
             snap.iter().rev().cloned().map(Ok).collect()
         } else {
@@ -278,7 +286,13 @@ mod tests {
             .merge_range(items.into_iter(), b"a", b"z", limit, reverse)
             .unwrap()
             .into_iter()
-            .map(|(k, v)| format!("{}={}", String::from_utf8_lossy(&k), String::from_utf8_lossy(&v)))
+            .map(|(k, v)| {
+                format!(
+                    "{}={}",
+                    String::from_utf8_lossy(&k),
+                    String::from_utf8_lossy(&v)
+                )
+            })
             .collect()
     }
 
@@ -293,7 +307,10 @@ mod tests {
         let forward = merged(&buffer, &snap, 0, false);
         assert_eq!(forward.len(), 4);
         assert_eq!(forward[..3], ["a=y", "b=1", "d=x"]);
-        assert!(forward[3].starts_with("f="), "the add applies to the snapshot value");
+        assert!(
+            forward[3].starts_with("f="),
+            "the add applies to the snapshot value"
+        );
         assert_eq!(merged(&buffer, &snap, 2, true)[1], "d=x");
         assert_eq!(merged(&buffer, &snap, 2, false), ["a=y", "b=1"]);
     }
@@ -309,14 +326,19 @@ mod tests {
         assert_eq!(value.as_ref(), 7i64.to_le_bytes());
         buffer.clear_range(b"a", b"z");
         buffer.atomic_add(b"k", -1).unwrap();
-        assert!(matches!(buffer.lookup(b"k").unwrap(), Local::Known(Some(v)) if v.as_ref() == (-1i64).to_le_bytes()));
+        assert!(
+            matches!(buffer.lookup(b"k").unwrap(), Local::Known(Some(v)) if v.as_ref() == (-1i64).to_le_bytes())
+        );
     }
 
     #[test]
     fn add_le_pads_truncates_and_wraps() {
         assert_eq!(add_le(None, 3).as_ref(), 3i64.to_le_bytes());
         assert_eq!(add_le(Some(&[1]), 1).as_ref(), 2i64.to_le_bytes());
-        assert_eq!(add_le(Some(&i64::MAX.to_le_bytes()), 1).as_ref(), i64::MIN.to_le_bytes());
+        assert_eq!(
+            add_le(Some(&i64::MAX.to_le_bytes()), 1).as_ref(),
+            i64::MIN.to_le_bytes()
+        );
         assert_eq!(add_le(Some(&[1, 0, 0, 0, 0, 0, 0, 0, 9]), 0).len(), 8);
     }
 
@@ -329,9 +351,13 @@ mod tests {
         buffer.set_versionstamped_value(b"c", b"").unwrap();
         let mutations = buffer.into_mutations(0x0102);
         assert!(matches!(&mutations[0], Mutation::ClearRange(..)));
-        let Mutation::Set(_, value) = &mutations[1] else { panic!("stamped value is a set") };
+        let Mutation::Set(_, value) = &mutations[1] else {
+            panic!("stamped value is a set")
+        };
         assert_eq!(value.as_ref(), b"p\0\0\0\0\0\0\x01\x02\0\0");
-        let Mutation::Set(_, value) = &mutations[2] else { panic!("stamped value is a set") };
+        let Mutation::Set(_, value) = &mutations[2] else {
+            panic!("stamped value is a set")
+        };
         assert_eq!(value.as_ref(), b"\0\0\0\0\0\0\x01\x02\0\x01");
     }
 }

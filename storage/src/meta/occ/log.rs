@@ -124,11 +124,18 @@ mod tests {
         log.record(11, set_of(b"a"));
         log.record(12, set_of(b"b"));
         let now = Instant::now();
-        assert!(matches!(log.check(10, now, &set_of(b"a")), Err(MetaError::Conflict)));
+        assert!(matches!(
+            log.check(10, now, &set_of(b"a")),
+            Err(MetaError::Conflict)
+        ));
         assert!(log.check(11, now, &set_of(b"a")).is_ok());
         assert!(log.check(10, now, &set_of(b"c")).is_ok());
-        let range = RangeSet::from_unsorted(vec![(Bytes::from_static(b"a\0"), Bytes::from_static(b"c"))]);
-        assert!(matches!(log.check(11, now, &range), Err(MetaError::Conflict)));
+        let range =
+            RangeSet::from_unsorted(vec![(Bytes::from_static(b"a\0"), Bytes::from_static(b"c"))]);
+        assert!(matches!(
+            log.check(11, now, &range),
+            Err(MetaError::Conflict)
+        ));
         assert_eq!(log.last_version(), 12);
     }
 
@@ -138,13 +145,22 @@ mod tests {
         log.record(1, set_of(b"a"));
         log.record(2, set_of(b"b"));
         let now = Instant::now();
-        assert!(matches!(log.check(1, now, &set_of(b"z")), Err(MetaError::TransactionTooOld)));
+        assert!(matches!(
+            log.check(1, now, &set_of(b"z")),
+            Err(MetaError::TransactionTooOld)
+        ));
         assert!(log.check(2, now, &set_of(b"z")).is_ok());
         let log = CommitLog::new(5, MAX_LOG_BYTES);
         let long_ago = now.checked_sub(MAX_AGE * 2).unwrap_or(now);
         if long_ago < now {
-            assert!(matches!(log.check(5, long_ago, &set_of(b"z")), Err(MetaError::TransactionTooOld)));
+            assert!(matches!(
+                log.check(5, long_ago, &set_of(b"z")),
+                Err(MetaError::TransactionTooOld)
+            ));
         }
-        assert!(matches!(log.check(4, now, &RangeSet::default()), Err(MetaError::TransactionTooOld)));
+        assert!(matches!(
+            log.check(4, now, &RangeSet::default()),
+            Err(MetaError::TransactionTooOld)
+        ));
     }
 }

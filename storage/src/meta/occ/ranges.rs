@@ -65,9 +65,7 @@ impl RangeSet {
     /// Whether some range holds `key`.
     pub(crate) fn contains(&self, key: &[u8]) -> bool {
         let index = self.ranges.partition_point(|r| r.1.as_ref() <= key);
-        self.ranges
-            .get(index)
-            .is_some_and(|r| r.0.as_ref() <= key)
+        self.ranges.get(index).is_some_and(|r| r.0.as_ref() <= key)
     }
 
     /// Whether any key lies in both sets; linear in the sizes of both.

@@ -50,7 +50,9 @@ impl Watchers {
     pub(crate) fn watch(&self, key: &[u8]) -> Watch {
         let mut inner = self.lock();
         if inner.senders.len() >= inner.prune_at {
-            inner.senders.retain(|_, sender| sender.receiver_count() > 0);
+            inner
+                .senders
+                .retain(|_, sender| sender.receiver_count() > 0);
             inner.prune_at = (inner.senders.len() * 2).max(MIN_PRUNE_AT);
         }
         let receiver = match inner.senders.get(key) {

@@ -1,0 +1,153 @@
+//! Shared helpers for tests that run a real `stratus dev` process.
+
+#![allow(dead_code, unreachable_pub)]
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use stratus_proto::v1::admin_client::AdminClient;
+use stratus_proto::v1::consumer_client::ConsumerClient;
+use stratus_proto::v1::producer_client::ProducerClient;
+use stratus_proto::v1::{CreateTopicRequest, FetchRequest, TopicConfig};
+use tonic::transport::Channel;
+
+/// A `stratus dev` child process on a data directory.
+#[derive(Debug)]
+pub struct DevServer {
+    child: Child,
+    pub url: String,
+    pub data_dir: PathBuf,
+}
+
+impl DevServer {
+    /// Starts `stratus dev` on a free port and waits until it listens.
+    pub fn start(data_dir: &Path) -> Self {
+        Self::start_with(data_dir, &[])
+    }
+
+    pub fn start_with(data_dir: &Path, extra: &[&str]) -> Self {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_stratus"))
+            .arg("dev")
+            .arg("--data-dir")
+            .arg(data_dir)
+            .args(["--listen", "127.0.0.1:0"])
+            .args(extra)
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("spawn stratus dev");
+        let stdout = child.stdout.take().expect("stdout");
+        let mut lines = BufReader::new(stdout).lines();
+        let url = loop {
+            let line = lines
+                .next()
+                .expect("stratus dev exited before printing its address")
+                .expect("read stdout");
+            if let Some(addr) = line.trim().strip_prefix("gateway") {
+                break addr.trim().to_owned();
+            }
+        };
+        // Keep draining stdout so the child never blocks on a full pipe.
+        std::thread::spawn(move || for _ in lines {});
+        Self {
+            child,
+            url,
+            data_dir: data_dir.to_owned(),
+        }
+    }
+
+    pub async fn channel(&self) -> Channel {
+        for _ in 0..100 {
+            if let Ok(channel) = Channel::from_shared(self.url.clone())
+                .unwrap()
+                .connect()
+                .await
+            {
+                return channel;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("gateway at {} never accepted a connection", self.url);
+    }
+
+    pub async fn admin(&self) -> AdminClient<Channel> {
+        AdminClient::new(self.channel().await)
+    }
+
+    pub async fn producer(&self) -> ProducerClient<Channel> {
+        ProducerClient::new(self.channel().await)
+    }
+
+    pub async fn consumer(&self) -> ConsumerClient<Channel> {
+        ConsumerClient::new(self.channel().await).max_decoding_message_size(usize::MAX)
+    }
+
+    /// SIGKILL: no shutdown code runs.
+    pub fn kill(mut self) {
+        self.child.kill().expect("kill");
+        self.child.wait().expect("wait");
+    }
+
+    /// SIGTERM, then wait for a clean exit.
+    pub fn terminate(mut self) {
+        let status = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .expect("run kill");
+        assert!(status.success());
+        let exit = self.child.wait().expect("wait");
+        assert!(exit.success(), "stratus dev exited with {exit}");
+    }
+}
+
+impl Drop for DevServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub async fn create_topic(server: &DevServer, name: &str, partitions: u32, config: Option<TopicConfig>) {
+    server
+        .admin()
+        .await
+        .create_topic(CreateTopicRequest {
+            name: name.to_owned(),
+            partitions,
+            config,
+        })
+        .await
+        .expect("create topic");
+}
+
+/// Every record of a partition from `from` to the current end.
+pub async fn read_all(
+    consumer: &mut ConsumerClient<Channel>,
+    topic: &str,
+    partition: u32,
+) -> Vec<stratus_proto::v1::ConsumedRecord> {
+    let mut out = Vec::new();
+    let mut offset = 0;
+    loop {
+        let response = consumer
+            .fetch(FetchRequest {
+                topic: topic.to_owned(),
+                partition,
+                offset,
+                max_bytes: 4 * 1024 * 1024,
+                max_wait_ms: 0,
+            })
+            .await
+            .expect("fetch")
+            .into_inner();
+        if response.records.is_empty() {
+            assert_eq!(offset, response.high_watermark, "a fetch below the end returned nothing");
+            return out;
+        }
+        offset = response.next_fetch_offset;
+        out.extend(response.records);
+    }
+}
