@@ -11,7 +11,9 @@ use bytes::Bytes;
 use hdrhistogram::Histogram;
 use rand::{Rng, SeedableRng};
 use stratus_proto::v1::producer_client::ProducerClient;
-use stratus_proto::v1::{CreateTopicRequest, DeleteTopicRequest, PartitionRecords, ProduceRequest, Record};
+use stratus_proto::v1::{
+    CreateTopicRequest, DeleteTopicRequest, PartitionRecords, ProduceRequest, Record,
+};
 use tokio::sync::Mutex;
 use tonic::transport::Channel;
 
@@ -110,8 +112,13 @@ async fn run_phase(
         None => "max".to_owned(),
         Some(t) => format!("{:.0}% of max ({t:.0} rec/s)", args.fraction * 100.0),
     };
-    eprintln!("phase {phase}: warm-up {:?}, measure {:?}", args.warmup, args.duration);
-    let histogram = Arc::new(Mutex::new(Histogram::<u64>::new_with_bounds(1, 60_000_000, 3)?));
+    eprintln!(
+        "phase {phase}: warm-up {:?}, measure {:?}",
+        args.warmup, args.duration
+    );
+    let histogram = Arc::new(Mutex::new(Histogram::<u64>::new_with_bounds(
+        1, 60_000_000, 3,
+    )?));
     let records = Arc::new(AtomicU64::new(0));
     let errors = Arc::new(AtomicU64::new(0));
     let measuring = Arc::new(AtomicBool::new(false));
@@ -128,14 +135,19 @@ async fn run_phase(
         let (measuring, stop) = (measuring.clone(), stop.clone());
         workers.push(tokio::spawn(async move {
             let mut rng = rand::rngs::StdRng::seed_from_u64(worker as u64);
-            let mut local = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3).expect("valid bounds");
+            let mut local =
+                Histogram::<u64>::new_with_bounds(1, 60_000_000, 3).expect("valid bounds");
             let mut partition = worker as u32 % args.partitions;
             let mut next_send = Instant::now();
             while !stop.load(Ordering::Relaxed) {
                 if interval.is_some() {
                     tokio::time::sleep_until(next_send.into()).await;
                 }
-                let intended = if interval.is_some() { next_send } else { Instant::now() };
+                let intended = if interval.is_some() {
+                    next_send
+                } else {
+                    Instant::now()
+                };
                 let request = make_request(&topic, partition, &args, &mut rng);
                 let ok = client.produce(request).await.is_ok();
                 let latency = intended.elapsed();
@@ -186,7 +198,12 @@ async fn run_phase(
 
 /// Values are half random, half zeros: about as compressible as typical
 /// JSON or log payloads, so zstd neither wins nor loses unrealistically.
-fn make_request(topic: &str, partition: u32, args: &BenchArgs, rng: &mut impl Rng) -> ProduceRequest {
+fn make_request(
+    topic: &str,
+    partition: u32,
+    args: &BenchArgs,
+    rng: &mut impl Rng,
+) -> ProduceRequest {
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as i64);
@@ -217,7 +234,14 @@ fn print_table(results: &[PhaseResult]) {
     for r in results {
         println!(
             "{:<32} {:>12.0} {:>9.1} {:>9.2} {:>9.2} {:>9.2} {:>9.2} {:>7}",
-            r.phase, r.records_per_sec, r.mb_per_sec, r.ack_p50_ms, r.ack_p95_ms, r.ack_p99_ms, r.ack_p999_ms, r.errors
+            r.phase,
+            r.records_per_sec,
+            r.mb_per_sec,
+            r.ack_p50_ms,
+            r.ack_p95_ms,
+            r.ack_p99_ms,
+            r.ack_p999_ms,
+            r.errors
         );
     }
 }

@@ -9,7 +9,12 @@ use tonic::transport::{Channel, Endpoint};
 #[derive(Debug, Clone, clap::Args)]
 pub(crate) struct ServerArgs {
     /// Gateway address.
-    #[arg(long, short = 's', env = "STRATUS_SERVER", default_value = "http://127.0.0.1:7400")]
+    #[arg(
+        long,
+        short = 's',
+        env = "STRATUS_SERVER",
+        default_value = "http://127.0.0.1:7400"
+    )]
     pub(crate) server: String,
 }
 
@@ -25,7 +30,9 @@ impl ServerArgs {
             .connect()
             .await
             .with_context(|| {
-                format!("cannot reach a gateway at {url}; start one with `stratus dev` or pass --server")
+                format!(
+                    "cannot reach a gateway at {url}; start one with `stratus dev` or pass --server"
+                )
             })
     }
 
@@ -39,6 +46,8 @@ impl ServerArgs {
 }
 
 /// A gRPC status as an error whose message is the gateway's own.
+// By value so it reads `.map_err(status)`.
+#[allow(clippy::needless_pass_by_value)]
 pub(crate) fn status(status: tonic::Status) -> anyhow::Error {
     anyhow::anyhow!("{} ({:?})", status.message(), status.code())
 }

@@ -1,11 +1,11 @@
 //! `stratus consume TOPIC`: print records.
 
+use std::io::Write;
 use stratus_proto::v1::consumer_client::ConsumerClient;
 use stratus_proto::v1::{
     ConsumedRecord, DescribeTopicRequest, FetchRequest, ListOffsetsRequest, OffsetSpec,
     SubscribeRequest,
 };
-use std::io::Write;
 
 use tokio::sync::mpsc;
 use tonic::transport::Channel;
@@ -113,8 +113,13 @@ pub(crate) async fn run(args: ConsumeArgs) -> anyhow::Result<()> {
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     while let Some(next) = receiver.recv().await {
         let (partition, record) = next?;
-        let written = print_record(&mut out, args.format, partition, &record)
-            .and_then(|()| if receiver.is_empty() { out.flush() } else { Ok(()) });
+        let written = print_record(&mut out, args.format, partition, &record).and_then(|()| {
+            if receiver.is_empty() {
+                out.flush()
+            } else {
+                Ok(())
+            }
+        });
         match written {
             Ok(()) => {}
             // A closed pipe (`| head`) is the reader saying it has enough.
@@ -166,7 +171,12 @@ impl PartitionReader {
             }
             from = response.next_fetch_offset;
             for record in response.records.into_iter().filter(|r| r.offset < end) {
-                if self.sender.send(Ok((self.partition, record))).await.is_err() {
+                if self
+                    .sender
+                    .send(Ok((self.partition, record)))
+                    .await
+                    .is_err()
+                {
                     return;
                 }
             }
@@ -195,7 +205,12 @@ impl PartitionReader {
             match stream.message().await {
                 Ok(Some(response)) => {
                     for record in response.records {
-                        if self.sender.send(Ok((self.partition, record))).await.is_err() {
+                        if self
+                            .sender
+                            .send(Ok((self.partition, record)))
+                            .await
+                            .is_err()
+                        {
                             return;
                         }
                     }

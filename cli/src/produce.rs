@@ -114,7 +114,10 @@ async fn send(
             if ack.record_count == 1 {
                 println!("{}/{}@{}", args.topic, ack.partition, ack.base_offset);
             } else {
-                println!("{}/{}@{}..={}", args.topic, ack.partition, ack.base_offset, last);
+                println!(
+                    "{}/{}@{}..={}",
+                    args.topic, ack.partition, ack.base_offset, last
+                );
             }
         }
     }

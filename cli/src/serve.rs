@@ -140,9 +140,10 @@ fn open_metadata(spec: &str, data_dir: &Path) -> anyhow::Result<Arc<dyn MetaStor
         return Ok(Arc::new(MemoryMetaStore::new()));
     }
     if let Some(path) = spec.strip_prefix("redb://") {
-        return Ok(Arc::new(RedbMetaStore::open(Path::new(path)).with_context(
-            || format!("cannot open the metadata store {path}"),
-        )?));
+        return Ok(Arc::new(
+            RedbMetaStore::open(Path::new(path))
+                .with_context(|| format!("cannot open the metadata store {path}"))?,
+        ));
     }
     anyhow::bail!(
         "metadata store {spec:?} is not supported; use `embedded`, `redb:///path/file.redb` or `memory://`"

@@ -91,7 +91,11 @@ impl ServerSettings {
             figment = figment.merge(Toml::file(file));
         }
         let figment = figment
-            .merge(Env::prefixed("STRATUS_").split("__").ignore(CLIENT_ONLY_ENV))
+            .merge(
+                Env::prefixed("STRATUS_")
+                    .split("__")
+                    .ignore(CLIENT_ONLY_ENV),
+            )
             .merge(Serialized::defaults(flags));
         let settings: Self = figment
             .extract()
@@ -121,7 +125,11 @@ mod tests {
     fn flags_override_file_and_defaults() {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("stratus.toml");
-        std::fs::write(&file, "data_dir = \"/from/file\"\n[gateway]\nlinger = \"20ms\"\n").unwrap();
+        std::fs::write(
+            &file,
+            "data_dir = \"/from/file\"\n[gateway]\nlinger = \"20ms\"\n",
+        )
+        .unwrap();
         let flags = FlagOverrides {
             gateway: GatewayFlags {
                 linger: Some("7ms".into()),
@@ -139,10 +147,16 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("stratus.toml");
         std::fs::write(&file, "[gateway]\nflush_bytes = 3\n").unwrap();
-        let err = format!("{:#}", ServerSettings::load(Some(&file), &FlagOverrides::default()).unwrap_err());
+        let err = format!(
+            "{:#}",
+            ServerSettings::load(Some(&file), &FlagOverrides::default()).unwrap_err()
+        );
         assert!(err.contains("flush_bytes"), "{err}");
         std::fs::write(&file, "[gateway]\nlingerr = \"1ms\"\n").unwrap();
-        let err = format!("{:#}", ServerSettings::load(Some(&file), &FlagOverrides::default()).unwrap_err());
+        let err = format!(
+            "{:#}",
+            ServerSettings::load(Some(&file), &FlagOverrides::default()).unwrap_err()
+        );
         assert!(err.contains("lingerr"), "{err}");
     }
 }

@@ -1,8 +1,8 @@
 //! `stratus topic create|list|describe|delete`.
 
 use stratus_proto::v1::{
-    CleanupPolicy, CreateTopicRequest, DeleteTopicRequest, DescribeTopicRequest,
-    ListTopicsRequest, TopicConfig, TopicDescription,
+    CleanupPolicy, CreateTopicRequest, DeleteTopicRequest, DescribeTopicRequest, ListTopicsRequest,
+    TopicConfig, TopicDescription,
 };
 
 use crate::client::{ServerArgs, status};
@@ -62,7 +62,11 @@ pub(crate) async fn run(command: TopicCommand) -> anyhow::Result<()> {
                 .map_err(status)?
                 .into_inner();
             if let Some(topic) = response.topic {
-                println!("created topic {} with {} partitions", topic.name, topic.partitions.len());
+                println!(
+                    "created topic {} with {} partitions",
+                    topic.name,
+                    topic.partitions.len()
+                );
             }
         }
         TopicCommand::List { server } => {
@@ -118,9 +122,10 @@ fn parse_configs(configs: &[String]) -> anyhow::Result<TopicConfig> {
             "retention.ms" => config.retention_ms = Some(number()?),
             "retention.bytes" => config.retention_bytes = Some(number()?),
             "max.message.bytes" => {
-                config.max_message_bytes = Some(i32::try_from(number()?).map_err(|_| {
-                    anyhow::anyhow!("max.message.bytes {value} is too large")
-                })?);
+                config.max_message_bytes = Some(
+                    i32::try_from(number()?)
+                        .map_err(|_| anyhow::anyhow!("max.message.bytes {value} is too large"))?,
+                );
             }
             "cleanup.policy" => {
                 config.cleanup_policy = match value {
@@ -146,13 +151,25 @@ fn print_description(topic: &TopicDescription) {
             _ => "delete",
         };
         println!("retention.ms       {}", config.retention_ms.unwrap_or(-1));
-        println!("retention.bytes    {}", config.retention_bytes.unwrap_or(-1));
+        println!(
+            "retention.bytes    {}",
+            config.retention_bytes.unwrap_or(-1)
+        );
         println!("cleanup.policy     {policy}");
-        println!("max.message.bytes  {}", config.max_message_bytes.unwrap_or(-1));
+        println!(
+            "max.message.bytes  {}",
+            config.max_message_bytes.unwrap_or(-1)
+        );
     }
     println!();
-    println!("{:>9} {:>16} {:>16}", "PARTITION", "LOG-START", "NEXT-OFFSET");
+    println!(
+        "{:>9} {:>16} {:>16}",
+        "PARTITION", "LOG-START", "NEXT-OFFSET"
+    );
     for p in &topic.partitions {
-        println!("{:>9} {:>16} {:>16}", p.partition, p.log_start_offset, p.next_offset);
+        println!(
+            "{:>9} {:>16} {:>16}",
+            p.partition, p.log_start_offset, p.next_offset
+        );
     }
 }

@@ -49,7 +49,11 @@ async fn next_offsets(server: &DevServer, topic: &str) -> Vec<i64> {
         .collect()
 }
 
-fn assert_status(result: Result<impl std::fmt::Debug, tonic::Status>, code: Code, needles: &[&str]) {
+fn assert_status(
+    result: Result<impl std::fmt::Debug, tonic::Status>,
+    code: Code,
+    needles: &[&str],
+) {
     let status = result.expect_err("the call should have failed");
     assert_eq!(status.code(), code, "{}", status.message());
     for needle in needles {
@@ -73,7 +77,10 @@ async fn bad_requests_fail_clearly_and_change_nothing() {
     let mut producer = server.producer().await;
     let mut admin = server.admin().await;
     let mut consumer = server.consumer().await;
-    producer.produce(to_partition("small", 0, &[10, 20])).await.unwrap();
+    producer
+        .produce(to_partition("small", 0, &[10, 20]))
+        .await
+        .unwrap();
 
     // Unknown topic.
     assert_status(
@@ -94,14 +101,22 @@ async fn bad_requests_fail_clearly_and_change_nothing() {
         max_bytes: 0,
         max_wait_ms: 0,
     };
-    assert_status(consumer.fetch(fetch(9, 0)).await, Code::NotFound, &["partition 9"]);
+    assert_status(
+        consumer.fetch(fetch(9, 0)).await,
+        Code::NotFound,
+        &["partition 9"],
+    );
     // A record over max.message.bytes: the whole request is refused.
     assert_status(
         producer.produce(to_partition("small", 0, &[5, 101])).await,
         Code::InvalidArgument,
         &["101 bytes", "max.message.bytes", "100"],
     );
-    assert_eq!(next_offsets(&server, "small").await, vec![2, 0], "a refused produce wrote records");
+    assert_eq!(
+        next_offsets(&server, "small").await,
+        vec![2, 0],
+        "a refused produce wrote records"
+    );
     // Invalid topic names.
     for (name, needle) in [("bad name", "' '"), ("", "empty"), ("..", "reserved")] {
         assert_status(
@@ -155,9 +170,18 @@ async fn bad_requests_fail_clearly_and_change_nothing() {
         &["\"small\" already exists"],
     );
     assert_eq!(next_offsets(&server, "small").await, vec![2, 0]);
-    let topics = admin.list_topics(ListTopicsRequest {}).await.unwrap().into_inner().topics;
+    let topics = admin
+        .list_topics(ListTopicsRequest {})
+        .await
+        .unwrap()
+        .into_inner()
+        .topics;
     let names: Vec<_> = topics.iter().map(|t| t.name.as_str()).collect();
-    assert_eq!(names, vec!["small"], "failed creates must not leave topics behind");
+    assert_eq!(
+        names,
+        vec!["small"],
+        "failed creates must not leave topics behind"
+    );
     // Fetch beyond the end names the valid range.
     assert_status(
         consumer.fetch(fetch(0, 3)).await,

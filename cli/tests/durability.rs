@@ -85,12 +85,23 @@ async fn every_acknowledged_record_survives_sigkill() {
     let server = DevServer::start(dir.path());
     let mut consumer = server.consumer().await;
     let acked = acked.lock().unwrap().clone();
-    assert!(acked.len() > 1_000, "too few records were acknowledged ({}) to test anything", acked.len());
+    assert!(
+        acked.len() > 1_000,
+        "too few records were acknowledged ({}) to test anything",
+        acked.len()
+    );
     let mut stored: HashMap<(u32, i64), Bytes> = HashMap::new();
     for partition in 0..PARTITIONS {
         // read_all checks offsets are dense from 0 to the high-water mark.
-        for (i, record) in read_all(&mut consumer, "events", partition).await.into_iter().enumerate() {
-            assert_eq!(record.offset, i as i64, "offsets of partition {partition} are not dense");
+        for (i, record) in read_all(&mut consumer, "events", partition)
+            .await
+            .into_iter()
+            .enumerate()
+        {
+            assert_eq!(
+                record.offset, i as i64,
+                "offsets of partition {partition} are not dense"
+            );
             stored.insert((partition, record.offset), record.value);
         }
     }

@@ -81,7 +81,10 @@ async fn hundred_thousand_records_round_trip_through_grpc() {
     for partition in 0..PARTITIONS {
         let records = read_all(&mut consumer, "orders", partition).await;
         for (expected_offset, r) in records.iter().enumerate() {
-            assert_eq!(r.offset, expected_offset as i64, "offsets must be dense from 0");
+            assert_eq!(
+                r.offset, expected_offset as i64,
+                "offsets must be dense from 0"
+            );
             let key = r.key.clone().expect("every record has a key");
             assert_eq!(
                 partition_for_key(&key, PARTITIONS),
@@ -98,10 +101,18 @@ async fn hundred_thousand_records_round_trip_through_grpc() {
             assert_eq!(r.value, expected.value);
             assert_eq!(r.headers, expected.headers);
             assert_eq!(Some(r.timestamp_ms), expected.timestamp_ms);
-            assert!(seen.insert((producer, seq), (partition, r.offset)).is_none(), "duplicate record");
+            assert!(
+                seen.insert((producer, seq), (partition, r.offset))
+                    .is_none(),
+                "duplicate record"
+            );
         }
     }
-    assert_eq!(seen.len(), PRODUCERS * RECORDS_PER_PRODUCER, "every record is read back once");
+    assert_eq!(
+        seen.len(),
+        PRODUCERS * RECORDS_PER_PRODUCER,
+        "every record is read back once"
+    );
 
     // Per producer and key, records keep the order they were sent in.
     let mut last: HashMap<(usize, Bytes), (usize, i64)> = HashMap::new();
@@ -112,7 +123,10 @@ async fn hundred_thousand_records_round_trip_through_grpc() {
     } {
         let key = record(producer, seq).key.unwrap();
         if let Some((_, previous)) = last.insert((producer, key), (seq, offset)) {
-            assert!(previous < offset, "records of one key must keep their order");
+            assert!(
+                previous < offset,
+                "records of one key must keep their order"
+            );
         }
     }
 

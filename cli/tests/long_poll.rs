@@ -32,13 +32,20 @@ async fn fetch_at_the_end_wakes_on_commit_and_times_out_empty() {
     let waited = started.elapsed();
     assert!(empty.records.is_empty());
     assert_eq!(empty.next_fetch_offset, 0);
-    assert!(waited >= Duration::from_millis(290), "returned after {waited:?}, before max_wait");
+    assert!(
+        waited >= Duration::from_millis(290),
+        "returned after {waited:?}, before max_wait"
+    );
 
     // A record arrives while a 20 s fetch waits: it returns with that record.
     let mut waiting = server.consumer().await;
     let fetch = tokio::spawn(async move {
         let started = Instant::now();
-        let response = waiting.fetch(fetch_at(0, 20_000)).await.unwrap().into_inner();
+        let response = waiting
+            .fetch(fetch_at(0, 20_000))
+            .await
+            .unwrap()
+            .into_inner();
         (response, started.elapsed())
     });
     tokio::time::sleep(Duration::from_millis(300)).await;

@@ -117,7 +117,11 @@ impl Batcher {
     }
 
     fn size_of(&self, batches: &[AppendBatch]) -> Result<u64, GatewayError> {
-        let bytes: u64 = batches.iter().map(|b| b.batch.len() as u64).sum::<u64>().max(1);
+        let bytes: u64 = batches
+            .iter()
+            .map(|b| b.batch.len() as u64)
+            .sum::<u64>()
+            .max(1);
         if bytes > self.max_inflight_bytes {
             return Err(GatewayError::RequestTooLarge {
                 size: bytes as usize,
@@ -126,7 +130,6 @@ impl Batcher {
         }
         Ok(bytes)
     }
-
 }
 
 /// What to do when the in-flight budget is spent.

@@ -71,7 +71,11 @@ impl GatewayConfig {
             })
         };
         if self.linger > Duration::from_secs(10) {
-            return fail("linger", format!("{:?}", self.linger), "expected at most 10s");
+            return fail(
+                "linger",
+                format!("{:?}", self.linger),
+                "expected at most 10s",
+            );
         }
         if self.flush_bytes < 1024 || self.flush_bytes > 256 * 1024 * 1024 {
             return fail(

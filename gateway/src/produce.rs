@@ -44,7 +44,10 @@ pub(crate) fn route(
             }
             .into());
         }
-        routed.entry(group.partition).or_default().extend(group.records);
+        routed
+            .entry(group.partition)
+            .or_default()
+            .extend(group.records);
     }
     let mut keyless_partition = None;
     for record in request.records {
@@ -66,7 +69,11 @@ pub(crate) fn route(
     Ok(routed)
 }
 
-fn check_sizes(topic: &TopicRecord, partition: u32, records: &[v1::Record]) -> Result<(), GatewayError> {
+fn check_sizes(
+    topic: &TopicRecord,
+    partition: u32,
+    records: &[v1::Record],
+) -> Result<(), GatewayError> {
     let limit = topic.config.max_message_bytes;
     for (index, record) in records.iter().enumerate() {
         let size = record.key.as_ref().map_or(0, |k| k.len())

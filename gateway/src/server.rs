@@ -5,10 +5,10 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use stratus_proto::v1::FILE_DESCRIPTOR_SET;
 use stratus_proto::v1::admin_server::AdminServer;
 use stratus_proto::v1::consumer_server::ConsumerServer;
 use stratus_proto::v1::producer_server::ProducerServer;
-use stratus_proto::v1::FILE_DESCRIPTOR_SET;
 use stratus_storage::log::Log;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
@@ -56,12 +56,13 @@ impl Gateway {
     /// Validates `config`, binds its listen address and starts serving.
     pub async fn start(config: GatewayConfig, log: Arc<Log>) -> Result<GatewayHandle, StartError> {
         config.validate()?;
-        let listener = TcpListener::bind(config.listen)
-            .await
-            .map_err(|source| StartError::Bind {
-                addr: config.listen,
-                source,
-            })?;
+        let listener =
+            TcpListener::bind(config.listen)
+                .await
+                .map_err(|source| StartError::Bind {
+                    addr: config.listen,
+                    source,
+                })?;
         let local_addr = listener.local_addr().map_err(|source| StartError::Bind {
             addr: config.listen,
             source,
@@ -92,7 +93,9 @@ impl Gateway {
         health_reporter
             .set_serving::<ConsumerServer<ConsumerService>>()
             .await;
-        health_reporter.set_serving::<AdminServer<AdminService>>().await;
+        health_reporter
+            .set_serving::<AdminServer<AdminService>>()
+            .await;
         let reflection = tonic_reflection::server::Builder::configure()
             .register_encoded_file_descriptor_set(FILE_DESCRIPTOR_SET)
             .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
@@ -108,8 +111,7 @@ impl Gateway {
                     .max_decoding_message_size(max_request),
             )
             .add_service(
-                ConsumerServer::new(ConsumerService(shared))
-                    .max_encoding_message_size(usize::MAX),
+                ConsumerServer::new(ConsumerService(shared)).max_encoding_message_size(usize::MAX),
             );
         let mut stop = shutdown_rx;
         let server = tokio::spawn(router.serve_with_incoming_shutdown(

@@ -2,8 +2,6 @@
 //! `Producer` and `Consumer` gRPC services (generated), and the key
 //! partitioner every client must share.
 
-
-
 #[allow(unreachable_pub, missing_debug_implementations, clippy::all)]
 pub mod v1 {
     tonic::include_proto!("stratus.v1");

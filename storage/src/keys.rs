@@ -70,7 +70,8 @@ impl KeySpace {
     }
 
     pub fn partition_head(&self, topic_id: u128, partition: u32) -> Vec<u8> {
-        self.root.pack(&(Tag::PartitionHead as u16, topic_id, partition))
+        self.root
+            .pack(&(Tag::PartitionHead as u16, topic_id, partition))
     }
 
     /// Decodes the partition from a `(tag, topic_id, partition)` key.
@@ -93,7 +94,10 @@ impl KeySpace {
     /// `[begin, end)` covering the index entries whose end offset is greater than `offset`.
     pub fn index_from(&self, topic_id: u128, partition: u32, offset: i64) -> (Vec<u8>, Vec<u8>) {
         let (_, end) = self.index_range(topic_id, partition);
-        (self.index_entry(topic_id, partition, offset.saturating_add(1)), end)
+        (
+            self.index_entry(topic_id, partition, offset.saturating_add(1)),
+            end,
+        )
     }
 
     /// `[begin, end)` covering every index entry of a partition.
@@ -190,12 +194,12 @@ mod tests {
         let hex = |b: Vec<u8>| b.iter().map(|x| format!("{x:02x}")).collect::<String>();
         assert_eq!(
             hex(keys.topic_by_name("orders")),
-            "027374726174757300026300021501026f726465727300",
+            "0273747261747573000263001501026f726465727300",
             "persisted key layout changed: existing clusters would lose their data"
         );
         assert_eq!(
             hex(keys.index_entry(7, 3, 100)),
-            "02737472617475730002630015051507150315640",
+            "0273747261747573000263001505150715031564",
             "persisted key layout changed: existing clusters would lose their data"
         );
     }

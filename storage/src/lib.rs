@@ -6,8 +6,8 @@
 
 pub mod batch;
 pub mod keys;
-pub mod meta;
-pub mod wal_object;
 pub mod log;
+pub mod meta;
 pub mod tier;
 pub mod topic;
+pub mod wal_object;

@@ -14,7 +14,9 @@ use object_store::memory::InMemory;
 /// A tier URL that cannot be opened.
 #[derive(Debug, thiserror::Error)]
 pub enum TierError {
-    #[error("tier url {url:?} is not a valid url: {reason}; use file:///absolute/path or memory://")]
+    #[error(
+        "tier url {url:?} is not a valid url: {reason}; use file:///absolute/path or memory://"
+    )]
     InvalidUrl { url: String, reason: String },
     #[error(
         "tier url {url:?} uses the unsupported scheme {scheme:?}; use file:///absolute/path or memory://"
@@ -46,12 +48,10 @@ pub fn open_tier(url: &str) -> Result<Arc<dyn ObjectStore>, TierError> {
     match parsed.scheme() {
         "memory" => Ok(Arc::new(InMemory::new())),
         "file" => {
-            let path = parsed
-                .to_file_path()
-                .map_err(|()| TierError::InvalidUrl {
-                    url: url.to_owned(),
-                    reason: "a file url needs an absolute path".to_owned(),
-                })?;
+            let path = parsed.to_file_path().map_err(|()| TierError::InvalidUrl {
+                url: url.to_owned(),
+                reason: "a file url needs an absolute path".to_owned(),
+            })?;
             create_dir_durably(&path).map_err(|source| TierError::CreateDir {
                 url: url.to_owned(),
                 path: path.clone(),

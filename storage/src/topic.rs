@@ -154,7 +154,13 @@ mod tests {
             retention_ms: 0,
             ..TopicConfig::default()
         };
-        assert!(config.validate().unwrap_err().to_string().contains("retention.ms"));
+        assert!(
+            config
+                .validate()
+                .unwrap_err()
+                .to_string()
+                .contains("retention.ms")
+        );
     }
 
     /// The persisted JSON shape is part of the format.

@@ -233,7 +233,7 @@ impl WalObjectBuilder {
     /// Reserves room for `batch_bytes` of chunks up front, so a flush of known
     /// size never reallocates.
     pub fn with_capacity(batch_bytes: usize) -> Self {
-        let mut buf = BytesMut::with_capacity(HEADER_LEN + batch_bytes + 4 + TRAILER_LEN);
+        let mut buf = BytesMut::with_capacity(batch_bytes.saturating_add(MIN_OBJECT_LEN));
         buf.put_slice(&MAGIC);
         buf.put_u16(FORMAT_VERSION);
         buf.put_u16(0);

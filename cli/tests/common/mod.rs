@@ -110,7 +110,12 @@ impl Drop for DevServer {
     }
 }
 
-pub async fn create_topic(server: &DevServer, name: &str, partitions: u32, config: Option<TopicConfig>) {
+pub async fn create_topic(
+    server: &DevServer,
+    name: &str,
+    partitions: u32,
+    config: Option<TopicConfig>,
+) {
     server
         .admin()
         .await
@@ -144,7 +149,10 @@ pub async fn read_all(
             .expect("fetch")
             .into_inner();
         if response.records.is_empty() {
-            assert_eq!(offset, response.high_watermark, "a fetch below the end returned nothing");
+            assert_eq!(
+                offset, response.high_watermark,
+                "a fetch below the end returned nothing"
+            );
             return out;
         }
         offset = response.next_fetch_offset;

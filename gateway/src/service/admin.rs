@@ -76,12 +76,7 @@ impl Admin for AdminService {
         &self,
         _request: Request<ListTopicsRequest>,
     ) -> Result<Response<ListTopicsResponse>, Status> {
-        let topics = self
-            .0
-            .log
-            .list_topics()
-            .await
-            .map_err(GatewayError::from)?;
+        let topics = self.0.log.list_topics().await.map_err(GatewayError::from)?;
         Ok(Response::new(ListTopicsResponse {
             topics: topics
                 .into_iter()

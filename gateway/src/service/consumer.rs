@@ -49,7 +49,10 @@ impl ConsumerService {
                 .log
                 .meta()
                 .watch(&shared.log.head_key(topic.id, partition));
-            let read = shared.log.read(&topic, partition, offset, max_bytes).await?;
+            let read = shared
+                .log
+                .read(&topic, partition, offset, max_bytes)
+                .await?;
             let done = !read.records.is_empty() || Instant::now() >= deadline;
             if done {
                 return Ok(FetchResponse {
@@ -102,7 +105,15 @@ impl Consumer for ConsumerService {
     ) -> Result<Response<Self::SubscribeStream>, Status> {
         let r = request.into_inner();
         // Fail fast on a bad topic, partition or offset instead of in the stream.
-        let first = Self::fetch_once(&self.0, &r.topic, r.partition, r.offset, r.max_bytes_per_message, Duration::ZERO).await?;
+        let first = Self::fetch_once(
+            &self.0,
+            &r.topic,
+            r.partition,
+            r.offset,
+            r.max_bytes_per_message,
+            Duration::ZERO,
+        )
+        .await?;
         let (sender, receiver) = mpsc::channel(SUBSCRIBE_BUFFER);
         let shared = Arc::clone(&self.0);
         tokio::spawn(async move {
@@ -111,7 +122,15 @@ impl Consumer for ConsumerService {
                 return;
             }
             loop {
-                let next = Self::fetch_once(&shared, &r.topic, r.partition, offset, r.max_bytes_per_message, SUBSCRIBE_POLL).await;
+                let next = Self::fetch_once(
+                    &shared,
+                    &r.topic,
+                    r.partition,
+                    offset,
+                    r.max_bytes_per_message,
+                    SUBSCRIBE_POLL,
+                )
+                .await;
                 match next {
                     Ok(response) if response.records.is_empty() => {
                         if sender.is_closed() {

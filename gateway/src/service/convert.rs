@@ -25,9 +25,7 @@ pub(crate) fn topic_config(config: Option<v1::TopicConfig>) -> Result<TopicConfi
     let max_message_bytes = match config.max_message_bytes {
         None => defaults.max_message_bytes,
         Some(n) => u32::try_from(n).map_err(|_| {
-            GatewayError::InvalidArgument(format!(
-                "max.message.bytes must be positive, not {n}"
-            ))
+            GatewayError::InvalidArgument(format!("max.message.bytes must be positive, not {n}"))
         })?,
     };
     Ok(TopicConfig {

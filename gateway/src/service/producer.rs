@@ -56,7 +56,10 @@ impl ProducerService {
     }
 
     /// Waits for a submitted call's flush and builds its answer.
-    async fn answer(shared: &Shared, submitted: Submitted) -> Result<ProduceResponse, GatewayError> {
+    async fn answer(
+        shared: &Shared,
+        submitted: Submitted,
+    ) -> Result<ProduceResponse, GatewayError> {
         let outcomes = submitted.ticket.outcome().await?;
         let mut partitions = Vec::with_capacity(outcomes.len());
         for ((partition, record_count), outcome) in submitted.counts.into_iter().zip(outcomes) {
@@ -103,9 +106,8 @@ impl Producer for ProducerService {
         request: Request<Streaming<ProduceRequest>>,
     ) -> Result<Response<Self::ProduceStreamStream>, Status> {
         let mut requests = request.into_inner();
-        let (pipeline, mut in_order) = mpsc::channel::<Result<Submitted, (u64, GatewayError)>>(
-            MAX_PIPELINED_REQUESTS,
-        );
+        let (pipeline, mut in_order) =
+            mpsc::channel::<Result<Submitted, (u64, GatewayError)>>(MAX_PIPELINED_REQUESTS);
         let (responses, output) = mpsc::channel(MAX_PIPELINED_REQUESTS);
 
         // Reader: submits calls in arrival order, so their offsets follow it.

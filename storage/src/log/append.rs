@@ -13,7 +13,9 @@ use bytes::Bytes;
 use object_store::path::Path;
 use object_store::{PutMode, PutOptions};
 
-use super::entry::{IndexEntry, PartitionHead, TierKind, decode_commit_record, encode_commit_record};
+use super::entry::{
+    IndexEntry, PartitionHead, TierKind, decode_commit_record, encode_commit_record,
+};
 use super::{Log, LogError};
 use crate::keys::encode_i64;
 use crate::meta::{MetaError, Transaction, run};
@@ -65,7 +67,8 @@ impl Log {
         for (entry, base) in entries.iter().zip(&base_offsets) {
             if *base >= 0 {
                 let range = entry.offset as usize..(entry.offset + u64::from(entry.len)) as usize;
-                self.cache.insert(&object_key, entry.offset, object.slice(range));
+                self.cache
+                    .insert(&object_key, entry.offset, object.slice(range));
             }
         }
         Ok(outcomes(batches, &plans, &base_offsets))
@@ -128,7 +131,10 @@ impl Log {
             let live = match live_topics.get(&entry.topic_id) {
                 Some(live) => *live,
                 None => {
-                    let live = tx.get(&self.keys.topic_by_id(entry.topic_id)).await?.is_some();
+                    let live = tx
+                        .get(&self.keys.topic_by_id(entry.topic_id))
+                        .await?
+                        .is_some();
                     live_topics.insert(entry.topic_id, live);
                     live
                 }
@@ -228,7 +234,11 @@ fn build_object(
 }
 
 /// Spreads chunk base offsets back over the batches they were built from.
-fn outcomes(batches: &[AppendBatch], plans: &[ChunkPlan], base_offsets: &[i64]) -> Vec<AppendOutcome> {
+fn outcomes(
+    batches: &[AppendBatch],
+    plans: &[ChunkPlan],
+    base_offsets: &[i64],
+) -> Vec<AppendOutcome> {
     let mut out: Vec<Option<AppendOutcome>> = (0..batches.len()).map(|_| None).collect();
     for (plan, base) in plans.iter().zip(base_offsets) {
         let mut next = *base;
@@ -245,6 +255,12 @@ fn outcomes(batches: &[AppendBatch], plans: &[ChunkPlan], base_offsets: &[i64]) 
         }
     }
     out.into_iter()
-        .map(|o| o.unwrap_or_else(|| Err(LogError::CorruptMetadata { reason: "batch left out of its flush".into() })))
+        .map(|o| {
+            o.unwrap_or_else(|| {
+                Err(LogError::CorruptMetadata {
+                    reason: "batch left out of its flush".into(),
+                })
+            })
+        })
         .collect()
 }

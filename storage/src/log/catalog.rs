@@ -88,7 +88,12 @@ impl Log {
                 };
                 tx.clear(by_name)?;
                 tx.clear(&self.keys.topic_by_id(topic.id))?;
-                for tag in [Tag::PartitionHead, Tag::LogStart, Tag::Index, Tag::TimeIndex] {
+                for tag in [
+                    Tag::PartitionHead,
+                    Tag::LogStart,
+                    Tag::Index,
+                    Tag::TimeIndex,
+                ] {
                     let (begin, end) = self.keys.topic_range(tag, topic.id);
                     tx.clear_range(&begin, &end)?;
                 }
@@ -107,10 +112,18 @@ impl Log {
         topic: &TopicRecord,
     ) -> Result<Vec<PartitionOffsets>, LogError> {
         let mut tx = self.meta.begin().await?;
-        let heads = read_u32_keyed(&self.keys, &mut *tx, &self.keys.topic_range(Tag::PartitionHead, topic.id))
-            .await?;
-        let starts =
-            read_u32_keyed(&self.keys, &mut *tx, &self.keys.topic_range(Tag::LogStart, topic.id)).await?;
+        let heads = read_u32_keyed(
+            &self.keys,
+            &mut *tx,
+            &self.keys.topic_range(Tag::PartitionHead, topic.id),
+        )
+        .await?;
+        let starts = read_u32_keyed(
+            &self.keys,
+            &mut *tx,
+            &self.keys.topic_range(Tag::LogStart, topic.id),
+        )
+        .await?;
         let mut out = Vec::with_capacity(topic.partitions as usize);
         for partition in 0..topic.partitions {
             let head = PartitionHead::decode(
@@ -143,9 +156,11 @@ async fn read_u32_keyed(
     pairs
         .into_iter()
         .map(|(key, value)| {
-            let partition = keys.partition_of(&key).ok_or_else(|| LogError::CorruptMetadata {
-                reason: "a partition key does not end in a partition number".to_owned(),
-            })?;
+            let partition = keys
+                .partition_of(&key)
+                .ok_or_else(|| LogError::CorruptMetadata {
+                    reason: "a partition key does not end in a partition number".to_owned(),
+                })?;
             Ok((partition, value))
         })
         .collect()

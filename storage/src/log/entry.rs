@@ -149,9 +149,12 @@ pub fn encode_commit_record(base_offsets: &[i64]) -> Vec<u8> {
 }
 
 pub fn decode_commit_record(bytes: &[u8]) -> Result<Vec<i64>, LogError> {
-    if bytes.len() % 8 != 0 {
+    if !bytes.len().is_multiple_of(8) {
         return Err(LogError::CorruptMetadata {
-            reason: format!("wal commit record is {} bytes, not a multiple of 8", bytes.len()),
+            reason: format!(
+                "wal commit record is {} bytes, not a multiple of 8",
+                bytes.len()
+            ),
         });
     }
     Ok(bytes
@@ -187,7 +190,11 @@ mod tests {
     /// Index entries are persisted: these bytes must never change.
     #[test]
     fn index_entry_bytes_are_pinned() {
-        let hex: String = sample().encode().iter().map(|b| format!("{b:02x}")).collect();
+        let hex: String = sample()
+            .encode()
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
         assert_eq!(
             hex,
             "0100000000000000002a000000030000000000000008000000640000018bcfe568000000018bcfe56805\
@@ -200,14 +207,17 @@ mod tests {
     fn truncated_or_unknown_entries_are_errors() {
         let bytes = sample().encode();
         assert!(IndexEntry::decode(&bytes[..10]).is_err());
-        let mut bad = bytes.clone();
+        let mut bad = bytes;
         bad[0] = 9;
         assert!(IndexEntry::decode(&bad).is_err());
     }
 
     #[test]
     fn head_defaults_when_absent_and_round_trips() {
-        assert_eq!(PartitionHead::decode(None).unwrap(), PartitionHead::default());
+        assert_eq!(
+            PartitionHead::decode(None).unwrap(),
+            PartitionHead::default()
+        );
         let head = PartitionHead {
             next_offset: 7,
             max_timestamp_ms: -3,

@@ -8,9 +8,7 @@ pub enum LogError {
     TopicNotFound { name: String },
     #[error("topic {name:?} already exists; choose another name or delete it first")]
     TopicExists { name: String },
-    #[error(
-        "partition {partition} does not exist: topic {topic:?} has partitions 0..{partitions}"
-    )]
+    #[error("partition {partition} does not exist: topic {topic:?} has partitions 0..{partitions}")]
     PartitionNotFound {
         topic: String,
         partition: u32,

@@ -146,9 +146,19 @@ impl Log {
         let (begin, end) = self.keys.time_index_from(topic.id, partition, timestamp);
         let mut tx = self.meta.begin().await?;
         let first = tx
-            .get_range(&begin, &end, RangeOptions { limit: 1, snapshot: true, ..Default::default() })
+            .get_range(
+                &begin,
+                &end,
+                RangeOptions {
+                    limit: 1,
+                    snapshot: true,
+                    ..Default::default()
+                },
+            )
             .await?;
-        let Some((_, end_offset)) = first.first().and_then(|(k, _)| self.keys.time_index_decode(k))
+        let Some((_, end_offset)) = first
+            .first()
+            .and_then(|(k, _)| self.keys.time_index_decode(k))
         else {
             return Ok(None);
         };
@@ -156,12 +166,20 @@ impl Log {
         // The chunk the time index names holds the answer unless retention
         // removed records from it; then the answer is further on.
         let from = end_offset.saturating_sub(1).max(state.log_start_offset);
-        for entry in self.index_entries_from(topic.id, partition, from, self.max_chunks_per_read).await? {
+        for entry in self
+            .index_entries_from(topic.id, partition, from, self.max_chunks_per_read)
+            .await?
+        {
             let chunk = self.chunk_bytes(&entry).await?;
-            let records = decode_chunk(&chunk, entry.base_offset).map_err(|e| {
-                LogError::CorruptObject { key: entry.object_key.clone(), reason: e.to_string() }
-            })?;
-            if let Some(hit) = records.iter().find(|r| r.offset >= state.log_start_offset && r.timestamp_ms >= timestamp) {
+            let records =
+                decode_chunk(&chunk, entry.base_offset).map_err(|e| LogError::CorruptObject {
+                    key: entry.object_key.clone(),
+                    reason: e.to_string(),
+                })?;
+            if let Some(hit) = records
+                .iter()
+                .find(|r| r.offset >= state.log_start_offset && r.timestamp_ms >= timestamp)
+            {
                 return Ok(Some((hit.offset, Some(hit.timestamp_ms))));
             }
         }
@@ -179,7 +197,15 @@ impl Log {
         let (begin, end) = self.keys.index_from(topic_id, partition, offset);
         let mut tx = self.meta.begin().await?;
         let pairs = tx
-            .get_range(&begin, &end, RangeOptions { limit, snapshot: true, ..Default::default() })
+            .get_range(
+                &begin,
+                &end,
+                RangeOptions {
+                    limit,
+                    snapshot: true,
+                    ..Default::default()
+                },
+            )
             .await?;
         pairs.iter().map(|(_, v)| IndexEntry::decode(v)).collect()
     }
@@ -199,7 +225,8 @@ impl Log {
                 key: entry.object_key.clone(),
                 source,
             })?;
-        self.cache.insert(&entry.object_key, entry.byte_offset, chunk.clone());
+        self.cache
+            .insert(&entry.object_key, entry.byte_offset, chunk.clone());
         Ok(chunk)
     }
 }
