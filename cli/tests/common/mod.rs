@@ -28,7 +28,16 @@ impl DevServer {
     }
 
     pub fn start_with(data_dir: &Path, extra: &[&str]) -> Self {
+        Self::spawn(data_dir, extra, &[])
+    }
+
+    pub fn start_with_env(data_dir: &Path, env: &[(&str, &str)]) -> Self {
+        Self::spawn(data_dir, &[], env)
+    }
+
+    fn spawn(data_dir: &Path, extra: &[&str], env: &[(&str, &str)]) -> Self {
         let mut child = Command::new(env!("CARGO_BIN_EXE_stratus"))
+            .envs(env.iter().copied())
             .arg("dev")
             .arg("--data-dir")
             .arg(data_dir)
