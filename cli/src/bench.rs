@@ -138,7 +138,12 @@ async fn run_phase(
             let mut local =
                 Histogram::<u64>::new_with_bounds(1, 60_000_000, 3).expect("valid bounds");
             let mut partition = worker as u32 % args.partitions;
-            let mut next_send = Instant::now();
+            // Stagger workers across the interval so the offered load is smooth,
+            // not a burst from every worker at once.
+            let mut next_send = Instant::now()
+                + interval.map_or(Duration::ZERO, |i| {
+                    i.mul_f64(worker as f64 / args.concurrency as f64)
+                });
             while !stop.load(Ordering::Relaxed) {
                 if interval.is_some() {
                     tokio::time::sleep_until(next_send.into()).await;

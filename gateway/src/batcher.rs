@@ -2,16 +2,18 @@
 //! flushes them as one WAL object and one metadata transaction, when `linger`
 //! has passed since the oldest waiting call or `flush_bytes` are waiting.
 //!
-//! Flushes run one at a time, in arrival order, so the offsets of a producer's
-//! successive calls to one partition follow the order it sent them. Calls that
-//! arrive during a flush wait and go out together in the next one (group
-//! commit): the busier the gateway, the larger and cheaper each flush.
+//! Up to `max_concurrent_flushes` WAL objects are written at once, but their
+//! metadata commits run strictly in the order the flushes were cut, so the
+//! offsets of a producer's successive calls to one partition follow the order
+//! it sent them. Calls that arrive while flushes are busy go out together in
+//! the next one (group commit): the busier the gateway, the larger and
+//! cheaper each flush.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use stratus_storage::log::{AppendBatch, AppendOutcome, Log};
+use stratus_storage::log::{AppendBatch, AppendOutcome, Log, LogError, WrittenObject};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, TryAcquireError, mpsc, oneshot};
 use tokio::time::Instant;
 
@@ -52,6 +54,8 @@ pub struct BatcherSettings {
     pub linger: Duration,
     pub flush_bytes: u64,
     pub max_inflight_bytes: u64,
+    /// Flushes whose WAL objects may be written at once; commits stay in order.
+    pub max_concurrent_flushes: usize,
 }
 
 impl Batcher {
@@ -154,12 +158,31 @@ impl Ticket {
     }
 }
 
+/// A flush whose WAL object is being written; it commits when its turn comes.
+#[derive(Debug)]
+struct InFlightFlush {
+    batches: Arc<Vec<AppendBatch>>,
+    write: tokio::task::JoinHandle<Result<WrittenObject, LogError>>,
+    replies: Vec<Reply>,
+}
+
+/// How to answer one call of a flush: its batch count and its reply channel.
+/// Dropping the permit returns the call's bytes to the in-flight budget.
+type Reply = (
+    usize,
+    oneshot::Sender<Result<Vec<AppendOutcome>, GatewayError>>,
+    OwnedSemaphorePermit,
+);
+
 async fn flush_loop(
     log: Arc<Log>,
     mut receiver: mpsc::UnboundedReceiver<Pending>,
     settings: BatcherSettings,
     stats: Arc<BatcherStats>,
 ) {
+    // The channel's capacity bounds how many flushes write at once.
+    let (to_committer, committer_queue) = mpsc::channel(settings.max_concurrent_flushes.max(1));
+    let committer = tokio::spawn(commit_in_order(Arc::clone(&log), committer_queue));
     while let Some(first) = receiver.recv().await {
         let deadline = first.received + settings.linger;
         let mut waiting = first.bytes;
@@ -178,21 +201,54 @@ async fn flush_loop(
         stats
             .flushed_calls
             .fetch_add(flush.len() as u64, Ordering::Relaxed);
-        flush_once(&log, flush).await;
+
+        let mut batches = Vec::with_capacity(flush.iter().map(|p| p.batches.len()).sum());
+        let mut replies = Vec::with_capacity(flush.len());
+        for pending in flush {
+            replies.push((pending.batches.len(), pending.reply, pending._permit));
+            batches.extend(pending.batches);
+        }
+        let batches = Arc::new(batches);
+        let write = tokio::spawn({
+            let (log, batches) = (Arc::clone(&log), Arc::clone(&batches));
+            async move { log.write_object(&batches).await }
+        });
+        let in_flight = InFlightFlush {
+            batches,
+            write,
+            replies,
+        };
+        if to_committer.send(in_flight).await.is_err() {
+            break;
+        }
+    }
+    drop(to_committer);
+    if let Err(e) = committer.await {
+        tracing::error!(error = %e, "flush committer failed");
     }
 }
 
-/// Writes one flush and answers every call in it. This is the one place a
-/// produce is acknowledged: only after `Log::append` returned, which means the
-/// WAL object is durable and the offsets are committed.
-async fn flush_once(log: &Log, flush: Vec<Pending>) {
-    let mut batches = Vec::with_capacity(flush.iter().map(|p| p.batches.len()).sum());
-    let mut replies = Vec::with_capacity(flush.len());
-    for pending in flush {
-        replies.push((pending.batches.len(), pending.reply, pending._permit));
-        batches.extend(pending.batches);
+/// Commits flushes strictly in the order they were cut, each after its WAL
+/// object is durable, so offsets follow arrival order even though objects
+/// are written concurrently.
+async fn commit_in_order(log: Arc<Log>, mut queue: mpsc::Receiver<InFlightFlush>) {
+    while let Some(flush) = queue.recv().await {
+        let result = match flush.write.await {
+            Ok(Ok(written)) => log.commit_object(&flush.batches, written).await,
+            Ok(Err(e)) => Err(e),
+            Err(e) => Err(LogError::CorruptMetadata {
+                reason: format!("wal object writer failed: {e}"),
+            }),
+        };
+        acknowledge(flush.replies, result);
     }
-    match log.append(&batches).await {
+}
+
+/// Answers every call of one flush. This is the one place a produce is
+/// acknowledged: `result` is `Ok` only after the flush's WAL object was
+/// durable and the transaction assigning its offsets committed.
+fn acknowledge(replies: Vec<Reply>, result: Result<Vec<AppendOutcome>, LogError>) {
+    match result {
         Ok(outcomes) => {
             let mut outcomes = outcomes.into_iter();
             for (count, reply, _permit) in replies {

@@ -18,6 +18,8 @@ pub struct GatewayConfig {
     pub linger: Duration,
     /// The batcher flushes as soon as this many bytes are waiting.
     pub flush_bytes: u64,
+    /// WAL objects written at once; their commits stay in arrival order.
+    pub max_concurrent_flushes: usize,
     /// Bytes of produce requests accepted but not yet acknowledged; beyond it
     /// unary produce calls fail with RESOURCE_EXHAUSTED and streams wait.
     pub max_inflight_bytes: u64,
@@ -41,6 +43,7 @@ impl Default for GatewayConfig {
             cluster: "default".to_owned(),
             linger: Duration::from_millis(5),
             flush_bytes: 4 * 1024 * 1024,
+            max_concurrent_flushes: 4,
             max_inflight_bytes: 256 * 1024 * 1024,
             max_request_bytes: 16 * 1024 * 1024,
             chunk_cache_bytes: 256 * 1024 * 1024,
@@ -82,6 +85,13 @@ impl GatewayConfig {
                 "flush_bytes",
                 self.flush_bytes.to_string(),
                 "expected between 1 KiB and 256 MiB",
+            );
+        }
+        if !(1..=64).contains(&self.max_concurrent_flushes) {
+            return fail(
+                "max_concurrent_flushes",
+                self.max_concurrent_flushes.to_string(),
+                "expected between 1 and 64",
             );
         }
         if self.max_request_bytes < 1024 || self.max_request_bytes > 1024 * 1024 * 1024 {

@@ -13,7 +13,7 @@ use stratus_storage::log::Log;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
-use tokio_stream::wrappers::TcpListenerStream;
+use tonic::transport::server::TcpIncoming;
 
 use crate::batcher::{Batcher, BatcherSettings};
 use crate::config::GatewayConfig;
@@ -73,6 +73,7 @@ impl Gateway {
                 linger: config.linger,
                 flush_bytes: config.flush_bytes,
                 max_inflight_bytes: config.max_inflight_bytes,
+                max_concurrent_flushes: config.max_concurrent_flushes,
             },
         );
         let (shutdown, shutdown_rx) = watch::channel(false);
@@ -114,12 +115,18 @@ impl Gateway {
                 ConsumerServer::new(ConsumerService(shared)).max_encoding_message_size(usize::MAX),
             );
         let mut stop = shutdown_rx;
-        let server = tokio::spawn(router.serve_with_incoming_shutdown(
-            TcpListenerStream::new(listener),
-            async move {
-                let _ = stop.wait_for(|stopping| *stopping).await;
-            },
-        ));
+        let server = tokio::spawn(
+            router.serve_with_incoming_shutdown(
+                // Without TCP_NODELAY, Nagle's algorithm and delayed ACKs add ~40 ms
+                // to every small response.
+                TcpIncoming::from(listener)
+                    .with_nodelay(Some(true))
+                    .with_keepalive(Some(Duration::from_secs(60))),
+                async move {
+                    let _ = stop.wait_for(|stopping| *stopping).await;
+                },
+            ),
+        );
         tracing::info!(%local_addr, "gateway listening");
         Ok(GatewayHandle {
             local_addr,

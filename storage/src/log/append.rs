@@ -39,6 +39,22 @@ pub struct AppendBatch {
 /// The base offset given to one [`AppendBatch`], or why it was not written.
 pub type AppendOutcome = Result<i64, LogError>;
 
+/// A WAL object that is durable but not yet committed: see [`Log::write_object`].
+#[derive(Debug)]
+pub struct WrittenObject {
+    key: String,
+    object: Bytes,
+    entries: Vec<ChunkEntry>,
+    plans: Vec<ChunkPlan>,
+}
+
+impl WrittenObject {
+    /// The object's key in the WAL tier.
+    pub fn key(&self) -> &str {
+        &self.key
+    }
+}
+
 /// The batches of one partition within a flush, in arrival order.
 #[derive(Debug)]
 struct ChunkPlan {
@@ -55,20 +71,50 @@ impl Log {
     /// An `Err` means nothing was committed. An individual outcome can fail
     /// while others succeed only when its topic was deleted meanwhile.
     pub async fn append(&self, batches: &[AppendBatch]) -> Result<Vec<AppendOutcome>, LogError> {
+        let written = self.write_object(batches).await?;
+        self.commit_object(batches, written).await
+    }
+
+    /// First half of [`Log::append`]: makes the batches durable as one WAL
+    /// object. Nothing is visible to readers yet. Callers may write several
+    /// objects concurrently and commit them in the order they choose.
+    pub async fn write_object(&self, batches: &[AppendBatch]) -> Result<WrittenObject, LogError> {
+        let plans = plan_chunks(batches);
+        let (object, entries) = build_object(batches, &plans)?;
+        let key = format!("wal/{}.wal", ulid::Ulid::generate());
+        if !batches.is_empty() {
+            self.put_wal_object(&key, object.clone()).await?;
+        }
+        Ok(WrittenObject {
+            key,
+            object,
+            entries,
+            plans,
+        })
+    }
+
+    /// Second half of [`Log::append`]: assigns offsets to a durable object's
+    /// chunks in one transaction. `batches` must be the ones the object was
+    /// written from.
+    pub async fn commit_object(
+        &self,
+        batches: &[AppendBatch],
+        written: WrittenObject,
+    ) -> Result<Vec<AppendOutcome>, LogError> {
         if batches.is_empty() {
             return Ok(Vec::new());
         }
-        let plans = plan_chunks(batches);
-        let (object, entries) = build_object(batches, &plans)?;
-        let object_key = format!("wal/{}.wal", ulid::Ulid::generate());
-        self.put_wal_object(&object_key, object.clone()).await?;
-        let base_offsets = self.commit_offsets(&object_key, &entries).await?;
-
+        let WrittenObject {
+            key,
+            object,
+            entries,
+            plans,
+        } = written;
+        let base_offsets = self.commit_offsets(&key, &entries).await?;
         for (entry, base) in entries.iter().zip(&base_offsets) {
             if *base >= 0 {
                 let range = entry.offset as usize..(entry.offset + u64::from(entry.len)) as usize;
-                self.cache
-                    .insert(&object_key, entry.offset, object.slice(range));
+                self.cache.insert(&key, entry.offset, object.slice(range));
             }
         }
         Ok(outcomes(batches, &plans, &base_offsets))

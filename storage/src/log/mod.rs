@@ -16,7 +16,7 @@ use object_store::ObjectStore;
 use crate::keys::KeySpace;
 use crate::meta::{MetaStore, RetryPolicy};
 
-pub use append::{AppendBatch, AppendOutcome};
+pub use append::{AppendBatch, AppendOutcome, WrittenObject};
 pub use cache::ChunkCache;
 pub use entry::{IndexEntry, PartitionHead, TierKind};
 pub use error::LogError;
