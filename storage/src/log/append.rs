@@ -114,7 +114,10 @@ impl Log {
         for (entry, base) in entries.iter().zip(&base_offsets) {
             if *base >= 0 {
                 let range = entry.offset as usize..(entry.offset + u64::from(entry.len)) as usize;
-                self.cache.insert(&key, entry.offset, object.slice(range));
+                // A copy, not a slice: a slice would pin the whole object in
+                // memory while the cache counts only the chunk's bytes.
+                let chunk = Bytes::copy_from_slice(&object[range]);
+                self.cache.insert(&key, entry.offset, chunk);
             }
         }
         Ok(outcomes(batches, &plans, &base_offsets))

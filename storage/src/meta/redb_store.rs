@@ -42,12 +42,25 @@ impl fmt::Debug for RedbMetaStore {
     }
 }
 
+/// Page cache of a store opened with [`RedbMetaStore::open`].
+pub const DEFAULT_CACHE_BYTES: usize = 64 * 1024 * 1024;
+
 impl RedbMetaStore {
-    /// Opens the store at `path`, creating the file if it does not exist.
+    /// Opens the store at `path` with a [`DEFAULT_CACHE_BYTES`] page cache,
+    /// creating the file if it does not exist.
     ///
     /// Blocks on file I/O; call it at startup or from a blocking context.
     pub fn open(path: &Path) -> Result<Self, MetaError> {
-        let db = Database::create(path).map_err(redb_error)?;
+        Self::open_with_cache(path, DEFAULT_CACHE_BYTES)
+    }
+
+    /// Opens the store with a page cache of at most `cache_bytes` (redb's own
+    /// default of 1 GiB would let metadata alone outgrow a small gateway).
+    pub fn open_with_cache(path: &Path, cache_bytes: usize) -> Result<Self, MetaError> {
+        let db = Database::builder()
+            .set_cache_size(cache_bytes)
+            .create(path)
+            .map_err(redb_error)?;
         // Create both tables so read transactions can always open them.
         let txn = db.begin_write().map_err(redb_error)?;
         txn.open_table(DATA).map_err(redb_error)?;
