@@ -15,7 +15,7 @@ use clap::{Parser, Subcommand};
 
 /// Stratus: a Kafka-style streaming broker on object storage.
 #[derive(Debug, Parser)]
-#[command(name = "stratus", version, about, long_about = None)]
+#[command(name = "stratus", version)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
