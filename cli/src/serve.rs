@@ -10,7 +10,7 @@ use stratus_storage::log::{Log, LogConfig};
 use stratus_storage::meta::MetaStore;
 use stratus_storage::meta::memory::MemoryMetaStore;
 use stratus_storage::meta::redb_store::RedbMetaStore;
-use stratus_storage::tier::open_tier;
+use stratus_storage::tier::{layer, open_tier, probe_tier};
 use tracing_subscriber::EnvFilter;
 
 use crate::settings::{FlagOverrides, GatewayFlags, LogFormat, ServerSettings};
@@ -32,7 +32,7 @@ pub(crate) struct GatewayArgs {
     /// Metadata store: `embedded`, `redb:///path/file.redb` or `memory://`.
     #[arg(long)]
     metadata: Option<String>,
-    /// WAL tier URL: `file:///path` or `memory://`.
+    /// WAL tier URL: `s3://bucket/prefix`, `file:///path` or `memory://`.
     #[arg(long)]
     wal: Option<String>,
     #[command(flatten)]
@@ -99,7 +99,16 @@ async fn serve(settings: ServerSettings, dev: bool) -> anyhow::Result<()> {
         .with_context(|| format!("cannot resolve {}", settings.data_dir.display()))?;
     let meta = open_metadata(&settings.metadata, &data_dir)?;
     let wal_url = settings.wal_url(&data_dir);
-    let wal = open_tier(&wal_url)?;
+    let base = open_tier(&wal_url).context("invalid setting `wal`")?;
+    let faults = settings.wal_fault_config()?;
+    if faults.is_some() {
+        tracing::warn!(spec = %settings.wal_faults, "injecting faults into the WAL tier (wal_faults)");
+    }
+    let tier = layer(base, settings.wal_retry.to_config(), faults);
+    probe_tier(tier.store.as_ref(), &wal_url)
+        .await
+        .context("invalid setting `wal`")?;
+    let wal = Arc::clone(&tier.store);
     let log = Arc::new(Log::new(
         meta,
         wal,
@@ -125,7 +134,11 @@ async fn serve(settings: ServerSettings, dev: bool) -> anyhow::Result<()> {
     wait_for_signal().await;
     tracing::info!("shutting down: flushing in-flight produce calls");
     handle.shutdown().await;
-    tracing::info!("stopped");
+    let counts = tier.counters.snapshot();
+    tracing::info!(
+        requests = serde_json::to_string(&counts).unwrap_or_default(),
+        "stopped; WAL tier requests since start"
+    );
     Ok(())
 }
 

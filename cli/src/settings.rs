@@ -8,6 +8,7 @@ use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
 use serde::{Deserialize, Serialize};
 use stratus_gateway::GatewayConfig;
+use stratus_storage::tier::{FaultConfig, RetryConfig};
 
 /// Everything a `stratus dev` or `stratus gateway` process needs.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -18,11 +19,75 @@ pub(crate) struct ServerSettings {
     /// Metadata store: `embedded` (redb file in data_dir), `redb:///path/file.redb`
     /// or `memory://` (nothing survives a restart).
     pub(crate) metadata: String,
-    /// WAL tier URL; empty means `file://<data_dir>/wal`.
+    /// WAL tier URL (`s3://bucket/prefix`, `file:///path`, `memory://`);
+    /// empty means `file://<data_dir>/wal`.
     pub(crate) wal: String,
+    /// Retries and per-call timeout for WAL tier requests.
+    pub(crate) wal_retry: RetrySettings,
+    /// Faults injected into WAL tier requests, for tests and load runs only
+    /// (grammar in `storage/src/tier/faults.rs`, e.g.
+    /// `seed=7;put:error=0.05,timeout=0.01`). Empty: none.
+    pub(crate) wal_faults: String,
     /// Log lines as `text` or `json`.
     pub(crate) log_format: LogFormat,
     pub(crate) gateway: GatewayConfig,
+}
+
+/// How object-store calls are retried; see `stratus_storage::tier::RetryConfig`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub(crate) struct RetrySettings {
+    /// Attempts per call, the first included.
+    pub(crate) max_attempts: u32,
+    #[serde(with = "humantime_serde")]
+    pub(crate) initial_backoff: std::time::Duration,
+    #[serde(with = "humantime_serde")]
+    pub(crate) max_backoff: std::time::Duration,
+    /// Each attempt is abandoned (and retried) after this long.
+    #[serde(with = "humantime_serde")]
+    pub(crate) call_timeout: std::time::Duration,
+}
+
+impl Default for RetrySettings {
+    fn default() -> Self {
+        let defaults = RetryConfig::default();
+        Self {
+            max_attempts: defaults.max_attempts,
+            initial_backoff: defaults.initial_backoff,
+            max_backoff: defaults.max_backoff,
+            call_timeout: defaults.call_timeout,
+        }
+    }
+}
+
+impl RetrySettings {
+    pub(crate) fn to_config(&self) -> RetryConfig {
+        RetryConfig {
+            max_attempts: self.max_attempts,
+            initial_backoff: self.initial_backoff,
+            max_backoff: self.max_backoff,
+            call_timeout: self.call_timeout,
+        }
+    }
+
+    fn validate(&self) -> anyhow::Result<()> {
+        anyhow::ensure!(
+            (1..=100).contains(&self.max_attempts),
+            "invalid setting `wal_retry.max_attempts` = {}: expected between 1 and 100",
+            self.max_attempts
+        );
+        anyhow::ensure!(
+            self.initial_backoff <= self.max_backoff,
+            "invalid setting `wal_retry.initial_backoff` = {:?}: expected at most wal_retry.max_backoff ({:?})",
+            self.initial_backoff,
+            self.max_backoff
+        );
+        anyhow::ensure!(
+            !self.call_timeout.is_zero(),
+            "invalid setting `wal_retry.call_timeout` = 0s: expected a positive duration such as 10s"
+        );
+        Ok(())
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -39,6 +104,8 @@ impl Default for ServerSettings {
             data_dir: PathBuf::from("stratus-data"),
             metadata: "embedded".to_owned(),
             wal: String::new(),
+            wal_retry: RetrySettings::default(),
+            wal_faults: String::new(),
             log_format: LogFormat::Text,
             gateway: GatewayConfig::default(),
         }
@@ -104,7 +171,20 @@ impl ServerSettings {
             .gateway
             .validate()
             .context("invalid gateway configuration")?;
+        settings.wal_retry.validate()?;
+        settings.wal_fault_config()?;
         Ok(settings)
+    }
+
+    /// The parsed `wal_faults`, if any.
+    pub(crate) fn wal_fault_config(&self) -> anyhow::Result<Option<FaultConfig>> {
+        if self.wal_faults.is_empty() {
+            return Ok(None);
+        }
+        self.wal_faults
+            .parse()
+            .map(Some)
+            .map_err(|e| anyhow::anyhow!("invalid setting `wal_faults` = {:?}: {e}", self.wal_faults))
     }
 
     /// The WAL tier URL, defaulting to a directory in the data dir.

@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
-use common::{DevServer, create_topic, read_all};
+use common::{DevServer, S3Server, Tier, WAL_BUCKET, create_topic, read_all};
 use stratus_proto::v1::{PartitionRecords, ProduceRequest, Record};
 
 const PARTITIONS: u32 = 4;
@@ -22,13 +22,24 @@ const KILL_AFTER_MS: [u64; 5] = [120, 350, 600, 900, 1400];
 type Acked = Arc<Mutex<HashMap<(u32, i64), Bytes>>>;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn every_acknowledged_record_survives_sigkill() {
+async fn every_acknowledged_record_survives_sigkill_on_file_tier() {
     let dir = tempfile::tempdir().unwrap();
+    kill_and_check(dir.path(), &Tier::File).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_acknowledged_record_survives_sigkill_on_s3_tier() {
+    let dir = tempfile::tempdir().unwrap();
+    let s3 = S3Server::start(&dir.path().join("s3"), &[WAL_BUCKET]);
+    kill_and_check(&dir.path().join("gateway"), &Tier::S3(s3)).await;
+}
+
+async fn kill_and_check(data_dir: &std::path::Path, tier: &Tier) {
     let acked: Acked = Arc::default();
     let mut attempted = 0usize;
 
     for (round, kill_after) in KILL_AFTER_MS.iter().enumerate() {
-        let server = DevServer::start(dir.path());
+        let server = DevServer::start_on(data_dir, tier);
         if round == 0 {
             create_topic(&server, "events", PARTITIONS, None).await;
         }
@@ -82,7 +93,7 @@ async fn every_acknowledged_record_survives_sigkill() {
     }
 
     // Restart on the same data directory and check every acknowledgement.
-    let server = DevServer::start(dir.path());
+    let server = DevServer::start_on(data_dir, tier);
     let mut consumer = server.consumer().await;
     let acked = acked.lock().unwrap().clone();
     assert!(

@@ -7,7 +7,7 @@ mod common;
 use std::collections::HashMap;
 
 use bytes::Bytes;
-use common::{DevServer, create_topic, read_all};
+use common::{DevServer, S3Server, Tier, WAL_BUCKET, create_topic, read_all};
 use stratus_proto::partitioner::partition_for_key;
 use stratus_proto::v1::{Header, ProduceRequest, Record};
 
@@ -43,9 +43,25 @@ fn record(producer: usize, seq: usize) -> Record {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn hundred_thousand_records_round_trip_through_grpc() {
+async fn hundred_thousand_records_round_trip_on_file_tier() {
     let dir = tempfile::tempdir().unwrap();
-    let server = DevServer::start(dir.path());
+    round_trip(dir.path(), &Tier::File).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hundred_thousand_records_round_trip_on_s3_tier() {
+    let dir = tempfile::tempdir().unwrap();
+    let s3 = S3Server::start(&dir.path().join("s3"), &[WAL_BUCKET]);
+    let bucket = s3.bucket_dir(WAL_BUCKET);
+    round_trip(&dir.path().join("gateway"), &Tier::S3(s3)).await;
+    // The records went through S3 (s3s-fs keeps objects as files), not the data dir.
+    let objects = std::fs::read_dir(bucket.join("wal").join("wal")).expect("wal objects in the bucket");
+    assert!(objects.count() > 0);
+    assert!(!dir.path().join("gateway").join("wal").exists());
+}
+
+async fn round_trip(data_dir: &std::path::Path, tier: &Tier) {
+    let server = DevServer::start_on(data_dir, tier);
     create_topic(&server, "orders", PARTITIONS, None).await;
 
     let mut producers = Vec::new();

@@ -7,9 +7,21 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use object_store::ObjectStore;
 use object_store::local::LocalFileSystem;
 use object_store::memory::InMemory;
+use object_store::path::Path;
+use object_store::{ObjectStore, ObjectStoreExt, PutMode, PutOptions};
+
+pub mod counting;
+pub mod faults;
+pub mod operation;
+pub mod retry;
+mod s3;
+
+pub use counting::{Counters, CountingStore, OpCounts, OpStats};
+pub use faults::{FaultConfig, FaultRule, FaultSpecError, FaultStore, Latency};
+pub use operation::Operation;
+pub use retry::{RetryConfig, RetryStore};
 
 /// A tier URL that cannot be opened.
 #[derive(Debug, thiserror::Error)]
@@ -19,7 +31,7 @@ pub enum TierError {
     )]
     InvalidUrl { url: String, reason: String },
     #[error(
-        "tier url {url:?} uses the unsupported scheme {scheme:?}; use file:///absolute/path or memory://"
+        "tier url {url:?} uses the unsupported scheme {scheme:?}; use s3://bucket/prefix, file:///absolute/path or memory://"
     )]
     UnsupportedScheme { url: String, scheme: String },
     #[error("cannot create the directory {path:?} for tier {url:?}: {source}")]
@@ -33,6 +45,15 @@ pub enum TierError {
         url: String,
         source: object_store::Error,
     },
+    #[error(
+        "tier {url:?} is not usable: {operation} of a probe object failed: {source}; \
+         check the bucket exists, the endpoint and region are right and the credentials may write"
+    )]
+    Unusable {
+        url: String,
+        operation: &'static str,
+        source: object_store::Error,
+    },
 }
 
 /// Opens the tier at `url`:
@@ -40,6 +61,8 @@ pub enum TierError {
 ///   file, fsyncs it, publishes it atomically and fsyncs the directory before
 ///   returning, so an acknowledged object survives power loss.
 /// - `memory://`: process memory; for tests only, nothing survives a restart.
+/// - `s3://bucket/prefix`: S3 or any S3-compatible store; see [`s3`] for the
+///   settings. Create-only PUTs use `If-None-Match: *`.
 pub fn open_tier(url: &str) -> Result<Arc<dyn ObjectStore>, TierError> {
     let parsed = url::Url::parse(url).map_err(|e| TierError::InvalidUrl {
         url: url.to_owned(),
@@ -65,11 +88,58 @@ pub fn open_tier(url: &str) -> Result<Arc<dyn ObjectStore>, TierError> {
                 .with_fsync(true);
             Ok(Arc::new(store))
         }
+        "s3" | "s3a" => s3::open_s3(&parsed, url),
         scheme => Err(TierError::UnsupportedScheme {
             url: url.to_owned(),
             scheme: scheme.to_owned(),
         }),
     }
+}
+
+/// A tier with Stratus's policy applied: retries with backoff and a per-call
+/// timeout over request counting over (for tests and load runs) injected
+/// faults. Counting sits under the retries so every attempt is counted, as
+/// the object store bills it.
+#[derive(Debug, Clone)]
+pub struct LayeredTier {
+    pub store: Arc<dyn ObjectStore>,
+    pub counters: Arc<Counters>,
+}
+
+/// Wraps `base` as described on [`LayeredTier`].
+pub fn layer(base: Arc<dyn ObjectStore>, retry: RetryConfig, faults: Option<FaultConfig>) -> LayeredTier {
+    let faulty: Arc<dyn ObjectStore> = match faults {
+        Some(config) => Arc::new(FaultStore::new(base, config)),
+        None => base,
+    };
+    let counting = CountingStore::new(faulty);
+    let counters = counting.counters();
+    LayeredTier {
+        store: Arc::new(RetryStore::new(counting, retry)),
+        counters,
+    }
+}
+
+/// Proves a tier works before a gateway accepts writes: writes a small object
+/// create-only, reads it back and deletes it. A missing bucket, a wrong
+/// endpoint or credentials that may not write fail here, at start, instead
+/// of on the first produce.
+pub async fn probe_tier(store: &dyn ObjectStore, url: &str) -> Result<(), TierError> {
+    let key = Path::from(format!("_stratus/probe/{}", ulid::Ulid::generate()));
+    let unusable = |operation| {
+        move |source| TierError::Unusable {
+            url: url.to_owned(),
+            operation,
+            source,
+        }
+    };
+    store
+        .put_opts(&key, "probe".into(), PutOptions::from(PutMode::Create))
+        .await
+        .map_err(unusable("create-only put"))?;
+    store.head(&key).await.map_err(unusable("head"))?;
+    store.delete(&key).await.map_err(unusable("delete"))?;
+    Ok(())
 }
 
 /// Turns a local directory into a `file://` tier URL.

@@ -11,7 +11,33 @@ use stratus_proto::v1::admin_client::AdminClient;
 use stratus_proto::v1::consumer_client::ConsumerClient;
 use stratus_proto::v1::producer_client::ProducerClient;
 use stratus_proto::v1::{CreateTopicRequest, FetchRequest, TopicConfig};
+pub use stratus_testkit::S3Server;
 use tonic::transport::Channel;
+
+/// Where a test gateway keeps its WAL objects.
+#[derive(Debug)]
+pub enum Tier {
+    /// The default: `file://<data dir>/wal`.
+    File,
+    /// `s3://wal-bucket/wal` on a real S3 server over loopback HTTP.
+    S3(S3Server),
+}
+
+/// The bucket the S3 tier writes to.
+pub const WAL_BUCKET: &str = "wal-bucket";
+
+impl Tier {
+    fn env(&self) -> Vec<(String, String)> {
+        match self {
+            Tier::File => Vec::new(),
+            Tier::S3(server) => {
+                let mut env = server.client_env();
+                env.push(("STRATUS_WAL".into(), format!("s3://{WAL_BUCKET}/wal")));
+                env
+            }
+        }
+    }
+}
 
 /// A `stratus dev` child process on a data directory.
 #[derive(Debug)]
@@ -33,6 +59,13 @@ impl DevServer {
 
     pub fn start_with_env(data_dir: &Path, env: &[(&str, &str)]) -> Self {
         Self::spawn(data_dir, &[], env)
+    }
+
+    /// Starts `stratus dev` with its WAL on `tier`.
+    pub fn start_on(data_dir: &Path, tier: &Tier) -> Self {
+        let env = tier.env();
+        let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        Self::spawn(data_dir, &[], &env)
     }
 
     fn spawn(data_dir: &Path, extra: &[&str], env: &[(&str, &str)]) -> Self {

@@ -100,7 +100,7 @@ fn limited(limit: usize, reverse: bool) -> RangeOptions {
     }
 }
 
-async fn get_set_clear(store: &dyn MetaStore) {
+pub(super) async fn get_set_clear(store: &dyn MetaStore) {
     assert_eq!(get(store, b"k").await, None);
     set(store, b"k", b"v1").await;
     assert_eq!(get(store, b"k").await.as_deref(), Some(&b"v1"[..]));
@@ -119,7 +119,7 @@ async fn get_set_clear(store: &dyn MetaStore) {
     assert_eq!(get(store, b"k").await, None);
 }
 
-async fn range_reads(store: &dyn MetaStore) {
+pub(super) async fn range_reads(store: &dyn MetaStore) {
     let mut tx = store.begin().await.expect("begin");
     for key in ["a", "b1", "b2", "b3", "c"] {
         tx.set(key.as_bytes(), key.to_uppercase().as_bytes())
@@ -157,7 +157,7 @@ async fn range_reads(store: &dyn MetaStore) {
     );
 }
 
-async fn read_your_writes(store: &dyn MetaStore) {
+pub(super) async fn read_your_writes(store: &dyn MetaStore) {
     let mut tx = store.begin().await.expect("begin");
     for (key, value) in [
         ("r/1", "one"),
@@ -229,7 +229,7 @@ async fn read_your_writes(store: &dyn MetaStore) {
     assert_eq!(decode_i64(get(store, b"n").await), 15);
 }
 
-async fn atomic_add(store: &dyn MetaStore) {
+pub(super) async fn atomic_add(store: &dyn MetaStore) {
     let mut tx = store.begin().await.expect("begin");
     tx.atomic_add(b"fresh", 7).expect("add");
     tx.set(b"max", &i64::MAX.to_le_bytes()).expect("set");
@@ -248,7 +248,7 @@ async fn atomic_add(store: &dyn MetaStore) {
     assert_eq!(decode_i64(get(store, b"fresh").await), -3);
 }
 
-async fn versionstamps(store: &dyn MetaStore) {
+pub(super) async fn versionstamps(store: &dyn MetaStore) {
     let mut tx = store.begin().await.expect("begin");
     tx.set_versionstamped_value(b"vs/a", b"p").expect("stamp");
     tx.set_versionstamped_value(b"vs/b", b"").expect("stamp");
@@ -279,7 +279,7 @@ async fn versionstamps(store: &dyn MetaStore) {
     assert!(c > a.slice(1..) && c > b, "later commits stamp higher");
 }
 
-async fn commit_versions_increase(store: &dyn MetaStore) {
+pub(super) async fn commit_versions_increase(store: &dyn MetaStore) {
     let mut last = 0;
     for i in 0..5u8 {
         let version = set(store, b"k", &[i]).await;
@@ -296,7 +296,7 @@ async fn commit_versions_increase(store: &dyn MetaStore) {
     );
 }
 
-async fn conflicts(store: &dyn MetaStore) {
+pub(super) async fn conflicts(store: &dyn MetaStore) {
     set(store, b"k", b"0").await;
     let (mut a, mut b) = (
         store.begin().await.expect("begin"),
@@ -384,7 +384,7 @@ async fn conflicts(store: &dyn MetaStore) {
         .expect("reads of untouched keys do not conflict");
 }
 
-async fn run_retries_until_every_increment_lands(store: &dyn MetaStore) {
+pub(super) async fn run_retries_until_every_increment_lands(store: &dyn MetaStore) {
     const TASKS: usize = 16;
     let attempts = AtomicUsize::new(0);
     let policy = RetryPolicy {
@@ -414,7 +414,7 @@ async fn run_retries_until_every_increment_lands(store: &dyn MetaStore) {
     );
 }
 
-async fn watches(store: &dyn MetaStore) {
+pub(super) async fn watches(store: &dyn MetaStore) {
     let fires = |watch: super::Watch| async move {
         tokio::time::timeout(FIRES_WITHIN, watch.changed())
             .await
@@ -461,7 +461,7 @@ async fn watches(store: &dyn MetaStore) {
     assert!(fires(second).await, "every watcher of the key fires");
 }
 
-async fn limits_reject_and_write_nothing(store: &dyn MetaStore) {
+pub(super) async fn limits_reject_and_write_nothing(store: &dyn MetaStore) {
     let big_key = vec![b'k'; limits::MAX_KEY_BYTES + 1];
     let big_value = vec![0u8; limits::MAX_VALUE_BYTES + 1];
     let mut tx = store.begin().await.expect("begin");

@@ -13,6 +13,8 @@
 #[cfg(test)]
 mod conformance;
 mod error;
+#[cfg(feature = "fdb")]
+pub mod fdb_store;
 pub mod memory;
 mod occ;
 pub mod redb_store;

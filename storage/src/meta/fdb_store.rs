@@ -1,0 +1,892 @@
+//! The production [`MetaStore`]: FoundationDB, through the `foundationdb` crate.
+//!
+//! A thin adapter. FoundationDB already provides everything the trait asks for
+//! (serializable optimistic transactions, read-your-writes, snapshot reads,
+//! atomic adds, versionstamps, watches), so this module translates calls and
+//! errors and adds only what keeps behaviour identical to the embedded
+//! backends: the size limits are checked locally, before FoundationDB sees the
+//! write, so callers get the same [`MetaError`] (with lengths) on every backend.
+//!
+//! Errors: `not_committed` becomes [`MetaError::Conflict`],
+//! `transaction_too_old` [`MetaError::TransactionTooOld`], `accessed_unreadable`
+//! (reading a key written with a versionstamp) [`MetaError::VersionstampedKeyRead`],
+//! the size errors the size variants, and `commit_unknown_result` (and anything
+//! else FoundationDB classifies as "maybe committed")
+//! [`MetaError::CommitUnknownResult`]. Every other error is
+//! [`MetaError::Backend`] with its FoundationDB code.
+//!
+//! `commit_unknown_result` is surfaced, never retried here: only the caller
+//! knows whether running its transaction again is safe. The broker's append
+//! transaction reads its own commit record first (`log::append`), so re-running
+//! it after an unknown outcome either finds the earlier commit or commits once.
+//!
+//! Where FoundationDB differs from the embedded backends (the conformance suite
+//! marks these tests as ignored for this backend):
+//! - a transaction has **one** versionstamp: every `set_versionstamped_value`
+//!   in one commit gets the same 10 bytes (the last two are the transaction's
+//!   order within FoundationDB's commit batch, not the write's order);
+//! - a new transaction's read version is at least, not exactly, the last
+//!   commit's version: FoundationDB's versions advance with time.
+//!
+//! Watches follow FoundationDB's semantics: one fires when the key's value
+//! changes; a write of the same value, or a change and its undo in quick
+//! succession, may not fire. See [`FdbMetaStore::watch`] for how a watch counts
+//! from the moment it is registered.
+//!
+//! The client network: FoundationDB allows one network thread per process,
+//! started once and never restarted. [`FdbMetaStore::open`] starts it on first
+//! use; binaries should call [`stop_network`] at the end of `main`.
+
+use std::collections::BTreeSet;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use foundationdb::api::{FdbApiBuilder, NetworkAutoStop};
+use foundationdb::options::{ConflictRangeType, MutationType, StreamingMode};
+use foundationdb::{Database, FdbError, FdbResult, RangeOption};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
+
+use super::limits;
+use super::{CommitInfo, MetaError, MetaStore, RangeOptions, Transaction, VERSIONSTAMP_LEN, Watch};
+
+/// FoundationDB error codes the adapter maps to specific [`MetaError`]s.
+mod code {
+    pub(super) const TRANSACTION_TOO_OLD: i32 = 1007;
+    pub(super) const NOT_COMMITTED: i32 = 1020;
+    pub(super) const COMMIT_UNKNOWN_RESULT: i32 = 1021;
+    pub(super) const ACCESSED_UNREADABLE: i32 = 1036;
+    pub(super) const INVERTED_RANGE: i32 = 2005;
+    pub(super) const TRANSACTION_TOO_LARGE: i32 = 2101;
+    pub(super) const KEY_TOO_LARGE: i32 = 2102;
+    pub(super) const VALUE_TOO_LARGE: i32 = 2103;
+}
+
+/// Outstanding FoundationDB watches per store. FoundationDB refuses more than
+/// 10,000 per database handle (`too_many_watches`); a watch's slot is freed on
+/// its side only after the cancel reaches the network thread, hence headroom.
+const MAX_FDB_WATCHES: usize = 9_000;
+
+/// Past [`MAX_FDB_WATCHES`], a watch is a timer: it wakes its waiter after this
+/// long, who re-reads (a spurious wakeup, which the trait allows). Costs one
+/// read per waiter per interval, but only while that many waiters exist.
+const FALLBACK_WATCH_INTERVAL: Duration = Duration::from_millis(100);
+
+/// How old a cached read version may be to serve as a watch's base. Reading at
+/// it must succeed within FoundationDB's 5 s MVCC window, with margin for the
+/// read itself.
+const MAX_WATCH_BASE_AGE: Duration = Duration::from_secs(3);
+
+/// The client network thread: `Err` if it could not start; `None` inside once
+/// [`stop_network`] ran.
+static NETWORK: OnceLock<Result<Mutex<Option<NetworkAutoStop>>, String>> = OnceLock::new();
+
+/// Starts the FoundationDB client network on first call; later calls return
+/// its outcome (FoundationDB can start the network only once per process, and
+/// never again after [`stop_network`]).
+fn start_network() -> Result<(), MetaError> {
+    let network = NETWORK.get_or_init(|| {
+        // Selecting the API version twice panics inside the crate; the
+        // `OnceLock` makes this the only call in the process, as long as no
+        // other library in it boots FoundationDB itself.
+        let builder = FdbApiBuilder::default()
+            .build()
+            .map_err(|e| describe("selecting the FoundationDB API version", e))?;
+        // SAFETY: `boot`'s contract is that the returned guard is dropped
+        // before the process exits, so the network thread is stopped and
+        // joined while libfdb_c is still intact. The guard lives in `NETWORK`
+        // until `stop_network` drops it; binaries call that at the end of
+        // `main`. One that exits without it leaves the thread running during
+        // exit, which FoundationDB leaves undefined (in practice, at worst a
+        // crash after all work is done).
+        #[allow(unsafe_code)]
+        let guard = unsafe { builder.boot() }
+            .map_err(|e| describe("starting the FoundationDB network", e))?;
+        Ok(Mutex::new(Some(guard)))
+    });
+    match network {
+        Err(message) => Err(MetaError::Backend(message.clone())),
+        Ok(guard) => match *guard.lock().unwrap_or_else(PoisonError::into_inner) {
+            Some(_) => Ok(()),
+            None => Err(MetaError::Closed),
+        },
+    }
+}
+
+/// Stops the FoundationDB client network and joins its thread. Call it once,
+/// at the end of `main`, after every [`FdbMetaStore`] and every transaction is
+/// dropped: FoundationDB cannot restart the network, so stores opened
+/// afterwards fail with [`MetaError::Closed`] and live ones stop making
+/// progress. Does nothing if the network never started.
+pub fn stop_network() {
+    if let Some(Ok(guard)) = NETWORK.get() {
+        let network = guard.lock().unwrap_or_else(PoisonError::into_inner).take();
+        // Dropping the guard stops the network and blocks until its thread exits.
+        drop(network);
+    }
+}
+
+fn describe(context: &str, error: FdbError) -> String {
+    format!(
+        "{context} failed: FoundationDB error {}: {error}",
+        error.code()
+    )
+}
+
+/// A [`MetaStore`] on a FoundationDB cluster. Clones share one database handle.
+#[derive(Clone)]
+pub struct FdbMetaStore {
+    shared: Arc<Shared>,
+}
+
+struct Shared {
+    db: Database,
+    cluster_file: Option<PathBuf>,
+    versions: LatestVersion,
+    watch_permits: Arc<Semaphore>,
+}
+
+impl fmt::Debug for FdbMetaStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("FdbMetaStore")
+            .field("cluster_file", &self.shared.cluster_file)
+            .field(
+                "outstanding_watches",
+                &(MAX_FDB_WATCHES - self.shared.watch_permits.available_permits()),
+            )
+            .finish_non_exhaustive()
+    }
+}
+
+impl FdbMetaStore {
+    /// Opens the database described by `cluster_file`, or FoundationDB's
+    /// default (`FDB_CLUSTER_FILE`, then `/etc/foundationdb/fdb.cluster`),
+    /// starting the client network on first use.
+    ///
+    /// Does not contact the cluster: an unreachable one shows up as the first
+    /// transaction waiting for its read version.
+    pub fn open(cluster_file: Option<&Path>) -> Result<Self, MetaError> {
+        let path = cluster_file
+            .map(|path| {
+                // The crate passes the path to C as a NUL-terminated string.
+                path.to_str()
+                    .filter(|text| !text.contains('\0'))
+                    .ok_or_else(|| {
+                        MetaError::Backend(format!(
+                            "cluster file path {} is not valid UTF-8 or contains NUL",
+                            path.display()
+                        ))
+                    })
+            })
+            .transpose()?;
+        start_network()?;
+        let db = Database::new(path)
+            .map_err(|e| MetaError::Backend(describe("opening the FoundationDB database", e)))?;
+        Ok(Self {
+            shared: Arc::new(Shared {
+                db,
+                cluster_file: cluster_file.map(Path::to_owned),
+                versions: LatestVersion::default(),
+                watch_permits: Arc::new(Semaphore::new(MAX_FDB_WATCHES)),
+            }),
+        })
+    }
+}
+
+#[async_trait]
+impl MetaStore for FdbMetaStore {
+    async fn begin(&self) -> Result<Box<dyn Transaction>, MetaError> {
+        let trx = self.shared.db.create_trx().map_err(map_error)?;
+        // Fetched now, not on the first read, so `read_version` can answer
+        // synchronously and watches have a recent base (see `watch`).
+        let version = trx.get_read_version().await.map_err(map_error)?;
+        self.shared.versions.observe(version);
+        Ok(Box::new(FdbTransaction {
+            trx,
+            shared: Arc::clone(&self.shared),
+            read_version: to_u64(version)?,
+            wrote: false,
+            sizes: Sizes::default(),
+            stamped: BTreeSet::new(),
+        }))
+    }
+
+    /// An FDB watch compares the key's value against the value at its own
+    /// transaction's read version. To count from the moment this returns, that
+    /// read version is the newest one this store has seen (from a `begin` or
+    /// a commit): every commit that starts later gets a higher version, so its
+    /// change is caught. If that version is too old to read at (or none was
+    /// seen yet), the watch wakes its waiter at once instead, a spurious
+    /// wakeup, and refreshes the cache so the next watch is exact. Callers
+    /// following the trait's register-then-read pattern keep the cache fresh.
+    ///
+    /// The FDB watch runs in a task on the current Tokio runtime; it ends
+    /// when the watch fires, fails (which also wakes the waiter), or the
+    /// [`Watch`] is dropped, which cancels the FDB watch.
+    fn watch(&self, key: &[u8]) -> Watch {
+        let (sender, receiver) = watch::channel(0);
+        let watch = Watch::new(receiver);
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            // Nothing could drive the FDB watch. Dropping `sender` wakes the
+            // waiter at once, which the trait allows.
+            tracing::warn!("FdbMetaStore::watch called outside a Tokio runtime; waking at once");
+            return watch;
+        };
+        let shared = Arc::clone(&self.shared);
+        match shared.versions.fresh() {
+            None => drop(runtime.spawn(refresh_then_wake(shared, sender))),
+            Some(base) => match Arc::clone(&shared.watch_permits).try_acquire_owned() {
+                Ok(permit) => {
+                    let key = key.to_vec();
+                    drop(runtime.spawn(fdb_watch(shared, key, base, sender, permit)));
+                }
+                Err(_) => drop(runtime.spawn(wake_after(FALLBACK_WATCH_INTERVAL, sender))),
+            },
+        }
+        watch
+    }
+
+    fn backend_name(&self) -> &'static str {
+        "fdb"
+    }
+}
+
+/// Waits for one FDB watch on `key`, based at read version `base`, and wakes
+/// the [`Watch`]; the permit is held for as long as the FDB watch exists.
+async fn fdb_watch(
+    shared: Arc<Shared>,
+    key: Vec<u8>,
+    base: i64,
+    sender: watch::Sender<u64>,
+    _permit: OwnedSemaphorePermit,
+) {
+    let outcome = tokio::select! {
+        outcome = register_and_wait(&shared.db, &key, base) => outcome,
+        // The `Watch` was dropped: dropping the FDB futures cancels the watch.
+        () = sender.closed() => return,
+    };
+    if let Err(error) = outcome {
+        // Often `transaction_too_old` (the base aged out) or `too_many_watches`.
+        // Waking is always safe: the waiter re-reads.
+        tracing::debug!(code = error.code(), %error, "FoundationDB watch failed; waking the waiter");
+    }
+    wake(&sender);
+}
+
+async fn register_and_wait(db: &Database, key: &[u8], base: i64) -> FdbResult<()> {
+    let trx = db.create_trx()?;
+    trx.set_read_version(base);
+    let fired = trx.watch(key);
+    // A watch becomes active when its (read-only) transaction commits, and
+    // outlives the transaction from then on.
+    trx.commit().await?;
+    fired.await
+}
+
+/// For a watch without a usable base: refresh the cached version, then wake.
+async fn refresh_then_wake(shared: Arc<Shared>, sender: watch::Sender<u64>) {
+    let refresh = async {
+        let trx = shared.db.create_trx()?;
+        shared.versions.observe(trx.get_read_version().await?);
+        FdbResult::Ok(())
+    };
+    tokio::select! {
+        outcome = refresh => {
+            if let Err(error) = outcome {
+                tracing::debug!(code = error.code(), %error, "could not refresh the read version for watches");
+            }
+        }
+        () = sender.closed() => return,
+    }
+    wake(&sender);
+}
+
+async fn wake_after(delay: Duration, sender: watch::Sender<u64>) {
+    tokio::select! {
+        () = tokio::time::sleep(delay) => wake(&sender),
+        () = sender.closed() => {}
+    }
+}
+
+fn wake(sender: &watch::Sender<u64>) {
+    sender.send_modify(|count| *count = count.wrapping_add(1));
+}
+
+/// The newest version this store has seen, and when it first saw it.
+#[derive(Debug, Default)]
+struct LatestVersion(Mutex<Option<(i64, Instant)>>);
+
+impl LatestVersion {
+    fn observe(&self, version: i64) {
+        let mut latest = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        // Seeing the same version again later does not make it any younger.
+        if latest.is_none_or(|(seen, _)| version > seen) {
+            *latest = Some((version, Instant::now()));
+        }
+    }
+
+    /// The newest version, if still young enough to read at.
+    fn fresh(&self) -> Option<i64> {
+        let latest = *self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        latest
+            .filter(|(_, seen_at)| seen_at.elapsed() < MAX_WATCH_BASE_AGE)
+            .map(|(version, _)| version)
+    }
+}
+
+fn to_u64(version: i64) -> Result<u64, MetaError> {
+    u64::try_from(version).map_err(|_| {
+        MetaError::Backend(format!("FoundationDB returned negative version {version}"))
+    })
+}
+
+/// Maps an error that carries no size context (reads, watches, setup).
+fn map_error(error: FdbError) -> MetaError {
+    match error.code() {
+        code::NOT_COMMITTED => MetaError::Conflict,
+        code::TRANSACTION_TOO_OLD => MetaError::TransactionTooOld,
+        code::COMMIT_UNKNOWN_RESULT => MetaError::CommitUnknownResult,
+        code::ACCESSED_UNREADABLE => MetaError::VersionstampedKeyRead,
+        code::INVERTED_RANGE => MetaError::InvertedRange,
+        // E.g. `cluster_version_changed`: the commit may have happened, so
+        // the caller must treat it like `commit_unknown_result`.
+        _ if error.is_maybe_committed() => MetaError::CommitUnknownResult,
+        code => MetaError::Backend(format!("FoundationDB error {code}: {error}")),
+    }
+}
+
+fn check_key(key: &[u8]) -> Result<(), MetaError> {
+    if key.len() > limits::MAX_KEY_BYTES {
+        return Err(MetaError::KeyTooLarge { len: key.len() });
+    }
+    Ok(())
+}
+
+fn check_value(len: usize) -> Result<(), MetaError> {
+    if len > limits::MAX_VALUE_BYTES {
+        return Err(MetaError::ValueTooLarge { len });
+    }
+    Ok(())
+}
+
+/// The operand of FoundationDB's `SET_VERSIONSTAMPED_VALUE` (API 520+): the
+/// value with a placeholder where the stamp goes, then the placeholder's
+/// offset as 4 little-endian bytes.
+fn stamped_value_param(prefix: &[u8]) -> Result<Vec<u8>, MetaError> {
+    let offset = u32::try_from(prefix.len()).map_err(|_| MetaError::ValueTooLarge {
+        len: prefix.len() + VERSIONSTAMP_LEN,
+    })?;
+    let mut param = Vec::with_capacity(prefix.len() + VERSIONSTAMP_LEN + 4);
+    param.extend_from_slice(prefix);
+    param.extend_from_slice(&[0; VERSIONSTAMP_LEN]);
+    param.extend_from_slice(&offset.to_le_bytes());
+    Ok(param)
+}
+
+/// One FoundationDB transaction.
+struct FdbTransaction {
+    trx: foundationdb::Transaction,
+    shared: Arc<Shared>,
+    read_version: u64,
+    /// Whether any write was buffered; a read-only commit is answered locally.
+    wrote: bool,
+    sizes: Sizes,
+    /// Keys written with a versionstamp and not overwritten since: an atomic
+    /// add to one fails as on the embedded backends (FoundationDB would
+    /// accept it and add to the stamp).
+    stamped: BTreeSet<Vec<u8>>,
+}
+
+impl fmt::Debug for FdbTransaction {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("FdbTransaction")
+            .field("read_version", &self.read_version)
+            .field("wrote", &self.wrote)
+            .field("bytes", &self.sizes.bytes)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What a transaction wrote and read, for the size limits.
+#[derive(Debug, Default, Clone, Copy)]
+struct Sizes {
+    /// Bytes of writes and read conflict ranges, counted as the embedded
+    /// backends count them. FoundationDB's own count is close to it and
+    /// normally above (it adds write conflict ranges), so checking this at
+    /// commit gives the same error as embedded without refusing anything
+    /// FoundationDB would take.
+    bytes: usize,
+    /// For reporting FoundationDB's own size errors, should its limits ever
+    /// be lower than ours.
+    largest_key: usize,
+    largest_value: usize,
+}
+
+impl Sizes {
+    fn write(&mut self, key: &[u8], value_len: usize) {
+        self.bytes += key.len() + value_len;
+        self.largest_key = self.largest_key.max(key.len());
+        self.largest_value = self.largest_value.max(value_len);
+    }
+
+    /// Maps an error, filling the size variants from these sizes.
+    fn map_error(&self, error: FdbError) -> MetaError {
+        match error.code() {
+            code::TRANSACTION_TOO_LARGE => MetaError::TransactionTooLarge { bytes: self.bytes },
+            code::KEY_TOO_LARGE => MetaError::KeyTooLarge {
+                len: self.largest_key,
+            },
+            code::VALUE_TOO_LARGE => MetaError::ValueTooLarge {
+                len: self.largest_value,
+            },
+            _ => map_error(error),
+        }
+    }
+}
+
+impl FdbTransaction {
+    fn record_write(&mut self, key: &[u8], value_len: usize) {
+        self.wrote = true;
+        self.sizes.write(key, value_len);
+    }
+
+    fn map_error(&self, error: FdbError) -> MetaError {
+        self.sizes.map_error(error)
+    }
+
+    async fn read(&mut self, key: &[u8], snapshot: bool) -> Result<Option<Bytes>, MetaError> {
+        let value = self
+            .trx
+            .get(key, snapshot)
+            .await
+            .map_err(|e| self.map_error(e))?;
+        if !snapshot {
+            // FoundationDB adds the point range [key, key + \0) as a read conflict.
+            self.sizes.bytes += 2 * key.len() + 1;
+        }
+        Ok(value.map(|v| Bytes::copy_from_slice(&v)))
+    }
+}
+
+#[async_trait]
+impl Transaction for FdbTransaction {
+    fn read_version(&self) -> u64 {
+        self.read_version
+    }
+
+    async fn get(&mut self, key: &[u8]) -> Result<Option<Bytes>, MetaError> {
+        self.read(key, false).await
+    }
+
+    async fn snapshot_get(&mut self, key: &[u8]) -> Result<Option<Bytes>, MetaError> {
+        self.read(key, true).await
+    }
+
+    async fn get_range(
+        &mut self,
+        begin: &[u8],
+        end: &[u8],
+        options: RangeOptions,
+    ) -> Result<Vec<(Bytes, Bytes)>, MetaError> {
+        if begin >= end {
+            // FoundationDB rejects an inverted range; the trait reads nothing.
+            return Ok(Vec::new());
+        }
+        let mut pairs = Vec::new();
+        // The caller wants the whole result at once, so `WantAll`; with a
+        // limit, FoundationDB returns at most that many rows per page and
+        // `next_range` counts them down.
+        let mut next = Some(RangeOption {
+            limit: (options.limit > 0).then_some(options.limit),
+            reverse: options.reverse,
+            mode: StreamingMode::WantAll,
+            ..RangeOption::from((begin, end))
+        });
+        let mut iteration = 1;
+        while let Some(range) = next.take() {
+            let page = self
+                .trx
+                .get_range(&range, iteration, options.snapshot)
+                .await
+                .map_err(|e| self.map_error(e))?;
+            pairs.extend(page.iter().map(|pair| {
+                (
+                    Bytes::copy_from_slice(pair.key()),
+                    Bytes::copy_from_slice(pair.value()),
+                )
+            }));
+            next = range.next_range(&page);
+            iteration += 1;
+        }
+        if !options.snapshot {
+            // FoundationDB records the part actually read (up to the last key
+            // when the limit was reached); the whole range bounds its size.
+            self.sizes.bytes += begin.len() + end.len();
+        }
+        Ok(pairs)
+    }
+
+    fn set(&mut self, key: &[u8], value: &[u8]) -> Result<(), MetaError> {
+        check_key(key)?;
+        check_value(value.len())?;
+        self.trx.set(key, value);
+        self.record_write(key, value.len());
+        self.stamped.remove(key);
+        Ok(())
+    }
+
+    fn clear(&mut self, key: &[u8]) -> Result<(), MetaError> {
+        check_key(key)?;
+        self.trx.clear(key);
+        self.record_write(key, 0);
+        self.stamped.remove(key);
+        Ok(())
+    }
+
+    fn clear_range(&mut self, begin: &[u8], end: &[u8]) -> Result<(), MetaError> {
+        check_key(begin)?;
+        // One byte of slack so the key after a largest key is a valid end.
+        if end.len() > limits::MAX_KEY_BYTES + 1 {
+            return Err(MetaError::KeyTooLarge { len: end.len() });
+        }
+        if begin > end {
+            return Err(MetaError::InvertedRange);
+        }
+        if begin < end {
+            self.trx.clear_range(begin, end);
+            self.record_write(begin, end.len());
+            self.stamped
+                .retain(|key| key.as_slice() < begin || key.as_slice() >= end);
+        }
+        Ok(())
+    }
+
+    fn atomic_add(&mut self, key: &[u8], delta: i64) -> Result<(), MetaError> {
+        check_key(key)?;
+        if self.stamped.contains(key) {
+            return Err(MetaError::VersionstampedKeyRead);
+        }
+        // FoundationDB's ADD is little-endian and wrapping, and sizes the
+        // stored value to the operand: exactly the trait's semantics.
+        self.trx
+            .atomic_op(key, &delta.to_le_bytes(), MutationType::Add);
+        self.record_write(key, 8);
+        Ok(())
+    }
+
+    fn set_versionstamped_value(
+        &mut self,
+        key: &[u8],
+        value_prefix: &[u8],
+    ) -> Result<(), MetaError> {
+        check_key(key)?;
+        check_value(value_prefix.len() + VERSIONSTAMP_LEN)?;
+        let param = stamped_value_param(value_prefix)?;
+        self.trx
+            .atomic_op(key, &param, MutationType::SetVersionstampedValue);
+        self.record_write(key, value_prefix.len() + VERSIONSTAMP_LEN);
+        self.stamped.insert(key.to_vec());
+        Ok(())
+    }
+
+    fn add_read_conflict_key(&mut self, key: &[u8]) -> Result<(), MetaError> {
+        check_key(key)?;
+        // The point range [key, key + \0), as FoundationDB records a read.
+        let end = [key, &[0]].concat();
+        self.trx
+            .add_conflict_range(key, &end, ConflictRangeType::Read)
+            .map_err(|e| self.map_error(e))?;
+        self.sizes.bytes += key.len() + end.len();
+        Ok(())
+    }
+
+    async fn commit(self: Box<Self>) -> Result<CommitInfo, MetaError> {
+        if !self.wrote {
+            // FoundationDB reports no commit version for a read-only
+            // transaction (-1); the trait reports the read version.
+            return Ok(CommitInfo {
+                version: self.read_version,
+            });
+        }
+        if self.sizes.bytes > limits::MAX_TRANSACTION_BYTES {
+            // Dropping the transaction discards its writes.
+            return Err(MetaError::TransactionTooLarge {
+                bytes: self.sizes.bytes,
+            });
+        }
+        let FdbTransaction {
+            trx, shared, sizes, ..
+        } = *self;
+        let committed = trx
+            .commit()
+            .await
+            .map_err(|error| sizes.map_error(FdbError::from(error)))?;
+        let version = committed.committed_version().map_err(map_error)?;
+        shared.versions.observe(version);
+        Ok(CommitInfo {
+            version: to_u64(version)?,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! The conformance suite against a real cluster, when
+    //! `STRATUS_FDB_CLUSTER_FILE` names its cluster file; each test skips
+    //! (passes with a note) otherwise. Tests run in parallel, each in its own
+    //! random subspace, cleared afterwards.
+    //!
+    //! Linking these tests needs libfdb_c (a FoundationDB client package).
+
+    use std::panic::AssertUnwindSafe;
+
+    use futures::FutureExt;
+
+    use super::*;
+    use crate::meta::conformance;
+
+    const CLUSTER_FILE_VAR: &str = "STRATUS_FDB_CLUSTER_FILE";
+
+    fn open() -> Option<FdbMetaStore> {
+        let Some(path) = std::env::var_os(CLUSTER_FILE_VAR) else {
+            println!(
+                "skipped: set {CLUSTER_FILE_VAR} to a cluster file to run against FoundationDB"
+            );
+            return None;
+        };
+        Some(FdbMetaStore::open(Some(Path::new(&path))).expect("open FoundationDB"))
+    }
+
+    /// Instantiates suite tests that run inside a fresh subspace.
+    macro_rules! in_subspace {
+        ($($(#[$attr:meta])* $name:ident),* $(,)?) => {
+            $(
+                $(#[$attr])*
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let Some(store) = open() else { return };
+                    let space = Subspace::new(store);
+                    let outcome = AssertUnwindSafe(conformance::$name(&space)).catch_unwind().await;
+                    space.clear().await;
+                    if let Err(panic) = outcome {
+                        std::panic::resume_unwind(panic);
+                    }
+                }
+            )*
+        };
+    }
+
+    in_subspace!(
+        get_set_clear,
+        range_reads,
+        read_your_writes,
+        atomic_add,
+        #[ignore = "FoundationDB gives all versionstamps of one transaction the same \
+                    10 bytes; the suite expects them distinct within a commit"]
+        versionstamps,
+        #[ignore = "FoundationDB read versions advance with time; the suite expects a \
+                    new transaction to read at exactly the last commit's version"]
+        commit_versions_increase,
+        conflicts,
+        run_retries_until_every_increment_lands,
+        watches,
+    );
+
+    /// Its keys are exactly at FoundationDB's size limits, so no prefix fits:
+    /// it runs at the root, clearing the keys it may write before and after.
+    /// Two runs against the same cluster at once can disturb each other here.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn limits_reject_and_write_nothing() {
+        let Some(store) = open() else { return };
+        async fn clear_limit_keys(store: &FdbMetaStore) {
+            let mut tx = store.begin().await.expect("begin");
+            tx.clear(b"k").expect("clear");
+            tx.clear(&[b'k'; limits::MAX_KEY_BYTES]).expect("clear");
+            tx.clear_range(b"big/", b"big0").expect("clear_range");
+            tx.commit().await.expect("commit");
+        }
+        clear_limit_keys(&store).await;
+        let outcome = AssertUnwindSafe(conformance::limits_reject_and_write_nothing(&store))
+            .catch_unwind()
+            .await;
+        clear_limit_keys(&store).await;
+        if let Err(panic) = outcome {
+            std::panic::resume_unwind(panic);
+        }
+    }
+
+    #[test]
+    fn versionstamped_value_operand() {
+        let param = stamped_value_param(b"ab").expect("param");
+        assert_eq!(param, b"ab\0\0\0\0\0\0\0\0\0\0\x02\0\0\0");
+        let param = stamped_value_param(b"").expect("param");
+        assert_eq!(param.len(), VERSIONSTAMP_LEN + 4);
+        assert_eq!(param[VERSIONSTAMP_LEN..], [0, 0, 0, 0]);
+    }
+
+    #[test]
+    fn errors_map_to_their_variants() {
+        let map = |code| map_error(FdbError::from_code(code));
+        assert!(matches!(map(code::NOT_COMMITTED), MetaError::Conflict));
+        assert!(matches!(
+            map(code::TRANSACTION_TOO_OLD),
+            MetaError::TransactionTooOld
+        ));
+        assert!(matches!(
+            map(code::COMMIT_UNKNOWN_RESULT),
+            MetaError::CommitUnknownResult
+        ));
+        assert!(matches!(
+            map(code::ACCESSED_UNREADABLE),
+            MetaError::VersionstampedKeyRead
+        ));
+        let sizes = Sizes {
+            bytes: 11_000_000,
+            largest_key: 12,
+            largest_value: 34,
+        };
+        let map = |code| sizes.map_error(FdbError::from_code(code));
+        assert!(matches!(
+            map(code::TRANSACTION_TOO_LARGE),
+            MetaError::TransactionTooLarge { bytes: 11_000_000 }
+        ));
+        assert!(matches!(
+            map(code::KEY_TOO_LARGE),
+            MetaError::KeyTooLarge { len: 12 }
+        ));
+        assert!(matches!(
+            map(code::VALUE_TOO_LARGE),
+            MetaError::ValueTooLarge { len: 34 }
+        ));
+    }
+
+    /// Serves the suite a key space of its own: every key is prefixed on the
+    /// way in and stripped on the way out.
+    #[derive(Debug)]
+    struct Subspace {
+        store: FdbMetaStore,
+        prefix: Vec<u8>,
+    }
+
+    impl Subspace {
+        fn new(store: FdbMetaStore) -> Self {
+            // A fresh `RandomState` is randomly seeded: unique enough per test.
+            let random = std::hash::BuildHasher::hash_one(&std::hash::RandomState::new(), 0u8);
+            let prefix = format!("stratus-conformance/{random:016x}/").into_bytes();
+            Self { store, prefix }
+        }
+
+        async fn clear(&self) {
+            let mut tx = self.store.begin().await.expect("begin");
+            tx.clear_range(&self.prefix, &[&self.prefix[..], b"\xff"].concat())
+                .expect("clear_range");
+            tx.commit().await.expect("clear the subspace");
+        }
+    }
+
+    fn prefixed(prefix: &[u8], key: &[u8]) -> Vec<u8> {
+        [prefix, key].concat()
+    }
+
+    #[async_trait]
+    impl MetaStore for Subspace {
+        async fn begin(&self) -> Result<Box<dyn Transaction>, MetaError> {
+            Ok(Box::new(SubspaceTransaction {
+                inner: self.store.begin().await?,
+                prefix: self.prefix.clone(),
+            }))
+        }
+
+        fn watch(&self, key: &[u8]) -> Watch {
+            self.store.watch(&prefixed(&self.prefix, key))
+        }
+
+        fn backend_name(&self) -> &'static str {
+            self.store.backend_name()
+        }
+    }
+
+    struct SubspaceTransaction {
+        inner: Box<dyn Transaction>,
+        prefix: Vec<u8>,
+    }
+
+    impl SubspaceTransaction {
+        fn key(&self, key: &[u8]) -> Vec<u8> {
+            prefixed(&self.prefix, key)
+        }
+    }
+
+    #[async_trait]
+    impl Transaction for SubspaceTransaction {
+        fn read_version(&self) -> u64 {
+            self.inner.read_version()
+        }
+
+        async fn get(&mut self, key: &[u8]) -> Result<Option<Bytes>, MetaError> {
+            let key = self.key(key);
+            self.inner.get(&key).await
+        }
+
+        async fn snapshot_get(&mut self, key: &[u8]) -> Result<Option<Bytes>, MetaError> {
+            let key = self.key(key);
+            self.inner.snapshot_get(&key).await
+        }
+
+        async fn get_range(
+            &mut self,
+            begin: &[u8],
+            end: &[u8],
+            options: RangeOptions,
+        ) -> Result<Vec<(Bytes, Bytes)>, MetaError> {
+            let (begin, end) = (self.key(begin), self.key(end));
+            let pairs = self.inner.get_range(&begin, &end, options).await?;
+            let strip = self.prefix.len();
+            Ok(pairs
+                .into_iter()
+                .map(|(key, value)| (key.slice(strip..), value))
+                .collect())
+        }
+
+        fn set(&mut self, key: &[u8], value: &[u8]) -> Result<(), MetaError> {
+            let key = self.key(key);
+            self.inner.set(&key, value)
+        }
+
+        fn clear(&mut self, key: &[u8]) -> Result<(), MetaError> {
+            let key = self.key(key);
+            self.inner.clear(&key)
+        }
+
+        fn clear_range(&mut self, begin: &[u8], end: &[u8]) -> Result<(), MetaError> {
+            let (begin, end) = (self.key(begin), self.key(end));
+            self.inner.clear_range(&begin, &end)
+        }
+
+        fn atomic_add(&mut self, key: &[u8], delta: i64) -> Result<(), MetaError> {
+            let key = self.key(key);
+            self.inner.atomic_add(&key, delta)
+        }
+
+        fn set_versionstamped_value(
+            &mut self,
+            key: &[u8],
+            value_prefix: &[u8],
+        ) -> Result<(), MetaError> {
+            let key = self.key(key);
+            self.inner.set_versionstamped_value(&key, value_prefix)
+        }
+
+        fn add_read_conflict_key(&mut self, key: &[u8]) -> Result<(), MetaError> {
+            let key = self.key(key);
+            self.inner.add_read_conflict_key(&key)
+        }
+
+        async fn commit(self: Box<Self>) -> Result<CommitInfo, MetaError> {
+            self.inner.commit().await
+        }
+    }
+}
