@@ -29,7 +29,8 @@ pub(crate) struct GatewayArgs {
     /// Directory for the embedded metadata store and default WAL tier.
     #[arg(long)]
     data_dir: Option<PathBuf>,
-    /// Metadata store: `embedded`, `redb:///path/file.redb` or `memory://`.
+    /// Metadata store: `embedded`, `redb:///path/file.redb`,
+    /// `fdb:///path/fdb.cluster` (builds with `--features fdb`) or `memory://`.
     #[arg(long)]
     metadata: Option<String>,
     /// WAL tier URL: `s3://bucket/prefix`, `file:///path` or `memory://`.
@@ -139,6 +140,11 @@ async fn serve(settings: ServerSettings, dev: bool) -> anyhow::Result<()> {
         requests = serde_json::to_string(&counts).unwrap_or_default(),
         "stopped; WAL tier requests since start"
     );
+    // FoundationDB's client network must be stopped before the process exits.
+    #[cfg(feature = "fdb")]
+    if settings.metadata.starts_with("fdb://") {
+        stratus_storage::meta::fdb_store::stop_network();
+    }
     Ok(())
 }
 
@@ -152,6 +158,9 @@ fn open_metadata(spec: &str, data_dir: &Path) -> anyhow::Result<Arc<dyn MetaStor
     if spec == "memory://" {
         return Ok(Arc::new(MemoryMetaStore::new()));
     }
+    if let Some(cluster_file) = spec.strip_prefix("fdb://") {
+        return open_fdb(cluster_file);
+    }
     if let Some(path) = spec.strip_prefix("redb://") {
         return Ok(Arc::new(
             RedbMetaStore::open(Path::new(path))
@@ -159,7 +168,26 @@ fn open_metadata(spec: &str, data_dir: &Path) -> anyhow::Result<Arc<dyn MetaStor
         ));
     }
     anyhow::bail!(
-        "metadata store {spec:?} is not supported; use `embedded`, `redb:///path/file.redb` or `memory://`"
+        "metadata store {spec:?} is not supported; use `embedded`, `redb:///path/file.redb`, \
+         `fdb:///path/fdb.cluster` or `memory://`"
+    )
+}
+
+/// `fdb:///etc/foundationdb/fdb.cluster`, or `fdb://` for the default cluster file.
+#[cfg(feature = "fdb")]
+fn open_fdb(cluster_file: &str) -> anyhow::Result<Arc<dyn MetaStore>> {
+    use stratus_storage::meta::fdb_store::FdbMetaStore;
+    let path = (!cluster_file.is_empty()).then(|| Path::new(cluster_file));
+    Ok(Arc::new(FdbMetaStore::open(path).with_context(|| {
+        format!("cannot open FoundationDB with cluster file {cluster_file:?}")
+    })?))
+}
+
+#[cfg(not(feature = "fdb"))]
+fn open_fdb(_cluster_file: &str) -> anyhow::Result<Arc<dyn MetaStore>> {
+    anyhow::bail!(
+        "this stratus was built without FoundationDB support; rebuild with \
+         `cargo build --release -p stratus-cli --features fdb` (needs libfdb_c) or use `metadata = \"embedded\"`"
     )
 }
 

@@ -16,7 +16,8 @@ use stratus_storage::tier::{FaultConfig, RetryConfig};
 pub(crate) struct ServerSettings {
     /// Directory for the embedded metadata store and the file:// WAL tier.
     pub(crate) data_dir: PathBuf,
-    /// Metadata store: `embedded` (redb file in data_dir), `redb:///path/file.redb`
+    /// Metadata store: `embedded` (redb file in data_dir), `redb:///path/file.redb`,
+    /// `fdb:///path/fdb.cluster` (FoundationDB; builds with `--features fdb`)
     /// or `memory://` (nothing survives a restart).
     pub(crate) metadata: String,
     /// WAL tier URL (`s3://bucket/prefix`, `file:///path`, `memory://`);
@@ -181,10 +182,9 @@ impl ServerSettings {
         if self.wal_faults.is_empty() {
             return Ok(None);
         }
-        self.wal_faults
-            .parse()
-            .map(Some)
-            .map_err(|e| anyhow::anyhow!("invalid setting `wal_faults` = {:?}: {e}", self.wal_faults))
+        self.wal_faults.parse().map(Some).map_err(|e| {
+            anyhow::anyhow!("invalid setting `wal_faults` = {:?}: {e}", self.wal_faults)
+        })
     }
 
     /// The WAL tier URL, defaulting to a directory in the data dir.

@@ -55,7 +55,8 @@ async fn hundred_thousand_records_round_trip_on_s3_tier() {
     let bucket = s3.bucket_dir(WAL_BUCKET);
     round_trip(&dir.path().join("gateway"), &Tier::S3(s3)).await;
     // The records went through S3 (s3s-fs keeps objects as files), not the data dir.
-    let objects = std::fs::read_dir(bucket.join("wal").join("wal")).expect("wal objects in the bucket");
+    let objects =
+        std::fs::read_dir(bucket.join("wal").join("wal")).expect("wal objects in the bucket");
     assert!(objects.count() > 0);
     assert!(!dir.path().join("gateway").join("wal").exists());
 }

@@ -7,10 +7,10 @@ use common::DevServer;
 use tonic_health::pb::HealthCheckRequest;
 use tonic_health::pb::health_check_response::ServingStatus;
 use tonic_health::pb::health_client::HealthClient;
+use tonic_reflection::pb::v1::ServerReflectionRequest;
 use tonic_reflection::pb::v1::server_reflection_client::ServerReflectionClient;
 use tonic_reflection::pb::v1::server_reflection_request::MessageRequest;
 use tonic_reflection::pb::v1::server_reflection_response::MessageResponse;
-use tonic_reflection::pb::v1::ServerReflectionRequest;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn health_and_reflection_are_served() {
@@ -19,7 +19,11 @@ async fn health_and_reflection_are_served() {
     let channel = server.channel().await;
 
     let mut health = HealthClient::new(channel.clone());
-    for service in ["stratus.v1.Producer", "stratus.v1.Consumer", "stratus.v1.Admin"] {
+    for service in [
+        "stratus.v1.Producer",
+        "stratus.v1.Consumer",
+        "stratus.v1.Admin",
+    ] {
         let status = health
             .check(HealthCheckRequest {
                 service: service.into(),
@@ -41,12 +45,26 @@ async fn health_and_reflection_are_served() {
         .await
         .unwrap()
         .into_inner();
-    let response = responses.message().await.unwrap().expect("a reflection answer");
+    let response = responses
+        .message()
+        .await
+        .unwrap()
+        .expect("a reflection answer");
     let Some(MessageResponse::ListServicesResponse(list)) = response.message_response else {
-        panic!("expected a service list, got {:?}", response.message_response);
+        panic!(
+            "expected a service list, got {:?}",
+            response.message_response
+        );
     };
     let names: Vec<String> = list.service.into_iter().map(|s| s.name).collect();
-    for expected in ["stratus.v1.Producer", "stratus.v1.Consumer", "stratus.v1.Admin"] {
-        assert!(names.iter().any(|n| n == expected), "{expected} missing from {names:?}");
+    for expected in [
+        "stratus.v1.Producer",
+        "stratus.v1.Consumer",
+        "stratus.v1.Admin",
+    ] {
+        assert!(
+            names.iter().any(|n| n == expected),
+            "{expected} missing from {names:?}"
+        );
     }
 }

@@ -15,10 +15,14 @@ use stratus_gateway::GatewayConfig;
 const COMPOSE: &str = "infra/docker-compose.yml";
 const DOCKERFILE: &str = "infra/Dockerfile";
 
-/// Top-level fields of the cli's `ServerSettings` (cli/src/settings.rs), which
-/// a binary crate cannot export: keep in step with that struct. `gateway` is
-/// nested and checked field by field from `GatewayConfig` itself.
-const SERVER_SETTINGS_FIELDS: &[&str] = &["data_dir", "metadata", "wal", "log_format"];
+/// Where the cli's `ServerSettings` lives. A binary crate cannot export it, so
+/// its fields are read from the source (see `server_settings_fields`);
+/// `gateway` is checked field by field from `GatewayConfig` itself.
+const SETTINGS_RS: &str = "cli/src/settings.rs";
+
+/// Top-level settings the compose file relies on. If one is renamed in
+/// settings.rs, this test fails and names it.
+const SERVER_SETTINGS_USED: &[&str] = &["data_dir", "metadata", "wal", "log_format", "gateway"];
 
 /// `AWS_*` variables that object_store's `AmazonS3Builder::from_env` turns into
 /// settings (object_store 0.14, src/aws/builder.rs, `AmazonS3ConfigKey::from_str`
@@ -486,23 +490,77 @@ impl Service<'_> {
 // Facts from the code
 // ---------------------------------------------------------------------------
 
-/// `STRATUS_*` variables the server reads: `STRATUS_<FIELD>` for the top-level
-/// settings and `STRATUS_GATEWAY__<FIELD>` for each `GatewayConfig` field (the
-/// settings layer uses `Env::prefixed("STRATUS_").split("__")`).
+/// `name: Type` fields of `struct NAME { ... }` in cli/src/settings.rs, in the
+/// plain one-field-per-line style rustfmt produces.
+fn struct_fields(source: &str, name: &str) -> Option<Vec<(String, String)>> {
+    let start = source.find(&format!("struct {name} {{"))?;
+    let body = &source[start..];
+    let body = &body[body.find('{')? + 1..body.find("\n}")?];
+    let mut fields = Vec::new();
+    for line in body.lines().map(str::trim) {
+        assert!(
+            !(line.starts_with("#[serde(")
+                && (line.contains("rename") || line.contains("flatten"))),
+            "{SETTINGS_RS}: `{name}` uses `{line}`; teach infra_compose.rs's struct_fields \
+             about it so STRATUS_* keys stay checked"
+        );
+        let Some(field) = line
+            .strip_prefix("pub(crate) ")
+            .or_else(|| line.strip_prefix("pub "))
+        else {
+            continue;
+        };
+        if let Some((field, ty)) = field.trim_end_matches(',').split_once(':') {
+            fields.push((field.trim().to_owned(), ty.trim().to_owned()));
+        }
+    }
+    Some(fields)
+}
+
+/// `STRATUS_*` variables the server reads (the settings layer uses
+/// `Env::prefixed("STRATUS_").split("__")`): `STRATUS_<FIELD>` for each
+/// top-level field of `ServerSettings`, `STRATUS_<FIELD>__<SUBFIELD>` for its
+/// nested settings structs, and `STRATUS_GATEWAY__<FIELD>` for each
+/// `GatewayConfig` field.
 fn valid_stratus_env_keys() -> BTreeSet<String> {
-    let gateway = serde_json::to_value(GatewayConfig::default()).expect("GatewayConfig serializes");
-    let fields = gateway
-        .as_object()
-        .expect("GatewayConfig serializes to a JSON object");
-    SERVER_SETTINGS_FIELDS
-        .iter()
-        .map(|field| format!("STRATUS_{}", field.to_ascii_uppercase()))
-        .chain(
-            fields
-                .keys()
-                .map(|field| format!("STRATUS_GATEWAY__{}", field.to_ascii_uppercase())),
-        )
-        .collect()
+    let source = read(SETTINGS_RS);
+    let fields = struct_fields(&source, "ServerSettings")
+        .unwrap_or_else(|| panic!("{SETTINGS_RS} has no `struct ServerSettings {{`"));
+    let names: BTreeSet<&str> = fields.iter().map(|(name, _)| name.as_str()).collect();
+    for used in SERVER_SETTINGS_USED {
+        assert!(
+            names.contains(used),
+            "{SETTINGS_RS}: ServerSettings has no field `{used}` any more (fields: {names:?}); \
+             update infra/docker-compose.yml (STRATUS_{} / --{}) and SERVER_SETTINGS_USED",
+            used.to_ascii_uppercase(),
+            used.replace('_', "-")
+        );
+    }
+    let mut keys = BTreeSet::new();
+    for (field, ty) in &fields {
+        let upper = field.to_ascii_uppercase();
+        if field == "gateway" {
+            let gateway =
+                serde_json::to_value(GatewayConfig::default()).expect("GatewayConfig serializes");
+            let gateway_fields = gateway
+                .as_object()
+                .expect("GatewayConfig serializes to a JSON object");
+            keys.extend(
+                gateway_fields
+                    .keys()
+                    .map(|sub| format!("STRATUS_GATEWAY__{}", sub.to_ascii_uppercase())),
+            );
+        } else if let Some(nested) = struct_fields(&source, ty) {
+            keys.extend(
+                nested
+                    .iter()
+                    .map(|(sub, _)| format!("STRATUS_{upper}__{}", sub.to_ascii_uppercase())),
+            );
+        } else {
+            keys.insert(format!("STRATUS_{upper}"));
+        }
+    }
+    keys
 }
 
 /// `ARG NAME=default` values of a Dockerfile.
@@ -827,8 +885,7 @@ fn gateway_environment_uses_real_config_keys() {
                 "{COMPOSE}: `{}` sets {key}, which the server does not read. Valid keys \
                  (STRATUS_<FIELD> of ServerSettings in cli/src/settings.rs, \
                  STRATUS_GATEWAY__<FIELD> of GatewayConfig in gateway/src/config.rs):\n  {}\n\
-                 Rename it after the config field; if settings.rs gained a top-level field, \
-                 add it to SERVER_SETTINGS_FIELDS in this test.",
+                 Rename it after the config field.",
                 gateway.name,
                 valid.iter().cloned().collect::<Vec<_>>().join("\n  ")
             );

@@ -107,7 +107,11 @@ pub struct LayeredTier {
 }
 
 /// Wraps `base` as described on [`LayeredTier`].
-pub fn layer(base: Arc<dyn ObjectStore>, retry: RetryConfig, faults: Option<FaultConfig>) -> LayeredTier {
+pub fn layer(
+    base: Arc<dyn ObjectStore>,
+    retry: RetryConfig,
+    faults: Option<FaultConfig>,
+) -> LayeredTier {
     let faulty: Arc<dyn ObjectStore> = match faults {
         Some(config) => Arc::new(FaultStore::new(base, config)),
         None => base,
@@ -121,7 +125,7 @@ pub fn layer(base: Arc<dyn ObjectStore>, retry: RetryConfig, faults: Option<Faul
 }
 
 /// Proves a tier works before a gateway accepts writes: writes a small object
-/// create-only, reads it back and deletes it. A missing bucket, a wrong
+/// lists, writes a small object create-only, reads its metadata and deletes it. A missing bucket, a wrong
 /// endpoint or credentials that may not write fail here, at start, instead
 /// of on the first produce.
 pub async fn probe_tier(store: &dyn ObjectStore, url: &str) -> Result<(), TierError> {
@@ -133,6 +137,12 @@ pub async fn probe_tier(store: &dyn ObjectStore, url: &str) -> Result<(), TierEr
             source,
         }
     };
+    // List first: it fails on a missing bucket even where a lenient store
+    // would create the bucket on PUT, and garbage collection needs it anyway.
+    store
+        .list_with_delimiter(Some(&Path::from("_stratus/probe")))
+        .await
+        .map_err(unusable("list"))?;
     store
         .put_opts(&key, "probe".into(), PutOptions::from(PutMode::Create))
         .await

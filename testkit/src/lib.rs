@@ -102,7 +102,9 @@ async fn serve(
     let mut builder = S3ServiceBuilder::new(fs);
     builder.set_auth(SimpleAuth::from_single(ACCESS_KEY, SECRET_KEY));
     let service = builder.build();
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind s3 server");
+    let listener = TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind s3 server");
     let _ = ready.send(listener.local_addr().expect("local addr"));
     let http = ConnBuilder::new(TokioExecutor::new());
     loop {

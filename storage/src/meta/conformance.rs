@@ -265,7 +265,11 @@ pub(super) async fn versionstamps(store: &dyn MetaStore) {
     assert_eq!(a.len(), 1 + VERSIONSTAMP_LEN);
     assert_eq!(&a[..1], b"p");
     assert_eq!(b.len(), VERSIONSTAMP_LEN);
-    assert_ne!(&a[1..], &b[..], "distinct within a commit");
+    assert_eq!(
+        &a[1..],
+        &b[..],
+        "one transaction's stamps are equal, as on FoundationDB"
+    );
     assert_eq!(
         a[1..9],
         first.version.to_be_bytes(),
@@ -287,11 +291,14 @@ pub(super) async fn commit_versions_increase(store: &dyn MetaStore) {
         last = version;
     }
     let mut tx = store.begin().await.expect("begin");
-    assert_eq!(tx.read_version(), last, "reads at the latest commit");
+    assert!(
+        tx.read_version() >= last,
+        "reads at or after the latest commit"
+    );
     tx.get(b"k").await.expect("get");
     let read_only = tx.commit().await.expect("read-only commit");
-    assert_eq!(
-        read_only.version, last,
+    assert!(
+        read_only.version >= last,
         "a read-only commit reports its read version"
     );
 }

@@ -27,7 +27,16 @@ pub(super) fn open_s3(url: &Url, raw: &str) -> Result<Arc<dyn ObjectStore>, Tier
             url: raw.to_owned(),
             reason: "an s3 url needs a bucket: s3://BUCKET/PREFIX".to_owned(),
         })?;
-    let mut builder = AmazonS3Builder::from_env().with_bucket_name(bucket);
+    // Retries belong to `RetryStore`, one policy with a per-call timeout; the
+    // client's own retries (10 attempts over up to 3 minutes) would hide a
+    // failing store behind minutes of silence.
+    let no_client_retries = object_store::RetryConfig {
+        max_retries: 0,
+        ..object_store::RetryConfig::default()
+    };
+    let mut builder = AmazonS3Builder::from_env()
+        .with_bucket_name(bucket)
+        .with_retry(no_client_retries);
     for (key, value) in url.query_pairs() {
         let config_key: AmazonS3ConfigKey = key.parse().map_err(|_| TierError::InvalidUrl {
             url: raw.to_owned(),

@@ -109,8 +109,12 @@ impl WriteBuffer {
         key: &[u8],
         prefix: &[u8],
     ) -> Result<(), MetaError> {
-        let order = u16::try_from(self.stamps).map_err(|_| MetaError::TooManyVersionstamps)?;
+        u16::try_from(self.stamps).map_err(|_| MetaError::TooManyVersionstamps)?;
         self.stamps += 1;
+        // As on FoundationDB, every stamp of one transaction is the same 10
+        // bytes; the last two order transactions within a commit batch, and
+        // here every commit holds one transaction.
+        let order = 0;
         let prefix = Bytes::copy_from_slice(prefix);
         self.ops
             .insert(Bytes::copy_from_slice(key), Op::Stamped { prefix, order });
