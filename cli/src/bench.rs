@@ -64,6 +64,8 @@ struct PhaseResult {
     ack_p99_ms: f64,
     ack_p999_ms: f64,
     ack_max_ms: f64,
+    /// Records acknowledged during the phase, warm-up included.
+    acked_records_total: u64,
 }
 
 pub(crate) async fn run(args: BenchArgs) -> anyhow::Result<()> {
@@ -120,6 +122,7 @@ async fn run_phase(
         1, 60_000_000, 3,
     )?));
     let records = Arc::new(AtomicU64::new(0));
+    let acked_total = Arc::new(AtomicU64::new(0));
     let errors = Arc::new(AtomicU64::new(0));
     let measuring = Arc::new(AtomicBool::new(false));
     let stop = Arc::new(AtomicBool::new(false));
@@ -132,6 +135,7 @@ async fn run_phase(
         let mut client = ProducerClient::new(channel.clone());
         let (args, topic) = (args.clone(), topic.to_owned());
         let (histogram, records, errors) = (histogram.clone(), records.clone(), errors.clone());
+        let acked_total = acked_total.clone();
         let (measuring, stop) = (measuring.clone(), stop.clone());
         workers.push(tokio::spawn(async move {
             let mut rng = rand::rngs::StdRng::seed_from_u64(worker as u64);
@@ -156,6 +160,9 @@ async fn run_phase(
                 let request = make_request(&topic, partition, &args, &mut rng);
                 let ok = client.produce(request).await.is_ok();
                 let latency = intended.elapsed();
+                if ok {
+                    acked_total.fetch_add(args.batch_records as u64, Ordering::Relaxed);
+                }
                 if measuring.load(Ordering::Relaxed) {
                     if ok {
                         records.fetch_add(args.batch_records as u64, Ordering::Relaxed);
@@ -198,6 +205,7 @@ async fn run_phase(
         ack_p99_ms: ms(0.99),
         ack_p999_ms: ms(0.999),
         ack_max_ms: histogram.max() as f64 / 1000.0,
+        acked_records_total: acked_total.load(Ordering::Relaxed),
     })
 }
 

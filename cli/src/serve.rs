@@ -137,7 +137,7 @@ async fn serve(settings: ServerSettings, dev: bool) -> anyhow::Result<()> {
     handle.shutdown().await;
     let counts = tier.counters.snapshot();
     tracing::info!(
-        requests = serde_json::to_string(&counts).unwrap_or_default(),
+        requests = %serde_json::to_string(&counts).unwrap_or_default(),
         "stopped; WAL tier requests since start"
     );
     // FoundationDB's client network must be stopped before the process exits.
@@ -195,6 +195,7 @@ fn init_logging(format: LogFormat) {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_writer(std::io::stderr);
     let _ = match format {
         LogFormat::Text => builder.try_init(),

@@ -188,7 +188,11 @@ async fn flush_loop(
         let mut waiting = first.bytes;
         let mut flush = vec![first];
         while waiting < settings.flush_bytes {
+            // Biased: calls already queued (say, while the pipeline was full)
+            // always join this flush before an expired linger cuts it, so a
+            // backlog becomes a few large flushes, not many small ones.
             let next = tokio::select! {
+                biased;
                 next = receiver.recv() => next,
                 () = tokio::time::sleep_until(deadline) => break,
             };

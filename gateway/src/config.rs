@@ -19,6 +19,7 @@ pub struct GatewayConfig {
     /// The batcher flushes as soon as this many bytes are waiting.
     pub flush_bytes: u64,
     /// WAL objects written at once; their commits stay in arrival order.
+    /// High-latency tiers (S3 Standard) need more to keep the tail short.
     pub max_concurrent_flushes: usize,
     /// Bytes of produce requests accepted but not yet acknowledged; beyond it
     /// unary produce calls fail with RESOURCE_EXHAUSTED and streams wait.
@@ -43,7 +44,7 @@ impl Default for GatewayConfig {
             cluster: "default".to_owned(),
             linger: Duration::from_millis(5),
             flush_bytes: 4 * 1024 * 1024,
-            max_concurrent_flushes: 4,
+            max_concurrent_flushes: 16,
             max_inflight_bytes: 256 * 1024 * 1024,
             max_request_bytes: 16 * 1024 * 1024,
             chunk_cache_bytes: 256 * 1024 * 1024,
