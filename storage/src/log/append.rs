@@ -101,26 +101,45 @@ impl Log {
         batches: &[AppendBatch],
         written: WrittenObject,
     ) -> Result<Vec<AppendOutcome>, LogError> {
-        if batches.is_empty() {
+        let mut outcomes = self.commit_objects(vec![(batches, written)]).await?;
+        Ok(outcomes.pop().unwrap_or_default())
+    }
+
+    /// Assigns offsets to several durable objects in one transaction, in the
+    /// order given (group commit: one metadata round trip and one fsync for
+    /// all of them). Returns each object's outcomes; an `Err` means none of
+    /// them was committed.
+    pub async fn commit_objects(
+        &self,
+        objects: Vec<(&[AppendBatch], WrittenObject)>,
+    ) -> Result<Vec<Vec<AppendOutcome>>, LogError> {
+        let objects: Vec<(&[AppendBatch], WrittenObject)> = objects
+            .into_iter()
+            .filter(|(batches, _)| !batches.is_empty())
+            .collect();
+        if objects.is_empty() {
             return Ok(Vec::new());
         }
-        let WrittenObject {
-            key,
-            object,
-            entries,
-            plans,
-        } = written;
-        let base_offsets = self.commit_offsets(&key, &entries).await?;
-        for (entry, base) in entries.iter().zip(&base_offsets) {
-            if *base >= 0 {
-                let range = entry.offset as usize..(entry.offset + u64::from(entry.len)) as usize;
-                // A copy, not a slice: a slice would pin the whole object in
-                // memory while the cache counts only the chunk's bytes.
-                let chunk = Bytes::copy_from_slice(&object[range]);
-                self.cache.insert(&key, entry.offset, chunk);
+        let chunks: Vec<(&str, &[ChunkEntry])> = objects
+            .iter()
+            .map(|(_, w)| (w.key.as_str(), w.entries.as_slice()))
+            .collect();
+        let base_offsets = self.commit_offsets(&chunks).await?;
+        let mut all = Vec::with_capacity(objects.len());
+        for ((batches, written), bases) in objects.into_iter().zip(base_offsets) {
+            for (entry, base) in written.entries.iter().zip(&bases) {
+                if *base >= 0 {
+                    let range =
+                        entry.offset as usize..(entry.offset + u64::from(entry.len)) as usize;
+                    // A copy, not a slice: a slice would pin the whole object in
+                    // memory while the cache counts only the chunk's bytes.
+                    let chunk = Bytes::copy_from_slice(&written.object[range]);
+                    self.cache.insert(&written.key, entry.offset, chunk);
+                }
             }
+            all.push(outcomes(batches, &written.plans, &bases));
         }
-        Ok(outcomes(batches, &plans, &base_offsets))
+        Ok(all)
     }
 
     async fn put_wal_object(&self, key: &str, object: Bytes) -> Result<(), LogError> {
@@ -141,23 +160,34 @@ impl Log {
 
     /// Runs the offset-assigning transaction until it is known to have
     /// committed, returning each chunk's base offset (-1: topic gone).
+    /// Runs the offset-assigning transaction for `objects` until it is known
+    /// to have committed, returning each chunk's base offset (-1: topic gone)
+    /// per object.
     async fn commit_offsets(
         &self,
-        object_key: &str,
-        entries: &[ChunkEntry],
-    ) -> Result<Vec<i64>, LogError> {
+        objects: &[(&str, &[ChunkEntry])],
+    ) -> Result<Vec<Vec<i64>>, LogError> {
         let mut rechecks = 0;
         loop {
             let attempt = run(self.meta.as_ref(), &self.retry, |tx| {
-                Box::pin(self.assign_offsets(tx, object_key, entries))
+                Box::pin(async move {
+                    let mut all = Vec::with_capacity(objects.len());
+                    for (key, entries) in objects {
+                        // Heads read here see the ones this transaction already
+                        // advanced for earlier objects.
+                        all.push(self.assign_offsets(tx, key, entries).await?);
+                    }
+                    Ok(all)
+                })
             })
             .await;
             match attempt {
-                // The transaction reads its own commit record first, so running it
-                // again after an unknown outcome either finds it or commits once.
+                // The transaction reads each object's commit record first, so
+                // running it again after an unknown outcome either finds them or
+                // commits once.
                 Err(e) if e.maybe_committed() && rechecks < MAX_UNKNOWN_RESULT_RECHECKS => {
                     rechecks += 1;
-                    tracing::warn!(object_key, error = %e, "commit outcome unknown; re-checking");
+                    tracing::warn!(objects = objects.len(), error = %e, "commit outcome unknown; re-checking");
                 }
                 other => return Ok(other?),
             }
