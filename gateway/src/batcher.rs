@@ -9,7 +9,6 @@
 //! the next one (group commit): the busier the gateway, the larger and
 //! cheaper each flush.
 
-use std::collections::VecDeque;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -183,11 +182,7 @@ async fn flush_loop(
 ) {
     // The channel's capacity bounds how many flushes write at once.
     let (to_committer, committer_queue) = mpsc::channel(settings.max_concurrent_flushes.max(1));
-    let committer = tokio::spawn(commit_in_order(
-        Arc::clone(&log),
-        committer_queue,
-        settings.max_concurrent_flushes.max(1),
-    ));
+    let committer = tokio::spawn(commit_in_order(Arc::clone(&log), committer_queue));
     while let Some(first) = receiver.recv().await {
         let deadline = first.received + settings.linger;
         let mut waiting = first.bytes;
@@ -239,85 +234,24 @@ async fn flush_loop(
 
 /// Commits flushes strictly in the order they were cut, each after its WAL
 /// object is durable, so offsets follow arrival order even though objects
-/// are written concurrently. Flushes whose objects are already written when
-/// their turn comes commit together in one metadata transaction (group
-/// commit), so a busy committer pays one round trip and one fsync for many.
-async fn commit_in_order(
-    log: Arc<Log>,
-    mut queue: mpsc::Receiver<InFlightFlush>,
-    max_group: usize,
-) {
-    let mut backlog: VecDeque<InFlightFlush> = VecDeque::new();
-    loop {
-        let first = match backlog.pop_front() {
-            Some(flush) => flush,
-            None => match queue.recv().await {
-                Some(flush) => flush,
-                None => return,
-            },
+/// are written concurrently.
+async fn commit_in_order(log: Arc<Log>, mut queue: mpsc::Receiver<InFlightFlush>) {
+    while let Some(flush) = queue.recv().await {
+        let result = match flush.write.await {
+            Ok(Ok(written)) => log.commit_object(&flush.batches, written).await,
+            Ok(Err(e)) => Err(e),
+            Err(e) => Err(LogError::CorruptMetadata {
+                reason: format!("wal object writer failed: {e}"),
+            }),
         };
-        let mut group = vec![(first.batches, first.write.await, first.replies)];
-        while backlog.len() < max_group {
-            match queue.try_recv() {
-                Ok(next) => backlog.push_back(next),
-                Err(_) => break,
-            }
-        }
-        while group.len() < max_group && backlog.front().is_some_and(|f| f.write.is_finished()) {
-            if let Some(next) = backlog.pop_front() {
-                group.push((next.batches, next.write.await, next.replies));
-            }
-        }
-        commit_group(&log, group).await;
-    }
-}
-
-type Written = Result<Result<WrittenObject, LogError>, tokio::task::JoinError>;
-
-/// Commits the written flushes of a group in one transaction and answers
-/// every call; a flush whose write failed is answered with its own error.
-async fn commit_group(log: &Log, group: Vec<(Arc<Vec<AppendBatch>>, Written, Vec<Reply>)>) {
-    let mut batches_of = Vec::with_capacity(group.len());
-    let mut written_objects = Vec::with_capacity(group.len());
-    let mut waiting = Vec::with_capacity(group.len());
-    for (batches, written, replies) in group {
-        match written {
-            Ok(Ok(written)) => {
-                batches_of.push(batches);
-                written_objects.push(written);
-                waiting.push(replies);
-            }
-            Ok(Err(e)) => acknowledge(replies, Err(e.to_string())),
-            Err(e) => acknowledge(replies, Err(format!("wal object writer failed: {e}"))),
-        }
-    }
-    if written_objects.is_empty() {
-        return;
-    }
-    let objects = batches_of
-        .iter()
-        .map(|batches| batches.as_slice())
-        .zip(written_objects)
-        .collect();
-    match log.commit_objects(objects).await {
-        Ok(outcomes) => {
-            for (replies, outcomes) in waiting.into_iter().zip(outcomes) {
-                acknowledge(replies, Ok(outcomes));
-            }
-        }
-        Err(e) => {
-            let message = e.to_string();
-            for replies in waiting {
-                acknowledge(replies, Err(message.clone()));
-            }
-        }
+        acknowledge(flush.replies, result);
     }
 }
 
 /// Answers every call of one flush. This is the one place a produce is
 /// acknowledged: `result` is `Ok` only after the flush's WAL object was
 /// durable and the transaction assigning its offsets committed.
-fn acknowledge(replies: Vec<Reply>, result: Result<Vec<AppendOutcome>, String>) {
+fn acknowledge(replies: Vec<Reply>, result: Result<Vec<AppendOutcome>, LogError>) {
     match result {
         Ok(outcomes) => {
             let mut outcomes = outcomes.into_iter();
@@ -326,8 +260,9 @@ fn acknowledge(replies: Vec<Reply>, result: Result<Vec<AppendOutcome>, String>) 
                 let _ = reply.send(Ok(answer));
             }
         }
-        Err(message) => {
-            tracing::warn!(error = %message, calls = replies.len(), "flush failed; failing its produce calls");
+        Err(err) => {
+            tracing::warn!(error = %err, calls = replies.len(), "flush failed; failing its produce calls");
+            let message = err.to_string();
             for (_, reply, _permit) in replies {
                 let _ = reply.send(Err(GatewayError::FlushFailed(message.clone())));
             }
