@@ -358,20 +358,6 @@ fn map_error(error: FdbError) -> MetaError {
     }
 }
 
-fn check_key(key: &[u8]) -> Result<(), MetaError> {
-    if key.len() > limits::MAX_KEY_BYTES {
-        return Err(MetaError::KeyTooLarge { len: key.len() });
-    }
-    Ok(())
-}
-
-fn check_value(len: usize) -> Result<(), MetaError> {
-    if len > limits::MAX_VALUE_BYTES {
-        return Err(MetaError::ValueTooLarge { len });
-    }
-    Ok(())
-}
-
 /// The operand of FoundationDB's `SET_VERSIONSTAMPED_VALUE` (API 520+): the
 /// value with a placeholder where the stamp goes, then the placeholder's
 /// offset as 4 little-endian bytes.
@@ -523,8 +509,8 @@ impl Transaction for FdbTransaction {
     }
 
     fn set(&mut self, key: &[u8], value: &[u8]) -> Result<(), MetaError> {
-        check_key(key)?;
-        check_value(value.len())?;
+        limits::check_key(key)?;
+        limits::check_value(value.len())?;
         self.trx.set(key, value);
         self.record_write(key, value.len());
         self.stamped.remove(key);
@@ -532,7 +518,7 @@ impl Transaction for FdbTransaction {
     }
 
     fn clear(&mut self, key: &[u8]) -> Result<(), MetaError> {
-        check_key(key)?;
+        limits::check_key(key)?;
         self.trx.clear(key);
         self.record_write(key, 0);
         self.stamped.remove(key);
@@ -540,15 +526,7 @@ impl Transaction for FdbTransaction {
     }
 
     fn clear_range(&mut self, begin: &[u8], end: &[u8]) -> Result<(), MetaError> {
-        check_key(begin)?;
-        // One byte of slack so the key after a largest key is a valid end.
-        if end.len() > limits::MAX_KEY_BYTES + 1 {
-            return Err(MetaError::KeyTooLarge { len: end.len() });
-        }
-        if begin > end {
-            return Err(MetaError::InvertedRange);
-        }
-        if begin < end {
+        if limits::check_clear_range(begin, end)? {
             self.trx.clear_range(begin, end);
             self.record_write(begin, 0);
             self.sizes.write(end, 0);
@@ -559,7 +537,7 @@ impl Transaction for FdbTransaction {
     }
 
     fn atomic_add(&mut self, key: &[u8], delta: i64) -> Result<(), MetaError> {
-        check_key(key)?;
+        limits::check_key(key)?;
         if self.stamped.contains(key) {
             return Err(MetaError::VersionstampedKeyRead);
         }
@@ -576,8 +554,8 @@ impl Transaction for FdbTransaction {
         key: &[u8],
         value_prefix: &[u8],
     ) -> Result<(), MetaError> {
-        check_key(key)?;
-        check_value(value_prefix.len() + VERSIONSTAMP_LEN)?;
+        limits::check_key(key)?;
+        limits::check_value(value_prefix.len() + VERSIONSTAMP_LEN)?;
         let param = stamped_value_param(value_prefix)?;
         self.trx
             .atomic_op(key, &param, MutationType::SetVersionstampedValue);
@@ -587,7 +565,7 @@ impl Transaction for FdbTransaction {
     }
 
     fn add_read_conflict_key(&mut self, key: &[u8]) -> Result<(), MetaError> {
-        check_key(key)?;
+        limits::check_key(key)?;
         // The point range [key, key + \0), as FoundationDB records a read.
         let end = [key, &[0]].concat();
         self.trx

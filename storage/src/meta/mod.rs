@@ -38,6 +38,37 @@ pub mod limits {
     pub const MAX_TRANSACTION_BYTES: usize = 10_000_000;
     /// Oldest read version a transaction may commit with, in milliseconds.
     pub const MAX_TRANSACTION_AGE_MS: u64 = 5_000;
+
+    use super::MetaError;
+
+    /// Refuses a key over [`MAX_KEY_BYTES`].
+    pub(crate) fn check_key(key: &[u8]) -> Result<(), MetaError> {
+        if key.len() > MAX_KEY_BYTES {
+            return Err(MetaError::KeyTooLarge { len: key.len() });
+        }
+        Ok(())
+    }
+
+    /// Refuses a value over [`MAX_VALUE_BYTES`].
+    pub(crate) fn check_value(len: usize) -> Result<(), MetaError> {
+        if len > MAX_VALUE_BYTES {
+            return Err(MetaError::ValueTooLarge { len });
+        }
+        Ok(())
+    }
+
+    /// Checks a clear-range's bounds; `Ok(false)` means the range is empty.
+    pub(crate) fn check_clear_range(begin: &[u8], end: &[u8]) -> Result<bool, MetaError> {
+        check_key(begin)?;
+        // One byte of slack so the key after a largest key is a valid end.
+        if end.len() > MAX_KEY_BYTES + 1 {
+            return Err(MetaError::KeyTooLarge { len: end.len() });
+        }
+        if begin > end {
+            return Err(MetaError::InvertedRange);
+        }
+        Ok(begin < end)
+    }
 }
 
 /// Length of a versionstamp: 8-byte commit version, 2-byte order within the commit.

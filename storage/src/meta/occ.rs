@@ -166,20 +166,6 @@ struct OccTransaction<E: Engine> {
     read_bytes: usize,
 }
 
-fn check_key(key: &[u8]) -> Result<(), MetaError> {
-    if key.len() > limits::MAX_KEY_BYTES {
-        return Err(MetaError::KeyTooLarge { len: key.len() });
-    }
-    Ok(())
-}
-
-fn check_value(len: usize) -> Result<(), MetaError> {
-    if len > limits::MAX_VALUE_BYTES {
-        return Err(MetaError::ValueTooLarge { len });
-    }
-    Ok(())
-}
-
 impl<E: Engine> OccTransaction<E> {
     /// Reads past the age limit fail as FoundationDB's do; it also stops a
     /// forgotten transaction from pinning an old redb snapshot.
@@ -258,35 +244,27 @@ impl<E: Engine> Transaction for OccTransaction<E> {
     }
 
     fn set(&mut self, key: &[u8], value: &[u8]) -> Result<(), MetaError> {
-        check_key(key)?;
-        check_value(value.len())?;
+        limits::check_key(key)?;
+        limits::check_value(value.len())?;
         self.writes.set(key, value);
         Ok(())
     }
 
     fn clear(&mut self, key: &[u8]) -> Result<(), MetaError> {
-        check_key(key)?;
+        limits::check_key(key)?;
         self.writes.clear(key);
         Ok(())
     }
 
     fn clear_range(&mut self, begin: &[u8], end: &[u8]) -> Result<(), MetaError> {
-        check_key(begin)?;
-        // One byte of slack so `key_after` of a largest key is a valid end.
-        if end.len() > limits::MAX_KEY_BYTES + 1 {
-            return Err(MetaError::KeyTooLarge { len: end.len() });
-        }
-        if begin > end {
-            return Err(MetaError::InvertedRange);
-        }
-        if begin < end {
+        if limits::check_clear_range(begin, end)? {
             self.writes.clear_range(begin, end);
         }
         Ok(())
     }
 
     fn atomic_add(&mut self, key: &[u8], delta: i64) -> Result<(), MetaError> {
-        check_key(key)?;
+        limits::check_key(key)?;
         self.writes.atomic_add(key, delta)
     }
 
@@ -295,13 +273,13 @@ impl<E: Engine> Transaction for OccTransaction<E> {
         key: &[u8],
         value_prefix: &[u8],
     ) -> Result<(), MetaError> {
-        check_key(key)?;
-        check_value(value_prefix.len() + super::VERSIONSTAMP_LEN)?;
+        limits::check_key(key)?;
+        limits::check_value(value_prefix.len() + super::VERSIONSTAMP_LEN)?;
         self.writes.set_versionstamped_value(key, value_prefix)
     }
 
     fn add_read_conflict_key(&mut self, key: &[u8]) -> Result<(), MetaError> {
-        check_key(key)?;
+        limits::check_key(key)?;
         let (begin, end) = point(key);
         self.add_read(begin, end);
         Ok(())
