@@ -226,7 +226,7 @@ fn make_request(
             rng.fill(&mut value[..args.record_size / 2]);
             Record {
                 key: None,
-                value: Bytes::from(value),
+                value: Some(Bytes::from(value)),
                 headers: Vec::new(),
                 timestamp_ms: Some(now),
             }

@@ -232,13 +232,17 @@ fn print_record(
     record: &ConsumedRecord,
 ) -> std::io::Result<()> {
     let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+    // A tombstone (null value) prints as `null`, as Kafka's console consumer does.
+    let value = record
+        .value
+        .as_deref()
+        .map_or_else(|| "null".to_owned(), text);
     match format {
-        OutputFormat::Text => writeln!(out, "{}", text(&record.value)),
+        OutputFormat::Text => writeln!(out, "{value}"),
         OutputFormat::Kv => writeln!(
             out,
-            "{}\t{}",
+            "{}\t{value}",
             record.key.as_deref().map(text).unwrap_or_default(),
-            text(&record.value)
         ),
         OutputFormat::Json => {
             let headers: serde_json::Map<String, serde_json::Value> = record
@@ -251,7 +255,7 @@ fn print_record(
                 "offset": record.offset,
                 "timestamp": record.timestamp_ms,
                 "key": record.key.as_deref().map(text),
-                "value": text(&record.value),
+                "value": record.value.as_deref().map(text),
                 "headers": headers,
             });
             writeln!(out, "{line}")

@@ -24,6 +24,10 @@ pub(crate) struct ProduceArgs {
     /// Split each line at the first SEP into key and value, e.g. `--key-separator :`.
     #[arg(long, short = 'K', value_name = "SEP")]
     key_separator: Option<String>,
+    /// Send a value equal to MARKER as a null value (a tombstone, which
+    /// deletes its key from a compacted topic), e.g. `--null-marker NULL`.
+    #[arg(long, value_name = "MARKER")]
+    null_marker: Option<String>,
     /// Add a header KEY=VALUE to every record. Repeatable.
     #[arg(long = "header", short = 'H', value_name = "KEY=VALUE")]
     headers: Vec<String>,
@@ -67,9 +71,10 @@ pub(crate) async fn run(args: ProduceArgs) -> anyhow::Result<()> {
             None => (None, line),
         };
         pending_bytes += value.len() + key.as_ref().map_or(0, Bytes::len);
+        let tombstone = args.null_marker.as_deref() == Some(value.as_str());
         pending.push(Record {
             key,
-            value: Bytes::from(value),
+            value: (!tombstone).then(|| Bytes::from(value)),
             headers: headers.clone(),
             timestamp_ms: None,
         });

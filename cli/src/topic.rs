@@ -121,6 +121,8 @@ fn parse_configs(configs: &[String]) -> anyhow::Result<TopicConfig> {
         match key {
             "retention.ms" => config.retention_ms = Some(number()?),
             "retention.bytes" => config.retention_bytes = Some(number()?),
+            "delete.retention.ms" => config.delete_retention_ms = Some(number()?),
+            "max.compaction.lag.ms" => config.max_compaction_lag_ms = Some(number()?),
             "max.message.bytes" => {
                 config.max_message_bytes = Some(
                     i32::try_from(number()?)
@@ -135,7 +137,8 @@ fn parse_configs(configs: &[String]) -> anyhow::Result<TopicConfig> {
                 } as i32;
             }
             _ => anyhow::bail!(
-                "unknown topic setting {key:?}; use retention.ms, retention.bytes, cleanup.policy or max.message.bytes"
+                "unknown topic setting {key:?}; use retention.ms, retention.bytes, cleanup.policy, \
+                 max.message.bytes, delete.retention.ms or max.compaction.lag.ms"
             ),
         }
     }
@@ -160,6 +163,16 @@ fn print_description(topic: &TopicDescription) {
             "max.message.bytes  {}",
             config.max_message_bytes.unwrap_or(-1)
         );
+        if policy == "compact" {
+            println!(
+                "delete.retention.ms    {}",
+                config.delete_retention_ms.unwrap_or(-1)
+            );
+            println!(
+                "max.compaction.lag.ms  {}",
+                config.max_compaction_lag_ms.unwrap_or(-1)
+            );
+        }
     }
     println!();
     println!(

@@ -15,7 +15,7 @@ fn records(sizes: &[usize]) -> Vec<Record> {
         .iter()
         .map(|n| Record {
             key: None,
-            value: Bytes::from(vec![b'x'; *n]),
+            value: Some(Bytes::from(vec![b'x'; *n])),
             headers: vec![],
             timestamp_ms: None,
         })

@@ -62,7 +62,7 @@ async fn kill_and_check(data_dir: &std::path::Path, tier: &Tier) {
                                 .iter()
                                 .map(|v| Record {
                                     key: None,
-                                    value: v.clone(),
+                                    value: Some(v.clone()),
                                     headers: vec![],
                                     timestamp_ms: None,
                                 })
@@ -113,7 +113,7 @@ async fn kill_and_check(data_dir: &std::path::Path, tier: &Tier) {
                 record.offset, i as i64,
                 "offsets of partition {partition} are not dense"
             );
-            stored.insert((partition, record.offset), record.value);
+            stored.insert((partition, record.offset), record.value.unwrap_or_default());
         }
     }
     for ((partition, offset), value) in &acked {

@@ -27,7 +27,10 @@ fn record(producer: usize, seq: usize) -> Record {
     };
     Record {
         key: Some(Bytes::from(key)),
-        value: Bytes::from(format!("p{producer}-s{seq}-{}", "x".repeat(seq % 200))),
+        value: Some(Bytes::from(format!(
+            "p{producer}-s{seq}-{}",
+            "x".repeat(seq % 200)
+        ))),
         headers: vec![
             Header {
                 key: "producer".into(),

@@ -97,7 +97,7 @@ async fn produce_and_consume_under_faults(max_attempts: u32) -> usize {
                             .iter()
                             .map(|v| Record {
                                 key: None,
-                                value: v.clone(),
+                                value: Some(v.clone()),
                                 headers: vec![],
                                 timestamp_ms: None,
                             })
@@ -144,7 +144,7 @@ async fn produce_and_consume_under_faults(max_attempts: u32) -> usize {
                     Ok(response) => {
                         for record in response.into_inner().records {
                             assert_eq!(record.offset, offset, "consumer saw a gap");
-                            seen.insert(record.offset, record.value);
+                            seen.insert(record.offset, record.value.unwrap_or_default());
                             offset += 1;
                         }
                     }
@@ -194,7 +194,7 @@ async fn produce_and_consume_under_faults(max_attempts: u32) -> usize {
             }
             for record in response.records {
                 assert_eq!(record.offset, offset, "offsets must stay dense");
-                stored.insert((partition, record.offset), record.value);
+                stored.insert((partition, record.offset), record.value.unwrap_or_default());
                 offset += 1;
             }
         }

@@ -33,7 +33,7 @@ fn request(partition: u32, value: Bytes) -> ProduceRequest {
             partition,
             records: vec![Record {
                 key: None,
-                value,
+                value: Some(value),
                 headers: vec![],
                 timestamp_ms: None,
             }],
@@ -134,7 +134,8 @@ async fn sigterm_answers_every_in_flight_produce() {
         let records = read_all(&mut consumer, "bounded", partition).await;
         for ((p, offset), value) in acked.iter().filter(|((p, _), _)| *p == partition) {
             assert_eq!(
-                &records[*offset as usize].value, value,
+                records[*offset as usize].value.as_ref(),
+                Some(value),
                 "partition {p} offset {offset}"
             );
         }

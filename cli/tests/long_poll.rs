@@ -58,7 +58,7 @@ async fn fetch_at_the_end_wakes_on_commit_and_times_out_empty() {
                 partition: 0,
                 records: vec![Record {
                     key: None,
-                    value: Bytes::from_static(b"hello"),
+                    value: Some(Bytes::from_static(b"hello")),
                     headers: vec![],
                     timestamp_ms: None,
                 }],
@@ -70,7 +70,7 @@ async fn fetch_at_the_end_wakes_on_commit_and_times_out_empty() {
     let ack_done = acked_at.elapsed();
     let (response, waited) = fetch.await.unwrap();
     assert_eq!(response.records.len(), 1);
-    assert_eq!(&response.records[0].value[..], b"hello");
+    assert_eq!(response.records[0].value.as_deref(), Some(&b"hello"[..]));
     assert_eq!(response.next_fetch_offset, 1);
     assert!(
         waited < Duration::from_secs(5),

@@ -94,7 +94,7 @@ fn one_record(value: &'static str) -> ProduceRequest {
             partition: 0,
             records: vec![Record {
                 key: None,
-                value: Bytes::from_static(value.as_bytes()),
+                value: Some(Bytes::from_static(value.as_bytes())),
                 headers: vec![],
                 timestamp_ms: None,
             }],

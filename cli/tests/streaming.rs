@@ -20,7 +20,7 @@ fn request(correlation_id: u64, values: &[String], timestamp_ms: i64) -> Produce
                 .iter()
                 .map(|v| Record {
                     key: None,
-                    value: Bytes::from(v.clone()),
+                    value: Some(Bytes::from(v.clone())),
                     headers: vec![],
                     timestamp_ms: Some(timestamp_ms),
                 })
@@ -91,7 +91,7 @@ async fn produce_stream_subscribe_and_list_offsets() {
             .expect("subscription ended");
         for record in batch.records {
             assert_eq!(record.offset, next);
-            assert_eq!(record.value, Bytes::from(format!("m{next}")));
+            assert_eq!(record.value, Some(Bytes::from(format!("m{next}"))));
             next += 1;
         }
     }

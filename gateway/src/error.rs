@@ -60,7 +60,9 @@ fn log_code(err: &LogError) -> Code {
         LogError::Meta(MetaError::KeyTooLarge { .. } | MetaError::ValueTooLarge { .. }) => {
             Code::InvalidArgument
         }
-        LogError::Meta(_) | LogError::ObjectStore { .. } => Code::Unavailable,
+        LogError::Meta(_)
+        | LogError::ObjectStore { .. }
+        | LogError::CommitDeadlinePassed { .. } => Code::Unavailable,
         LogError::CorruptObject { .. } | LogError::CorruptMetadata { .. } => Code::DataLoss,
     }
 }

@@ -9,7 +9,7 @@ use stratus_proto::partitioner::partition_for_key;
 use stratus_proto::v1::{self, ProduceRequest};
 use stratus_storage::batch::{Header, RecordInput, encode_batch};
 use stratus_storage::log::{AppendBatch, LogError, now_ms};
-use stratus_storage::topic::TopicRecord;
+use stratus_storage::topic::{CleanupPolicy, TopicRecord};
 
 use crate::error::GatewayError;
 
@@ -75,9 +75,19 @@ fn check_sizes(
     records: &[v1::Record],
 ) -> Result<(), GatewayError> {
     let limit = topic.config.max_message_bytes;
+    let compacted = topic.config.cleanup_policy == CleanupPolicy::Compact;
     for (index, record) in records.iter().enumerate() {
+        // Key compaction keeps the latest record per key: a keyless record
+        // could never be compacted away (Kafka refuses them too).
+        if compacted && record.key.is_none() {
+            return Err(GatewayError::InvalidArgument(format!(
+                "record {index} for partition {partition} has no key, but topic {:?} has \
+                 cleanup.policy=compact; give every record a key",
+                topic.name
+            )));
+        }
         let size = record.key.as_ref().map_or(0, |k| k.len())
-            + record.value.len()
+            + record.value.as_ref().map_or(0, |v| v.len())
             + record
                 .headers
                 .iter()

@@ -33,9 +33,12 @@ mod header;
 
 use bytes::Bytes;
 
-pub use decode::{decode_chunk, decode_chunk_from};
-pub use encode::encode_batch;
-pub use header::{batch_infos, patch_base_offset, rebase_chunk};
+pub use decode::{
+    DecodedChunk, Offsets, decode_chunk, decode_chunk_from, decode_records, decode_segment_chunk,
+    decode_segment_chunk_from,
+};
+pub use encode::{encode_batch, encode_batch_at_offsets};
+pub use header::{batch_infos, patch_base_offset, rebase_chunk, segment_batch_infos};
 
 /// Bytes of a v2 batch header, up to and including the record count.
 pub const BATCH_HEADER_LEN: usize = 61;
@@ -58,7 +61,9 @@ pub struct Header {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RecordInput {
     pub key: Option<Bytes>,
-    pub value: Bytes,
+    /// `None` is Kafka's null value: a tombstone, which key compaction uses
+    /// to delete a key.
+    pub value: Option<Bytes>,
     pub headers: Vec<Header>,
     pub timestamp_ms: i64,
 }
@@ -69,9 +74,8 @@ pub struct StoredRecord {
     pub offset: i64,
     pub timestamp_ms: i64,
     pub key: Option<Bytes>,
-    /// A Kafka null value (a tombstone written by a Kafka producer) reads back
-    /// as empty; Stratus' own encoder never writes null values.
-    pub value: Bytes,
+    /// `None` is a null value: a tombstone.
+    pub value: Option<Bytes>,
     pub headers: Vec<Header>,
 }
 
@@ -79,7 +83,7 @@ impl StoredRecord {
     /// Bytes this record counts against a fetch's `max_bytes`: key, value and
     /// header keys and values, without framing.
     pub fn payload_len(&self) -> usize {
-        payload_len(self.key.as_ref(), &self.value, &self.headers)
+        payload_len(self.key.as_ref(), self.value.as_ref(), &self.headers)
     }
 }
 
@@ -87,13 +91,13 @@ impl RecordInput {
     /// Key, value and header bytes, without framing; the same measure as
     /// [`StoredRecord::payload_len`].
     pub fn payload_len(&self) -> usize {
-        payload_len(self.key.as_ref(), &self.value, &self.headers)
+        payload_len(self.key.as_ref(), self.value.as_ref(), &self.headers)
     }
 }
 
-fn payload_len(key: Option<&Bytes>, value: &Bytes, headers: &[Header]) -> usize {
+fn payload_len(key: Option<&Bytes>, value: Option<&Bytes>, headers: &[Header]) -> usize {
     let headers: usize = headers.iter().map(|h| h.key.len() + h.value.len()).sum();
-    key.map_or(0, Bytes::len) + value.len() + headers
+    key.map_or(0, Bytes::len) + value.map_or(0, Bytes::len) + headers
 }
 
 /// What one batch header says, read without decompressing anything.
@@ -113,6 +117,16 @@ pub struct BatchInfo {
     pub producer_epoch: i16,
     /// -1 when the producer is not idempotent.
     pub base_sequence: i32,
+    /// The last record's offset minus the base offset: `record_count - 1`
+    /// unless key compaction left gaps.
+    pub last_offset_delta: i32,
+}
+
+impl BatchInfo {
+    /// Offsets the batch spans, gaps included.
+    pub fn offset_span(&self) -> i64 {
+        i64::from(self.last_offset_delta) + 1
+    }
 }
 
 /// What went wrong encoding or decoding record batches. Positions are byte
@@ -182,7 +196,7 @@ pub enum BatchError {
         problem: String,
     },
     #[error(
-        "offsets overflow: chunk base offset {base_offset} plus the chunk's records passes i64::MAX"
+        "offsets out of range: base offset {base_offset} is negative or its records pass i64::MAX"
     )]
     OffsetOverflow { base_offset: i64 },
 }

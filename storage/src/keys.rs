@@ -40,6 +40,21 @@ pub enum Tag {
     /// that assigns them; a retry of that transaction reads it first, which makes
     /// the commit idempotent and resolves an unknown commit result.
     WalCommit = 8,
+    /// `(9, since_ms: i64, object_key: str)` → empty. An object no index entry
+    /// references any more, since `since_ms`; the compactor deletes it once a
+    /// grace period (covering in-flight reads) has passed.
+    Garbage = 9,
+    /// `(10, shard: u32)` → compactor lease (`stratus_compactor::lease`): which
+    /// compactor owns the partitions of a shard, until when, and the fencing
+    /// generation its index swaps check.
+    CompactorLease = 10,
+    /// `(11, topic_id, partition)` → offset, i64 LE, up to which key compaction
+    /// has cleaned the partition.
+    CleanedUpTo = 11,
+    /// `(12, topic_id: u128)` → partition count, u32 LE. A deleted topic whose
+    /// index entries still hold references to objects; the compactor releases
+    /// them and then clears this key.
+    DeletedTopic = 12,
 }
 
 /// The key space of one Stratus cluster.
@@ -167,6 +182,58 @@ impl KeySpace {
     pub fn wal_commit(&self, object_key: &str) -> Vec<u8> {
         self.root.pack(&(Tag::WalCommit as u16, object_key))
     }
+
+    pub fn garbage(&self, since_ms: i64, object_key: &str) -> Vec<u8> {
+        self.root.pack(&(Tag::Garbage as u16, since_ms, object_key))
+    }
+
+    /// `[begin, end)` covering the garbage entries recorded before `before_ms`.
+    pub fn garbage_before(&self, before_ms: i64) -> (Vec<u8>, Vec<u8>) {
+        let whole = self.root.subspace(&(Tag::Garbage as u16,));
+        let end = whole.subspace(&(before_ms,)).bytes().to_vec();
+        (whole.range().0, end)
+    }
+
+    /// Decodes `(since_ms, object_key)` from a garbage key.
+    pub fn garbage_decode(&self, key: &[u8]) -> Option<(i64, String)> {
+        self.root
+            .unpack::<(u16, i64, String)>(key)
+            .ok()
+            .filter(|(tag, ..)| *tag == Tag::Garbage as u16)
+            .map(|(_, since, object)| (since, object))
+    }
+
+    pub fn compactor_lease(&self, shard: u32) -> Vec<u8> {
+        self.root.pack(&(Tag::CompactorLease as u16, shard))
+    }
+
+    pub fn cleaned_up_to(&self, topic_id: u128, partition: u32) -> Vec<u8> {
+        self.root
+            .pack(&(Tag::CleanedUpTo as u16, topic_id, partition))
+    }
+
+    pub fn deleted_topic(&self, topic_id: u128) -> Vec<u8> {
+        self.root.pack(&(Tag::DeletedTopic as u16, topic_id))
+    }
+
+    /// `[begin, end)` covering every deleted-topic key.
+    pub fn deleted_topics_range(&self) -> (Vec<u8>, Vec<u8>) {
+        self.root.subspace(&(Tag::DeletedTopic as u16,)).range()
+    }
+
+    /// Decodes the topic id from a deleted-topic key.
+    pub fn deleted_topic_decode(&self, key: &[u8]) -> Option<u128> {
+        self.root
+            .unpack::<(u16, u128)>(key)
+            .ok()
+            .filter(|(tag, _)| *tag == Tag::DeletedTopic as u16)
+            .map(|(_, id)| id)
+    }
+
+    /// `[begin, end)` covering every topic-by-id key.
+    pub fn topics_by_id_range(&self) -> (Vec<u8>, Vec<u8>) {
+        self.root.subspace(&(Tag::TopicById as u16,)).range()
+    }
 }
 
 /// Encodes an i64 the way FoundationDB's atomic `ADD` reads it.
@@ -202,6 +269,26 @@ mod tests {
             "0273747261747573000263001505150715031564",
             "persisted key layout changed: existing clusters would lose their data"
         );
+        assert_eq!(
+            hex(keys.garbage(5, "wal/x")),
+            "027374726174757300026300150915050277616c2f7800",
+            "persisted key layout changed: existing clusters would lose their data"
+        );
+        assert_eq!(
+            hex(keys.compactor_lease(2)),
+            "027374726174757300026300150a1502",
+            "persisted key layout changed: existing clusters would lose their data"
+        );
+        assert_eq!(
+            hex(keys.cleaned_up_to(7, 3)),
+            "027374726174757300026300150b15071503",
+            "persisted key layout changed: existing clusters would lose their data"
+        );
+        assert_eq!(
+            hex(keys.deleted_topic(7)),
+            "027374726174757300026300150c1507",
+            "persisted key layout changed: existing clusters would lose their data"
+        );
     }
 
     #[test]
@@ -214,6 +301,17 @@ mod tests {
         assert!(begin <= holding && holding < end);
         assert!(before < begin);
         assert_eq!(keys.index_end_offset(&holding), Some(100));
+    }
+
+    #[test]
+    fn garbage_before_selects_older_entries() {
+        let keys = KeySpace::new("c");
+        let (begin, end) = keys.garbage_before(1_000);
+        let older = keys.garbage(999, "wal/a");
+        let at = keys.garbage(1_000, "wal/a");
+        assert!(begin <= older && older < end);
+        assert!(at >= end);
+        assert_eq!(keys.garbage_decode(&older), Some((999, "wal/a".to_owned())));
     }
 
     #[test]

@@ -1,4 +1,5 @@
-//! Everything Stratus persists: the record batch codec, the WAL object format,
+//! Everything Stratus persists: the record batch codec, the WAL object and
+//! segment formats,
 //! the object-store tiers, the metadata store and the key layout on top of it,
 //! and the partition log (append, commit, read).
 //!
@@ -8,6 +9,7 @@ pub mod batch;
 pub mod keys;
 pub mod log;
 pub mod meta;
+pub mod segment;
 pub mod tier;
 pub mod topic;
 pub mod wal_object;

@@ -30,6 +30,23 @@ pub struct TopicConfig {
     pub cleanup_policy: CleanupPolicy,
     /// `max.message.bytes`: the largest record accepted (key + value + headers).
     pub max_message_bytes: u32,
+    /// `delete.retention.ms`: how long key compaction keeps a tombstone, so
+    /// consumers that are behind still see the delete.
+    #[serde(default = "default_delete_retention_ms")]
+    pub delete_retention_ms: i64,
+    /// `max.compaction.lag.ms`: the longest a record can stay uncompacted in a
+    /// compacted topic. Kafka's default is unbounded; ours is 5 minutes, so
+    /// a duplicate key's lifetime is bounded out of the box.
+    #[serde(default = "default_max_compaction_lag_ms")]
+    pub max_compaction_lag_ms: i64,
+}
+
+fn default_delete_retention_ms() -> i64 {
+    24 * 60 * 60 * 1000
+}
+
+fn default_max_compaction_lag_ms() -> i64 {
+    5 * 60 * 1000
 }
 
 impl Default for TopicConfig {
@@ -39,6 +56,8 @@ impl Default for TopicConfig {
             retention_bytes: -1,
             cleanup_policy: CleanupPolicy::Delete,
             max_message_bytes: 1024 * 1024,
+            delete_retention_ms: default_delete_retention_ms(),
+            max_compaction_lag_ms: default_max_compaction_lag_ms(),
         }
     }
 }
@@ -81,6 +100,10 @@ pub enum TopicSpecError {
     RetentionBytes(i64),
     #[error("max.message.bytes must be between 1 and {MAX_MESSAGE_BYTES_LIMIT}, not {0}")]
     MaxMessageBytes(i64),
+    #[error("delete.retention.ms must be zero or positive, not {0}")]
+    DeleteRetentionMs(i64),
+    #[error("max.compaction.lag.ms must be positive, not {0}")]
+    MaxCompactionLagMs(i64),
 }
 
 /// Checks a topic name against Kafka's rules.
@@ -118,6 +141,14 @@ impl TopicConfig {
         if self.max_message_bytes == 0 || self.max_message_bytes > MAX_MESSAGE_BYTES_LIMIT {
             return Err(TopicSpecError::MaxMessageBytes(
                 self.max_message_bytes.into(),
+            ));
+        }
+        if self.delete_retention_ms < 0 {
+            return Err(TopicSpecError::DeleteRetentionMs(self.delete_retention_ms));
+        }
+        if self.max_compaction_lag_ms <= 0 {
+            return Err(TopicSpecError::MaxCompactionLagMs(
+                self.max_compaction_lag_ms,
             ));
         }
         Ok(())
@@ -163,6 +194,14 @@ mod tests {
         );
     }
 
+    /// Records written before a field existed still decode, with its default.
+    #[test]
+    fn older_topic_records_decode() {
+        let old = r#"{"id":1,"name":"t","partitions":2,"config":{"retention_ms":604800000,"retention_bytes":-1,"cleanup_policy":"delete","max_message_bytes":1048576},"created_at_ms":3}"#;
+        let record: TopicRecord = serde_json::from_str(old).unwrap();
+        assert_eq!(record.config, TopicConfig::default());
+    }
+
     /// The persisted JSON shape is part of the format.
     #[test]
     fn topic_record_json_is_pinned() {
@@ -175,7 +214,7 @@ mod tests {
         };
         assert_eq!(
             serde_json::to_string(&record).unwrap(),
-            r#"{"id":1,"name":"t","partitions":2,"config":{"retention_ms":604800000,"retention_bytes":-1,"cleanup_policy":"delete","max_message_bytes":1048576},"created_at_ms":3}"#
+            r#"{"id":1,"name":"t","partitions":2,"config":{"retention_ms":604800000,"retention_bytes":-1,"cleanup_policy":"delete","max_message_bytes":1048576,"delete_retention_ms":86400000,"max_compaction_lag_ms":300000},"created_at_ms":3}"#
         );
     }
 }

@@ -16,7 +16,7 @@ const REGRESSIONS: &str = "testdata/proptest-regressions/codec_batch.txt";
 fn record(value: &str, timestamp_ms: i64) -> RecordInput {
     RecordInput {
         key: None,
-        value: Bytes::copy_from_slice(value.as_bytes()),
+        value: Some(Bytes::copy_from_slice(value.as_bytes())),
         headers: Vec::new(),
         timestamp_ms,
     }
@@ -102,7 +102,7 @@ proptest! {
             prop_assert_eq!(k.offset, o.offset);
             prop_assert_eq!(k.timestamp, o.timestamp_ms);
             prop_assert_eq!(&k.key, &o.key);
-            prop_assert_eq!(k.value.as_ref(), Some(&o.value));
+            prop_assert_eq!(k.value.as_ref(), o.value.as_ref());
             let headers: Vec<Header> = k.headers.iter().map(|(key, value)| Header {
                 key: key.to_string(),
                 value: value.clone().unwrap_or_default(),
@@ -221,9 +221,9 @@ fn reads_kafka_client_batches() {
     assert_eq!(decoded.len(), 2);
     assert_eq!((decoded[0].offset, decoded[0].timestamp_ms), (7, 1_000));
     assert_eq!(decoded[0].key.as_deref(), Some(&b"k"[..]));
-    // A tombstone's null value reads back as empty.
+    // A tombstone's null value reads back as null.
     assert_eq!((decoded[1].offset, decoded[1].timestamp_ms), (8, 999));
-    assert!(decoded[1].key.is_none() && decoded[1].value.is_empty());
+    assert!(decoded[1].key.is_none() && decoded[1].value.is_none());
 
     let zstd = kafka_batch(&records, Compression::Zstd);
     assert_eq!(decode_chunk(&zstd, 7).unwrap(), decoded);
@@ -260,7 +260,7 @@ fn control_batches_take_offsets_but_are_hidden() {
 #[test]
 fn decode_from_returns_one_oversized_record() {
     let big = RecordInput {
-        value: Bytes::from(vec![7; 5000]),
+        value: Some(Bytes::from(vec![7; 5000])),
         ..record("", 0)
     };
     let chunk = encode_batch(&[record("a", 0), big, record("c", 0)], 1).unwrap();

@@ -33,19 +33,19 @@ fn fixed_records() -> Vec<RecordInput> {
     vec![
         RecordInput {
             key: Some(Bytes::from_static(b"order-1")),
-            value: Bytes::from_static(br#"{"qty":1}"#),
+            value: Some(Bytes::from_static(br#"{"qty":1}"#)),
             headers: vec![header("trace", b"abc"), header("\u{fc}-key", b"")],
             timestamp_ms: 1_700_000_000_000,
         },
         RecordInput {
             key: None,
-            value: Bytes::new(),
+            value: Some(Bytes::new()),
             headers: Vec::new(),
             timestamp_ms: 1_699_999_999_000,
         },
         RecordInput {
             key: Some(Bytes::new()),
-            value: Bytes::from_static(b"third"),
+            value: Some(Bytes::from_static(b"third")),
             headers: vec![header("h", &[0, 1, 2])],
             timestamp_ms: 1_700_000_000_500,
         },

@@ -67,7 +67,7 @@ proptest! {
 fn batch(value: &str, timestamp_ms: i64) -> Bytes {
     let record = RecordInput {
         key: None,
-        value: Bytes::copy_from_slice(value.as_bytes()),
+        value: Some(Bytes::copy_from_slice(value.as_bytes())),
         headers: Vec::new(),
         timestamp_ms,
     };

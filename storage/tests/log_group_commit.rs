@@ -15,7 +15,7 @@ fn batch(topic_id: u128, partition: u32, values: &[&str]) -> AppendBatch {
         .iter()
         .map(|v| RecordInput {
             key: None,
-            value: Bytes::copy_from_slice(v.as_bytes()),
+            value: Some(Bytes::copy_from_slice(v.as_bytes())),
             headers: vec![],
             timestamp_ms: 1,
         })
@@ -56,11 +56,19 @@ async fn group_commit_assigns_dense_offsets_in_order() {
     assert_eq!(bases, vec![vec![0, 0], vec![2], vec![1, 3]]);
 
     let read = log.read(&topic, 0, 0, usize::MAX).await.unwrap();
-    let values: Vec<&[u8]> = read.records.iter().map(|r| &r.value[..]).collect();
+    let values: Vec<&[u8]> = read
+        .records
+        .iter()
+        .map(|r| r.value.as_deref().unwrap_or_default())
+        .collect();
     assert_eq!(values, vec![&b"a"[..], b"b", b"c", b"d"]);
     let offsets: Vec<i64> = read.records.iter().map(|r| r.offset).collect();
     assert_eq!(offsets, vec![0, 1, 2, 3]);
     let read = log.read(&topic, 1, 0, usize::MAX).await.unwrap();
-    let values: Vec<&[u8]> = read.records.iter().map(|r| &r.value[..]).collect();
+    let values: Vec<&[u8]> = read
+        .records
+        .iter()
+        .map(|r| r.value.as_deref().unwrap_or_default())
+        .collect();
     assert_eq!(values, vec![&b"x"[..], b"y", b"z"]);
 }

@@ -33,6 +33,12 @@ pub(crate) fn topic_config(config: Option<v1::TopicConfig>) -> Result<TopicConfi
         retention_bytes: config.retention_bytes.unwrap_or(defaults.retention_bytes),
         cleanup_policy,
         max_message_bytes,
+        delete_retention_ms: config
+            .delete_retention_ms
+            .unwrap_or(defaults.delete_retention_ms),
+        max_compaction_lag_ms: config
+            .max_compaction_lag_ms
+            .unwrap_or(defaults.max_compaction_lag_ms),
     })
 }
 
@@ -45,6 +51,8 @@ pub(crate) fn wire_config(config: &TopicConfig) -> v1::TopicConfig {
             CleanupPolicy::Compact => v1::CleanupPolicy::Compact,
         } as i32,
         max_message_bytes: Some(config.max_message_bytes as i32),
+        delete_retention_ms: Some(config.delete_retention_ms),
+        max_compaction_lag_ms: Some(config.max_compaction_lag_ms),
     }
 }
 

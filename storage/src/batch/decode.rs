@@ -12,7 +12,8 @@ use bytes::Bytes;
 use zstd::bulk::Decompressor;
 
 use super::header::{
-    ATTR_CODEC_MASK, ATTR_CONTROL, ATTR_LOG_APPEND_TIME, CRC_COVERS_FROM, RawHeader, parse_header,
+    ATTR_CODEC_MASK, ATTR_CONTROL, ATTR_LOG_APPEND_TIME, CRC_COVERS_FROM, Gaps, RawHeader,
+    parse_header,
 };
 use super::{BATCH_HEADER_LEN, BatchError, Header, MAX_BATCH_UNCOMPRESSED_BYTES, StoredRecord};
 
@@ -50,32 +51,96 @@ pub fn decode_chunk_from(
     from_offset: i64,
     max_bytes: usize,
 ) -> Result<Vec<StoredRecord>, BatchError> {
+    decode_records(
+        chunk,
+        Offsets::Dense(chunk_base_offset),
+        from_offset,
+        max_bytes,
+    )
+    .map(|decoded| decoded.records)
+}
+
+/// Decodes every record of segment bytes: batches carry their real base
+/// offsets, and records their real offset deltas (with gaps where key
+/// compaction removed records).
+pub fn decode_segment_chunk(chunk: &Bytes) -> Result<Vec<StoredRecord>, BatchError> {
+    decode_segment_chunk_from(chunk, i64::MIN, usize::MAX)
+}
+
+/// [`decode_chunk_from`] for segment bytes (see [`decode_segment_chunk`]).
+pub fn decode_segment_chunk_from(
+    chunk: &Bytes,
+    from_offset: i64,
+    max_bytes: usize,
+) -> Result<Vec<StoredRecord>, BatchError> {
+    decode_records(chunk, Offsets::Stored, from_offset, max_bytes).map(|decoded| decoded.records)
+}
+
+/// Where record offsets come from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Offsets {
+    /// WAL chunks: stored base offsets are 0; batch `i` starts at the chunk
+    /// base plus the record counts before it, and deltas are `0..n`.
+    Dense(i64),
+    /// Segments: base offsets and deltas in the bytes are real.
+    Stored,
+}
+
+/// Records decoded from a chunk, and whether `max_bytes` stopped the decoder
+/// before the chunk's last record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DecodedChunk {
+    pub records: Vec<StoredRecord>,
+    pub budget_exhausted: bool,
+}
+
+/// Decodes records at or after `from_offset`, about `max_bytes` of them (at
+/// least one when there is any), with offsets taken as `offsets` says.
+pub fn decode_records(
+    chunk: &Bytes,
+    offsets: Offsets,
+    from_offset: i64,
+    max_bytes: usize,
+) -> Result<DecodedChunk, BatchError> {
     let mut out = Vec::new();
     let mut budget = Budget { max_bytes, used: 0 };
     let mut at = 0;
-    let mut base_offset = chunk_base_offset;
+    let (mut dense_base, gaps) = match offsets {
+        Offsets::Dense(base) => (base, Gaps::Forbidden),
+        Offsets::Stored => (0, Gaps::Allowed),
+    };
     while at < chunk.len() {
-        let header = parse_header(chunk, at)?;
+        let header = parse_header(chunk, at, gaps)?;
+        let base_offset = match offsets {
+            Offsets::Dense(_) => dense_base,
+            Offsets::Stored => header.info.base_offset,
+        };
         let next_base = base_offset
-            .checked_add(i64::from(header.info.record_count))
-            .ok_or(BatchError::OffsetOverflow {
-                base_offset: chunk_base_offset,
-            })?;
+            .checked_add(header.info.offset_span())
+            .filter(|_| base_offset >= 0)
+            .ok_or(BatchError::OffsetOverflow { base_offset })?;
         if next_base > from_offset {
             let batch = BatchRef {
                 chunk,
                 at,
                 header,
                 base_offset,
+                gaps,
             };
             if batch.decode_into(from_offset, &mut budget, &mut out)? == Flow::Full {
-                break;
+                return Ok(DecodedChunk {
+                    records: out,
+                    budget_exhausted: true,
+                });
             }
         }
         at += header.info.byte_len;
-        base_offset = next_base;
+        dense_base = next_base;
     }
-    Ok(out)
+    Ok(DecodedChunk {
+        records: out,
+        budget_exhausted: false,
+    })
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -109,6 +174,7 @@ struct BatchRef<'a> {
     at: usize,
     header: RawHeader,
     base_offset: i64,
+    gaps: Gaps,
 }
 
 impl BatchRef<'_> {
@@ -139,19 +205,34 @@ impl BatchRef<'_> {
                 .then_some(self.header.info.max_timestamp_ms),
         };
         let mut cursor = Cursor::new(records);
+        let mut previous_delta = -1;
         for index in 0..count {
             let malformed = |problem: String| BatchError::MalformedRecord {
                 at: self.at,
                 index,
                 problem,
             };
-            // No overflow: the caller checked base offset + count.
-            let offset = self.base_offset + i64::from(index);
             let body = cursor.record_body().map_err(|p| malformed(p.into()))?;
+            let delta = offset_delta(&body).map_err(|p| malformed(p.into()))?;
+            let expected_ok = match self.gaps {
+                Gaps::Forbidden => delta == previous_delta + 1,
+                Gaps::Allowed => {
+                    delta > previous_delta && delta <= self.header.info.last_offset_delta
+                }
+            };
+            if !expected_ok {
+                return Err(malformed(format!(
+                    "offset delta {delta} after {previous_delta}; stored batches need \
+                     increasing offsets within the batch's declared span"
+                )));
+            }
+            previous_delta = delta;
+            // No overflow: the caller checked base offset + span.
+            let offset = self.base_offset + i64::from(delta);
             if offset < from_offset {
                 continue;
             }
-            let record = parse_record(body, index, offset, timestamps).map_err(malformed)?;
+            let record = parse_record(body, offset, timestamps).map_err(malformed)?;
             if !budget.admit(record.payload_len(), out.is_empty()) {
                 return Ok(Flow::Full);
             }
@@ -207,21 +288,11 @@ struct Timestamps {
 
 /// Parses one record body (after its length prefix). Keys, values and header
 /// values are slices of `body`, not copies.
-fn parse_record(
-    body: Bytes,
-    index: u32,
-    offset: i64,
-    timestamps: Timestamps,
-) -> Result<StoredRecord, String> {
+fn parse_record(body: Bytes, offset: i64, timestamps: Timestamps) -> Result<StoredRecord, String> {
     let mut c = Cursor::new(body);
     let _attributes = c.byte()?;
     let timestamp_delta = c.varlong()?;
-    let offset_delta = c.varint()?;
-    if i64::from(offset_delta) != i64::from(index) {
-        return Err(format!(
-            "offset delta {offset_delta} where {index} was expected; stored batches need dense offsets"
-        ));
-    }
+    let _offset_delta = c.varint()?;
     let timestamp_ms = match timestamps.log_append_ms {
         Some(ms) => ms,
         None => timestamps
@@ -230,7 +301,7 @@ fn parse_record(
             .ok_or("its timestamp delta overflows")?,
     };
     let key = c.nullable_bytes()?;
-    let value = c.nullable_bytes()?.unwrap_or_default();
+    let value = c.nullable_bytes()?;
     let header_count = usize::try_from(c.varint()?).map_err(|_| "its header count is negative")?;
     if header_count > c.remaining() / MIN_HEADER_LEN {
         return Err(format!(
@@ -258,6 +329,15 @@ fn parse_record(
         value,
         headers,
     })
+}
+
+/// The offset delta of a record body, read ahead of the rest so records
+/// before the requested offset are skipped without being parsed.
+fn offset_delta(body: &Bytes) -> Result<i32, &'static str> {
+    let mut c = Cursor::new(body.clone());
+    let _attributes = c.byte()?;
+    let _timestamp_delta = c.varlong()?;
+    c.varint()
 }
 
 /// A bounds-checked reader over record bytes; slices share the buffer.

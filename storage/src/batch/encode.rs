@@ -12,7 +12,7 @@ use kafka_protocol::records::{
 };
 use zstd::bulk::Compressor;
 
-use super::header::parse_header;
+use super::header::{Gaps, parse_header, patch_base_offset};
 use super::{BATCH_HEADER_LEN, BatchError, MAX_BATCH_UNCOMPRESSED_BYTES, RecordInput};
 
 /// Most framing bytes kafka-protocol writes around one record: varints for
@@ -42,9 +42,49 @@ pub fn encode_batch(records: &[RecordInput], zstd_level: i32) -> Result<Bytes, B
     let kafka_records = records
         .iter()
         .enumerate()
-        .map(|(index, record)| to_kafka(index, record))
+        .map(|(index, record)| to_kafka(index, i64::try_from(index).unwrap_or(i64::MAX), record))
         .collect::<Result<Vec<_>, _>>()?;
+    encode_kafka(records, &kafka_records, zstd_level, Gaps::Forbidden)
+}
 
+/// Encodes records that keep the offsets they were given, as key compaction
+/// writes them: base offset = the first record's offset, deltas with gaps.
+/// Offsets must increase and span less than `i32::MAX`.
+pub fn encode_batch_at_offsets(
+    records: &[(i64, RecordInput)],
+    zstd_level: i32,
+) -> Result<Bytes, BatchError> {
+    let inputs: Vec<RecordInput> = records.iter().map(|(_, r)| r.clone()).collect();
+    validate(&inputs)?;
+    let base = records.first().map_or(0, |(offset, _)| *offset);
+    let mut previous = None;
+    let mut kafka_records = Vec::with_capacity(records.len());
+    for (index, (offset, record)) in records.iter().enumerate() {
+        let delta = offset
+            .checked_sub(base)
+            .filter(|d| (0..i64::from(i32::MAX)).contains(d))
+            .filter(|_| previous.is_none_or(|p| *offset > p))
+            .ok_or_else(|| BatchError::Encode {
+                reason: format!(
+                    "record offsets must increase within {} of the first; {offset} follows {previous:?}",
+                    i32::MAX
+                ),
+            })?;
+        previous = Some(*offset);
+        kafka_records.push(to_kafka(index, delta, record)?);
+    }
+    let batch = encode_kafka(&inputs, &kafka_records, zstd_level, Gaps::Allowed)?;
+    let mut bytes = BytesMut::from(&batch[..]);
+    patch_base_offset(&mut bytes, base)?;
+    Ok(bytes.freeze())
+}
+
+fn encode_kafka(
+    records: &[RecordInput],
+    kafka_records: &[Record],
+    zstd_level: i32,
+    gaps: Gaps,
+) -> Result<Bytes, BatchError> {
     let raw_estimate: usize = records
         .iter()
         .map(|r| r.payload_len() + MAX_RECORD_FRAMING + r.headers.len() * MAX_HEADER_FRAMING)
@@ -62,7 +102,7 @@ pub fn encode_batch(records: &[RecordInput], zstd_level: i32) -> Result<Bytes, B
     };
     let encoded = RecordBatchEncoder::encode_with_custom_compression(
         &mut out,
-        &kafka_records,
+        kafka_records,
         &options,
         Some(|raw: &mut BytesMut, out: &mut BytesMut, _: Compression| {
             compress_records(raw, zstd_level, out).map_err(|error| {
@@ -76,7 +116,7 @@ pub fn encode_batch(records: &[RecordInput], zstd_level: i32) -> Result<Bytes, B
             reason: format!("{error:#}"),
         }));
     }
-    check_single_batch(&out, records.len())?;
+    check_single_batch(&out, records.len(), gaps)?;
     Ok(out.freeze())
 }
 
@@ -111,7 +151,7 @@ fn validate(records: &[RecordInput]) -> Result<(), BatchError> {
     Ok(())
 }
 
-fn to_kafka(index: usize, record: &RecordInput) -> Result<Record, BatchError> {
+fn to_kafka(index: usize, offset_delta: i64, record: &RecordInput) -> Result<Record, BatchError> {
     let headers: IndexMap<StrBytes, Option<Bytes>> = record
         .headers
         .iter()
@@ -122,8 +162,8 @@ fn to_kafka(index: usize, record: &RecordInput) -> Result<Record, BatchError> {
     if headers.len() != record.headers.len() {
         return Err(duplicate_header(index, record));
     }
-    // Validated: index fits in i32 because the record count does.
-    let delta = i32::try_from(index).unwrap_or(i32::MAX);
+    // Validated: the delta fits in i32 (record count or checked span).
+    let delta = i32::try_from(offset_delta).unwrap_or(i32::MAX);
     Ok(Record {
         transactional: false,
         control: false,
@@ -139,7 +179,7 @@ fn to_kafka(index: usize, record: &RecordInput) -> Result<Record, BatchError> {
         sequence: NO_SEQUENCE.wrapping_add(delta),
         timestamp: record.timestamp_ms,
         key: record.key.clone(),
-        value: Some(record.value.clone()),
+        value: record.value.clone(),
         headers,
     })
 }
@@ -210,8 +250,8 @@ fn compress_with(
 /// kafka-protocol silently splits records into several batches when their
 /// batch-level fields differ; ours never do, but a chunk's offsets depend on
 /// it, so check.
-fn check_single_batch(out: &[u8], count: usize) -> Result<(), BatchError> {
-    let header = parse_header(out, 0)?;
+fn check_single_batch(out: &[u8], count: usize, gaps: Gaps) -> Result<(), BatchError> {
+    let header = parse_header(out, 0, gaps)?;
     if header.info.byte_len != out.len() || header.info.record_count as usize != count {
         return Err(BatchError::Encode {
             reason: format!(

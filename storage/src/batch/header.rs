@@ -49,7 +49,16 @@ pub(super) struct RawHeader {
 
 /// Reads the header of the batch starting at `at`, checking that the whole
 /// batch lies within `chunk` and that its counts agree with each other.
-pub(super) fn parse_header(chunk: &[u8], at: usize) -> Result<RawHeader, BatchError> {
+/// Whether a batch's offsets may have gaps (see [`parse_header`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Gaps {
+    /// WAL chunks: deltas are exactly `0..record_count`.
+    Forbidden,
+    /// Segments written by key compaction: deltas increase, with gaps.
+    Allowed,
+}
+
+pub(super) fn parse_header(chunk: &[u8], at: usize, gaps: Gaps) -> Result<RawHeader, BatchError> {
     let bytes = chunk.get(at..).unwrap_or_default();
     let Some(head) = bytes.first_chunk::<BATCH_HEADER_LEN>() else {
         return Err(BatchError::Truncated {
@@ -83,13 +92,22 @@ pub(super) fn parse_header(chunk: &[u8], at: usize) -> Result<RawHeader, BatchEr
     }
     let count = i32_at(head, RECORD_COUNT_AT);
     let last_offset_delta = i32_at(head, LAST_OFFSET_DELTA_AT);
-    // Offsets are positions in metadata, so a batch must take exactly
-    // `record_count` offsets: deltas 0..n, no gaps (Kafka's compaction can leave
-    // gaps, but such batches are never produced, and we never store them), and
-    // never an empty batch.
+    // WAL chunks take exactly `record_count` offsets (deltas 0..n, no gaps):
+    // their offsets are positions assigned in metadata. Segment batches written
+    // by key compaction keep their real offsets and may have gaps, as Kafka's
+    // cleaned batches do: at most `last_offset_delta + 1` records.
+    let dense_ok = |n: u32| i64::from(n) == i64::from(last_offset_delta) + 1;
+    let sparse_ok = |n: u32| i64::from(n) <= i64::from(last_offset_delta) + 1;
     let record_count = u32::try_from(count)
         .ok()
-        .filter(|n| *n > 0 && i64::from(*n) == i64::from(last_offset_delta) + 1)
+        .filter(|n| {
+            *n > 0
+                && if gaps == Gaps::Allowed {
+                    sparse_ok(*n)
+                } else {
+                    dense_ok(*n)
+                }
+        })
         .ok_or_else(|| BatchError::MalformedBatch {
             at,
             problem: format!(
@@ -110,6 +128,7 @@ pub(super) fn parse_header(chunk: &[u8], at: usize) -> Result<RawHeader, BatchEr
                 head[PRODUCER_EPOCH_AT + 1],
             ]),
             base_sequence: i32_at(head, BASE_SEQUENCE_AT),
+            last_offset_delta,
         },
         attributes: i16::from_be_bytes([head[ATTRIBUTES_AT], head[ATTRIBUTES_AT + 1]]),
         crc: u32::from_be_bytes(four(head, CRC_AT)),
@@ -123,7 +142,20 @@ pub fn batch_infos(chunk: &[u8]) -> Result<Vec<BatchInfo>, BatchError> {
     let mut infos = Vec::new();
     let mut at = 0;
     while at < chunk.len() {
-        let header = parse_header(chunk, at)?;
+        let header = parse_header(chunk, at, Gaps::Forbidden)?;
+        infos.push(header.info);
+        at += header.info.byte_len;
+    }
+    Ok(infos)
+}
+
+/// As [`batch_infos`] for segment bytes, whose batches keep real base offsets
+/// and may have offset gaps left by key compaction.
+pub fn segment_batch_infos(chunk: &[u8]) -> Result<Vec<BatchInfo>, BatchError> {
+    let mut infos = Vec::new();
+    let mut at = 0;
+    while at < chunk.len() {
+        let header = parse_header(chunk, at, Gaps::Allowed)?;
         infos.push(header.info);
         at += header.info.byte_len;
     }

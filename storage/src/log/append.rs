@@ -24,6 +24,12 @@ use crate::wal_object::{ChunkEntry, WalObjectBuilder};
 /// Commits whose outcome stays unknown after this many re-checks fail the flush.
 const MAX_UNKNOWN_RESULT_RECHECKS: usize = 5;
 
+/// A WAL object is never given offsets once it is this old (by the time in
+/// its ULID key). The compactor deletes uncommitted objects only after its
+/// orphan grace period, which must be longer, so it can never delete an
+/// object that a slow gateway is still about to commit.
+pub const COMMIT_DEADLINE: std::time::Duration = std::time::Duration::from_secs(120);
+
 /// One encoded record batch bound for a partition.
 #[derive(Debug, Clone)]
 pub struct AppendBatch {
@@ -169,6 +175,9 @@ impl Log {
     ) -> Result<Vec<Vec<i64>>, LogError> {
         let mut rechecks = 0;
         loop {
+            for (key, _) in objects {
+                check_commit_deadline(key)?;
+            }
             let attempt = run(self.meta.as_ref(), &self.retry, |tx| {
                 Box::pin(async move {
                     let mut all = Vec::with_capacity(objects.len());
@@ -244,7 +253,7 @@ impl Log {
             tier: TierKind::Wal,
             object_key: object_key.to_owned(),
             base_offset: head.next_offset,
-            record_count: chunk.record_count,
+            offset_count: chunk.record_count,
             byte_offset: chunk.offset,
             byte_len: chunk.len,
             first_timestamp_ms: chunk.first_timestamp_ms,
@@ -269,6 +278,27 @@ impl Log {
         tx.set(&head_key, &head.encode())?;
         Ok(entry.base_offset)
     }
+}
+
+/// The time a WAL object was written, from its `wal/<ULID>.wal` key.
+pub fn wal_object_written_ms(key: &str) -> Option<i64> {
+    let id = key.strip_prefix("wal/")?.strip_suffix(".wal")?;
+    let ulid = ulid::Ulid::from_string(id).ok()?;
+    i64::try_from(ulid.timestamp_ms()).ok()
+}
+
+fn check_commit_deadline(key: &str) -> Result<(), LogError> {
+    let Some(written_ms) = wal_object_written_ms(key) else {
+        return Ok(());
+    };
+    let age_ms = super::now_ms().saturating_sub(written_ms);
+    if age_ms > COMMIT_DEADLINE.as_millis() as i64 {
+        return Err(LogError::CommitDeadlinePassed {
+            key: key.to_owned(),
+            age_ms,
+        });
+    }
+    Ok(())
 }
 
 fn plan_chunks(batches: &[AppendBatch]) -> Vec<ChunkPlan> {

@@ -77,7 +77,8 @@ impl Log {
     }
 
     /// Deletes a topic: its name becomes free and its records unreachable at
-    /// once. The objects holding them are reclaimed by garbage collection.
+    /// once. Its index entries stay, unreachable, until the compactor has
+    /// released the objects they reference (see [`Tag::DeletedTopic`]).
     pub async fn delete_topic(&self, name: &str) -> Result<TopicRecord, LogError> {
         let by_name = self.keys.topic_by_name(name);
         let deleted = run(self.meta.as_ref(), &self.retry, |tx| {
@@ -88,11 +89,15 @@ impl Log {
                 };
                 tx.clear(by_name)?;
                 tx.clear(&self.keys.topic_by_id(topic.id))?;
+                tx.set(
+                    &self.keys.deleted_topic(topic.id),
+                    &topic.partitions.to_le_bytes(),
+                )?;
                 for tag in [
                     Tag::PartitionHead,
                     Tag::LogStart,
-                    Tag::Index,
                     Tag::TimeIndex,
+                    Tag::CleanedUpTo,
                 ] {
                     let (begin, end) = self.keys.topic_range(tag, topic.id);
                     tx.clear_range(&begin, &end)?;

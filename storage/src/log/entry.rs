@@ -13,14 +13,18 @@ pub enum TierKind {
     Segment = 1,
 }
 
-/// One chunk of a partition: records `[base_offset, base_offset + record_count)`
+/// One chunk of a partition: records `[base_offset, base_offset + offset_count)`
 /// stored at `byte_offset..byte_offset + byte_len` of `object_key`.
+///
+/// A WAL chunk holds a record for every offset it covers. A segment block may
+/// hold fewer, or none (`byte_len` 0), where key compaction removed records;
+/// index entries still tile the partition from its log start to its head.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IndexEntry {
     pub tier: TierKind,
     pub object_key: String,
     pub base_offset: i64,
-    pub record_count: u32,
+    pub offset_count: u32,
     pub byte_offset: u64,
     pub byte_len: u32,
     pub first_timestamp_ms: i64,
@@ -33,17 +37,17 @@ const INDEX_ENTRY_FIXED_LEN: usize = 1 + 1 + 8 + 4 + 8 + 4 + 8 + 8;
 impl IndexEntry {
     /// One past the last offset in the chunk.
     pub fn end_offset(&self) -> i64 {
-        self.base_offset + i64::from(self.record_count)
+        self.base_offset + i64::from(self.offset_count)
     }
 
-    /// `version u8 | tier u8 | base i64 | count u32 | byte offset u64 | byte len u32 |
+    /// `version u8 | tier u8 | base i64 | offset count u32 | byte offset u64 | byte len u32 |
     /// first ts i64 | max ts i64 | object key (UTF-8, rest)`, big-endian.
     pub fn encode(&self) -> Vec<u8> {
         let mut out = Vec::with_capacity(INDEX_ENTRY_FIXED_LEN + self.object_key.len());
         out.push(INDEX_ENTRY_V1);
         out.push(self.tier as u8);
         out.extend_from_slice(&self.base_offset.to_be_bytes());
-        out.extend_from_slice(&self.record_count.to_be_bytes());
+        out.extend_from_slice(&self.offset_count.to_be_bytes());
         out.extend_from_slice(&self.byte_offset.to_be_bytes());
         out.extend_from_slice(&self.byte_len.to_be_bytes());
         out.extend_from_slice(&self.first_timestamp_ms.to_be_bytes());
@@ -78,7 +82,7 @@ impl IndexEntry {
             field
         };
         let base_offset = i64::from_be_bytes(take(8).try_into().unwrap_or_default());
-        let record_count = u32::from_be_bytes(take(4).try_into().unwrap_or_default());
+        let offset_count = u32::from_be_bytes(take(4).try_into().unwrap_or_default());
         let byte_offset = u64::from_be_bytes(take(8).try_into().unwrap_or_default());
         let byte_len = u32::from_be_bytes(take(4).try_into().unwrap_or_default());
         let first_timestamp_ms = i64::from_be_bytes(take(8).try_into().unwrap_or_default());
@@ -90,7 +94,7 @@ impl IndexEntry {
             tier,
             object_key,
             base_offset,
-            record_count,
+            offset_count,
             byte_offset,
             byte_len,
             first_timestamp_ms,
@@ -172,7 +176,7 @@ mod tests {
             tier: TierKind::Wal,
             object_key: "wal/01J.wal".into(),
             base_offset: 42,
-            record_count: 3,
+            offset_count: 3,
             byte_offset: 8,
             byte_len: 100,
             first_timestamp_ms: 1_700_000_000_000,

@@ -36,6 +36,11 @@ pub enum LogError {
     },
     #[error("object {key:?} is corrupt: {reason}")]
     CorruptObject { key: String, reason: String },
+    #[error(
+        "wal object {key:?} was written {age_ms} ms ago, past the commit deadline; nothing was \
+         committed: retry the produce (the object will be garbage-collected)"
+    )]
+    CommitDeadlinePassed { key: String, age_ms: i64 },
     #[error("metadata is corrupt: {reason}")]
     CorruptMetadata { reason: String },
 }

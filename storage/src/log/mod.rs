@@ -16,7 +16,9 @@ use object_store::ObjectStore;
 use crate::keys::KeySpace;
 use crate::meta::{MetaStore, RetryPolicy};
 
-pub use append::{AppendBatch, AppendOutcome, WrittenObject};
+pub use append::{
+    AppendBatch, AppendOutcome, COMMIT_DEADLINE, WrittenObject, wal_object_written_ms,
+};
 pub use cache::ChunkCache;
 pub use entry::{IndexEntry, PartitionHead, TierKind};
 pub use error::LogError;
@@ -49,6 +51,7 @@ impl Default for LogConfig {
 pub struct Log {
     meta: Arc<dyn MetaStore>,
     wal: Arc<dyn ObjectStore>,
+    segments: Arc<dyn ObjectStore>,
     keys: KeySpace,
     cache: ChunkCache,
     retry: RetryPolicy,
@@ -56,9 +59,12 @@ pub struct Log {
 }
 
 impl Log {
+    /// A log whose segments live in the WAL tier too (under `seg/`); see
+    /// [`Log::with_segment_tier`].
     pub fn new(meta: Arc<dyn MetaStore>, wal: Arc<dyn ObjectStore>, config: &LogConfig) -> Self {
         Self {
             meta,
+            segments: wal.clone(),
             wal,
             keys: KeySpace::new(&config.cluster),
             cache: ChunkCache::new(config.chunk_cache_bytes),
@@ -67,8 +73,32 @@ impl Log {
         }
     }
 
+    /// Reads segments (written by the compactor) from `segments` instead of
+    /// the WAL tier: in AWS the WAL tier is S3 Express One Zone and segments
+    /// live in S3 Standard, at a fraction of the storage price.
+    pub fn with_segment_tier(mut self, segments: Arc<dyn ObjectStore>) -> Self {
+        self.segments = segments;
+        self
+    }
+
     pub fn meta(&self) -> &Arc<dyn MetaStore> {
         &self.meta
+    }
+
+    pub fn wal_tier(&self) -> &Arc<dyn ObjectStore> {
+        &self.wal
+    }
+
+    pub fn segment_tier(&self) -> &Arc<dyn ObjectStore> {
+        &self.segments
+    }
+
+    /// The store holding objects of `tier`.
+    pub fn tier(&self, tier: TierKind) -> &Arc<dyn ObjectStore> {
+        match tier {
+            TierKind::Wal => &self.wal,
+            TierKind::Segment => &self.segments,
+        }
     }
 
     pub fn keys(&self) -> &KeySpace {

@@ -6,8 +6,8 @@ use bytes::Bytes;
 use object_store::ObjectStoreExt;
 use object_store::path::Path;
 
-use super::{IndexEntry, Log, LogError, PartitionHead};
-use crate::batch::{StoredRecord, decode_chunk, decode_chunk_from};
+use super::{IndexEntry, Log, LogError, PartitionHead, TierKind};
+use crate::batch::{DecodedChunk, Offsets, StoredRecord, decode_records};
 use crate::keys::decode_i64;
 use crate::meta::RangeOptions;
 use crate::topic::TopicRecord;
@@ -110,22 +110,26 @@ impl Log {
             if entry.base_offset >= state.high_watermark || budget == 0 {
                 break;
             }
-            let chunk = self.chunk_bytes(&entry).await?;
-            let records = decode_chunk_from(&chunk, entry.base_offset, result.next_offset, budget)
-                .map_err(|e| LogError::CorruptObject {
-                    key: entry.object_key.clone(),
-                    reason: e.to_string(),
-                })?;
+            let decoded = self
+                .decode_entry(&entry, result.next_offset, budget)
+                .await?;
+            let (records, budget_ran_out) = (decoded.records, decoded.budget_exhausted);
             let used: usize = records.iter().map(StoredRecord::payload_len).sum();
-            let Some(last) = records.last() else { break };
-            result.next_offset = last.offset + 1;
+            result.next_offset = match records.last() {
+                Some(last) if budget_ran_out => last.offset + 1,
+                // Everything from here to the chunk's end was returned, or
+                // key compaction left no record there: skip the gap.
+                _ => entry.end_offset(),
+            };
             result.records.extend(records);
             budget = budget.saturating_sub(used);
-            if result.next_offset < entry.end_offset() {
-                // The budget ran out inside this chunk.
+            if budget_ran_out {
                 break;
             }
         }
+        // Never point past what is committed (a segment block can cover
+        // offsets up to its end only once they are committed, but be sure).
+        result.next_offset = result.next_offset.min(state.high_watermark);
         Ok(result)
     }
 
@@ -170,12 +174,10 @@ impl Log {
             .index_entries_from(topic.id, partition, from, self.max_chunks_per_read)
             .await?
         {
-            let chunk = self.chunk_bytes(&entry).await?;
-            let records =
-                decode_chunk(&chunk, entry.base_offset).map_err(|e| LogError::CorruptObject {
-                    key: entry.object_key.clone(),
-                    reason: e.to_string(),
-                })?;
+            let records = self
+                .decode_entry(&entry, i64::MIN, usize::MAX)
+                .await?
+                .records;
             if let Some(hit) = records
                 .iter()
                 .find(|r| r.offset >= state.log_start_offset && r.timestamp_ms >= timestamp)
@@ -210,14 +212,53 @@ impl Log {
         pairs.iter().map(|(_, v)| IndexEntry::decode(v)).collect()
     }
 
+    /// Decodes the records of one index entry from `from_offset` on, up to
+    /// about `max_bytes` (at least one record when there is any).
+    pub async fn decode_entry(
+        &self,
+        entry: &IndexEntry,
+        from_offset: i64,
+        max_bytes: usize,
+    ) -> Result<DecodedChunk, LogError> {
+        if entry.byte_len == 0 {
+            return Ok(DecodedChunk {
+                records: Vec::new(),
+                budget_exhausted: false,
+            });
+        }
+        let chunk = self.chunk_bytes(entry).await?;
+        let offsets = match entry.tier {
+            TierKind::Wal => Offsets::Dense(entry.base_offset),
+            TierKind::Segment => Offsets::Stored,
+        };
+        decode_records(&chunk, offsets, from_offset, max_bytes).map_err(|e| {
+            LogError::CorruptObject {
+                key: entry.object_key.clone(),
+                reason: e.to_string(),
+            }
+        })
+    }
+
+    /// Every index entry of a partition from its first, in offset order, at
+    /// most `limit` of them.
+    pub async fn index_entries(
+        &self,
+        topic_id: u128,
+        partition: u32,
+        limit: usize,
+    ) -> Result<Vec<IndexEntry>, LogError> {
+        self.index_entries_from(topic_id, partition, i64::MIN, limit)
+            .await
+    }
+
     /// The bytes of one chunk, from the cache or with one ranged GET.
-    async fn chunk_bytes(&self, entry: &IndexEntry) -> Result<Bytes, LogError> {
+    pub async fn chunk_bytes(&self, entry: &IndexEntry) -> Result<Bytes, LogError> {
         if let Some(chunk) = self.cache.get(&entry.object_key, entry.byte_offset) {
             return Ok(chunk);
         }
         let range = entry.byte_offset..entry.byte_offset + u64::from(entry.byte_len);
         let chunk = self
-            .wal
+            .tier(entry.tier)
             .get_range(&Path::from(entry.object_key.as_str()), range)
             .await
             .map_err(|source| LogError::ObjectStore {

@@ -53,7 +53,7 @@ pub fn records(max: usize) -> impl Strategy<Value = Vec<RecordInput>> {
     let base = -1_000i64..4_000_000_000_000;
     let one = (
         prop::option::of(bytes(24)),
-        value(),
+        prop::option::weighted(0.95, value()),
         headers(),
         -100_000i64..100_000,
     );
