@@ -1,0 +1,51 @@
+//! What one compaction pass did, for logs, the Lambda response and tests.
+
+use serde::Serialize;
+use stratus_storage::log::IndexEntry;
+
+use crate::plan::RewriteKind;
+use crate::rewrite::NewSegment;
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct PassReport {
+    /// Shards whose lease this pass held.
+    pub shards_leased: u64,
+    pub partitions_visited: u64,
+    pub wal_rewrites: u64,
+    pub merges: u64,
+    pub cleanings: u64,
+    pub retention_trims: u64,
+    pub segments_written: u64,
+    pub segment_bytes_written: u64,
+    pub bytes_read: u64,
+    /// Index entries removed or replaced.
+    pub entries_removed: u64,
+    pub entries_written: u64,
+    pub objects_deleted: u64,
+    pub orphans_deleted: u64,
+    /// Swaps abandoned because another compactor took the lease.
+    pub fenced: u64,
+    /// Swaps abandoned because the index changed underneath.
+    pub stale: u64,
+    /// Jobs that failed; the next pass retries them.
+    pub errors: Vec<String>,
+}
+
+impl PassReport {
+    pub(crate) fn record_rewrite(
+        &mut self,
+        kind: RewriteKind,
+        old: &[IndexEntry],
+        segments: &[NewSegment],
+    ) {
+        match kind {
+            RewriteKind::Wal => self.wal_rewrites += 1,
+            RewriteKind::Merge => self.merges += 1,
+            RewriteKind::Clean => self.cleanings += 1,
+        }
+        self.entries_removed += old.len() as u64;
+        self.segments_written += segments.len() as u64;
+        self.segment_bytes_written += segments.iter().map(|s| s.bytes).sum::<u64>();
+        self.entries_written += segments.iter().map(|s| s.entries.len() as u64).sum::<u64>();
+    }
+}
