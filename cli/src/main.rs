@@ -1,8 +1,10 @@
-//! `stratus`: run a gateway (or everything on a laptop with `stratus dev`),
-//! administer topics, and produce and consume from a terminal.
+//! `stratus`: run a gateway and a compactor (or everything on a laptop with
+//! `stratus dev`), administer topics, and produce and consume from a terminal.
 
 mod bench;
 mod client;
+mod compactor;
+mod config_env;
 mod consume;
 mod produce;
 mod serve;
@@ -28,6 +30,9 @@ enum Command {
     Dev(serve::DevArgs),
     /// Run a gateway from a configuration file, environment and flags.
     Gateway(serve::GatewayArgs),
+    /// Run the compactor: WAL objects into segments, retention, key
+    /// compaction and garbage collection (long-running, --once, or --lambda).
+    Compactor(compactor::CompactorArgs),
     /// Create, list, describe and delete topics.
     #[command(subcommand)]
     Topic(topic::TopicCommand),
@@ -37,6 +42,9 @@ enum Command {
     Consume(consume::ConsumeArgs),
     /// Measure produce throughput and acknowledgement latency.
     Bench(bench::BenchArgs),
+    /// Print what the server configuration reads (`stratus config env`).
+    #[command(subcommand)]
+    Config(config_env::ConfigCommand),
 }
 
 fn main() -> ExitCode {
@@ -55,10 +63,12 @@ fn main() -> ExitCode {
         match cli.command {
             Command::Dev(args) => serve::dev(args).await,
             Command::Gateway(args) => serve::gateway(args).await,
+            Command::Compactor(args) => compactor::run(args).await,
             Command::Topic(command) => topic::run(command).await,
             Command::Produce(args) => produce::run(args).await,
             Command::Consume(args) => consume::run(args).await,
             Command::Bench(args) => bench::run(args).await,
+            Command::Config(command) => config_env::run(&command),
         }
     });
     match result {

@@ -5,12 +5,13 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::Context;
+use stratus_compactor::Compactor;
 use stratus_gateway::Gateway;
 use stratus_storage::log::{Log, LogConfig};
 use stratus_storage::meta::MetaStore;
 use stratus_storage::meta::memory::MemoryMetaStore;
 use stratus_storage::meta::redb_store::RedbMetaStore;
-use stratus_storage::tier::{layer, open_tier, probe_tier};
+use stratus_storage::tier::{Counters, layer, open_tier, probe_tier};
 use tracing_subscriber::EnvFilter;
 
 use crate::settings::{FlagOverrides, GatewayFlags, LogFormat, ServerSettings};
@@ -36,6 +37,9 @@ pub(crate) struct GatewayArgs {
     /// WAL tier URL: `s3://bucket/prefix`, `file:///path` or `memory://`.
     #[arg(long)]
     wal: Option<String>,
+    /// Segment tier URL [default: the WAL tier's store, under `seg/`].
+    #[arg(long)]
+    segments: Option<String>,
     #[command(flatten)]
     common: CommonArgs,
 }
@@ -84,12 +88,86 @@ pub(crate) async fn gateway(args: GatewayArgs) -> anyhow::Result<()> {
     flags.data_dir = args.data_dir;
     flags.metadata = args.metadata;
     flags.wal = args.wal;
+    flags.segments = args.segments;
     let settings = ServerSettings::load(args.common.config.as_deref(), &flags)?;
     serve(settings, false).await
 }
 
 async fn serve(settings: ServerSettings, dev: bool) -> anyhow::Result<()> {
     init_logging(settings.log_format);
+    let storage = open_storage(&settings).await?;
+    let handle = Gateway::start(settings.gateway.clone(), storage.log.clone()).await?;
+    let addr = handle.local_addr();
+    // `stratus dev` compacts in-process, so a laptop needs nothing else.
+    let (stop_compactor, compactor_stopped) = tokio::sync::oneshot::channel::<()>();
+    let compactor = dev.then(|| {
+        let compactor = Compactor::new(storage.log.clone(), settings.compactor.clone());
+        tokio::spawn(async move {
+            compactor
+                .run(async {
+                    let _ = compactor_stopped.await;
+                })
+                .await;
+        })
+    });
+    if dev {
+        println!("stratus dev is running");
+        println!("  gateway   http://{addr}");
+        println!("  data dir  {}", storage.data_dir.display());
+        println!("  metadata  {}", settings.metadata);
+        println!("  wal tier  {}", storage.wal_url);
+        println!("  segments  {}", storage.segments_url);
+        println!(
+            "  compactor every {}",
+            humantime::format_duration(settings.compactor.interval)
+        );
+        println!("try: stratus topic create hello --partitions 3 --server http://{addr}");
+        println!("stop with Ctrl-C");
+    } else {
+        println!("stratus gateway listening on http://{addr}");
+    }
+    wait_for_signal().await;
+    tracing::info!("shutting down: flushing in-flight produce calls");
+    handle.shutdown().await;
+    let _ = stop_compactor.send(());
+    if let Some(compactor) = compactor {
+        let _ = compactor.await;
+    }
+    storage.log_request_counts();
+    stop_metadata(&settings);
+    Ok(())
+}
+
+/// The metadata store and tiers of a server process, opened and probed.
+pub(crate) struct Storage {
+    pub(crate) log: Arc<Log>,
+    pub(crate) data_dir: PathBuf,
+    pub(crate) wal_url: String,
+    pub(crate) segments_url: String,
+    wal_counters: Arc<Counters>,
+    segment_counters: Option<Arc<Counters>>,
+}
+
+impl Storage {
+    pub(crate) fn log_request_counts(&self) {
+        let counts = self.wal_counters.snapshot();
+        tracing::info!(
+            requests = %serde_json::to_string(&counts).unwrap_or_default(),
+            "stopped; WAL tier requests since start"
+        );
+        if let Some(counters) = &self.segment_counters {
+            tracing::info!(
+                requests = %serde_json::to_string(&counters.snapshot()).unwrap_or_default(),
+                "segment tier requests since start"
+            );
+        }
+    }
+}
+
+/// Opens the metadata store, the WAL tier and the segment tier (each
+/// wrapped in retries and request counting, and probed so a misconfigured
+/// bucket fails at start), and the log over them.
+pub(crate) async fn open_storage(settings: &ServerSettings) -> anyhow::Result<Storage> {
     std::fs::create_dir_all(&settings.data_dir).with_context(|| {
         format!(
             "cannot create the data directory {}; pass a writable --data-dir",
@@ -110,7 +188,21 @@ async fn serve(settings: ServerSettings, dev: bool) -> anyhow::Result<()> {
         .await
         .context("invalid setting `wal`")?;
     let wal = Arc::clone(&tier.store);
-    let log = Arc::new(Log::new(
+    let (segments, segments_url, segment_counters) = if settings.segments.is_empty() {
+        (wal.clone(), format!("{wal_url} (seg/)"), None)
+    } else {
+        let base = open_tier(&settings.segments).context("invalid setting `segments`")?;
+        let segment_tier = layer(base, settings.wal_retry.to_config(), None);
+        probe_tier(segment_tier.store.as_ref(), &settings.segments)
+            .await
+            .context("invalid setting `segments`")?;
+        (
+            segment_tier.store,
+            settings.segments.clone(),
+            Some(segment_tier.counters),
+        )
+    };
+    let log = Log::new(
         meta,
         wal,
         &LogConfig {
@@ -118,34 +210,26 @@ async fn serve(settings: ServerSettings, dev: bool) -> anyhow::Result<()> {
             chunk_cache_bytes: settings.gateway.chunk_cache_bytes,
             ..LogConfig::default()
         },
-    ));
-    let handle = Gateway::start(settings.gateway.clone(), log).await?;
-    let addr = handle.local_addr();
-    if dev {
-        println!("stratus dev is running");
-        println!("  gateway   http://{addr}");
-        println!("  data dir  {}", data_dir.display());
-        println!("  metadata  {}", settings.metadata);
-        println!("  wal tier  {wal_url}");
-        println!("try: stratus topic create hello --partitions 3 --server http://{addr}");
-        println!("stop with Ctrl-C");
-    } else {
-        println!("stratus gateway listening on http://{addr}");
-    }
-    wait_for_signal().await;
-    tracing::info!("shutting down: flushing in-flight produce calls");
-    handle.shutdown().await;
-    let counts = tier.counters.snapshot();
-    tracing::info!(
-        requests = %serde_json::to_string(&counts).unwrap_or_default(),
-        "stopped; WAL tier requests since start"
-    );
-    // FoundationDB's client network must be stopped before the process exits.
+    )
+    .with_segment_tier(segments);
+    Ok(Storage {
+        log: Arc::new(log),
+        data_dir,
+        wal_url,
+        segments_url,
+        wal_counters: tier.counters,
+        segment_counters,
+    })
+}
+
+/// FoundationDB's client network must be stopped before the process exits.
+pub(crate) fn stop_metadata(settings: &ServerSettings) {
     #[cfg(feature = "fdb")]
     if settings.metadata.starts_with("fdb://") {
         stratus_storage::meta::fdb_store::stop_network();
     }
-    Ok(())
+    #[cfg(not(feature = "fdb"))]
+    let _ = settings;
 }
 
 fn open_metadata(spec: &str, data_dir: &Path) -> anyhow::Result<Arc<dyn MetaStore>> {
@@ -191,7 +275,7 @@ fn open_fdb(_cluster_file: &str) -> anyhow::Result<Arc<dyn MetaStore>> {
     )
 }
 
-fn init_logging(format: LogFormat) {
+pub(crate) fn init_logging(format: LogFormat) {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
@@ -203,7 +287,7 @@ fn init_logging(format: LogFormat) {
     };
 }
 
-async fn wait_for_signal() {
+pub(crate) async fn wait_for_signal() {
     let ctrl_c = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {

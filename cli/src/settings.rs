@@ -7,6 +7,7 @@ use anyhow::Context;
 use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
 use serde::{Deserialize, Serialize};
+use stratus_compactor::CompactorConfig;
 use stratus_gateway::GatewayConfig;
 use stratus_storage::tier::{FaultConfig, RetryConfig};
 
@@ -23,6 +24,10 @@ pub(crate) struct ServerSettings {
     /// WAL tier URL (`s3://bucket/prefix`, `file:///path`, `memory://`);
     /// empty means `file://<data_dir>/wal`.
     pub(crate) wal: String,
+    /// Segment tier URL, where the compactor writes segments and gateways
+    /// read them (in AWS: S3 Standard, while the WAL tier is S3 Express One
+    /// Zone). Empty means the WAL tier's store (segments under `seg/`).
+    pub(crate) segments: String,
     /// Retries and per-call timeout for WAL tier requests.
     pub(crate) wal_retry: RetrySettings,
     /// Faults injected into WAL tier requests, for tests and load runs only
@@ -32,6 +37,7 @@ pub(crate) struct ServerSettings {
     /// Log lines as `text` or `json`.
     pub(crate) log_format: LogFormat,
     pub(crate) gateway: GatewayConfig,
+    pub(crate) compactor: CompactorConfig,
 }
 
 /// How object-store calls are retried; see `stratus_storage::tier::RetryConfig`.
@@ -105,10 +111,12 @@ impl Default for ServerSettings {
             data_dir: PathBuf::from("stratus-data"),
             metadata: "embedded".to_owned(),
             wal: String::new(),
+            segments: String::new(),
             wal_retry: RetrySettings::default(),
             wal_faults: String::new(),
             log_format: LogFormat::Text,
             gateway: GatewayConfig::default(),
+            compactor: CompactorConfig::default(),
         }
     }
 }
@@ -122,6 +130,8 @@ pub(crate) struct FlagOverrides {
     pub(crate) metadata: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) wal: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) segments: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) log_format: Option<LogFormat>,
     #[serde(skip_serializing_if = "GatewayFlags::is_empty")]
@@ -173,6 +183,7 @@ impl ServerSettings {
             .validate()
             .context("invalid gateway configuration")?;
         settings.wal_retry.validate()?;
+        settings.compactor.validate()?;
         settings.wal_fault_config()?;
         Ok(settings)
     }

@@ -16,6 +16,18 @@ const PRODUCERS: usize = 4;
 const RECORDS_PER_PRODUCER: usize = 25_000;
 const RECORDS_PER_REQUEST: usize = 250;
 
+/// Producer timestamps start an hour ago: recent enough that the in-process
+/// compactor's default 7-day retention keeps them.
+fn base_timestamp_ms() -> i64 {
+    static BASE: std::sync::OnceLock<i64> = std::sync::OnceLock::new();
+    *BASE.get_or_init(|| {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap();
+        now.as_millis() as i64 - 3_600_000
+    })
+}
+
 fn record(producer: usize, seq: usize) -> Record {
     // Keys repeat so several records share a partition by key; the first keys
     // are Kafka's own murmur2 test vectors.
@@ -41,7 +53,7 @@ fn record(producer: usize, seq: usize) -> Record {
                 value: Bytes::from(seq.to_string()),
             },
         ],
-        timestamp_ms: Some(1_700_000_000_000 + (producer * RECORDS_PER_PRODUCER + seq) as i64),
+        timestamp_ms: Some(base_timestamp_ms() + (producer * RECORDS_PER_PRODUCER + seq) as i64),
     }
 }
 

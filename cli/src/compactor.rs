@@ -1,0 +1,81 @@
+//! `stratus compactor`: compaction, retention and garbage collection as a
+//! long-running process, a single pass, or an AWS Lambda function.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use stratus_compactor::{Compactor, run_lambda};
+
+use crate::serve::{init_logging, open_storage, stop_metadata, wait_for_signal};
+use crate::settings::{FlagOverrides, LogFormat, ServerSettings};
+
+#[derive(Debug, Clone, clap::Args)]
+pub(crate) struct CompactorArgs {
+    /// TOML configuration file (see README: Configuration).
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Directory for the embedded metadata store and default WAL tier.
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+    /// Metadata store: `embedded`, `redb:///path/file.redb`,
+    /// `fdb:///path/fdb.cluster` (builds with `--features fdb`) or `memory://`.
+    #[arg(long)]
+    metadata: Option<String>,
+    /// WAL tier URL: `s3://bucket/prefix`, `file:///path` or `memory://`.
+    #[arg(long)]
+    wal: Option<String>,
+    /// Segment tier URL [default: the WAL tier's store, under `seg/`].
+    #[arg(long)]
+    segments: Option<String>,
+    /// Log lines as `text` or `json`.
+    #[arg(long, value_parser = ["text", "json"])]
+    log_format: Option<String>,
+    /// Run one pass, print its report as JSON and exit.
+    #[arg(long, conflicts_with = "lambda")]
+    once: bool,
+    /// Run as an AWS Lambda function: each invocation (e.g. an EventBridge
+    /// schedule) runs one pass and returns its report.
+    #[arg(long)]
+    lambda: bool,
+}
+
+pub(crate) async fn run(args: CompactorArgs) -> anyhow::Result<()> {
+    let flags = FlagOverrides {
+        data_dir: args.data_dir,
+        metadata: args.metadata,
+        wal: args.wal,
+        segments: args.segments,
+        log_format: args.log_format.as_deref().map(|f| match f {
+            "json" => LogFormat::Json,
+            _ => LogFormat::Text,
+        }),
+        ..FlagOverrides::default()
+    };
+    let settings = ServerSettings::load(args.config.as_deref(), &flags)?;
+    init_logging(settings.log_format);
+    let storage = open_storage(&settings).await?;
+    let compactor = Arc::new(Compactor::new(
+        storage.log.clone(),
+        settings.compactor.clone(),
+    ));
+    let result = if args.once {
+        let report = compactor.run_pass().await?;
+        println!("{}", serde_json::to_string_pretty(&report)?);
+        Ok(())
+    } else if args.lambda {
+        run_lambda(compactor)
+            .await
+            .map_err(|e| anyhow::anyhow!("lambda runtime: {e}"))
+    } else {
+        println!(
+            "stratus compactor {} running every {}",
+            compactor.owner(),
+            humantime::format_duration(settings.compactor.interval)
+        );
+        compactor.run(wait_for_signal()).await;
+        Ok(())
+    };
+    storage.log_request_counts();
+    stop_metadata(&settings);
+    result
+}
