@@ -693,9 +693,9 @@ fn the_stack_has_its_services() {
     compose.gateways();
     let compactor = compose.service("compactor");
     assert!(
-        !compactor.profiles().is_empty(),
-        "the compactor service must stay behind a compose profile until `stratus compactor` \
-         exists, so `docker compose up` works without it"
+        compactor.profiles().is_empty(),
+        "the compactor service must start with `docker compose up`: without it WAL objects \
+         pile up and retention never runs"
     );
 }
 
