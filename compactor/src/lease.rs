@@ -114,11 +114,12 @@ pub async fn release(
     run(meta, &RetryPolicy::default(), |tx| {
         let key = &key;
         Box::pin(async move {
-            if let Some(mut lease) = tx.get(key).await?.as_deref().and_then(Lease::decode) {
-                if lease.owner == guard.owner && lease.generation == guard.generation {
-                    lease.expires_at_ms = 0;
-                    tx.set(key, &lease.encode())?;
-                }
+            if let Some(mut lease) = tx.get(key).await?.as_deref().and_then(Lease::decode)
+                && lease.owner == guard.owner
+                && lease.generation == guard.generation
+            {
+                lease.expires_at_ms = 0;
+                tx.set(key, &lease.encode())?;
             }
             Ok(())
         })

@@ -87,10 +87,10 @@ pub fn next_action(
     if entries.is_empty() {
         return None;
     }
-    if topic.cleanup_policy == CleanupPolicy::Delete {
-        if let Some(trim) = retention(entries, topic, now_ms) {
-            return Some(trim);
-        }
+    if topic.cleanup_policy == CleanupPolicy::Delete
+        && let Some(trim) = retention(entries, topic, now_ms)
+    {
+        return Some(trim);
     }
     if topic.cleanup_policy == CleanupPolicy::Compact && cleaning_due(entries, topic, clean, now_ms)
     {
