@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use stratus_compactor::{Compactor, run_lambda};
 
-use crate::serve::{init_logging, open_storage, stop_metadata, wait_for_signal};
+use crate::serve::{StorageArgs, init_logging, open_storage, stop_metadata, wait_for_signal};
 use crate::settings::{FlagOverrides, LogFormat, ServerSettings};
 
 #[derive(Debug, Clone, clap::Args)]
@@ -14,19 +14,8 @@ pub(crate) struct CompactorArgs {
     /// TOML configuration file (see README: Configuration).
     #[arg(long)]
     config: Option<PathBuf>,
-    /// Directory for the embedded metadata store and default WAL tier.
-    #[arg(long)]
-    data_dir: Option<PathBuf>,
-    /// Metadata store: `embedded`, `redb:///path/file.redb`,
-    /// `fdb:///path/fdb.cluster` (builds with `--features fdb`) or `memory://`.
-    #[arg(long)]
-    metadata: Option<String>,
-    /// WAL tier URL: `s3://bucket/prefix`, `file:///path` or `memory://`.
-    #[arg(long)]
-    wal: Option<String>,
-    /// Segment tier URL [default: the WAL tier's store, under `seg/`].
-    #[arg(long)]
-    segments: Option<String>,
+    #[command(flatten)]
+    storage: StorageArgs,
     /// Log lines as `text` or `json`.
     #[arg(long, value_parser = ["text", "json"])]
     log_format: Option<String>,
@@ -40,17 +29,14 @@ pub(crate) struct CompactorArgs {
 }
 
 pub(crate) async fn run(args: CompactorArgs) -> anyhow::Result<()> {
-    let flags = FlagOverrides {
-        data_dir: args.data_dir,
-        metadata: args.metadata,
-        wal: args.wal,
-        segments: args.segments,
+    let mut flags = FlagOverrides {
         log_format: args.log_format.as_deref().map(|f| match f {
             "json" => LogFormat::Json,
             _ => LogFormat::Text,
         }),
         ..FlagOverrides::default()
     };
+    args.storage.apply(&mut flags);
     let settings = ServerSettings::load(args.config.as_deref(), &flags)?;
     init_logging(settings.log_format);
     let storage = open_storage(&settings).await?;

@@ -27,6 +27,15 @@ pub(crate) struct DevArgs {
 
 #[derive(Debug, Clone, clap::Args)]
 pub(crate) struct GatewayArgs {
+    #[command(flatten)]
+    storage: StorageArgs,
+    #[command(flatten)]
+    common: CommonArgs,
+}
+
+/// Where a server process keeps its data; shared by `gateway` and `compactor`.
+#[derive(Debug, Clone, clap::Args)]
+pub(crate) struct StorageArgs {
     /// Directory for the embedded metadata store and default WAL tier.
     #[arg(long)]
     data_dir: Option<PathBuf>,
@@ -40,8 +49,16 @@ pub(crate) struct GatewayArgs {
     /// Segment tier URL [default: the WAL tier's store, under `seg/`].
     #[arg(long)]
     segments: Option<String>,
-    #[command(flatten)]
-    common: CommonArgs,
+}
+
+impl StorageArgs {
+    /// Puts these flags into `flags`.
+    pub(crate) fn apply(self, flags: &mut FlagOverrides) {
+        flags.data_dir = self.data_dir;
+        flags.metadata = self.metadata;
+        flags.wal = self.wal;
+        flags.segments = self.segments;
+    }
 }
 
 #[derive(Debug, Clone, clap::Args)]
@@ -85,10 +102,7 @@ pub(crate) async fn dev(args: DevArgs) -> anyhow::Result<()> {
 
 pub(crate) async fn gateway(args: GatewayArgs) -> anyhow::Result<()> {
     let mut flags = args.common.overrides();
-    flags.data_dir = args.data_dir;
-    flags.metadata = args.metadata;
-    flags.wal = args.wal;
-    flags.segments = args.segments;
+    args.storage.apply(&mut flags);
     let settings = ServerSettings::load(args.common.config.as_deref(), &flags)?;
     serve(settings, false).await
 }

@@ -75,7 +75,15 @@ impl Compactor {
             for partition in partitions_of_shard(&topics, shard, shards) {
                 report.partitions_visited += 1;
                 // Renew before each partition: a shard's jobs may outlast one TTL.
-                if self.lease(shard).await?.as_ref() != Some(&guard) {
+                let renewed = self.lease(shard).await?;
+                if renewed.as_ref() != Some(&guard) {
+                    // Lost to another compactor. If it has let the shard go
+                    // since, acquiring just took it under a new generation:
+                    // give that back rather than hold the shard idle a TTL.
+                    if let Some(taken) = renewed {
+                        lease::release(self.ctx.log.meta().as_ref(), self.ctx.log.keys(), &taken)
+                            .await?;
+                    }
                     break;
                 }
                 if let Err(e) =
@@ -163,13 +171,7 @@ impl Compactor {
 }
 
 fn log_report(report: &PassReport, took: std::time::Duration) {
-    let busy = report.wal_rewrites
-        + report.merges
-        + report.cleanings
-        + report.retention_trims
-        + report.objects_deleted
-        + report.orphans_deleted;
-    if busy == 0 && report.errors.is_empty() {
+    if !report.did_work() && report.errors.is_empty() {
         tracing::debug!(?took, "compaction pass: nothing due");
         return;
     }

@@ -32,6 +32,17 @@ pub struct PassReport {
 }
 
 impl PassReport {
+    /// Whether the pass changed anything (rewrote, trimmed or deleted).
+    pub fn did_work(&self) -> bool {
+        self.wal_rewrites
+            + self.merges
+            + self.cleanings
+            + self.retention_trims
+            + self.objects_deleted
+            + self.orphans_deleted
+            > 0
+    }
+
     pub(crate) fn record_rewrite(
         &mut self,
         kind: RewriteKind,
