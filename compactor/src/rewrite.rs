@@ -203,7 +203,10 @@ impl Cleaner<'_> {
             return Ok(());
         }
         if record.value.is_none() {
-            if record.timestamp_ms < self.tombstone_cutoff_ms {
+            // Due at exactly `timestamp + delete.retention.ms`, the moment
+            // `CleanState::tombstones_due_ms` makes cleaning due: keeping it
+            // then would leave cleaning due and redo it every job.
+            if record.timestamp_ms <= self.tombstone_cutoff_ms {
                 return Ok(());
             }
             self.tombstones_due_ms = self.tombstones_due_ms.min(record.timestamp_ms);

@@ -48,6 +48,27 @@ impl Fixture {
         }
     }
 
+    /// A fixture over the given WAL and segment tiers (for instance
+    /// in-memory tiers behind a latency wrapper, so jobs overlap).
+    pub fn with_tiers(wal: Arc<dyn ObjectStore>, segments: Arc<dyn ObjectStore>) -> Self {
+        let log = Log::new(
+            Arc::new(MemoryMetaStore::new()),
+            wal.clone(),
+            &LogConfig {
+                cluster: "test".into(),
+                chunk_cache_bytes: 1024 * 1024,
+                max_chunks_per_read: 1_000_000,
+            },
+        )
+        .with_segment_tier(segments.clone());
+        Self {
+            log: Arc::new(log),
+            wal,
+            segments,
+            clock: ManualClock::new(stratus_storage::log::now_ms()),
+        }
+    }
+
     pub fn compactor(&self, config: CompactorConfig) -> Compactor {
         Compactor::with_clock(self.log.clone(), config, Arc::new(self.clock.clone()))
     }
@@ -75,6 +96,55 @@ impl Fixture {
         for outcome in self.log.append(&appends).await.unwrap() {
             outcome.unwrap();
         }
+    }
+
+    /// Like [`Fixture::produce`], returning the base offset the log acked for
+    /// each batch, in input order.
+    pub async fn produce_acked(
+        &self,
+        topic: &TopicRecord,
+        batches: &[(u32, Vec<RecordInput>)],
+    ) -> Vec<i64> {
+        let appends: Vec<AppendBatch> = batches
+            .iter()
+            .map(|(partition, records)| AppendBatch {
+                topic_id: topic.id,
+                partition: *partition,
+                batch: encode_batch(records, 1).unwrap(),
+                record_count: records.len() as u32,
+                first_timestamp_ms: records.iter().map(|r| r.timestamp_ms).min().unwrap(),
+                max_timestamp_ms: records.iter().map(|r| r.timestamp_ms).max().unwrap(),
+            })
+            .collect();
+        self.log
+            .append(&appends)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(Result::unwrap)
+            .collect()
+    }
+
+    /// WAL object keys carry the wall-clock time of their PUT, and the
+    /// compactor ages WAL chunks by comparing that with its own clock. A
+    /// fixture clock that falls behind the wall clock (it moves only when
+    /// told) makes fresh WAL objects look written in the future, so
+    /// `wal_max_age` never comes due. This moves the fixture's clock a minute
+    /// ahead, so every WAL object written in the next minute is in its past.
+    pub fn run_ahead_of_wall_clock(&self) {
+        self.clock.set_ms(stratus_storage::log::now_ms() + 60_000);
+    }
+
+    /// Keys of the objects in the WAL tier.
+    pub async fn wal_objects(&self) -> Vec<String> {
+        let listed: Vec<_> = self.wal.list(None).try_collect().await.unwrap();
+        listed.into_iter().map(|m| m.location.to_string()).collect()
+    }
+
+    /// Keys of the objects in the segment tier.
+    pub async fn segment_objects(&self) -> BTreeSet<String> {
+        let listed: Vec<_> = self.segments.list(None).try_collect().await.unwrap();
+        listed.into_iter().map(|m| m.location.to_string()).collect()
     }
 
     /// Every record of a partition from its log start, read in small fetches
@@ -256,4 +326,51 @@ pub async fn settle(fx: &Fixture, compactor: &Compactor) -> Vec<stratus_compacto
         "compaction did not settle in 50 passes: {:?}",
         reports.last()
     );
+}
+
+/// One record as [`summary`] gives it.
+pub type RecordSummary = (i64, Option<Bytes>, Option<Bytes>, i64, Vec<Header>);
+
+/// Every record of every partition of `topic`, summarized, by partition.
+pub async fn read_everything(fx: &Fixture, topic: &TopicRecord) -> Vec<Vec<RecordSummary>> {
+    let mut out = Vec::new();
+    for partition in 0..topic.partitions {
+        out.push(summary(&fx.read_all(topic, partition).await));
+    }
+    out
+}
+
+/// Compares partition by partition and names the first difference (records
+/// are too long to print whole).
+pub fn assert_same_records(after: &[Vec<RecordSummary>], before: &[Vec<RecordSummary>]) {
+    assert_eq!(after.len(), before.len(), "partition count changed");
+    for (partition, (a, b)) in after.iter().zip(before).enumerate() {
+        assert_eq!(
+            a.len(),
+            b.len(),
+            "partition {partition}: record count changed"
+        );
+        for (x, y) in a.iter().zip(b) {
+            assert!(
+                x == y,
+                "partition {partition}: record at offset {} changed",
+                y.0
+            );
+        }
+    }
+}
+
+/// A value of `len` bytes that zstd cannot shrink much (hex of an LCG), so
+/// sizes in tests stay what they say.
+pub fn noise(seed: u64, len: usize) -> String {
+    let mut state = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+    let mut out = String::with_capacity(len);
+    while out.len() < len {
+        state = state
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        out.push_str(&format!("{:016x}", state >> 1));
+    }
+    out.truncate(len);
+    out
 }
