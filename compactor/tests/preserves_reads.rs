@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{Fixture, eager_config, record, summary};
+use common::{Fixture, assert_same_records, eager_config, read_everything, record, summary};
 use proptest::prelude::*;
 use stratus_compactor::clock::Clock;
 use stratus_storage::topic::TopicConfig;
@@ -62,14 +62,14 @@ async fn check(history: Vec<Step>) {
                 let report = compactor.run_pass().await.unwrap();
                 assert!(report.errors.is_empty(), "{:?}", report.errors);
                 fx.assert_index_sound(&topic).await;
-                assert_same(&read_everything(&fx, &topic).await, &before);
+                assert_same_records(&read_everything(&fx, &topic).await, &before);
             }
         }
     }
     let before = read_everything(&fx, &topic).await;
     common::settle(&fx, &compactor).await;
     fx.assert_index_sound(&topic).await;
-    assert_same(&read_everything(&fx, &topic).await, &before);
+    assert_same_records(&read_everything(&fx, &topic).await, &before);
     fx.assert_no_leaks(&[&topic]).await;
     // Reads from every offset, not just from the start, see the same suffix.
     for partition in 0..topic.partitions {
@@ -83,41 +83,4 @@ async fn check(history: Vec<Step>) {
             );
         }
     }
-}
-
-type Summary = Vec<
-    Vec<(
-        i64,
-        Option<bytes::Bytes>,
-        Option<bytes::Bytes>,
-        i64,
-        Vec<stratus_storage::batch::Header>,
-    )>,
->;
-
-/// Compares partition by partition and names the first difference (the
-/// records themselves are too long to print whole).
-fn assert_same(after: &Summary, before: &Summary) {
-    for (partition, (a, b)) in after.iter().zip(before).enumerate() {
-        assert_eq!(
-            a.len(),
-            b.len(),
-            "partition {partition}: record count changed"
-        );
-        for (x, y) in a.iter().zip(b) {
-            assert!(
-                x == y,
-                "partition {partition}: record at offset {} changed",
-                y.0
-            );
-        }
-    }
-}
-
-async fn read_everything(fx: &Fixture, topic: &stratus_storage::topic::TopicRecord) -> Summary {
-    let mut out = Vec::new();
-    for partition in 0..topic.partitions {
-        out.push(summary(&fx.read_all(topic, partition).await));
-    }
-    out
 }

@@ -285,10 +285,8 @@ pub fn eager_config() -> CompactorConfig {
     }
 }
 
-/// Records as (offset, key, value, timestamp, headers) for comparison.
-pub fn summary(
-    records: &[StoredRecord],
-) -> Vec<(i64, Option<Bytes>, Option<Bytes>, i64, Vec<Header>)> {
+/// Records as (offset, key, value, timestamp, headers), for comparison.
+pub fn summary(records: &[StoredRecord]) -> Vec<RecordSummary> {
     records
         .iter()
         .map(|r| {
