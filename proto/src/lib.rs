@@ -11,4 +11,5 @@ pub mod v1 {
         tonic::include_file_descriptor_set!("stratus_v1_descriptor");
 }
 
+pub mod frame;
 pub mod partitioner;

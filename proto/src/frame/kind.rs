@@ -1,0 +1,180 @@
+//! Message types carried by QUIC frames, and which protobuf message each one
+//! holds.
+//!
+//! The numbers are on the wire: never renumber or reuse one. Requests are odd,
+//! their responses the next even number; `Error` answers any request.
+
+use crate::v1;
+
+/// The type byte of a frame.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[repr(u8)]
+pub enum MessageKind {
+    CreateTopicRequest = 1,
+    CreateTopicResponse = 2,
+    DeleteTopicRequest = 3,
+    DeleteTopicResponse = 4,
+    ListTopicsRequest = 5,
+    ListTopicsResponse = 6,
+    DescribeTopicRequest = 7,
+    DescribeTopicResponse = 8,
+    ProduceRequest = 9,
+    ProduceResponse = 10,
+    FetchRequest = 11,
+    FetchResponse = 12,
+    ListOffsetsRequest = 13,
+    ListOffsetsResponse = 14,
+    /// The request failed; the payload is an `ErrorDetail` (gRPC status code
+    /// and message).
+    Error = 255,
+}
+
+impl MessageKind {
+    /// Every kind, in wire order.
+    pub const ALL: [MessageKind; 15] = [
+        MessageKind::CreateTopicRequest,
+        MessageKind::CreateTopicResponse,
+        MessageKind::DeleteTopicRequest,
+        MessageKind::DeleteTopicResponse,
+        MessageKind::ListTopicsRequest,
+        MessageKind::ListTopicsResponse,
+        MessageKind::DescribeTopicRequest,
+        MessageKind::DescribeTopicResponse,
+        MessageKind::ProduceRequest,
+        MessageKind::ProduceResponse,
+        MessageKind::FetchRequest,
+        MessageKind::FetchResponse,
+        MessageKind::ListOffsetsRequest,
+        MessageKind::ListOffsetsResponse,
+        MessageKind::Error,
+    ];
+
+    /// The kind with wire number `byte`, if there is one.
+    pub fn from_u8(byte: u8) -> Option<Self> {
+        Self::ALL.into_iter().find(|kind| *kind as u8 == byte)
+    }
+
+    /// Whether a client may send this kind to open a call.
+    pub fn is_request(self) -> bool {
+        self != MessageKind::Error && (self as u8) % 2 == 1
+    }
+
+    /// The kind that answers this request, if this is a request.
+    pub fn response(self) -> Option<Self> {
+        if self.is_request() {
+            Self::from_u8(self as u8 + 1)
+        } else {
+            None
+        }
+    }
+
+    /// A name for errors and logs, matching the protobuf message.
+    pub fn name(self) -> &'static str {
+        match self {
+            MessageKind::CreateTopicRequest => "CreateTopicRequest",
+            MessageKind::CreateTopicResponse => "CreateTopicResponse",
+            MessageKind::DeleteTopicRequest => "DeleteTopicRequest",
+            MessageKind::DeleteTopicResponse => "DeleteTopicResponse",
+            MessageKind::ListTopicsRequest => "ListTopicsRequest",
+            MessageKind::ListTopicsResponse => "ListTopicsResponse",
+            MessageKind::DescribeTopicRequest => "DescribeTopicRequest",
+            MessageKind::DescribeTopicResponse => "DescribeTopicResponse",
+            MessageKind::ProduceRequest => "ProduceRequest",
+            MessageKind::ProduceResponse => "ProduceResponse",
+            MessageKind::FetchRequest => "FetchRequest",
+            MessageKind::FetchResponse => "FetchResponse",
+            MessageKind::ListOffsetsRequest => "ListOffsetsRequest",
+            MessageKind::ListOffsetsResponse => "ListOffsetsResponse",
+            MessageKind::Error => "Error",
+        }
+    }
+}
+
+impl std::fmt::Display for MessageKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} ({})", self.name(), *self as u8)
+    }
+}
+
+/// A protobuf message that travels in frames of one kind.
+pub trait WireMessage: prost::Message + Default {
+    const KIND: MessageKind;
+}
+
+macro_rules! wire_messages {
+    ($($ty:ident),* $(,)?) => {
+        $(impl WireMessage for v1::$ty {
+            const KIND: MessageKind = MessageKind::$ty;
+        })*
+    };
+}
+
+wire_messages!(
+    CreateTopicRequest,
+    CreateTopicResponse,
+    DeleteTopicRequest,
+    DeleteTopicResponse,
+    ListTopicsRequest,
+    ListTopicsResponse,
+    DescribeTopicRequest,
+    DescribeTopicResponse,
+    ProduceRequest,
+    ProduceResponse,
+    FetchRequest,
+    FetchResponse,
+    ListOffsetsRequest,
+    ListOffsetsResponse,
+);
+
+impl WireMessage for v1::ErrorDetail {
+    const KIND: MessageKind = MessageKind::Error;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The wire numbers, pinned: a change here breaks every deployed client.
+    #[test]
+    fn numbers_are_stable() {
+        let numbers: Vec<(u8, &str)> = MessageKind::ALL
+            .iter()
+            .map(|k| (*k as u8, k.name()))
+            .collect();
+        assert_eq!(
+            numbers,
+            vec![
+                (1, "CreateTopicRequest"),
+                (2, "CreateTopicResponse"),
+                (3, "DeleteTopicRequest"),
+                (4, "DeleteTopicResponse"),
+                (5, "ListTopicsRequest"),
+                (6, "ListTopicsResponse"),
+                (7, "DescribeTopicRequest"),
+                (8, "DescribeTopicResponse"),
+                (9, "ProduceRequest"),
+                (10, "ProduceResponse"),
+                (11, "FetchRequest"),
+                (12, "FetchResponse"),
+                (13, "ListOffsetsRequest"),
+                (14, "ListOffsetsResponse"),
+                (255, "Error"),
+            ]
+        );
+    }
+
+    #[test]
+    fn every_byte_maps_to_at_most_one_kind() {
+        for byte in 0..=u8::MAX {
+            if let Some(kind) = MessageKind::from_u8(byte) {
+                assert_eq!(kind as u8, byte);
+            }
+        }
+        assert_eq!(
+            MessageKind::ProduceRequest.response(),
+            Some(MessageKind::ProduceResponse)
+        );
+        assert_eq!(MessageKind::ProduceResponse.response(), None);
+        assert!(!MessageKind::Error.is_request());
+    }
+}
