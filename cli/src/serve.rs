@@ -107,11 +107,18 @@ pub(crate) async fn gateway(args: GatewayArgs) -> anyhow::Result<()> {
     serve(settings, false).await
 }
 
-async fn serve(settings: ServerSettings, dev: bool) -> anyhow::Result<()> {
+async fn serve(mut settings: ServerSettings, dev: bool) -> anyhow::Result<()> {
     init_logging(settings.log_format);
     let storage = open_storage(&settings).await?;
+    if dev && settings.gateway.quic.needs_certificate() {
+        // TLS always, even on a laptop: dev makes (once) and reuses its own.
+        let files = stratus_gateway::self_signed_in(&storage.data_dir)?;
+        settings.gateway.quic.cert = files.cert;
+        settings.gateway.quic.key = files.key;
+    }
     let handle = Gateway::start(settings.gateway.clone(), storage.log.clone()).await?;
     let addr = handle.local_addr();
+    let quic_addr = handle.quic_addr();
     // `stratus dev` compacts in-process, so a laptop needs nothing else.
     let (stop_compactor, compactor_stopped) = tokio::sync::oneshot::channel::<()>();
     let compactor = dev.then(|| {
@@ -127,6 +134,11 @@ async fn serve(settings: ServerSettings, dev: bool) -> anyhow::Result<()> {
     if dev {
         println!("stratus dev is running");
         println!("  gateway   http://{addr}");
+        if let Some(quic_addr) = quic_addr {
+            let cert = settings.gateway.quic.cert.display();
+            println!("  quic      quic://{quic_addr}?ca={cert}");
+            println!("  quic cert {cert} (self-signed; clients trust it with ?ca=)");
+        }
         println!("  data dir  {}", storage.data_dir.display());
         println!("  metadata  {}", settings.metadata);
         println!("  wal tier  {}", storage.wal_url);
@@ -139,6 +151,9 @@ async fn serve(settings: ServerSettings, dev: bool) -> anyhow::Result<()> {
         println!("stop with Ctrl-C");
     } else {
         println!("stratus gateway listening on http://{addr}");
+        if let Some(quic_addr) = quic_addr {
+            println!("stratus gateway listening on quic://{quic_addr} (UDP)");
+        }
     }
     wait_for_signal().await;
     tracing::info!("shutting down: flushing in-flight produce calls");

@@ -35,6 +35,8 @@ pub struct GatewayConfig {
     pub max_fetch_wait: Duration,
     /// Cap on a fetch's `max_bytes`; also the default when a fetch gives 0.
     pub max_fetch_bytes: u32,
+    /// The QUIC endpoint (`[gateway.quic]`).
+    pub quic: crate::quic::QuicConfig,
 }
 
 impl Default for GatewayConfig {
@@ -51,6 +53,7 @@ impl Default for GatewayConfig {
             zstd_level: 1,
             max_fetch_wait: Duration::from_secs(30),
             max_fetch_bytes: 8 * 1024 * 1024,
+            quic: crate::quic::QuicConfig::default(),
         }
     }
 }
@@ -128,7 +131,7 @@ impl GatewayConfig {
         if self.cluster.is_empty() {
             return fail("cluster", "\"\"".to_owned(), "expected a non-empty name");
         }
-        Ok(())
+        self.quic.validate()
     }
 }
 

@@ -66,3 +66,31 @@ fn log_code(err: &LogError) -> Code {
         LogError::CorruptObject { .. } | LogError::CorruptMetadata { .. } => Code::DataLoss,
     }
 }
+
+/// The status a QUIC request gets for a frame the codec refused: the one
+/// mapping of framing errors; service errors arrive as `Status` already.
+pub(crate) fn frame_status(err: &stratus_proto::frame::FrameError) -> Status {
+    use stratus_proto::frame::FrameError;
+    let code = match err {
+        FrameError::UnknownKind(_) | FrameError::UnexpectedKind { .. } => Code::Unimplemented,
+        FrameError::TooLarge { .. }
+        | FrameError::TooShort(_)
+        | FrameError::HeaderOverrun { .. }
+        | FrameError::TooManyHeaders { .. }
+        | FrameError::InvalidHeaderKey { .. }
+        | FrameError::InvalidHeaderValue { .. }
+        | FrameError::DuplicateHeader { .. }
+        | FrameError::BadPayload { .. } => Code::InvalidArgument,
+    };
+    Status::new(code, err.to_string())
+}
+
+/// The status a QUIC request that could not be read is answered with.
+pub(crate) fn quic_request_status(err: &crate::quic::RequestError) -> Status {
+    use crate::quic::RequestError;
+    match err {
+        RequestError::Frame(frame) => frame_status(frame),
+        RequestError::Truncated { .. } => Status::invalid_argument(err.to_string()),
+        RequestError::Stream(_) => Status::cancelled(err.to_string()),
+    }
+}

@@ -18,6 +18,7 @@ use tonic::transport::server::TcpIncoming;
 use crate::batcher::{Batcher, BatcherSettings};
 use crate::config::GatewayConfig;
 use crate::produce::StickyPartitioner;
+use crate::quic::{self, QuicHandle, QuicStartError};
 use crate::service::{AdminService, ConsumerService, ProducerService, Shared};
 use crate::topics::TopicCache;
 
@@ -36,6 +37,7 @@ pub struct GatewayHandle {
     server: JoinHandle<Result<(), tonic::transport::Error>>,
     batcher_task: JoinHandle<()>,
     batcher: Batcher,
+    quic: Option<QuicHandle>,
 }
 
 /// Why a gateway could not start.
@@ -50,6 +52,8 @@ pub enum StartError {
     },
     #[error("gRPC reflection: {0}")]
     Reflection(String),
+    #[error(transparent)]
+    Quic(#[from] QuicStartError),
 }
 
 impl Gateway {
@@ -103,6 +107,20 @@ impl Gateway {
             .build_v1()
             .map_err(|e| StartError::Reflection(e.to_string()))?;
 
+        let quic = if shared.config.quic.enabled {
+            let services = quic::Services {
+                admin: AdminService(Arc::clone(&shared)),
+                producer: ProducerService(Arc::clone(&shared)),
+                consumer: ConsumerService(Arc::clone(&shared)),
+            };
+            Some(quic::start(
+                &shared.config.quic,
+                services,
+                shutdown_rx.clone(),
+            )?)
+        } else {
+            None
+        };
         let router = tonic::transport::Server::builder()
             .add_service(health)
             .add_service(reflection)
@@ -134,6 +152,7 @@ impl Gateway {
             server,
             batcher_task,
             batcher,
+            quic,
         })
     }
 }
@@ -141,6 +160,11 @@ impl Gateway {
 impl GatewayHandle {
     pub fn local_addr(&self) -> SocketAddr {
         self.local_addr
+    }
+
+    /// The QUIC endpoint's UDP address, when QUIC is enabled.
+    pub fn quic_addr(&self) -> Option<SocketAddr> {
+        self.quic.as_ref().map(|quic| quic.local_addr)
     }
 
     pub fn batcher(&self) -> &Batcher {
@@ -156,6 +180,11 @@ impl GatewayHandle {
             Ok(Ok(())) => {}
             Ok(Err(e)) => tracing::warn!(error = %e, "gRPC server ended with an error"),
             Err(e) => tracing::warn!(error = %e, "gRPC server task failed"),
+        }
+        if let Some(quic) = self.quic
+            && let Err(e) = quic.task.await
+        {
+            tracing::warn!(error = %e, "QUIC endpoint task failed");
         }
         // The services held the last other batcher handles; dropping ours ends
         // the flush task once it has answered everything queued.

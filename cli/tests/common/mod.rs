@@ -44,6 +44,8 @@ impl Tier {
 pub struct DevServer {
     child: Child,
     pub url: String,
+    /// `quic://HOST:PORT?ca=CERT` when QUIC is on.
+    pub quic_url: Option<String>,
     pub data_dir: PathBuf,
 }
 
@@ -74,6 +76,8 @@ impl DevServer {
             // other things (some use 1970 timestamps that retention would
             // delete); compaction tests pass their own interval in `env`.
             .env("STRATUS_COMPACTOR__INTERVAL", "1h")
+            // Tests run many servers at once: QUIC on a free UDP port too.
+            .env("STRATUS_GATEWAY__QUIC__LISTEN", "127.0.0.1:0")
             .envs(env.iter().copied())
             .arg("dev")
             .arg("--data-dir")
@@ -87,20 +91,31 @@ impl DevServer {
             .expect("spawn stratus dev");
         let stdout = child.stdout.take().expect("stdout");
         let mut lines = BufReader::new(stdout).lines();
-        let url = loop {
+        // `stratus dev` prints its gRPC and QUIC addresses before its data dir.
+        let (mut url, mut quic_url) = (None, None);
+        loop {
             let line = lines
                 .next()
                 .expect("stratus dev exited before printing its address")
                 .expect("read stdout");
-            if let Some(addr) = line.trim().strip_prefix("gateway") {
-                break addr.trim().to_owned();
+            let line = line.trim();
+            if let Some(addr) = line.strip_prefix("gateway") {
+                url = Some(addr.trim().to_owned());
+            } else if let Some(addr) = line.strip_prefix("quic ").map(str::trim)
+                && addr.starts_with("quic://")
+            {
+                quic_url = Some(addr.to_owned());
+            } else if line.starts_with("data dir") {
+                break;
             }
-        };
+        }
+        let url = url.expect("stratus dev printed no gateway address");
         // Keep draining stdout so the child never blocks on a full pipe.
         std::thread::spawn(move || for _ in lines {});
         Self {
             child,
             url,
+            quic_url,
             data_dir: data_dir.to_owned(),
         }
     }

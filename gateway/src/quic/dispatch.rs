@@ -1,0 +1,91 @@
+//! One request frame in, one response frame out: decodes the protobuf
+//! message, calls the same service method the gRPC server calls, and turns a
+//! `Status` into an error frame. Behaviour and errors are gRPC's by
+//! construction.
+
+use std::sync::Arc;
+
+use stratus_proto::frame::{Frame, MessageKind, WireMessage};
+use stratus_proto::v1::admin_server::Admin;
+use stratus_proto::v1::consumer_server::Consumer;
+use stratus_proto::v1::producer_server::Producer;
+use tonic::metadata::{MetadataKey, MetadataValue};
+use tonic::{Request, Response, Status};
+
+use crate::error::frame_status;
+use crate::service::{AdminService, ConsumerService, ProducerService};
+
+/// The services a QUIC call can reach.
+#[derive(Debug)]
+pub(crate) struct Services {
+    pub(crate) admin: AdminService,
+    pub(crate) producer: ProducerService,
+    pub(crate) consumer: ConsumerService,
+}
+
+impl Services {
+    /// Answers one request frame with its response or an error frame.
+    pub(crate) async fn call(self: &Arc<Self>, frame: Frame) -> Frame {
+        match self.route(frame).await {
+            Ok(frame) => frame,
+            Err(status) => status_frame(&status),
+        }
+    }
+
+    async fn route(&self, frame: Frame) -> Result<Frame, Status> {
+        match frame.kind {
+            MessageKind::CreateTopicRequest => unary(frame, |r| self.admin.create_topic(r)).await,
+            MessageKind::DeleteTopicRequest => unary(frame, |r| self.admin.delete_topic(r)).await,
+            MessageKind::ListTopicsRequest => unary(frame, |r| self.admin.list_topics(r)).await,
+            MessageKind::DescribeTopicRequest => {
+                unary(frame, |r| self.admin.describe_topic(r)).await
+            }
+            MessageKind::ProduceRequest => unary(frame, |r| self.producer.produce(r)).await,
+            MessageKind::FetchRequest => unary(frame, |r| self.consumer.fetch(r)).await,
+            MessageKind::ListOffsetsRequest => {
+                unary(frame, |r| self.consumer.list_offsets(r)).await
+            }
+            MessageKind::CreateTopicResponse
+            | MessageKind::DeleteTopicResponse
+            | MessageKind::ListTopicsResponse
+            | MessageKind::DescribeTopicResponse
+            | MessageKind::ProduceResponse
+            | MessageKind::FetchResponse
+            | MessageKind::ListOffsetsResponse
+            | MessageKind::Error => Err(Status::unimplemented(format!(
+                "{} is not a request; open a stream with a request message",
+                frame.kind
+            ))),
+        }
+    }
+}
+
+/// The error frame for `status`: its gRPC code and message.
+pub(crate) fn status_frame(status: &Status) -> Frame {
+    Frame::error(status.code() as i32, status.message())
+}
+
+/// Decodes the request, carries the frame's headers over as gRPC metadata
+/// (trace context reaches the services the same way on both transports),
+/// calls `method` and frames its answer.
+async fn unary<Req, Resp, F, Fut>(frame: Frame, method: F) -> Result<Frame, Status>
+where
+    Req: WireMessage,
+    Resp: WireMessage,
+    F: FnOnce(Request<Req>) -> Fut,
+    Fut: Future<Output = Result<Response<Resp>, Status>>,
+{
+    let message: Req = frame.message().map_err(|e| frame_status(&e))?;
+    let mut request = Request::new(message);
+    for (key, value) in &frame.headers {
+        // The codec admits only keys and values that are valid metadata.
+        if let (Ok(key), Ok(value)) = (
+            MetadataKey::from_bytes(key.as_bytes()),
+            MetadataValue::try_from(value.as_str()),
+        ) {
+            request.metadata_mut().insert(key, value);
+        }
+    }
+    let response = method(request).await?;
+    Ok(Frame::from_message(response.get_ref(), Default::default()))
+}
