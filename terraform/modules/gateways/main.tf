@@ -32,6 +32,10 @@ locals {
     STRATUS_LOG_FORMAT       = "json"
     STRATUS_GATEWAY__LISTEN  = "0.0.0.0:${var.grpc_port}"
     STRATUS_GATEWAY__CLUSTER = var.cluster_name
+    # QUIC needs a certificate and key on the task (gateway.quic.cert/key),
+    # which this module does not provision yet; until then gateways serve
+    # gRPC only and the UDP listener has no backend.
+    STRATUS_GATEWAY__QUIC__ENABLED = "false"
   }
 
   process_environment = merge(
