@@ -80,6 +80,7 @@ async fn run(mib: usize) {
             record_count: RECORDS_PER_CHUNK as u32,
             first_timestamp_ms: now,
             max_timestamp_ms: now,
+            producer: None,
         })
         .collect();
     for _ in 0..objects {

@@ -55,6 +55,11 @@ fn log_code(err: &LogError) -> Code {
         LogError::TopicNotFound { .. } | LogError::PartitionNotFound { .. } => Code::NotFound,
         LogError::TopicExists { .. } => Code::AlreadyExists,
         LogError::OffsetOutOfRange { .. } => Code::OutOfRange,
+        // Not retryable as sent: the producer must resend in order or re-init.
+        // Clients tell the two apart by the message's prefix.
+        LogError::OutOfOrderSequence { .. } | LogError::ProducerFenced { .. } => {
+            Code::FailedPrecondition
+        }
         LogError::InvalidSpec(_) => Code::InvalidArgument,
         LogError::Meta(meta) if meta.is_retryable() || meta.maybe_committed() => Code::Unavailable,
         LogError::Meta(MetaError::KeyTooLarge { .. } | MetaError::ValueTooLarge { .. }) => {

@@ -5,10 +5,11 @@
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU32, Ordering};
 
+use bytes::BytesMut;
 use stratus_proto::partitioner::partition_for_key;
 use stratus_proto::v1::{self, ProduceRequest};
-use stratus_storage::batch::{Header, RecordInput, encode_batch};
-use stratus_storage::log::{AppendBatch, LogError, now_ms};
+use stratus_storage::batch::{Header, RecordInput, encode_batch, stamp_producer};
+use stratus_storage::log::{AppendBatch, LogError, ProducerBatch, now_ms};
 use stratus_storage::topic::{CleanupPolicy, TopicRecord};
 
 use crate::error::GatewayError;
@@ -26,6 +27,69 @@ impl StickyPartitioner {
     fn pick(&self, partitions: u32) -> u32 {
         self.next.fetch_add(1, Ordering::Relaxed) % partitions.max(1)
     }
+}
+
+/// An idempotent call's producer and each partition's base sequence.
+#[derive(Debug, Clone)]
+pub(crate) struct Idempotence {
+    producer_id: i64,
+    epoch: i16,
+    base_sequences: BTreeMap<u32, i32>,
+}
+
+/// Reads and checks the producer fields of a call; `None` when it is not
+/// idempotent.
+pub(crate) fn idempotence(request: &ProduceRequest) -> Result<Option<Idempotence>, GatewayError> {
+    let Some(producer_id) = request.producer_id else {
+        if let Some(group) = request
+            .partitions
+            .iter()
+            .find(|g| g.base_sequence.is_some())
+        {
+            return Err(GatewayError::InvalidArgument(format!(
+                "partition {} has a base_sequence but the request has no producer_id; \
+                 get one with InitProducerId or leave base_sequence unset",
+                group.partition
+            )));
+        }
+        return Ok(None);
+    };
+    let invalid = |m: String| Err(GatewayError::InvalidArgument(m));
+    if !request.records.is_empty() {
+        return invalid(
+            "an idempotent produce request (producer_id set) must put its records in \
+             `partitions` with a base_sequence each, not in `records`: sequences are per partition"
+                .to_owned(),
+        );
+    }
+    let Ok(epoch) = i16::try_from(request.producer_epoch) else {
+        return invalid(format!(
+            "producer_epoch {} is out of range 0..={}; use the epoch InitProducerId returned",
+            request.producer_epoch,
+            i16::MAX
+        ));
+    };
+    let mut base_sequences = BTreeMap::new();
+    for group in &request.partitions {
+        let Some(sequence) = group.base_sequence.filter(|s| *s >= 0) else {
+            return invalid(format!(
+                "partition {} has no valid base_sequence (got {:?}); an idempotent request \
+                 numbers every partition's records from a base_sequence >= 0",
+                group.partition, group.base_sequence
+            ));
+        };
+        if base_sequences.insert(group.partition, sequence).is_some() {
+            return invalid(format!(
+                "partition {} appears twice in an idempotent request; send one batch per partition",
+                group.partition
+            ));
+        }
+    }
+    Ok(Some(Idempotence {
+        producer_id,
+        epoch,
+        base_sequences,
+    }))
 }
 
 /// Groups a call's records by partition and checks them against the topic.
@@ -105,11 +169,13 @@ fn check_sizes(
     Ok(())
 }
 
-/// Encodes each partition's records as one zstd RecordBatch v2.
+/// Encodes each partition's records as one zstd RecordBatch v2, stamped with
+/// the producer's id, epoch and sequence when the call is idempotent.
 pub(crate) fn encode(
     topic: &TopicRecord,
     routed: Routed,
     zstd_level: i32,
+    idempotence: Option<&Idempotence>,
 ) -> Result<Vec<AppendBatch>, GatewayError> {
     let now = now_ms();
     let mut batches = Vec::with_capacity(routed.len());
@@ -130,8 +196,21 @@ pub(crate) fn encode(
                 timestamp_ms: r.timestamp_ms.unwrap_or(now),
             })
             .collect();
-        let batch = encode_batch(&inputs, zstd_level)
-            .map_err(|e| GatewayError::InvalidArgument(format!("partition {partition}: {e}")))?;
+        let invalid = |e| GatewayError::InvalidArgument(format!("partition {partition}: {e}"));
+        let mut batch = encode_batch(&inputs, zstd_level).map_err(invalid)?;
+        let producer = idempotence.and_then(|i| {
+            i.base_sequences.get(&partition).map(|s| ProducerBatch {
+                producer_id: i.producer_id,
+                epoch: i.epoch,
+                base_sequence: *s,
+            })
+        });
+        if let Some(p) = producer {
+            let mut stamped = BytesMut::from(&batch[..]);
+            stamp_producer(&mut stamped, p.producer_id, p.epoch, p.base_sequence)
+                .map_err(invalid)?;
+            batch = stamped.freeze();
+        }
         batches.push(AppendBatch {
             topic_id: topic.id,
             partition,
@@ -139,6 +218,7 @@ pub(crate) fn encode(
             record_count: inputs.len() as u32,
             first_timestamp_ms: inputs.first().map_or(now, |r| r.timestamp_ms),
             max_timestamp_ms: inputs.iter().map(|r| r.timestamp_ms).max().unwrap_or(now),
+            producer,
         });
     }
     Ok(batches)

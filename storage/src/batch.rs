@@ -38,7 +38,9 @@ pub use decode::{
     decode_segment_chunk_from,
 };
 pub use encode::{encode_batch, encode_batch_at_offsets};
-pub use header::{batch_infos, patch_base_offset, rebase_chunk, segment_batch_infos};
+pub use header::{
+    batch_infos, patch_base_offset, rebase_chunk, segment_batch_infos, stamp_producer,
+};
 
 /// Bytes of a v2 batch header, up to and including the record count.
 pub const BATCH_HEADER_LEN: usize = 61;

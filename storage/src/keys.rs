@@ -35,7 +35,9 @@ pub enum Tag {
     /// its presence proves the commit landed (resolves unknown commit results),
     /// and garbage collection deletes objects whose count reached zero.
     ObjectRefs = 7,
-    /// `(8, object_key: str)` → base offsets assigned to the object's chunks
+    /// `(8, object_key: str)` → the outcome of each batch of the object, in
+    /// chunk order: its base offset, or -1 (topic gone), -2 (out-of-order
+    /// producer sequence), -3 (fenced producer epoch)
     /// ([`crate::log::entry::encode_commit_record`]). Written by the transaction
     /// that assigns them; a retry of that transaction reads it first, which makes
     /// the commit idempotent and resolves an unknown commit result.
@@ -55,6 +57,18 @@ pub enum Tag {
     /// index entries still hold references to objects; the compactor releases
     /// them and then clears this key.
     DeletedTopic = 12,
+    /// `(13,)` → the last producer id handed out, i64 LE. `InitProducerId`
+    /// reads and advances it in one transaction, so ids are never reused.
+    ProducerIdCounter = 13,
+    /// `(14, producer_id: i64)` → the producer's current epoch, i16 LE. A
+    /// re-init bumps it; the offset transaction refuses batches of any other
+    /// epoch (fencing the older session on every partition at once).
+    ProducerEpoch = 14,
+    /// `(15, topic_id, partition, producer_id: i64)` → the producer's sequence
+    /// state on the partition ([`crate::log::ProducerPartitionState`]): epoch
+    /// and the last few batches' sequence ranges with their base offsets.
+    /// Read and written by the offset transaction to deduplicate retries.
+    ProducerState = 15,
 }
 
 /// The key space of one Stratus cluster.
@@ -230,6 +244,19 @@ impl KeySpace {
             .map(|(_, id)| id)
     }
 
+    pub fn producer_id_counter(&self) -> Vec<u8> {
+        self.root.pack(&(Tag::ProducerIdCounter as u16,))
+    }
+
+    pub fn producer_epoch(&self, producer_id: i64) -> Vec<u8> {
+        self.root.pack(&(Tag::ProducerEpoch as u16, producer_id))
+    }
+
+    pub fn producer_state(&self, topic_id: u128, partition: u32, producer_id: i64) -> Vec<u8> {
+        self.root
+            .pack(&(Tag::ProducerState as u16, topic_id, partition, producer_id))
+    }
+
     /// `[begin, end)` covering every topic-by-id key.
     pub fn topics_by_id_range(&self) -> (Vec<u8>, Vec<u8>) {
         self.root.subspace(&(Tag::TopicById as u16,)).range()
@@ -287,6 +314,21 @@ mod tests {
         assert_eq!(
             hex(keys.deleted_topic(7)),
             "027374726174757300026300150c1507",
+            "persisted key layout changed: existing clusters would lose their data"
+        );
+        assert_eq!(
+            hex(keys.producer_id_counter()),
+            "027374726174757300026300150d",
+            "persisted key layout changed: existing clusters would lose their data"
+        );
+        assert_eq!(
+            hex(keys.producer_epoch(9)),
+            "027374726174757300026300150e1509",
+            "persisted key layout changed: existing clusters would lose their data"
+        );
+        assert_eq!(
+            hex(keys.producer_state(7, 3, 9)),
+            "027374726174757300026300150f150715031509",
             "persisted key layout changed: existing clusters would lose their data"
         );
     }

@@ -27,6 +27,7 @@ fn batch(topic_id: u128, partition: u32, values: &[&str]) -> AppendBatch {
         record_count: records.len() as u32,
         first_timestamp_ms: 1,
         max_timestamp_ms: 1,
+        producer: None,
     }
 }
 

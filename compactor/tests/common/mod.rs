@@ -91,6 +91,7 @@ impl Fixture {
                 record_count: records.len() as u32,
                 first_timestamp_ms: records.iter().map(|r| r.timestamp_ms).min().unwrap(),
                 max_timestamp_ms: records.iter().map(|r| r.timestamp_ms).max().unwrap(),
+                producer: None,
             })
             .collect();
         for outcome in self.log.append(&appends).await.unwrap() {
@@ -114,6 +115,7 @@ impl Fixture {
                 record_count: records.len() as u32,
                 first_timestamp_ms: records.iter().map(|r| r.timestamp_ms).min().unwrap(),
                 max_timestamp_ms: records.iter().map(|r| r.timestamp_ms).max().unwrap(),
+                producer: None,
             })
             .collect();
         self.log

@@ -3,7 +3,10 @@ use std::sync::Arc;
 
 use futures::Stream;
 use stratus_proto::v1::producer_server::Producer;
-use stratus_proto::v1::{ErrorDetail, PartitionAck, ProduceRequest, ProduceResponse};
+use stratus_proto::v1::{
+    ErrorDetail, InitProducerIdRequest, InitProducerIdResponse, PartitionAck, ProduceRequest,
+    ProduceResponse,
+};
 use stratus_storage::log::LogError;
 use tokio::sync::mpsc;
 use tokio_stream::StreamExt;
@@ -13,7 +16,7 @@ use tonic::{Request, Response, Status, Streaming};
 use super::Shared;
 use crate::batcher::{Admission, Ticket};
 use crate::error::GatewayError;
-use crate::produce::{encode, route};
+use crate::produce::{encode, idempotence, route};
 
 /// Requests of one ProduceStream submitted but not yet answered. Past it the
 /// stream stops reading, and HTTP/2 flow control holds the client back.
@@ -40,12 +43,18 @@ impl ProducerService {
     ) -> Result<Submitted, GatewayError> {
         let topic = shared.topics.get(&shared.log, &request.topic).await?;
         let correlation_id = request.correlation_id;
+        let idempotence = idempotence(&request)?;
         let routed = route(&topic, request, &shared.keyless)?;
         let counts = routed
             .iter()
             .map(|(partition, records)| (*partition, records.len() as u32))
             .collect();
-        let batches = encode(&topic, routed, shared.config.zstd_level)?;
+        let batches = encode(
+            &topic,
+            routed,
+            shared.config.zstd_level,
+            idempotence.as_ref(),
+        )?;
         let ticket = shared.batcher.submit(batches, admission).await?;
         Ok(Submitted {
             topic: topic.name.clone(),
@@ -100,6 +109,36 @@ impl Producer for ProducerService {
     }
 
     type ProduceStreamStream = ResponseStream;
+
+    async fn init_producer_id(
+        &self,
+        request: Request<InitProducerIdRequest>,
+    ) -> Result<Response<InitProducerIdResponse>, Status> {
+        let request = request.into_inner();
+        let previous = match request.producer_id {
+            None => None,
+            Some(id) => {
+                let epoch = i16::try_from(request.producer_epoch).map_err(|_| {
+                    GatewayError::InvalidArgument(format!(
+                        "producer_epoch {} is out of range 0..={}; pass the epoch last returned",
+                        request.producer_epoch,
+                        i16::MAX
+                    ))
+                })?;
+                Some((id, epoch))
+            }
+        };
+        let (producer_id, epoch) = self
+            .0
+            .log
+            .init_producer_id(previous)
+            .await
+            .map_err(GatewayError::from)?;
+        Ok(Response::new(InitProducerIdResponse {
+            producer_id,
+            producer_epoch: i32::from(epoch),
+        }))
+    }
 
     async fn produce_stream(
         &self,

@@ -179,6 +179,30 @@ pub fn patch_base_offset(batch: &mut [u8], base_offset: i64) -> Result<(), Batch
     }
 }
 
+/// Writes an idempotent producer's id, epoch and base sequence into a
+/// single encoded batch's header and recomputes its CRC (which covers them).
+pub fn stamp_producer(
+    batch: &mut [u8],
+    producer_id: i64,
+    producer_epoch: i16,
+    base_sequence: i32,
+) -> Result<(), BatchError> {
+    let available = batch.len();
+    if available < BATCH_HEADER_LEN {
+        return Err(BatchError::Truncated {
+            at: 0,
+            needed: BATCH_HEADER_LEN,
+            available,
+        });
+    }
+    batch[PRODUCER_ID_AT..PRODUCER_ID_AT + 8].copy_from_slice(&producer_id.to_be_bytes());
+    batch[PRODUCER_EPOCH_AT..PRODUCER_EPOCH_AT + 2].copy_from_slice(&producer_epoch.to_be_bytes());
+    batch[BASE_SEQUENCE_AT..BASE_SEQUENCE_AT + 4].copy_from_slice(&base_sequence.to_be_bytes());
+    let crc = crc32c::crc32c(&batch[CRC_COVERS_FROM..]);
+    batch[CRC_AT..CRC_AT + 4].copy_from_slice(&crc.to_be_bytes());
+    Ok(())
+}
+
 /// Writes real base offsets into every batch of a stored chunk, so it can be
 /// served to Kafka clients as is: batch `i` gets `chunk_base_offset` plus the
 /// record counts of the batches before it. Checks the whole chunk before

@@ -16,6 +16,7 @@ use object_store::{PutMode, PutOptions};
 use super::entry::{
     IndexEntry, PartitionHead, TierKind, decode_commit_record, encode_commit_record,
 };
+use super::producer::{ProducerBatch, SequenceCheck};
 use super::{Log, LogError};
 use crate::keys::encode_i64;
 use crate::meta::{MetaError, Transaction, run};
@@ -40,6 +41,49 @@ pub struct AppendBatch {
     pub record_count: u32,
     pub first_timestamp_ms: i64,
     pub max_timestamp_ms: i64,
+    /// Set for an idempotent producer's batch (the same fields are in the
+    /// batch header): the offset transaction writes it only if it is next in
+    /// the producer's sequence, and answers a retry of a written batch with
+    /// the original base offset.
+    pub producer: Option<ProducerBatch>,
+}
+
+/// Per-batch outcomes in a commit record, beside base offsets (>= 0).
+const TOPIC_GONE: i64 = -1;
+const OUT_OF_ORDER: i64 = -2;
+const FENCED: i64 = -3;
+
+/// What the offset transaction needs of one batch of a chunk.
+#[derive(Debug, Clone, Copy)]
+struct BatchMeta {
+    len: u32,
+    record_count: u32,
+    first_timestamp_ms: i64,
+    max_timestamp_ms: i64,
+    producer: Option<ProducerBatch>,
+}
+
+/// A run of consecutive batches of one chunk, indexed as one entry.
+#[derive(Debug, Clone, Copy)]
+struct Span {
+    topic_id: u128,
+    partition: u32,
+    byte_offset: u64,
+    byte_len: u32,
+    record_count: u32,
+    first_timestamp_ms: i64,
+    max_timestamp_ms: i64,
+}
+
+/// One object's chunks with the batches each was built from, in plan order.
+type ObjectChunks<'a> = (&'a str, Vec<(ChunkEntry, Vec<BatchMeta>)>);
+
+/// What the transaction did for one object: per-batch outcomes (plan order)
+/// and the byte ranges it indexed (empty when re-read from a commit record).
+#[derive(Debug)]
+struct Committed {
+    outcomes: Vec<i64>,
+    spans: Vec<(u64, u32)>,
 }
 
 /// The base offset given to one [`AppendBatch`], or why it was not written.
@@ -126,24 +170,21 @@ impl Log {
         if objects.is_empty() {
             return Ok(Vec::new());
         }
-        let chunks: Vec<(&str, &[ChunkEntry])> = objects
+        let chunks: Vec<ObjectChunks<'_>> = objects
             .iter()
-            .map(|(_, w)| (w.key.as_str(), w.entries.as_slice()))
+            .map(|(batches, w)| (w.key.as_str(), chunk_batches(batches, &w.plans, &w.entries)))
             .collect();
-        let base_offsets = self.commit_offsets(&chunks).await?;
+        let committed = self.commit_offsets(&chunks).await?;
         let mut all = Vec::with_capacity(objects.len());
-        for ((batches, written), bases) in objects.into_iter().zip(base_offsets) {
-            for (entry, base) in written.entries.iter().zip(&bases) {
-                if *base >= 0 {
-                    let range =
-                        entry.offset as usize..(entry.offset + u64::from(entry.len)) as usize;
-                    // A copy, not a slice: a slice would pin the whole object in
-                    // memory while the cache counts only the chunk's bytes.
-                    let chunk = Bytes::copy_from_slice(&written.object[range]);
-                    self.cache.insert(&written.key, entry.offset, chunk);
-                }
+        for ((batches, written), done) in objects.into_iter().zip(committed) {
+            for (offset, len) in &done.spans {
+                let range = *offset as usize..(*offset + u64::from(*len)) as usize;
+                // A copy, not a slice: a slice would pin the whole object in
+                // memory while the cache counts only the chunk's bytes.
+                let chunk = Bytes::copy_from_slice(&written.object[range]);
+                self.cache.insert(&written.key, *offset, chunk);
             }
-            all.push(outcomes(batches, &written.plans, &bases));
+            all.push(outcomes(batches, &written.plans, &done.outcomes));
         }
         Ok(all)
     }
@@ -164,15 +205,13 @@ impl Log {
         Ok(())
     }
 
-    /// Runs the offset-assigning transaction until it is known to have
-    /// committed, returning each chunk's base offset (-1: topic gone).
     /// Runs the offset-assigning transaction for `objects` until it is known
-    /// to have committed, returning each chunk's base offset (-1: topic gone)
-    /// per object.
+    /// to have committed, returning per object each batch's outcome: its base
+    /// offset, or a negative code (topic gone, out of order, fenced).
     async fn commit_offsets(
         &self,
-        objects: &[(&str, &[ChunkEntry])],
-    ) -> Result<Vec<Vec<i64>>, LogError> {
+        objects: &[ObjectChunks<'_>],
+    ) -> Result<Vec<Committed>, LogError> {
         let mut rechecks = 0;
         loop {
             for (key, _) in objects {
@@ -181,10 +220,10 @@ impl Log {
             let attempt = run(self.meta.as_ref(), &self.retry, |tx| {
                 Box::pin(async move {
                     let mut all = Vec::with_capacity(objects.len());
-                    for (key, entries) in objects {
+                    for (key, chunks) in objects {
                         // Heads read here see the ones this transaction already
                         // advanced for earlier objects.
-                        all.push(self.assign_offsets(tx, key, entries).await?);
+                        all.push(self.assign_offsets(tx, key, chunks).await?);
                     }
                     Ok(all)
                 })
@@ -207,15 +246,23 @@ impl Log {
         &self,
         tx: &mut dyn Transaction,
         object_key: &str,
-        entries: &[ChunkEntry],
-    ) -> Result<Vec<i64>, MetaError> {
+        chunks: &[(ChunkEntry, Vec<BatchMeta>)],
+    ) -> Result<Committed, MetaError> {
         let commit_key = self.keys.wal_commit(object_key);
         if let Some(record) = tx.get(&commit_key).await? {
-            return decode_commit_record(&record).map_err(|e| MetaError::Backend(e.to_string()));
+            let outcomes =
+                decode_commit_record(&record).map_err(|e| MetaError::Backend(e.to_string()))?;
+            return Ok(Committed {
+                outcomes,
+                spans: Vec::new(),
+            });
         }
         let mut live_topics: HashMap<u128, bool> = HashMap::new();
-        let mut base_offsets = Vec::with_capacity(entries.len());
-        for entry in entries {
+        let mut done = Committed {
+            outcomes: Vec::new(),
+            spans: Vec::new(),
+        };
+        for (entry, batches) in chunks {
             let live = match live_topics.get(&entry.topic_id) {
                 Some(live) => *live,
                 None => {
@@ -228,48 +275,135 @@ impl Log {
                 }
             };
             if !live {
-                base_offsets.push(-1);
+                done.outcomes
+                    .extend(std::iter::repeat_n(TOPIC_GONE, batches.len()));
                 continue;
             }
-            base_offsets.push(self.index_chunk(tx, object_key, entry).await?);
+            self.index_chunk(tx, object_key, entry, batches, &mut done)
+                .await?;
         }
-        let referenced = base_offsets.iter().filter(|b| **b >= 0).count() as i64;
-        tx.set(&self.keys.object_refs(object_key), &encode_i64(referenced))?;
-        tx.set(&commit_key, &encode_commit_record(&base_offsets))?;
-        Ok(base_offsets)
+        tx.set(
+            &self.keys.object_refs(object_key),
+            &encode_i64(done.spans.len() as i64),
+        )?;
+        tx.set(&commit_key, &encode_commit_record(&done.outcomes))?;
+        Ok(done)
     }
 
-    /// Gives one chunk the partition's next offsets and indexes it.
+    /// Gives one chunk's batches the partition's next offsets and indexes
+    /// them: the whole chunk as one entry, unless idempotent batches in it are
+    /// retries or refused, in which case each run of written batches between
+    /// them gets its own entry (their bytes stay in the object, unreferenced).
     async fn index_chunk(
         &self,
         tx: &mut dyn Transaction,
         object_key: &str,
         chunk: &ChunkEntry,
+        batches: &[BatchMeta],
+        done: &mut Committed,
+    ) -> Result<(), MetaError> {
+        let (topic_id, partition) = (chunk.topic_id, chunk.partition);
+        let mut run: Option<(i64, Span)> = None;
+        let mut at = chunk.offset;
+        for meta in batches {
+            let verdict = match meta.producer {
+                None => SequenceCheck::Write,
+                Some(producer) => {
+                    self.check_sequence(tx, topic_id, partition, producer, meta.record_count)
+                        .await?
+                }
+            };
+            if verdict != SequenceCheck::Write {
+                self.index_run(tx, object_key, run.take(), done).await?;
+            }
+            match verdict {
+                SequenceCheck::Write => {
+                    if run.is_none() {
+                        let base = self.next_offset(tx, topic_id, partition).await?;
+                        run = Some((base, Span::starting(chunk, at, meta)));
+                    }
+                    let (run_base, span) = run.as_mut().expect("a run was just started");
+                    let base = *run_base + i64::from(span.record_count);
+                    span.extend(meta);
+                    if let Some(producer) = meta.producer {
+                        self.remember_sequence(
+                            tx,
+                            topic_id,
+                            partition,
+                            producer,
+                            meta.record_count,
+                            base,
+                        )
+                        .await?;
+                    }
+                    done.outcomes.push(base);
+                }
+                SequenceCheck::Duplicate(base) => done.outcomes.push(base),
+                SequenceCheck::OutOfOrder => done.outcomes.push(OUT_OF_ORDER),
+                SequenceCheck::Fenced => done.outcomes.push(FENCED),
+            }
+            at += u64::from(meta.len);
+        }
+        self.index_run(tx, object_key, run, done).await
+    }
+
+    async fn index_run(
+        &self,
+        tx: &mut dyn Transaction,
+        object_key: &str,
+        run: Option<(i64, Span)>,
+        done: &mut Committed,
+    ) -> Result<(), MetaError> {
+        if let Some((_, span)) = run {
+            self.index_span(tx, object_key, &span).await?;
+            done.spans.push((span.byte_offset, span.byte_len));
+        }
+        Ok(())
+    }
+
+    async fn next_offset(
+        &self,
+        tx: &mut dyn Transaction,
+        topic_id: u128,
+        partition: u32,
     ) -> Result<i64, MetaError> {
-        let head_key = self.keys.partition_head(chunk.topic_id, chunk.partition);
+        let head_key = self.keys.partition_head(topic_id, partition);
+        let head = PartitionHead::decode(tx.get(&head_key).await?.as_deref())
+            .map_err(|e| MetaError::Backend(e.to_string()))?;
+        Ok(head.next_offset)
+    }
+
+    /// Gives a span the partition's next offsets and indexes it.
+    async fn index_span(
+        &self,
+        tx: &mut dyn Transaction,
+        object_key: &str,
+        span: &Span,
+    ) -> Result<i64, MetaError> {
+        let head_key = self.keys.partition_head(span.topic_id, span.partition);
         let mut head = PartitionHead::decode(tx.get(&head_key).await?.as_deref())
             .map_err(|e| MetaError::Backend(e.to_string()))?;
         let entry = IndexEntry {
             tier: TierKind::Wal,
             object_key: object_key.to_owned(),
             base_offset: head.next_offset,
-            offset_count: chunk.record_count,
-            byte_offset: chunk.offset,
-            byte_len: chunk.len,
-            first_timestamp_ms: chunk.first_timestamp_ms,
-            max_timestamp_ms: chunk.max_timestamp_ms,
+            offset_count: span.record_count,
+            byte_offset: span.byte_offset,
+            byte_len: span.byte_len,
+            first_timestamp_ms: span.first_timestamp_ms,
+            max_timestamp_ms: span.max_timestamp_ms,
         };
         let end = entry.end_offset();
         tx.set(
-            &self.keys.index_entry(chunk.topic_id, chunk.partition, end),
+            &self.keys.index_entry(span.topic_id, span.partition, end),
             &entry.encode(),
         )?;
-        if chunk.max_timestamp_ms > head.max_timestamp_ms {
-            head.max_timestamp_ms = chunk.max_timestamp_ms;
+        if span.max_timestamp_ms > head.max_timestamp_ms {
+            head.max_timestamp_ms = span.max_timestamp_ms;
             let time_key = self.keys.time_index_entry(
-                chunk.topic_id,
-                chunk.partition,
-                chunk.max_timestamp_ms,
+                span.topic_id,
+                span.partition,
+                span.max_timestamp_ms,
                 end,
             );
             tx.set(&time_key, &[])?;
@@ -278,6 +412,55 @@ impl Log {
         tx.set(&head_key, &head.encode())?;
         Ok(entry.base_offset)
     }
+}
+
+impl Span {
+    fn starting(chunk: &ChunkEntry, byte_offset: u64, first: &BatchMeta) -> Self {
+        Self {
+            topic_id: chunk.topic_id,
+            partition: chunk.partition,
+            byte_offset,
+            byte_len: 0,
+            record_count: 0,
+            first_timestamp_ms: first.first_timestamp_ms,
+            max_timestamp_ms: i64::MIN,
+        }
+    }
+
+    fn extend(&mut self, batch: &BatchMeta) {
+        self.byte_len += batch.len;
+        self.record_count += batch.record_count;
+        self.max_timestamp_ms = self.max_timestamp_ms.max(batch.max_timestamp_ms);
+    }
+}
+
+/// Each chunk of an object with the batches it was built from.
+fn chunk_batches(
+    batches: &[AppendBatch],
+    plans: &[ChunkPlan],
+    entries: &[ChunkEntry],
+) -> Vec<(ChunkEntry, Vec<BatchMeta>)> {
+    plans
+        .iter()
+        .zip(entries)
+        .map(|(plan, entry)| {
+            let metas = plan
+                .batch_indexes
+                .iter()
+                .map(|i| {
+                    let b = &batches[*i];
+                    BatchMeta {
+                        len: b.batch.len() as u32,
+                        record_count: b.record_count,
+                        first_timestamp_ms: b.first_timestamp_ms,
+                        max_timestamp_ms: b.max_timestamp_ms,
+                        producer: b.producer,
+                    }
+                })
+                .collect();
+            (*entry, metas)
+        })
+        .collect()
 }
 
 /// The time a WAL object was written, from its `wal/<ULID>.wal` key.
@@ -342,26 +525,34 @@ fn build_object(
     Ok((object, entries))
 }
 
-/// Spreads chunk base offsets back over the batches they were built from.
-fn outcomes(
-    batches: &[AppendBatch],
-    plans: &[ChunkPlan],
-    base_offsets: &[i64],
-) -> Vec<AppendOutcome> {
+/// Maps per-batch outcomes (plan order) back to the input order.
+fn outcomes(batches: &[AppendBatch], plans: &[ChunkPlan], codes: &[i64]) -> Vec<AppendOutcome> {
     let mut out: Vec<Option<AppendOutcome>> = (0..batches.len()).map(|_| None).collect();
-    for (plan, base) in plans.iter().zip(base_offsets) {
-        let mut next = *base;
-        for i in &plan.batch_indexes {
-            out[*i] = Some(if *base < 0 {
-                Err(LogError::TopicNotFound {
-                    name: format!("(deleted topic id {:032x})", plan.topic_id),
-                })
-            } else {
-                let this = next;
-                next += i64::from(batches[*i].record_count);
-                Ok(this)
-            });
-        }
+    let in_plan_order = plans
+        .iter()
+        .flat_map(|plan| plan.batch_indexes.iter().map(move |i| (plan.topic_id, *i)));
+    for ((topic_id, i), code) in in_plan_order.zip(codes) {
+        let batch = &batches[i];
+        let producer = batch.producer.unwrap_or(ProducerBatch {
+            producer_id: -1,
+            epoch: -1,
+            base_sequence: -1,
+        });
+        out[i] = Some(match *code {
+            base if base >= 0 => Ok(base),
+            OUT_OF_ORDER => Err(LogError::OutOfOrderSequence {
+                producer_id: producer.producer_id,
+                partition: batch.partition,
+                base_sequence: producer.base_sequence,
+            }),
+            FENCED => Err(LogError::ProducerFenced {
+                producer_id: producer.producer_id,
+                epoch: producer.epoch,
+            }),
+            _ => Err(LogError::TopicNotFound {
+                name: format!("(deleted topic id {topic_id:032x})"),
+            }),
+        });
     }
     out.into_iter()
         .map(|o| {

@@ -98,6 +98,7 @@ impl Log {
                     Tag::LogStart,
                     Tag::TimeIndex,
                     Tag::CleanedUpTo,
+                    Tag::ProducerState,
                 ] {
                     let (begin, end) = self.keys.topic_range(tag, topic.id);
                     tx.clear_range(&begin, &end)?;

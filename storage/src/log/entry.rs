@@ -145,9 +145,11 @@ impl PartitionHead {
     }
 }
 
-/// Base offsets assigned to each chunk of a WAL object, in footer order; -1 for
-/// a chunk whose topic was deleted before the commit. Stored under the object's
-/// commit key so a commit with an unknown outcome can be resolved by reading it.
+/// The outcome of each batch of a WAL object, chunk by chunk in footer order
+/// and batch by batch within a chunk: its base offset, or -1 (topic deleted
+/// before the commit), -2 (out-of-order producer sequence), -3 (fenced
+/// producer epoch). Stored under the object's commit key so a commit with an
+/// unknown outcome can be resolved by reading it.
 pub fn encode_commit_record(base_offsets: &[i64]) -> Vec<u8> {
     base_offsets.iter().flat_map(|o| o.to_le_bytes()).collect()
 }

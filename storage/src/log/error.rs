@@ -41,6 +41,22 @@ pub enum LogError {
          committed: retry the produce (the object will be garbage-collected)"
     )]
     CommitDeadlinePassed { key: String, age_ms: i64 },
+    #[error(
+        "out-of-order sequence: producer {producer_id} sent base sequence {base_sequence} to partition \
+         {partition}, which does not follow the last batch it wrote there; nothing was written: send a \
+         producer's batches in sequence order (after an earlier batch is retried, resend this one)"
+    )]
+    OutOfOrderSequence {
+        producer_id: i64,
+        partition: u32,
+        base_sequence: i32,
+    },
+    #[error(
+        "producer fenced: producer {producer_id} epoch {epoch} is not current (a newer session \
+         re-initialised it, or the id is unknown); nothing was written: call InitProducerId for a \
+         new id or epoch"
+    )]
+    ProducerFenced { producer_id: i64, epoch: i16 },
     #[error("metadata is corrupt: {reason}")]
     CorruptMetadata { reason: String },
 }

@@ -7,6 +7,7 @@ mod cache;
 mod catalog;
 pub mod entry;
 mod error;
+mod producer;
 mod read;
 
 use std::sync::Arc;
@@ -22,6 +23,10 @@ pub use append::{
 pub use cache::ChunkCache;
 pub use entry::{IndexEntry, PartitionHead, TierKind};
 pub use error::LogError;
+pub use producer::{
+    PRODUCER_WINDOW, ProducerBatch, ProducerPartitionState, SequenceCheck, WrittenBatch,
+    sequence_add,
+};
 pub use read::{OffsetQuery, PartitionState, ReadResult};
 
 /// Settings of a [`Log`].

@@ -1,0 +1,359 @@
+//! One partition's send pipeline: it batches records (linger, batch bytes),
+//! numbers batches with sequence numbers, keeps up to
+//! `max_in_flight_per_partition` produce requests in flight, and retries.
+//!
+//! Order is kept by one rule: a batch is (re)sent only when every batch before
+//! it is in flight or acknowledged. The gateway accepts a producer's batches
+//! for a partition only in sequence order, so a batch that overtakes an
+//! earlier one in flight is refused as out of order and sent again in turn; a
+//! batch whose acknowledgement was lost is recognised by its sequence and
+//! answered with its original offsets. Retries never renumber a batch that may
+//! have been written.
+
+use std::collections::VecDeque;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use futures::StreamExt;
+use futures::stream::FuturesUnordered;
+use stratus_proto::v1::{PartitionRecords, ProduceRequest, ProduceResponse, Record};
+use tokio::sync::{mpsc, oneshot};
+use tokio::time::Instant;
+
+use super::{Delivery, Shared};
+use crate::error::{Error, Result, is_retryable};
+
+/// What the producer hands a partition's pipeline.
+#[derive(Debug)]
+pub(crate) enum Msg {
+    Record(Pending),
+    /// Send what is buffered now, without waiting for the linger.
+    Flush,
+}
+
+/// A record waiting for its acknowledgement. Holding it holds its share of the
+/// producer's buffer; dropping it gives the share back.
+#[derive(Debug)]
+pub(crate) struct Pending {
+    pub(crate) record: Record,
+    pub(crate) size: usize,
+    pub(crate) enqueued: Instant,
+    pub(crate) done: oneshot::Sender<Result<Delivery>>,
+    pub(crate) _held: super::Held,
+}
+
+/// A sealed batch: its request is built once, so every retry carries the same
+/// records and the same sequence numbers.
+#[derive(Debug)]
+struct Batch {
+    id: u64,
+    request: ProduceRequest,
+    waiters: Vec<(oneshot::Sender<Result<Delivery>>, super::Held)>,
+    /// When its oldest record was handed to `send`.
+    enqueued: Instant,
+    attempts: u32,
+    in_flight: bool,
+    retry_at: Option<Instant>,
+}
+
+impl Batch {
+    fn base_sequence(&self) -> Option<i32> {
+        self.request.partitions[0].base_sequence
+    }
+
+    fn set_base_sequence(&mut self, seq: i32) {
+        self.request.partitions[0].base_sequence = Some(seq);
+    }
+
+    fn len(&self) -> usize {
+        self.waiters.len()
+    }
+
+    fn fail(self, error: &Error) {
+        for (done, _held) in self.waiters {
+            let _ = done.send(Err(error.clone()));
+        }
+    }
+}
+
+type Attempt = Pin<Box<dyn Future<Output = (u64, Result<ProduceResponse, tonic::Status>)> + Send>>;
+
+/// Sequence numbers wrap to 0 after `i32::MAX`, as Kafka's do.
+pub(crate) fn seq_add(seq: i32, n: usize) -> i32 {
+    ((i64::from(seq) + n as i64) % (i64::from(i32::MAX) + 1)) as i32
+}
+
+#[derive(Debug)]
+pub(crate) struct Pipeline {
+    shared: Arc<Shared>,
+    topic: String,
+    partition: u32,
+    open: Vec<Pending>,
+    open_bytes: usize,
+    open_since: Option<Instant>,
+    next_seq: i32,
+    next_id: u64,
+    /// Sealed, unacknowledged batches in sequence order.
+    batches: VecDeque<Batch>,
+    in_flight: usize,
+    /// A batch before these was refused for good: the later ones were never
+    /// written (the gateway refuses gaps), so once none is in flight they are
+    /// renumbered from this sequence.
+    renumber_from: Option<i32>,
+}
+
+impl Pipeline {
+    pub(crate) fn new(shared: Arc<Shared>, topic: String, partition: u32) -> Self {
+        Self {
+            shared,
+            topic,
+            partition,
+            open: Vec::new(),
+            open_bytes: 0,
+            open_since: None,
+            next_seq: 0,
+            next_id: 0,
+            batches: VecDeque::new(),
+            in_flight: 0,
+            renumber_from: None,
+        }
+    }
+
+    /// Runs until the producer is gone and everything buffered is answered.
+    pub(crate) async fn run(mut self, mut inbox: mpsc::UnboundedReceiver<Msg>) {
+        let mut attempts: FuturesUnordered<Attempt> = FuturesUnordered::new();
+        let mut closed = false;
+        loop {
+            self.dispatch(&mut attempts);
+            if closed && self.open.is_empty() && self.batches.is_empty() {
+                return;
+            }
+            let linger_at = self.open_since.map(|t| t + self.shared.config.linger);
+            let retry_at = self.next_retry();
+            tokio::select! {
+                msg = inbox.recv(), if !closed => match msg {
+                    Some(Msg::Record(pending)) => self.add(pending),
+                    Some(Msg::Flush) => self.seal(),
+                    None => {
+                        closed = true;
+                        self.seal();
+                    }
+                },
+                Some((id, result)) = attempts.next(), if !attempts.is_empty() => {
+                    self.complete(id, result);
+                }
+                () = sleep_until(linger_at), if linger_at.is_some() => self.seal(),
+                () = sleep_until(retry_at), if retry_at.is_some() => {}
+            }
+        }
+    }
+
+    fn add(&mut self, pending: Pending) {
+        if let Some(error) = self.shared.fatal() {
+            let _ = pending.done.send(Err(error));
+            return;
+        }
+        self.open_since.get_or_insert(pending.enqueued);
+        self.open_bytes += pending.size;
+        self.open.push(pending);
+        if self.open_bytes >= self.shared.config.batch_bytes {
+            self.seal();
+        }
+    }
+
+    /// Closes the open batch and queues it for sending.
+    fn seal(&mut self) {
+        if self.open.is_empty() {
+            return;
+        }
+        let pending = std::mem::take(&mut self.open);
+        let enqueued = self.open_since.take().unwrap_or_else(Instant::now);
+        self.open_bytes = 0;
+        let mut records = Vec::with_capacity(pending.len());
+        let mut waiters = Vec::with_capacity(pending.len());
+        for p in pending {
+            records.push(p.record);
+            waiters.push((p.done, p._held));
+        }
+        let identity = self.shared.identity;
+        let base_sequence = identity.map(|_| self.next_seq);
+        if identity.is_some() {
+            self.next_seq = seq_add(self.next_seq, records.len());
+        }
+        let request = ProduceRequest {
+            topic: self.topic.clone(),
+            partitions: vec![PartitionRecords {
+                partition: self.partition,
+                records,
+                base_sequence,
+            }],
+            producer_id: identity.map(|i| i.producer_id),
+            producer_epoch: identity.map_or(0, |i| i.epoch),
+            ..ProduceRequest::default()
+        };
+        self.next_id += 1;
+        self.batches.push_back(Batch {
+            id: self.next_id,
+            request,
+            waiters,
+            enqueued,
+            attempts: 0,
+            in_flight: false,
+            retry_at: None,
+        });
+    }
+
+    /// Starts every batch the ordering rule and the in-flight limit allow.
+    fn dispatch(&mut self, attempts: &mut FuturesUnordered<Attempt>) {
+        if let Some(from) = self.renumber_from {
+            if self.in_flight > 0 {
+                return;
+            }
+            let mut seq = from;
+            for batch in &mut self.batches {
+                batch.set_base_sequence(seq);
+                seq = seq_add(seq, batch.len());
+            }
+            self.next_seq = seq;
+            self.renumber_from = None;
+        }
+        let now = Instant::now();
+        let max = self.shared.config.max_in_flight_per_partition;
+        for batch in &mut self.batches {
+            if self.in_flight >= max {
+                break;
+            }
+            if batch.in_flight {
+                continue;
+            }
+            // A waiting batch holds back every later one.
+            if batch.retry_at.is_some_and(|at| at > now) {
+                break;
+            }
+            batch.in_flight = true;
+            batch.retry_at = None;
+            self.in_flight += 1;
+            let transport = self.shared.transport.clone();
+            let request = batch.request.clone();
+            let id = batch.id;
+            attempts.push(Box::pin(
+                async move { (id, transport.produce(request).await) },
+            ));
+        }
+    }
+
+    fn next_retry(&self) -> Option<Instant> {
+        self.batches
+            .iter()
+            .find(|b| !b.in_flight)
+            .and_then(|b| b.retry_at)
+    }
+
+    fn complete(&mut self, id: u64, result: Result<ProduceResponse, tonic::Status>) {
+        self.in_flight -= 1;
+        let Some(index) = self.batches.iter().position(|b| b.id == id) else {
+            return;
+        };
+        let batch = &mut self.batches[index];
+        batch.in_flight = false;
+        batch.attempts += 1;
+        match result {
+            Ok(response) => self.acknowledged(index, &response),
+            Err(status) => self.failed(index, status),
+        }
+    }
+
+    fn acknowledged(&mut self, index: usize, response: &ProduceResponse) {
+        let batch = self.batches.remove(index).expect("index is in range");
+        let Some(ack) = response
+            .partitions
+            .iter()
+            .find(|a| a.partition == self.partition)
+        else {
+            batch.fail(&Error::Protocol(
+                "an acknowledgement for the partition sent",
+            ));
+            return;
+        };
+        for (i, (done, _held)) in batch.waiters.into_iter().enumerate() {
+            let _ = done.send(Ok(Delivery {
+                partition: self.partition,
+                offset: ack.base_offset + i as i64,
+            }));
+        }
+    }
+
+    fn failed(&mut self, index: usize, status: tonic::Status) {
+        let retryable = is_retryable(&status);
+        let error = Error::from(status);
+        let idempotent = self.shared.identity.is_some();
+        match &error {
+            Error::Fenced(_) => return self.fail_everything(&error),
+            // Refused for a gap while an earlier batch is still unanswered:
+            // this one overtook it, and goes again in turn.
+            Error::OutOfOrderSequence(_) if index > 0 => return self.retry_later(index, &error),
+            _ => {}
+        }
+        if retryable {
+            let batch = &self.batches[index];
+            if batch.enqueued.elapsed() < self.shared.config.delivery_timeout {
+                return self.retry_later(index, &error);
+            }
+            let timed_out = Error::DeliveryTimeout {
+                topic: self.topic.clone(),
+                partition: self.partition,
+                attempts: batch.attempts,
+                last_error: error.to_string(),
+            };
+            if idempotent {
+                // Whether it was written is unknown, so no later batch may
+                // take its sequence numbers: this producer is done.
+                return self.fail_everything(&timed_out);
+            }
+            let batch = self.batches.remove(index).expect("index is in range");
+            return batch.fail(&timed_out);
+        }
+        // Refused for good, so not written: later batches take its numbers.
+        let batch = self.batches.remove(index).expect("index is in range");
+        if let Some(seq) = batch.base_sequence() {
+            self.renumber_from = Some(self.renumber_from.map_or(seq, |s| s.min(seq)));
+        }
+        batch.fail(&error);
+    }
+
+    fn retry_later(&mut self, index: usize, error: &Error) {
+        let config = &self.shared.config;
+        let batch = &mut self.batches[index];
+        let exponent = batch.attempts.saturating_sub(1).min(16);
+        let backoff = config
+            .retry_backoff
+            .saturating_mul(1 << exponent)
+            .min(config.retry_backoff_max);
+        let jitter = rand::random_range(0.5..=1.0);
+        tracing::debug!(
+            topic = %self.topic, partition = self.partition, attempts = batch.attempts,
+            %error, "produce failed; retrying"
+        );
+        batch.retry_at = Some(Instant::now() + backoff.mul_f64(jitter));
+    }
+
+    /// Fails every buffered record and marks the producer unusable.
+    fn fail_everything(&mut self, error: &Error) {
+        self.shared.set_fatal(error.clone());
+        for batch in self.batches.drain(..) {
+            batch.fail(error);
+        }
+        for pending in self.open.drain(..) {
+            let _ = pending.done.send(Err(error.clone()));
+        }
+        self.open_bytes = 0;
+        self.open_since = None;
+    }
+}
+
+async fn sleep_until(at: Option<Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => futures::future::pending().await,
+    }
+}

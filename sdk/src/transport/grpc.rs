@@ -1,0 +1,145 @@
+//! The gRPC transport (tonic over HTTP/2, optionally TLS): `grpc://` and
+//! `grpcs://` URLs.
+
+use async_trait::async_trait;
+use stratus_proto::v1::admin_client::AdminClient;
+use stratus_proto::v1::consumer_client::ConsumerClient;
+use stratus_proto::v1::producer_client::ProducerClient;
+use stratus_proto::v1::{
+    CreateTopicRequest, CreateTopicResponse, DeleteTopicRequest, DeleteTopicResponse,
+    DescribeTopicRequest, DescribeTopicResponse, FetchRequest, FetchResponse,
+    InitProducerIdRequest, InitProducerIdResponse, ListOffsetsRequest, ListOffsetsResponse,
+    ListTopicsRequest, ListTopicsResponse, ProduceRequest, ProduceResponse,
+};
+use tonic::Status;
+use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint};
+
+use super::{ConnectOptions, Transport};
+use crate::error::Error;
+
+/// One HTTP/2 connection multiplexing every call; tonic clients over it are
+/// cheap handles, made per call.
+#[derive(Debug, Clone)]
+pub(crate) struct GrpcTransport {
+    channel: Channel,
+}
+
+impl GrpcTransport {
+    pub(crate) async fn connect(
+        url: &url::Url,
+        tls: bool,
+        options: &ConnectOptions,
+    ) -> Result<Self, Error> {
+        let host = url.host_str().unwrap_or_default();
+        let port = url.port().unwrap_or(7400);
+        let target = format!("{}://{host}:{port}", if tls { "https" } else { "http" });
+        let mut endpoint = Endpoint::from_shared(target.clone())
+            .map_err(|e| Error::InvalidUrl {
+                url: url.to_string(),
+                reason: e.to_string(),
+            })?
+            .connect_timeout(options.connect_timeout)
+            .timeout(options.request_timeout)
+            .tcp_nodelay(true);
+        if tls {
+            endpoint = endpoint
+                .tls_config(tls_config(host, options)?)
+                .map_err(|e| Error::Tls(e.to_string()))?;
+        }
+        let channel = endpoint.connect().await.map_err(|e| Error::Connect {
+            url: url.to_string(),
+            reason: source_chain(&e),
+        })?;
+        Ok(Self { channel })
+    }
+
+    fn admin(&self) -> AdminClient<Channel> {
+        AdminClient::new(self.channel.clone())
+    }
+
+    fn producer(&self) -> ProducerClient<Channel> {
+        ProducerClient::new(self.channel.clone()).max_decoding_message_size(usize::MAX)
+    }
+
+    fn consumer(&self) -> ConsumerClient<Channel> {
+        ConsumerClient::new(self.channel.clone()).max_decoding_message_size(usize::MAX)
+    }
+}
+
+fn tls_config(host: &str, options: &ConnectOptions) -> Result<ClientTlsConfig, Error> {
+    let domain = options
+        .tls_domain
+        .clone()
+        .unwrap_or_else(|| host.to_owned());
+    let mut config = ClientTlsConfig::new().domain_name(domain);
+    match &options.ca_file {
+        Some(path) => {
+            let pem = std::fs::read(path).map_err(|e| {
+                Error::Tls(format!(
+                    "cannot read the CA file {}: {e}; pass the PEM file of the gateway's CA",
+                    path.display()
+                ))
+            })?;
+            config = config.ca_certificate(Certificate::from_pem(pem));
+        }
+        None => {
+            return Err(Error::Tls(
+                "grpcs:// needs a CA file to trust; set ClientBuilder::ca_file".to_owned(),
+            ));
+        }
+    }
+    Ok(config)
+}
+
+/// The error with its causes, which is where tonic puts the useful part.
+fn source_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
+#[async_trait]
+impl Transport for GrpcTransport {
+    async fn create_topic(&self, req: CreateTopicRequest) -> Result<CreateTopicResponse, Status> {
+        Ok(self.admin().create_topic(req).await?.into_inner())
+    }
+
+    async fn delete_topic(&self, req: DeleteTopicRequest) -> Result<DeleteTopicResponse, Status> {
+        Ok(self.admin().delete_topic(req).await?.into_inner())
+    }
+
+    async fn list_topics(&self, req: ListTopicsRequest) -> Result<ListTopicsResponse, Status> {
+        Ok(self.admin().list_topics(req).await?.into_inner())
+    }
+
+    async fn describe_topic(
+        &self,
+        req: DescribeTopicRequest,
+    ) -> Result<DescribeTopicResponse, Status> {
+        Ok(self.admin().describe_topic(req).await?.into_inner())
+    }
+
+    async fn init_producer_id(
+        &self,
+        req: InitProducerIdRequest,
+    ) -> Result<InitProducerIdResponse, Status> {
+        Ok(self.producer().init_producer_id(req).await?.into_inner())
+    }
+
+    async fn produce(&self, req: ProduceRequest) -> Result<ProduceResponse, Status> {
+        Ok(self.producer().produce(req).await?.into_inner())
+    }
+
+    async fn fetch(&self, req: FetchRequest) -> Result<FetchResponse, Status> {
+        Ok(self.consumer().fetch(req).await?.into_inner())
+    }
+
+    async fn list_offsets(&self, req: ListOffsetsRequest) -> Result<ListOffsetsResponse, Status> {
+        Ok(self.consumer().list_offsets(req).await?.into_inner())
+    }
+}

@@ -1,0 +1,154 @@
+//! The seam between the SDK and the wire: one async method per unary RPC the
+//! SDK uses, taking and returning the `stratus.v1` protobuf messages. Every
+//! transport (gRPC, QUIC) implements [`Transport`]; the producer, consumer and
+//! admin never see which one carries their calls.
+//!
+//! Errors are `tonic::Status` on every transport, so retry policy (which codes
+//! are retryable) is written once, above this trait.
+
+mod grpc;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use stratus_proto::v1::{
+    CreateTopicRequest, CreateTopicResponse, DeleteTopicRequest, DeleteTopicResponse,
+    DescribeTopicRequest, DescribeTopicResponse, FetchRequest, FetchResponse,
+    InitProducerIdRequest, InitProducerIdResponse, ListOffsetsRequest, ListOffsetsResponse,
+    ListTopicsRequest, ListTopicsResponse, ProduceRequest, ProduceResponse,
+};
+use tonic::Status;
+
+use crate::error::Error;
+
+/// One connection (or connection pool) to a gateway.
+#[async_trait]
+pub(crate) trait Transport: Send + Sync + std::fmt::Debug {
+    async fn create_topic(&self, req: CreateTopicRequest) -> Result<CreateTopicResponse, Status>;
+    async fn delete_topic(&self, req: DeleteTopicRequest) -> Result<DeleteTopicResponse, Status>;
+    async fn list_topics(&self, req: ListTopicsRequest) -> Result<ListTopicsResponse, Status>;
+    async fn describe_topic(
+        &self,
+        req: DescribeTopicRequest,
+    ) -> Result<DescribeTopicResponse, Status>;
+    async fn init_producer_id(
+        &self,
+        req: InitProducerIdRequest,
+    ) -> Result<InitProducerIdResponse, Status>;
+    async fn produce(&self, req: ProduceRequest) -> Result<ProduceResponse, Status>;
+    async fn fetch(&self, req: FetchRequest) -> Result<FetchResponse, Status>;
+    async fn list_offsets(&self, req: ListOffsetsRequest) -> Result<ListOffsetsResponse, Status>;
+}
+
+/// How to reach a gateway, shared by every transport.
+#[derive(Debug, Clone)]
+pub(crate) struct ConnectOptions {
+    /// PEM file of the CA (or the self-signed certificate) to trust for TLS.
+    pub(crate) ca_file: Option<PathBuf>,
+    /// Name the server certificate must carry; the URL's host by default.
+    pub(crate) tls_domain: Option<String>,
+    pub(crate) connect_timeout: Duration,
+    /// Upper bound on one call, so a silent gateway cannot stall a retry loop.
+    pub(crate) request_timeout: Duration,
+}
+
+impl Default for ConnectOptions {
+    fn default() -> Self {
+        Self {
+            ca_file: None,
+            tls_domain: None,
+            connect_timeout: Duration::from_secs(10),
+            request_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+/// The transports a URL can name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Scheme {
+    Grpc,
+    Grpcs,
+    Quic,
+}
+
+/// Parses `grpc://host:port`, `grpcs://host:port` or `quic://host:port`; a
+/// bare `host:port` means `grpc://` (and `http://`/`https://` are accepted as
+/// the gRPC spellings users already have in scripts).
+pub(crate) fn parse_url(raw: &str) -> Result<(Scheme, url::Url), Error> {
+    let with_scheme = if raw.contains("://") {
+        raw.to_owned()
+    } else {
+        format!("grpc://{raw}")
+    };
+    let url = url::Url::parse(&with_scheme).map_err(|e| Error::InvalidUrl {
+        url: raw.to_owned(),
+        reason: e.to_string(),
+    })?;
+    let scheme = match url.scheme() {
+        "grpc" | "http" => Scheme::Grpc,
+        "grpcs" | "https" => Scheme::Grpcs,
+        "quic" => Scheme::Quic,
+        other => {
+            return Err(Error::InvalidUrl {
+                url: raw.to_owned(),
+                reason: format!("unknown scheme {other:?}; use grpc://, grpcs:// or quic://"),
+            });
+        }
+    };
+    if url.host_str().is_none_or(str::is_empty) {
+        return Err(Error::InvalidUrl {
+            url: raw.to_owned(),
+            reason: "no host; write it as grpc://HOST:PORT".to_owned(),
+        });
+    }
+    Ok((scheme, url))
+}
+
+/// Opens the transport the URL names.
+pub(crate) async fn connect(
+    raw_url: &str,
+    options: &ConnectOptions,
+) -> Result<Arc<dyn Transport>, Error> {
+    let (scheme, url) = parse_url(raw_url)?;
+    match scheme {
+        Scheme::Grpc | Scheme::Grpcs => Ok(Arc::new(
+            grpc::GrpcTransport::connect(&url, scheme == Scheme::Grpcs, options).await?,
+        )),
+        Scheme::Quic => Err(Error::UnsupportedTransport {
+            url: raw_url.to_owned(),
+            reason:
+                "quic:// is not supported by this build of stratus-sdk; use grpc:// or grpcs://"
+                    .to_owned(),
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_pick_their_transport() {
+        assert_eq!(parse_url("grpc://a:1").unwrap().0, Scheme::Grpc);
+        assert_eq!(parse_url("127.0.0.1:7400").unwrap().0, Scheme::Grpc);
+        assert_eq!(parse_url("http://a:1").unwrap().0, Scheme::Grpc);
+        assert_eq!(parse_url("grpcs://a:1").unwrap().0, Scheme::Grpcs);
+        assert_eq!(parse_url("quic://a:1").unwrap().0, Scheme::Quic);
+        let err = parse_url("ftp://a:1").unwrap_err().to_string();
+        assert!(err.contains("grpc://, grpcs:// or quic://"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn quic_is_refused_clearly_until_built_in() {
+        let err = connect("quic://127.0.0.1:7401", &ConnectOptions::default())
+            .await
+            .unwrap_err();
+        assert!(matches!(err, Error::UnsupportedTransport { .. }), "{err}");
+        assert!(
+            err.to_string().contains("not supported by this build"),
+            "{err}"
+        );
+    }
+}
