@@ -4,7 +4,7 @@
 
 use super::record::{Assignment, MemberRecord, Strategy, normalize};
 use super::state::{GroupState, read_topic};
-use super::{GroupError, Groups, MemberState, validate_group_id, validate_member_id};
+use super::{GroupError, GroupLimits, Groups, MemberState, validate_group_id, validate_member_id};
 use crate::meta::run;
 
 /// What a member asks for when it joins.
@@ -19,6 +19,68 @@ pub struct JoinSpec {
     pub strategy: Strategy,
     /// Partitions the member is consuming (when rejoining).
     pub owned: Assignment,
+}
+
+/// Checks that `member_id` may join: the group's strategy matches (unless
+/// nobody else is alive) and there is room. Returns its current record.
+fn admit(
+    state: &GroupState,
+    group: &str,
+    spec: &JoinSpec,
+    member_id: &str,
+    dead: usize,
+    limits: GroupLimits,
+) -> Result<Option<MemberRecord>, GroupError> {
+    let live = state.members.len() - dead;
+    let existing = state.members.get(member_id).cloned();
+    if let Some(record) = &state.record {
+        let others = live - usize::from(existing.is_some());
+        if record.strategy != spec.strategy && others > 0 {
+            return Err(GroupError::StrategyMismatch {
+                group: group.to_owned(),
+                current: record.strategy.name(),
+            });
+        }
+    }
+    if existing.is_none() && live >= limits.max_members {
+        return Err(GroupError::TooManyMembers {
+            group: group.to_owned(),
+            limit: limits.max_members,
+        });
+    }
+    Ok(existing)
+}
+
+/// Puts the joining member into `state`, new or with its subscription updated.
+fn upsert_member(
+    state: &mut GroupState,
+    existing: Option<MemberRecord>,
+    spec: &JoinSpec,
+    topics: &[String],
+    member_id: &str,
+    now_ms: i64,
+) {
+    let member = existing.unwrap_or_else(|| MemberRecord {
+        member_id: member_id.to_owned(),
+        client_id: String::new(),
+        topics: Vec::new(),
+        session_timeout_ms: 0,
+        deadline_ms: now_ms,
+        target: Assignment::new(),
+        assigned: Assignment::new(),
+        generation: 0,
+        owned: Assignment::new(),
+        joined_ms: now_ms,
+    });
+    state.members.insert(
+        member_id.to_owned(),
+        MemberRecord {
+            client_id: spec.client_id.clone(),
+            topics: topics.to_vec(),
+            session_timeout_ms: spec.session_timeout_ms,
+            ..member
+        },
+    );
 }
 
 impl Groups {
@@ -73,23 +135,10 @@ impl Groups {
                     Err(e) => return Ok(Err(e)),
                 };
                 let dead = state.dead(now_ms, Some(member_id.as_str()));
-                let live = state.members.len() - dead.len();
-                let existing = state.members.get(member_id).cloned();
-                if let Some(record) = &state.record {
-                    let others = live - usize::from(existing.is_some());
-                    if record.strategy != spec.strategy && others > 0 {
-                        return Ok(Err(GroupError::StrategyMismatch {
-                            group: group.to_owned(),
-                            current: record.strategy.name(),
-                        }));
-                    }
-                }
-                if existing.is_none() && live >= limits.max_members {
-                    return Ok(Err(GroupError::TooManyMembers {
-                        group: group.to_owned(),
-                        limit: limits.max_members,
-                    }));
-                }
+                let existing = match admit(&state, group, spec, member_id, dead.len(), limits) {
+                    Ok(existing) => existing,
+                    Err(e) => return Ok(Err(e)),
+                };
                 state.remove(tx, keys, &dead)?;
                 let changed = !dead.is_empty()
                     || existing.as_ref().is_none_or(|m| &m.topics != topics)
@@ -97,27 +146,7 @@ impl Groups {
                         .record
                         .as_ref()
                         .is_some_and(|r| r.strategy != spec.strategy);
-                let member = existing.unwrap_or_else(|| MemberRecord {
-                    member_id: member_id.clone(),
-                    client_id: spec.client_id.clone(),
-                    topics: topics.clone(),
-                    session_timeout_ms: spec.session_timeout_ms,
-                    deadline_ms: now_ms,
-                    target: Assignment::new(),
-                    assigned: Assignment::new(),
-                    generation: 0,
-                    owned: Assignment::new(),
-                    joined_ms: now_ms,
-                });
-                state.members.insert(
-                    member_id.clone(),
-                    MemberRecord {
-                        client_id: spec.client_id.clone(),
-                        topics: topics.clone(),
-                        session_timeout_ms: spec.session_timeout_ms,
-                        ..member
-                    },
-                );
+                upsert_member(&mut state, existing, spec, topics, member_id, now_ms);
                 state.record_mut(spec.strategy, now_ms).strategy = spec.strategy;
                 let counts = match state.partition_counts(tx, keys).await? {
                     Ok(counts) => counts,
