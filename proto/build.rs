@@ -11,7 +11,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let out_dir = PathBuf::from(std::env::var("OUT_DIR")?);
     tonic_prost_build::configure()
         .file_descriptor_set_path(out_dir.join("stratus_v1_descriptor.bin"))
-        .compile_with_config(config, &["proto/stratus/v1/stratus.proto"], &["proto"])?;
+        .compile_with_config(
+            config,
+            &[
+                "proto/stratus/v1/stratus.proto",
+                "proto/stratus/v1/groups.proto",
+            ],
+            &["proto"],
+        )?;
     println!("cargo:rerun-if-changed=proto");
     Ok(())
 }

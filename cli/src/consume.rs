@@ -1,4 +1,5 @@
-//! `stratus consume TOPIC`: print records.
+//! `stratus consume TOPIC`: print records (with `--group`, as a member of a
+//! consumer group: see `group_consume`).
 
 use std::io::Write;
 use stratus_proto::v1::consumer_client::ConsumerClient;
@@ -11,6 +12,7 @@ use tokio::sync::mpsc;
 use tonic::transport::Channel;
 
 use crate::client::{ServerArgs, status};
+use crate::group_consume::{self, GroupArgs};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub(crate) enum OutputFormat {
@@ -45,10 +47,22 @@ pub(crate) struct ConsumeArgs {
     #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
     format: OutputFormat,
     #[command(flatten)]
+    group: GroupArgs,
+    #[command(flatten)]
     server: ServerArgs,
 }
 
 pub(crate) async fn run(args: ConsumeArgs) -> anyhow::Result<()> {
+    if args.group.group.is_some() {
+        return group_consume::run(
+            &args.server.server,
+            args.topic,
+            args.group,
+            args.format,
+            args.max_records,
+        )
+        .await;
+    }
     let channel = args.server.channel().await?;
     let partitions = if args.partition.is_empty() {
         let topic = stratus_proto::v1::admin_client::AdminClient::new(channel.clone())
@@ -225,7 +239,7 @@ impl PartitionReader {
     }
 }
 
-fn print_record(
+pub(crate) fn print_record(
     out: &mut impl Write,
     format: OutputFormat,
     partition: u32,

@@ -1,11 +1,14 @@
 //! `stratus`: run a gateway and a compactor (or everything on a laptop with
-//! `stratus dev`), administer topics, and produce and consume from a terminal.
+//! `stratus dev`), administer topics and consumer groups, and produce and
+//! consume from a terminal.
 
 mod bench;
 mod client;
 mod compactor;
 mod config_env;
 mod consume;
+mod group;
+mod group_consume;
 mod produce;
 mod serve;
 mod settings;
@@ -38,8 +41,11 @@ enum Command {
     Topic(topic::TopicCommand),
     /// Produce lines from stdin as records.
     Produce(produce::ProduceArgs),
-    /// Print records of a topic.
+    /// Print records of a topic (with --group, as a member of a consumer group).
     Consume(consume::ConsumeArgs),
+    /// List, describe, reset the offsets of, and delete consumer groups.
+    #[command(subcommand)]
+    Group(group::GroupCommand),
     /// Measure produce throughput and acknowledgement latency.
     Bench(bench::BenchArgs),
     /// Print what the server configuration reads (`stratus config env`).
@@ -67,6 +73,7 @@ fn main() -> ExitCode {
             Command::Topic(command) => topic::run(command).await,
             Command::Produce(args) => produce::run(args).await,
             Command::Consume(args) => consume::run(args).await,
+            Command::Group(command) => group::run(command).await,
             Command::Bench(args) => bench::run(args).await,
             Command::Config(command) => config_env::run(&command),
         }

@@ -37,6 +37,81 @@ pub struct GatewayConfig {
     pub max_fetch_bytes: u32,
     /// The QUIC endpoint (`[gateway.quic]`).
     pub quic: crate::quic::QuicConfig,
+    /// Consumer group limits (`[gateway.groups]`).
+    pub groups: GroupsConfig,
+}
+
+/// Limits of consumer groups. Every gateway of a cluster should use the same.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct GroupsConfig {
+    /// Most live members one group may have; a join beyond it is refused.
+    pub max_members: usize,
+    /// Shortest session timeout a member may ask for.
+    #[serde(with = "humantime_serde")]
+    pub min_session_timeout: Duration,
+    /// Longest session timeout a member may ask for.
+    #[serde(with = "humantime_serde")]
+    pub max_session_timeout: Duration,
+    /// Session timeout of a member that does not ask for one.
+    #[serde(with = "humantime_serde")]
+    pub default_session_timeout: Duration,
+}
+
+impl Default for GroupsConfig {
+    fn default() -> Self {
+        Self {
+            max_members: 1000,
+            min_session_timeout: Duration::from_secs(1),
+            max_session_timeout: Duration::from_secs(300),
+            default_session_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+impl GroupsConfig {
+    fn validate(&self) -> Result<(), ConfigError> {
+        let fail = |setting, value: String, expected| {
+            Err(ConfigError {
+                setting,
+                value,
+                expected,
+            })
+        };
+        if !(1..=10_000).contains(&self.max_members) {
+            return fail(
+                "groups.max_members",
+                self.max_members.to_string(),
+                "expected between 1 and 10000 (every member's record is rewritten in one transaction on a rebalance)",
+            );
+        }
+        if self.min_session_timeout < Duration::from_millis(100) {
+            return fail(
+                "groups.min_session_timeout",
+                format!("{:?}", self.min_session_timeout),
+                "expected at least 100ms",
+            );
+        }
+        if self.max_session_timeout < self.min_session_timeout
+            || self.max_session_timeout > Duration::from_secs(3600)
+        {
+            return fail(
+                "groups.max_session_timeout",
+                format!("{:?}", self.max_session_timeout),
+                "expected at least groups.min_session_timeout and at most 1h",
+            );
+        }
+        if self.default_session_timeout < self.min_session_timeout
+            || self.default_session_timeout > self.max_session_timeout
+        {
+            return fail(
+                "groups.default_session_timeout",
+                format!("{:?}", self.default_session_timeout),
+                "expected between groups.min_session_timeout and groups.max_session_timeout",
+            );
+        }
+        Ok(())
+    }
 }
 
 impl Default for GatewayConfig {
@@ -54,6 +129,7 @@ impl Default for GatewayConfig {
             max_fetch_wait: Duration::from_secs(30),
             max_fetch_bytes: 8 * 1024 * 1024,
             quic: crate::quic::QuicConfig::default(),
+            groups: GroupsConfig::default(),
         }
     }
 }
@@ -131,7 +207,8 @@ impl GatewayConfig {
         if self.cluster.is_empty() {
             return fail("cluster", "\"\"".to_owned(), "expected a non-empty name");
         }
-        self.quic.validate()
+        self.quic.validate()?;
+        self.groups.validate()
     }
 }
 
@@ -153,5 +230,18 @@ mod tests {
         let err = config.validate().unwrap_err();
         assert_eq!(err.setting, "flush_bytes");
         assert!(err.to_string().contains("flush_bytes"));
+    }
+
+    #[test]
+    fn group_limits_are_validated() {
+        let mut config = GatewayConfig::default();
+        config.groups.default_session_timeout = Duration::from_secs(600);
+        let err = config.validate().unwrap_err();
+        assert_eq!(err.setting, "groups.default_session_timeout");
+        config.groups = GroupsConfig {
+            max_members: 0,
+            ..GroupsConfig::default()
+        };
+        assert_eq!(config.validate().unwrap_err().setting, "groups.max_members");
     }
 }

@@ -1,5 +1,6 @@
 //! Gateway errors and their one mapping to gRPC status codes.
 
+use stratus_storage::group::GroupError;
 use stratus_storage::log::LogError;
 use stratus_storage::meta::MetaError;
 use tonic::{Code, Status};
@@ -9,6 +10,8 @@ use tonic::{Code, Status};
 pub enum GatewayError {
     #[error(transparent)]
     Log(#[from] LogError),
+    #[error(transparent)]
+    Group(#[from] GroupError),
     #[error("{0}")]
     InvalidArgument(String),
     #[error(
@@ -40,6 +43,7 @@ impl From<GatewayError> for Status {
     fn from(err: GatewayError) -> Self {
         let code = match &err {
             GatewayError::Log(log) => log_code(log),
+            GatewayError::Group(group) => group_code(group),
             GatewayError::InvalidArgument(_)
             | GatewayError::RecordTooLarge { .. }
             | GatewayError::RequestTooLarge { .. } => Code::InvalidArgument,
@@ -47,6 +51,26 @@ impl From<GatewayError> for Status {
             GatewayError::ShuttingDown | GatewayError::FlushFailed(_) => Code::Unavailable,
         };
         Status::new(code, err.to_string())
+    }
+}
+
+/// FAILED_PRECONDITION tells a group member to rejoin; clients key on it.
+fn group_code(err: &GroupError) -> Code {
+    match err {
+        GroupError::UnknownMember { .. }
+        | GroupError::StaleGeneration { .. }
+        | GroupError::NotAssigned { .. }
+        | GroupError::GroupNotEmpty { .. }
+        | GroupError::StrategyMismatch { .. } => Code::FailedPrecondition,
+        GroupError::GroupNotFound { .. }
+        | GroupError::TopicNotFound { .. }
+        | GroupError::PartitionNotFound { .. } => Code::NotFound,
+        GroupError::InvalidGroupId
+        | GroupError::InvalidMemberId(_)
+        | GroupError::InvalidArgument(_) => Code::InvalidArgument,
+        GroupError::TooManyMembers { .. } => Code::ResourceExhausted,
+        GroupError::Corrupt(_) => Code::DataLoss,
+        GroupError::Meta(meta) => meta_code(meta),
     }
 }
 
@@ -61,13 +85,8 @@ fn log_code(err: &LogError) -> Code {
             Code::FailedPrecondition
         }
         LogError::InvalidSpec(_) => Code::InvalidArgument,
-        LogError::Meta(meta) if meta.is_retryable() || meta.maybe_committed() => Code::Unavailable,
-        LogError::Meta(MetaError::KeyTooLarge { .. } | MetaError::ValueTooLarge { .. }) => {
-            Code::InvalidArgument
-        }
-        LogError::Meta(_)
-        | LogError::ObjectStore { .. }
-        | LogError::CommitDeadlinePassed { .. } => Code::Unavailable,
+        LogError::Meta(meta) => meta_code(meta),
+        LogError::ObjectStore { .. } | LogError::CommitDeadlinePassed { .. } => Code::Unavailable,
         LogError::CorruptObject { .. } | LogError::CorruptMetadata { .. } => Code::DataLoss,
     }
 }
@@ -97,5 +116,13 @@ pub(crate) fn quic_request_status(err: &crate::quic::RequestError) -> Status {
         RequestError::Frame(frame) => frame_status(frame),
         RequestError::Truncated { .. } => Status::invalid_argument(err.to_string()),
         RequestError::Stream(_) => Status::cancelled(err.to_string()),
+    }
+}
+
+fn meta_code(err: &MetaError) -> Code {
+    match err {
+        MetaError::KeyTooLarge { .. } | MetaError::ValueTooLarge { .. } => Code::InvalidArgument,
+        // Retryable, possibly committed, or a backend failure: the client retries.
+        _ => Code::Unavailable,
     }
 }

@@ -1,5 +1,5 @@
 //! Starting and stopping a gateway: the gRPC server (Admin, Producer,
-//! Consumer, health, reflection) and the batcher behind it.
+//! Consumer, Groups, health, reflection) and the batcher behind it.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -8,7 +8,9 @@ use std::time::Duration;
 use stratus_proto::v1::FILE_DESCRIPTOR_SET;
 use stratus_proto::v1::admin_server::AdminServer;
 use stratus_proto::v1::consumer_server::ConsumerServer;
+use stratus_proto::v1::groups_server::GroupsServer;
 use stratus_proto::v1::producer_server::ProducerServer;
+use stratus_storage::group::{GroupLimits, Groups};
 use stratus_storage::log::Log;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
@@ -19,7 +21,7 @@ use crate::batcher::{Batcher, BatcherSettings};
 use crate::config::GatewayConfig;
 use crate::produce::StickyPartitioner;
 use crate::quic::{self, QuicHandle, QuicStartError};
-use crate::service::{AdminService, ConsumerService, ProducerService, Shared};
+use crate::service::{AdminService, ConsumerService, GroupsService, ProducerService, Shared};
 use crate::topics::TopicCache;
 
 /// How long a gateway trusts a cached topic record.
@@ -82,8 +84,16 @@ impl Gateway {
         );
         let (shutdown, shutdown_rx) = watch::channel(false);
         let max_request = config.max_request_bytes as usize;
+        let groups = Groups::new(
+            Arc::clone(log.meta()),
+            log.keys().clone(),
+            GroupLimits {
+                max_members: config.groups.max_members,
+            },
+        );
         let shared = Arc::new(Shared {
             log,
+            groups,
             batcher: batcher.clone(),
             topics: TopicCache::new(TOPIC_CACHE_TTL),
             keyless: StickyPartitioner::default(),
@@ -100,6 +110,9 @@ impl Gateway {
             .await;
         health_reporter
             .set_serving::<AdminServer<AdminService>>()
+            .await;
+        health_reporter
+            .set_serving::<GroupsServer<GroupsService>>()
             .await;
         let reflection = tonic_reflection::server::Builder::configure()
             .register_encoded_file_descriptor_set(FILE_DESCRIPTOR_SET)
@@ -125,6 +138,7 @@ impl Gateway {
             .add_service(health)
             .add_service(reflection)
             .add_service(AdminServer::new(AdminService(Arc::clone(&shared))))
+            .add_service(GroupsServer::new(GroupsService(Arc::clone(&shared))))
             .add_service(
                 ProducerServer::new(ProducerService(Arc::clone(&shared)))
                     .max_decoding_message_size(max_request),

@@ -69,6 +69,21 @@ pub enum Tag {
     /// and the last few batches' sequence ranges with their base offsets.
     /// Read and written by the offset transaction to deduplicate retries.
     ProducerState = 15,
+    /// `(16, group: str)` → consumer group record (JSON,
+    /// [`crate::group::GroupRecord`]): generation, assignment strategy and the
+    /// partition counts the current assignment was computed from. Every
+    /// membership change rewrites it, so transactions that read it are fenced
+    /// by a rebalance.
+    GroupRecord = 16,
+    /// `(17, group: str, member_id: str)` → group member (JSON,
+    /// [`crate::group::MemberRecord`]): subscription, session deadline, target
+    /// and current assignment, partitions it reports owning.
+    GroupMember = 17,
+    /// `(18, group: str, topic: str, partition: u32)` → committed offset (JSON,
+    /// [`crate::group::OffsetRecord`]) with its metadata, the committing
+    /// generation and the topic id it refers to (a re-created topic does not
+    /// inherit offsets).
+    GroupOffset = 18,
 }
 
 /// The key space of one Stratus cluster.
@@ -257,6 +272,56 @@ impl KeySpace {
             .pack(&(Tag::ProducerState as u16, topic_id, partition, producer_id))
     }
 
+    pub fn group(&self, group: &str) -> Vec<u8> {
+        self.root.pack(&(Tag::GroupRecord as u16, group))
+    }
+
+    /// `[begin, end)` covering every group record.
+    pub fn groups_range(&self) -> (Vec<u8>, Vec<u8>) {
+        self.root.subspace(&(Tag::GroupRecord as u16,)).range()
+    }
+
+    /// Decodes the group id from a group-record key.
+    pub fn group_decode(&self, key: &[u8]) -> Option<String> {
+        self.root
+            .unpack::<(u16, String)>(key)
+            .ok()
+            .filter(|(tag, _)| *tag == Tag::GroupRecord as u16)
+            .map(|(_, group)| group)
+    }
+
+    pub fn group_member(&self, group: &str, member_id: &str) -> Vec<u8> {
+        self.root.pack(&(Tag::GroupMember as u16, group, member_id))
+    }
+
+    /// `[begin, end)` covering every member of a group.
+    pub fn group_members_range(&self, group: &str) -> (Vec<u8>, Vec<u8>) {
+        self.root
+            .subspace(&(Tag::GroupMember as u16, group))
+            .range()
+    }
+
+    pub fn group_offset(&self, group: &str, topic: &str, partition: u32) -> Vec<u8> {
+        self.root
+            .pack(&(Tag::GroupOffset as u16, group, topic, partition))
+    }
+
+    /// `[begin, end)` covering every committed offset of a group.
+    pub fn group_offsets_range(&self, group: &str) -> (Vec<u8>, Vec<u8>) {
+        self.root
+            .subspace(&(Tag::GroupOffset as u16, group))
+            .range()
+    }
+
+    /// Decodes `(topic, partition)` from a committed-offset key.
+    pub fn group_offset_decode(&self, key: &[u8]) -> Option<(String, u32)> {
+        self.root
+            .unpack::<(u16, String, String, u32)>(key)
+            .ok()
+            .filter(|(tag, ..)| *tag == Tag::GroupOffset as u16)
+            .map(|(_, _, topic, partition)| (topic, partition))
+    }
+
     /// `[begin, end)` covering every topic-by-id key.
     pub fn topics_by_id_range(&self) -> (Vec<u8>, Vec<u8>) {
         self.root.subspace(&(Tag::TopicById as u16,)).range()
@@ -331,6 +396,43 @@ mod tests {
             "027374726174757300026300150f150715031509",
             "persisted key layout changed: existing clusters would lose their data"
         );
+            hex(keys.group("g")),
+            "0273747261747573000263001510026700",
+            "persisted key layout changed: existing clusters would lose their data"
+        );
+        assert_eq!(
+            hex(keys.group_member("g", "m")),
+            "0273747261747573000263001511026700026d00",
+            "persisted key layout changed: existing clusters would lose their data"
+        );
+        assert_eq!(
+            hex(keys.group_offset("g", "t", 3)),
+            "02737472617475730002630015120267000274001503",
+            "persisted key layout changed: existing clusters would lose their data"
+        );
+    }
+
+    /// Tags are persisted: their numbers must never change.
+    #[test]
+    fn group_tags_are_pinned() {
+        assert_eq!(Tag::GroupRecord as u16, 16);
+        assert_eq!(Tag::GroupMember as u16, 17);
+        assert_eq!(Tag::GroupOffset as u16, 18);
+    }
+
+    #[test]
+    fn group_ranges_hold_their_keys_only() {
+        let keys = KeySpace::new("c");
+        let (begin, end) = keys.group_offsets_range("g");
+        let inside = keys.group_offset("g", "t", 1);
+        let other_group = keys.group_offset("g2", "t", 1);
+        assert!(begin <= inside && inside < end);
+        assert!(!(begin <= other_group && other_group < end));
+        assert_eq!(keys.group_offset_decode(&inside), Some(("t".to_owned(), 1)));
+        let (begin, end) = keys.group_members_range("g");
+        let member = keys.group_member("g", "m");
+        assert!(begin <= member && member < end);
+        assert!(keys.group_member("g2", "m") >= end);
     }
 
     #[test]

@@ -6,6 +6,7 @@
 //! No networking lives here; the gateway and compactor drive these types.
 
 pub mod batch;
+pub mod group;
 pub mod keys;
 pub mod log;
 pub mod meta;

@@ -4,10 +4,12 @@
 mod admin;
 mod consumer;
 mod convert;
+mod groups;
 mod producer;
 
 use std::sync::Arc;
 
+use stratus_storage::group::Groups;
 use stratus_storage::log::Log;
 use tokio::sync::watch;
 
@@ -18,12 +20,14 @@ use crate::topics::TopicCache;
 
 pub(crate) use admin::AdminService;
 pub(crate) use consumer::ConsumerService;
+pub(crate) use groups::GroupsService;
 pub(crate) use producer::ProducerService;
 
 /// What every service of one gateway shares.
 #[derive(Debug)]
 pub(crate) struct Shared {
     pub(crate) log: Arc<Log>,
+    pub(crate) groups: Groups,
     pub(crate) batcher: Batcher,
     pub(crate) topics: TopicCache,
     pub(crate) keyless: StickyPartitioner,

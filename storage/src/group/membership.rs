@@ -1,0 +1,236 @@
+//! Join, heartbeat and leave: each one metadata transaction that also
+//! removes members whose session expired and rebalances when membership,
+//! subscriptions or partition counts changed.
+
+use super::record::{Assignment, MemberRecord, Strategy, normalize};
+use super::state::{GroupState, read_topic};
+use super::{GroupError, GroupLimits, Groups, MemberState, validate_group_id, validate_member_id};
+use crate::meta::run;
+
+/// What a member asks for when it joins.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JoinSpec {
+    /// Rejoin as this member (keeps its partitions if it is still listed);
+    /// `None` lets the server choose an id.
+    pub member_id: Option<String>,
+    pub client_id: String,
+    pub topics: Vec<String>,
+    pub session_timeout_ms: i64,
+    pub strategy: Strategy,
+    /// Partitions the member is consuming (when rejoining).
+    pub owned: Assignment,
+}
+
+/// Checks that `member_id` may join: the group's strategy matches (unless
+/// nobody else is alive) and there is room. Returns its current record.
+fn admit(
+    state: &GroupState,
+    group: &str,
+    spec: &JoinSpec,
+    member_id: &str,
+    dead: usize,
+    limits: GroupLimits,
+) -> Result<Option<MemberRecord>, GroupError> {
+    let live = state.members.len() - dead;
+    let existing = state.members.get(member_id).cloned();
+    if let Some(record) = &state.record {
+        let others = live - usize::from(existing.is_some());
+        if record.strategy != spec.strategy && others > 0 {
+            return Err(GroupError::StrategyMismatch {
+                group: group.to_owned(),
+                current: record.strategy.name(),
+            });
+        }
+    }
+    if existing.is_none() && live >= limits.max_members {
+        return Err(GroupError::TooManyMembers {
+            group: group.to_owned(),
+            limit: limits.max_members,
+        });
+    }
+    Ok(existing)
+}
+
+/// Puts the joining member into `state`, new or with its subscription updated.
+fn upsert_member(
+    state: &mut GroupState,
+    existing: Option<MemberRecord>,
+    spec: &JoinSpec,
+    topics: &[String],
+    member_id: &str,
+    now_ms: i64,
+) {
+    let member = existing.unwrap_or_else(|| MemberRecord {
+        member_id: member_id.to_owned(),
+        client_id: String::new(),
+        topics: Vec::new(),
+        session_timeout_ms: 0,
+        deadline_ms: now_ms,
+        target: Assignment::new(),
+        assigned: Assignment::new(),
+        generation: 0,
+        owned: Assignment::new(),
+        joined_ms: now_ms,
+    });
+    state.members.insert(
+        member_id.to_owned(),
+        MemberRecord {
+            client_id: spec.client_id.clone(),
+            topics: topics.to_vec(),
+            session_timeout_ms: spec.session_timeout_ms,
+            ..member
+        },
+    );
+}
+
+impl Groups {
+    /// Joins `group` (creating it), or updates a listed member's
+    /// subscription. Rebalances when anything changed.
+    pub async fn join(
+        &self,
+        group: &str,
+        spec: &JoinSpec,
+        now_ms: i64,
+    ) -> Result<MemberState, GroupError> {
+        validate_group_id(group)?;
+        let mut topics = spec.topics.clone();
+        topics.sort();
+        topics.dedup();
+        if topics.is_empty() {
+            return Err(GroupError::InvalidArgument(
+                "a member must subscribe to at least one topic; name the topics to consume"
+                    .to_owned(),
+            ));
+        }
+        let member_id = match &spec.member_id {
+            Some(id) if !id.is_empty() => {
+                validate_member_id(id)?;
+                id.clone()
+            }
+            _ => format!(
+                "{}-{}",
+                spec.client_id.chars().take(64).collect::<String>(),
+                ulid::Ulid::generate()
+            ),
+        };
+        validate_member_id(&member_id)?;
+        let owned = normalize(spec.owned.clone());
+        let (keys, limits) = (&self.keys, self.limits);
+        let outcome = run(self.meta.as_ref(), &self.retry, |tx| {
+            let (topics, member_id, owned) = (&topics, &member_id, &owned);
+            Box::pin(async move {
+                for topic in topics {
+                    match read_topic(tx, keys, topic).await? {
+                        Ok(Some(_)) => {}
+                        Ok(None) => {
+                            return Ok(Err(GroupError::TopicNotFound {
+                                name: topic.clone(),
+                            }));
+                        }
+                        Err(e) => return Ok(Err(e)),
+                    }
+                }
+                let mut state = match GroupState::load(tx, keys, group).await? {
+                    Ok(state) => state,
+                    Err(e) => return Ok(Err(e)),
+                };
+                let dead = state.dead(now_ms, Some(member_id.as_str()));
+                let existing = match admit(&state, group, spec, member_id, dead.len(), limits) {
+                    Ok(existing) => existing,
+                    Err(e) => return Ok(Err(e)),
+                };
+                state.remove(tx, keys, &dead)?;
+                let changed = !dead.is_empty()
+                    || existing.as_ref().is_none_or(|m| &m.topics != topics)
+                    || state
+                        .record
+                        .as_ref()
+                        .is_some_and(|r| r.strategy != spec.strategy);
+                upsert_member(&mut state, existing, spec, topics, member_id, now_ms);
+                state.record_mut(spec.strategy, now_ms).strategy = spec.strategy;
+                let counts = match state.partition_counts(tx, keys).await? {
+                    Ok(counts) => counts,
+                    Err(e) => return Ok(Err(e)),
+                };
+                if changed || state.counts_changed(&counts) {
+                    state.rebalance(tx, keys, counts, now_ms).await?;
+                }
+                Ok(Ok(state.serve(tx, keys, member_id, owned, now_ms)?))
+            })
+        })
+        .await?;
+        outcome
+    }
+
+    /// Renews a member's session and returns its current assignment and
+    /// generation, so members learn of rebalances. `owned` is what the
+    /// member is consuming now; partitions it no longer reports are free for
+    /// their new owner.
+    pub async fn heartbeat(
+        &self,
+        group: &str,
+        member_id: &str,
+        owned: &Assignment,
+        now_ms: i64,
+    ) -> Result<MemberState, GroupError> {
+        validate_group_id(group)?;
+        let owned = normalize(owned.clone());
+        let keys = &self.keys;
+        let outcome = run(self.meta.as_ref(), &self.retry, |tx| {
+            let owned = &owned;
+            Box::pin(async move {
+                let mut state = match GroupState::load(tx, keys, group).await? {
+                    Ok(state) => state,
+                    Err(e) => return Ok(Err(e)),
+                };
+                if !state.members.contains_key(member_id) {
+                    return Ok(Err(GroupError::UnknownMember {
+                        group: group.to_owned(),
+                        member: member_id.to_owned(),
+                    }));
+                }
+                let dead = state.dead(now_ms, Some(member_id));
+                state.remove(tx, keys, &dead)?;
+                let counts = match state.partition_counts(tx, keys).await? {
+                    Ok(counts) => counts,
+                    Err(e) => return Ok(Err(e)),
+                };
+                if !dead.is_empty() || state.counts_changed(&counts) {
+                    state.rebalance(tx, keys, counts, now_ms).await?;
+                }
+                Ok(Ok(state.serve(tx, keys, member_id, owned, now_ms)?))
+            })
+        })
+        .await?;
+        outcome
+    }
+
+    /// Removes a member at once (its partitions move without waiting for
+    /// its session to expire). Leaving twice is not an error.
+    pub async fn leave(&self, group: &str, member_id: &str, now_ms: i64) -> Result<(), GroupError> {
+        validate_group_id(group)?;
+        let keys = &self.keys;
+        let outcome = run(self.meta.as_ref(), &self.retry, |tx| {
+            Box::pin(async move {
+                let mut state = match GroupState::load(tx, keys, group).await? {
+                    Ok(state) => state,
+                    Err(e) => return Ok(Err(e)),
+                };
+                if !state.members.contains_key(member_id) {
+                    return Ok(Ok(()));
+                }
+                let mut gone = state.dead(now_ms, Some(member_id));
+                gone.push(member_id.to_owned());
+                state.remove(tx, keys, &gone)?;
+                let counts = match state.partition_counts(tx, keys).await? {
+                    Ok(counts) => counts,
+                    Err(e) => return Ok(Err(e)),
+                };
+                state.rebalance(tx, keys, counts, now_ms).await?;
+                Ok(Ok(()))
+            })
+        })
+        .await?;
+        outcome
+    }
+}
