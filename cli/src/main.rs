@@ -6,6 +6,7 @@ mod client;
 mod compactor;
 mod config_env;
 mod consume;
+mod observability;
 mod produce;
 mod serve;
 mod settings;

@@ -8,12 +8,15 @@
 mod batcher;
 mod config;
 mod error;
+mod partition_gauges;
 mod produce;
 mod server;
 mod service;
+mod telemetry;
 mod topics;
 
 pub use batcher::{Admission, Batcher, BatcherSettings, BatcherStats, Ticket};
 pub use config::{ConfigError, GatewayConfig};
 pub use error::GatewayError;
+pub use partition_gauges::PartitionGauges;
 pub use server::{Gateway, GatewayHandle, StartError};

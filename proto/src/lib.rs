@@ -12,3 +12,6 @@ pub mod v1 {
 }
 
 pub mod partitioner;
+
+#[cfg(feature = "otel")]
+pub mod trace_context;
