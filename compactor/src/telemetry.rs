@@ -56,11 +56,10 @@ pub(crate) fn record_pass(pass: Result<&PassReport, &CompactError>, took: Durati
         ("failed", report.errors.len() as u64),
         ("fenced", report.fenced),
     ] {
-        if count > 0 {
-            metrics
-                .compaction_jobs
-                .add(count, &[KeyValue::new("kind", kind)]);
-        }
+        // Added even when 0, so every kind's series exists from the first pass.
+        metrics
+            .compaction_jobs
+            .add(count, &[KeyValue::new("kind", kind)]);
     }
     backlog().store(
         report.partitions_left_due + report.errors.len() as u64,

@@ -79,7 +79,13 @@ pub struct Metrics {
     pub compaction_pass_seconds: Histogram<f64>,
 }
 
-static METRICS: LazyLock<Metrics> = LazyLock::new(|| Metrics::new(&meter()));
+static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
+    let metrics = Metrics::new(&meter());
+    // Series of rare events exist from the start at 0, so dashboards and
+    // alerts see "none yet" rather than "no data".
+    metrics.flush_errors.add(0, &[]);
+    metrics
+});
 
 /// The process's instruments. Created on first use from the global meter
 /// provider, so [`crate::Telemetry::init`] must run first to export them.

@@ -82,6 +82,8 @@ impl Telemetry {
         }
         let meter_provider = meters.build();
         opentelemetry::global::set_meter_provider(meter_provider.clone());
+        // Create the instruments now, on this provider, not at first use.
+        let _ = crate::metrics();
 
         let tracer_provider = if otlp_configured("TRACES") {
             let exporter = SpanExporter::builder()
