@@ -10,6 +10,7 @@ mod observability;
 mod produce;
 mod serve;
 mod settings;
+mod status;
 mod topic;
 
 use std::process::ExitCode;
@@ -43,6 +44,9 @@ enum Command {
     Consume(consume::ConsumeArgs),
     /// Measure produce throughput and acknowledgement latency.
     Bench(bench::BenchArgs),
+    /// Show a running gateway's throughput, latency percentiles, errors and
+    /// in-flight bytes from its /metrics endpoint, refreshed every --interval.
+    Status(status::StatusArgs),
     /// Print what the server configuration reads (`stratus config env`).
     #[command(subcommand)]
     Config(config_env::ConfigCommand),
@@ -69,6 +73,7 @@ fn main() -> ExitCode {
             Command::Produce(args) => produce::run(args).await,
             Command::Consume(args) => consume::run(args).await,
             Command::Bench(args) => bench::run(args).await,
+            Command::Status(args) => status::run(args).await,
             Command::Config(command) => config_env::run(&command),
         }
     });

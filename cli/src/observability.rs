@@ -49,7 +49,7 @@ impl Observability {
         exposed: Exposed<'_>,
     ) -> anyhow::Result<Self> {
         for (tier, counters) in exposed.tiers {
-            observe_object_store(tier, counters);
+            observe_object_store(tier, &counters);
         }
         observe_metadata_retries();
         let partition_gauges = exposed
@@ -85,7 +85,7 @@ impl Observability {
 
 /// `stratus_object_store_{requests,errors,bytes}_total` by `tier` and
 /// `operation`, read from the counting wrapper every tier call goes through.
-fn observe_object_store(tier: &'static str, counters: Arc<Counters>) {
+fn observe_object_store(tier: &'static str, counters: &Arc<Counters>) {
     let meter = stratus_telemetry::meter();
     type Field = fn(&stratus_storage::tier::OpStats) -> u64;
     let fields: [(&'static str, &'static str, Field); 3] = [
@@ -106,7 +106,7 @@ fn observe_object_store(tier: &'static str, counters: Arc<Counters>) {
         ),
     ];
     for (name, description, field) in fields {
-        let counters = Arc::clone(&counters);
+        let counters = Arc::clone(counters);
         meter
             .u64_observable_counter(name)
             .with_description(description)

@@ -298,3 +298,62 @@ async fn every_dashboard_query_names_an_exported_metric() {
     );
     server.terminate();
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn stratus_status_shows_the_workload() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = ObservedDev::start(dir.path(), &[]);
+    let status = std::process::Command::new(env!("CARGO_BIN_EXE_stratus"))
+        .args([
+            "status",
+            "--once",
+            "--interval",
+            "3s",
+            "--metrics",
+            &server.metrics,
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn stratus status");
+    // Give the first scrape a moment, then produce inside the window.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let done = run_workload(&server).await;
+    let output = status.wait_with_output().expect("stratus status");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let produced: f64 = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("produce"))
+        .and_then(|l| l.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no produce line in:\n{stdout}"));
+    assert!(
+        produced > 0.0 && produced <= done.records as f64,
+        "produce rate {produced} for {} records in 3 s:\n{stdout}",
+        done.records
+    );
+    for expected in [
+        "ack      p50",
+        "errors   produce: not_found",
+        "inflight",
+        "storage",
+    ] {
+        assert!(
+            stdout.contains(expected),
+            "missing {expected:?} in:\n{stdout}"
+        );
+    }
+
+    let bad = std::process::Command::new(env!("CARGO_BIN_EXE_stratus"))
+        .args(["status", "--once", "--metrics", "ftp://127.0.0.1/metrics"])
+        .output()
+        .expect("stratus status");
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("must start with http://"));
+    server.terminate();
+}
