@@ -6,86 +6,19 @@
 
 mod obs;
 
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use obs::ObservedDev;
-use opentelemetry_proto::tonic::collector::metrics::v1::metrics_service_server::{
-    MetricsService, MetricsServiceServer,
-};
-use opentelemetry_proto::tonic::collector::metrics::v1::{
-    ExportMetricsServiceRequest, ExportMetricsServiceResponse,
-};
-use opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::{
-    TraceService, TraceServiceServer,
-};
-use opentelemetry_proto::tonic::collector::trace::v1::{
-    ExportTraceServiceRequest, ExportTraceServiceResponse,
-};
+use obs::receiver::Receiver;
 use opentelemetry_proto::tonic::trace::v1::Span;
 use stratus_proto::v1::admin_client::AdminClient;
 use stratus_proto::v1::producer_client::ProducerClient;
 use stratus_proto::v1::{CreateTopicRequest, ProduceRequest, Record};
-use tokio::net::TcpListener;
-use tonic::{Request, Response, Status};
+use tonic::Request;
 
 /// The client span the test pretends to be.
 const TRACE_ID: &str = "5b8efff798038103d269b633813fc60c";
 const CLIENT_SPAN_ID: &str = "eee19b7ec3c1b174";
-
-/// What the receiver was sent.
-#[derive(Debug, Default)]
-struct Received {
-    spans: Vec<(String, Span)>,
-    metric_names: Vec<String>,
-}
-
-#[derive(Debug, Clone, Default)]
-struct Receiver(Arc<Mutex<Received>>);
-
-#[tonic::async_trait]
-impl TraceService for Receiver {
-    async fn export(
-        &self,
-        request: Request<ExportTraceServiceRequest>,
-    ) -> Result<Response<ExportTraceServiceResponse>, Status> {
-        let mut received = self.0.lock().unwrap();
-        for resource in request.into_inner().resource_spans {
-            let service = resource
-                .resource
-                .iter()
-                .flat_map(|r| &r.attributes)
-                .find(|kv| kv.key == "service.name")
-                .and_then(|kv| kv.value.as_ref())
-                .map(|v| format!("{v:?}"))
-                .unwrap_or_default();
-            for scope in resource.scope_spans {
-                for span in scope.spans {
-                    received.spans.push((service.clone(), span));
-                }
-            }
-        }
-        Ok(Response::new(ExportTraceServiceResponse::default()))
-    }
-}
-
-#[tonic::async_trait]
-impl MetricsService for Receiver {
-    async fn export(
-        &self,
-        request: Request<ExportMetricsServiceRequest>,
-    ) -> Result<Response<ExportMetricsServiceResponse>, Status> {
-        let mut received = self.0.lock().unwrap();
-        for resource in request.into_inner().resource_metrics {
-            for scope in resource.scope_metrics {
-                received
-                    .metric_names
-                    .extend(scope.metrics.into_iter().map(|m| m.name));
-            }
-        }
-        Ok(Response::new(ExportMetricsServiceResponse::default()))
-    }
-}
 
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
@@ -94,14 +27,7 @@ fn hex(bytes: &[u8]) -> String {
 #[tokio::test(flavor = "multi_thread")]
 async fn produce_spans_continue_the_callers_trace_and_metrics_arrive() {
     let receiver = Receiver::default();
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let endpoint = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(
-        tonic::transport::Server::builder()
-            .add_service(TraceServiceServer::new(receiver.clone()))
-            .add_service(MetricsServiceServer::new(receiver.clone()))
-            .serve_with_incoming(tonic::transport::server::TcpIncoming::from(listener)),
-    );
+    let endpoint = receiver.start().await;
 
     let dir = tempfile::tempdir().unwrap();
     let server = ObservedDev::start(

@@ -3,6 +3,8 @@
 
 #![allow(dead_code, unreachable_pub)]
 
+pub mod receiver;
+
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
@@ -72,9 +74,21 @@ impl ObservedDev {
         panic!("gateway at {} never accepted a connection", self.url);
     }
 
+    /// A closure that scrapes `metrics` (a `/metrics` URL) once per call.
+    pub fn scraper(metrics: &str) -> impl Fn() -> Scrape + use<> {
+        let metrics = metrics.to_owned();
+        move || scrape_url(&metrics)
+    }
+
     /// GET /metrics, parsed.
     pub fn scrape(&self) -> Scrape {
-        let url = self.metrics.strip_prefix("http://").expect("http URL");
+        scrape_url(&self.metrics)
+    }
+}
+
+fn scrape_url(metrics: &str) -> Scrape {
+    {
+        let url = metrics.strip_prefix("http://").expect("http URL");
         let (host, path) = url.split_once('/').expect("URL has a path");
         let mut stream = TcpStream::connect(host).expect("connect to /metrics");
         write!(
@@ -93,7 +107,9 @@ impl ObservedDev {
         );
         Scrape::parse(body)
     }
+}
 
+impl ObservedDev {
     /// SIGTERM and a clean exit (flushes exporters).
     pub fn terminate(mut self) {
         let status = Command::new("kill")
