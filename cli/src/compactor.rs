@@ -6,8 +6,9 @@ use std::sync::Arc;
 
 use stratus_compactor::{Compactor, run_lambda};
 
-use crate::serve::{StorageArgs, init_logging, open_storage, stop_metadata, wait_for_signal};
-use crate::settings::{FlagOverrides, LogFormat, ServerSettings};
+use crate::observability::{self, Observability};
+use crate::serve::{StorageArgs, open_storage, stop_metadata, wait_for_signal};
+use crate::settings::{FlagOverrides, LogFormat, ServerSettings, TelemetryFlags};
 
 #[derive(Debug, Clone, clap::Args)]
 pub(crate) struct CompactorArgs {
@@ -19,6 +20,9 @@ pub(crate) struct CompactorArgs {
     /// Log lines as `text` or `json`.
     #[arg(long, value_parser = ["text", "json"])]
     log_format: Option<String>,
+    /// Serve Prometheus metrics at http://ADDR/metrics.
+    #[arg(long)]
+    metrics_listen: Option<std::net::SocketAddr>,
     /// Run one pass, print its report as JSON and exit.
     #[arg(long, conflicts_with = "lambda")]
     once: bool,
@@ -34,12 +38,21 @@ pub(crate) async fn run(args: CompactorArgs) -> anyhow::Result<()> {
             "json" => LogFormat::Json,
             _ => LogFormat::Text,
         }),
+        telemetry: TelemetryFlags {
+            metrics_listen: args.metrics_listen,
+        },
         ..FlagOverrides::default()
     };
     args.storage.apply(&mut flags);
     let settings = ServerSettings::load(args.config.as_deref(), &flags)?;
-    init_logging(settings.log_format);
+    let telemetry = observability::init("stratus-compactor", settings.log_format)?;
     let storage = open_storage(&settings).await?;
+    let observability = Observability::start(
+        telemetry,
+        &settings,
+        storage.exposed(settings.telemetry.metrics_listen, false),
+    )
+    .await?;
     let compactor = Arc::new(Compactor::new(
         storage.log.clone(),
         settings.compactor.clone(),
@@ -58,10 +71,14 @@ pub(crate) async fn run(args: CompactorArgs) -> anyhow::Result<()> {
             compactor.owner(),
             humantime::format_duration(settings.compactor.interval)
         );
+        if let Some(metrics) = observability.metrics_addr() {
+            println!("metrics at http://{metrics}/metrics");
+        }
         compactor.run(wait_for_signal()).await;
         Ok(())
     };
     storage.log_request_counts();
+    observability.shutdown().await;
     stop_metadata(&settings);
     result
 }

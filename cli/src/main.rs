@@ -9,9 +9,11 @@ mod config_env;
 mod consume;
 mod group;
 mod group_consume;
+mod observability;
 mod produce;
 mod serve;
 mod settings;
+mod status;
 mod topic;
 
 use std::process::ExitCode;
@@ -48,6 +50,9 @@ enum Command {
     Group(group::GroupCommand),
     /// Measure produce throughput and acknowledgement latency.
     Bench(bench::BenchArgs),
+    /// Show a running gateway's throughput, latency percentiles, errors and
+    /// in-flight bytes from its /metrics endpoint, refreshed every --interval.
+    Status(status::StatusArgs),
     /// Print what the server configuration reads (`stratus config env`).
     #[command(subcommand)]
     Config(config_env::ConfigCommand),
@@ -75,6 +80,7 @@ fn main() -> ExitCode {
             Command::Consume(args) => consume::run(args).await,
             Command::Group(command) => group::run(command).await,
             Command::Bench(args) => bench::run(args).await,
+            Command::Status(args) => status::run(args).await,
             Command::Config(command) => config_env::run(&command),
         }
     });

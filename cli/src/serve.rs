@@ -12,9 +12,9 @@ use stratus_storage::meta::MetaStore;
 use stratus_storage::meta::memory::MemoryMetaStore;
 use stratus_storage::meta::redb_store::RedbMetaStore;
 use stratus_storage::tier::{Counters, layer, open_tier, probe_tier};
-use tracing_subscriber::EnvFilter;
 
-use crate::settings::{FlagOverrides, GatewayFlags, LogFormat, ServerSettings};
+use crate::observability::{self, Exposed, Observability};
+use crate::settings::{FlagOverrides, GatewayFlags, LogFormat, ServerSettings, TelemetryFlags};
 
 #[derive(Debug, Clone, clap::Args)]
 pub(crate) struct DevArgs {
@@ -75,6 +75,10 @@ struct CommonArgs {
     /// Log lines as `text` or `json`.
     #[arg(long, value_parser = ["text", "json"])]
     log_format: Option<String>,
+    /// Serve Prometheus metrics at http://ADDR/metrics [`stratus dev`
+    /// default: the gRPC port + 1].
+    #[arg(long)]
+    metrics_listen: Option<std::net::SocketAddr>,
 }
 
 impl CommonArgs {
@@ -87,6 +91,9 @@ impl CommonArgs {
             gateway: GatewayFlags {
                 listen: self.listen,
                 linger: self.linger.clone(),
+            },
+            telemetry: TelemetryFlags {
+                metrics_listen: self.metrics_listen,
             },
             ..FlagOverrides::default()
         }
@@ -108,7 +115,7 @@ pub(crate) async fn gateway(args: GatewayArgs) -> anyhow::Result<()> {
 }
 
 async fn serve(mut settings: ServerSettings, dev: bool) -> anyhow::Result<()> {
-    init_logging(settings.log_format);
+    let telemetry = observability::init("stratus-gateway", settings.log_format)?;
     let storage = open_storage(&settings).await?;
     if dev && settings.gateway.quic.needs_certificate() {
         // TLS always, even on a laptop: dev makes (once) and reuses its own.
@@ -119,6 +126,8 @@ async fn serve(mut settings: ServerSettings, dev: bool) -> anyhow::Result<()> {
     let handle = Gateway::start(settings.gateway.clone(), storage.log.clone()).await?;
     let addr = handle.local_addr();
     let quic_addr = handle.quic_addr();
+    let exposed = storage.exposed(observability::metrics_listen(&settings, dev), true);
+    let observability = Observability::start(telemetry, &settings, exposed).await?;
     // `stratus dev` compacts in-process, so a laptop needs nothing else.
     let (stop_compactor, compactor_stopped) = tokio::sync::oneshot::channel::<()>();
     let compactor = dev.then(|| {
@@ -143,6 +152,9 @@ async fn serve(mut settings: ServerSettings, dev: bool) -> anyhow::Result<()> {
         println!("  metadata  {}", settings.metadata);
         println!("  wal tier  {}", storage.wal_url);
         println!("  segments  {}", storage.segments_url);
+        if let Some(metrics) = observability.metrics_addr() {
+            println!("  metrics   http://{metrics}/metrics");
+        }
         println!(
             "  compactor every {}",
             humantime::format_duration(settings.compactor.interval)
@@ -154,6 +166,9 @@ async fn serve(mut settings: ServerSettings, dev: bool) -> anyhow::Result<()> {
         if let Some(quic_addr) = quic_addr {
             println!("stratus gateway listening on quic://{quic_addr} (UDP)");
         }
+        if let Some(metrics) = observability.metrics_addr() {
+            println!("metrics at http://{metrics}/metrics");
+        }
     }
     wait_for_signal().await;
     tracing::info!("shutting down: flushing in-flight produce calls");
@@ -163,6 +178,7 @@ async fn serve(mut settings: ServerSettings, dev: bool) -> anyhow::Result<()> {
         let _ = compactor.await;
     }
     storage.log_request_counts();
+    observability.shutdown().await;
     stop_metadata(&settings);
     Ok(())
 }
@@ -178,6 +194,21 @@ pub(crate) struct Storage {
 }
 
 impl Storage {
+    /// What this process's telemetry reads from its storage.
+    pub(crate) fn exposed(
+        &self,
+        metrics_listen: Option<std::net::SocketAddr>,
+        gateway: bool,
+    ) -> Exposed<'_> {
+        let mut tiers = vec![("wal", Arc::clone(&self.wal_counters))];
+        tiers.extend(self.segment_counters.clone().map(|c| ("segments", c)));
+        Exposed {
+            metrics_listen,
+            tiers,
+            gateway_log: gateway.then_some(&self.log),
+        }
+    }
+
     pub(crate) fn log_request_counts(&self) {
         let counts = self.wal_counters.snapshot();
         tracing::info!(
@@ -302,18 +333,6 @@ fn open_fdb(_cluster_file: &str) -> anyhow::Result<Arc<dyn MetaStore>> {
         "this stratus was built without FoundationDB support; rebuild with \
          `cargo build --release -p stratus-cli --features fdb` (needs libfdb_c) or use `metadata = \"embedded\"`"
     )
-}
-
-pub(crate) fn init_logging(format: LogFormat) {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .with_writer(std::io::stderr);
-    let _ = match format {
-        LogFormat::Text => builder.try_init(),
-        LogFormat::Json => builder.json().try_init(),
-    };
 }
 
 pub(crate) async fn wait_for_signal() {

@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use stratus_compactor::CompactorConfig;
 use stratus_gateway::GatewayConfig;
 use stratus_storage::tier::{FaultConfig, RetryConfig};
+use stratus_telemetry::TelemetryConfig;
 
 /// Everything a `stratus dev` or `stratus gateway` process needs.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -38,6 +39,8 @@ pub(crate) struct ServerSettings {
     pub(crate) log_format: LogFormat,
     pub(crate) gateway: GatewayConfig,
     pub(crate) compactor: CompactorConfig,
+    /// The `/metrics` endpoint and gauge refresh (OTLP export is set by `OTEL_*`).
+    pub(crate) telemetry: TelemetryConfig,
 }
 
 /// How object-store calls are retried; see `stratus_storage::tier::RetryConfig`.
@@ -117,6 +120,7 @@ impl Default for ServerSettings {
             log_format: LogFormat::Text,
             gateway: GatewayConfig::default(),
             compactor: CompactorConfig::default(),
+            telemetry: TelemetryConfig::default(),
         }
     }
 }
@@ -136,6 +140,20 @@ pub(crate) struct FlagOverrides {
     pub(crate) log_format: Option<LogFormat>,
     #[serde(skip_serializing_if = "GatewayFlags::is_empty")]
     pub(crate) gateway: GatewayFlags,
+    #[serde(skip_serializing_if = "TelemetryFlags::is_empty")]
+    pub(crate) telemetry: TelemetryFlags,
+}
+
+#[derive(Debug, Default, Serialize)]
+pub(crate) struct TelemetryFlags {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) metrics_listen: Option<std::net::SocketAddr>,
+}
+
+impl TelemetryFlags {
+    fn is_empty(&self) -> bool {
+        self.metrics_listen.is_none()
+    }
 }
 
 #[derive(Debug, Default, Serialize)]
@@ -184,6 +202,7 @@ impl ServerSettings {
             .context("invalid gateway configuration")?;
         settings.wal_retry.validate()?;
         settings.compactor.validate()?;
+        settings.telemetry.validate(Some(settings.gateway.listen))?;
         settings.wal_fault_config()?;
         Ok(settings)
     }

@@ -550,6 +550,18 @@ fn valid_stratus_env_keys() -> BTreeSet<String> {
                     .keys()
                     .map(|sub| format!("STRATUS_GATEWAY__{}", sub.to_ascii_uppercase())),
             );
+        } else if field == "telemetry" {
+            // Defined in stratus-telemetry, not settings.rs: read its fields
+            // from the type itself, as for the gateway.
+            let telemetry = serde_json::to_value(stratus_telemetry::TelemetryConfig::default())
+                .expect("TelemetryConfig serializes");
+            keys.extend(
+                telemetry
+                    .as_object()
+                    .expect("TelemetryConfig serializes to a JSON object")
+                    .keys()
+                    .map(|sub| format!("STRATUS_TELEMETRY__{}", sub.to_ascii_uppercase())),
+            );
         } else if let Some(nested) = struct_fields(&source, ty) {
             keys.extend(
                 nested

@@ -6,6 +6,7 @@ use std::sync::Mutex;
 
 use stratus_storage::log::Log;
 use stratus_storage::topic::TopicRecord;
+use tracing::Instrument as _;
 
 use crate::clock::{Clock, SystemClock};
 use crate::config::CompactorConfig;
@@ -160,7 +161,12 @@ impl Compactor {
                 _ = ticker.tick() => {}
             }
             let started = std::time::Instant::now();
-            match self.run_pass().await {
+            let pass = self
+                .run_pass()
+                .instrument(tracing::info_span!("compaction.pass"))
+                .await;
+            crate::telemetry::record_pass(pass.as_ref(), started.elapsed());
+            match pass {
                 Ok(report) => log_report(&report, started.elapsed()),
                 Err(e) => {
                     tracing::warn!(error = %e, "compaction pass failed; retrying next interval")

@@ -18,6 +18,11 @@ const MAX_ENTRIES_PER_JOB: usize = 100_000;
 /// Runs due actions on one partition. Returns early (without error) when
 /// the lease was lost or the index changed underneath; the next pass
 /// continues from whatever state that left.
+#[tracing::instrument(
+    name = "compaction.job",
+    skip_all,
+    fields(topic = %partition.topic.name, partition = partition.partition)
+)]
 pub(crate) async fn compact_partition(
     ctx: &Context,
     partition: &Partition,
@@ -79,6 +84,8 @@ pub(crate) async fn compact_partition(
             }
         }
     }
+    // Every job this pass allows was used and more may be due.
+    report.partitions_left_due += 1;
     Ok(())
 }
 

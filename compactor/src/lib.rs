@@ -25,6 +25,7 @@ pub mod plan;
 mod report;
 mod rewrite;
 mod swap;
+mod telemetry;
 
 use stratus_storage::topic::TopicRecord;
 

@@ -27,6 +27,9 @@ pub struct PassReport {
     pub fenced: u64,
     /// Swaps abandoned because the index changed underneath.
     pub stale: u64,
+    /// Partitions that used all `max_jobs_per_partition` jobs and may still
+    /// have work due: the compaction backlog.
+    pub partitions_left_due: u64,
     /// Jobs that failed; the next pass retries them.
     pub errors: Vec<String>,
 }

@@ -16,8 +16,10 @@ use std::time::Duration;
 use stratus_storage::log::{AppendBatch, AppendOutcome, Log, LogError, WrittenObject};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, TryAcquireError, mpsc, oneshot};
 use tokio::time::Instant;
+use tracing::Instrument as _;
 
 use crate::error::GatewayError;
+use crate::telemetry::observe_gateway;
 
 /// One produce call waiting for its flush.
 #[derive(Debug)]
@@ -25,6 +27,8 @@ struct Pending {
     batches: Vec<AppendBatch>,
     bytes: u64,
     received: Instant,
+    /// The caller's span: the flush span links to it (or is its child).
+    span: tracing::Span,
     reply: oneshot::Sender<Result<Vec<AppendOutcome>, GatewayError>>,
     /// Released when the call is answered, freeing in-flight budget.
     _permit: OwnedSemaphorePermit,
@@ -71,6 +75,7 @@ impl Batcher {
             max_inflight_bytes: settings.max_inflight_bytes,
             stats: Arc::clone(&stats),
         };
+        observe_gateway(&batcher.inflight, settings.max_inflight_bytes, &log);
         let task = tokio::spawn(flush_loop(log, receiver, settings, stats));
         (batcher, task)
     }
@@ -111,6 +116,7 @@ impl Batcher {
             batches,
             bytes,
             received: Instant::now(),
+            span: tracing::Span::current(),
             reply,
             _permit: permit,
         };
@@ -161,6 +167,7 @@ impl Ticket {
 /// A flush whose WAL object is being written; it commits when its turn comes.
 #[derive(Debug)]
 struct InFlightFlush {
+    span: tracing::Span,
     batches: Arc<Vec<AppendBatch>>,
     write: tokio::task::JoinHandle<Result<WrittenObject, LogError>>,
     replies: Vec<Reply>,
@@ -205,6 +212,7 @@ async fn flush_loop(
         stats
             .flushed_calls
             .fetch_add(flush.len() as u64, Ordering::Relaxed);
+        let span = flush_span(&flush, waiting);
 
         let mut batches = Vec::with_capacity(flush.iter().map(|p| p.batches.len()).sum());
         let mut replies = Vec::with_capacity(flush.len());
@@ -215,9 +223,20 @@ async fn flush_loop(
         let batches = Arc::new(batches);
         let write = tokio::spawn({
             let (log, batches) = (Arc::clone(&log), Arc::clone(&batches));
-            async move { log.write_object(&batches).await }
+            let put = tracing::info_span!(parent: &span, "wal.put", otel.kind = "client");
+            async move {
+                let started = Instant::now();
+                let written = log.write_object(&batches).await;
+                let metrics = stratus_telemetry::metrics();
+                metrics
+                    .wal_put_seconds
+                    .record(started.elapsed().as_secs_f64(), &[]);
+                written
+            }
+            .instrument(put)
         });
         let in_flight = InFlightFlush {
+            span,
             batches,
             write,
             replies,
@@ -238,14 +257,65 @@ async fn flush_loop(
 async fn commit_in_order(log: Arc<Log>, mut queue: mpsc::Receiver<InFlightFlush>) {
     while let Some(flush) = queue.recv().await {
         let result = match flush.write.await {
-            Ok(Ok(written)) => log.commit_object(&flush.batches, written).await,
+            Ok(Ok(written)) => {
+                let commit = tracing::info_span!(parent: &flush.span, "metadata.commit");
+                let started = Instant::now();
+                let committed = log
+                    .commit_object(&flush.batches, written)
+                    .instrument(commit)
+                    .await;
+                let metrics = stratus_telemetry::metrics();
+                metrics
+                    .metadata_commit_seconds
+                    .record(started.elapsed().as_secs_f64(), &[]);
+                committed
+            }
             Ok(Err(e)) => Err(e),
             Err(e) => Err(LogError::CorruptMetadata {
                 reason: format!("wal object writer failed: {e}"),
             }),
         };
+        record_flush(&flush.batches, &result);
         acknowledge(flush.replies, result);
     }
+}
+
+/// The span of one flush: a child of its first call's span (so a traced
+/// produce shows the WAL PUT and commit that made it durable), linked to the
+/// spans of the other calls it carries. Also records the flush's shape.
+fn flush_span(flush: &[Pending], bytes: u64) -> tracing::Span {
+    let metrics = stratus_telemetry::metrics();
+    metrics.flush_bytes.record(bytes as f64, &[]);
+    metrics.flush_calls.record(flush.len() as f64, &[]);
+    let Some(first) = flush.first() else {
+        return tracing::Span::none();
+    };
+    metrics
+        .flush_linger_seconds
+        .record(first.received.elapsed().as_secs_f64(), &[]);
+    let span = tracing::info_span!(parent: &first.span, "flush", calls = flush.len(), bytes);
+    for pending in &flush[1..] {
+        span.follows_from(&pending.span);
+    }
+    span
+}
+
+/// Counts what a flush acknowledged, or that it failed.
+fn record_flush(batches: &[AppendBatch], result: &Result<Vec<AppendOutcome>, LogError>) {
+    let metrics = stratus_telemetry::metrics();
+    let Ok(outcomes) = result else {
+        metrics.flush_errors.add(1, &[]);
+        return;
+    };
+    let (mut records, mut bytes) = (0u64, 0u64);
+    for (batch, outcome) in batches.iter().zip(outcomes) {
+        if outcome.is_ok() {
+            records += u64::from(batch.record_count);
+            bytes += batch.batch.len() as u64;
+        }
+    }
+    metrics.produce_records.add(records, &[]);
+    metrics.produce_bytes.add(bytes, &[]);
 }
 
 /// Answers every call of one flush. This is the one place a produce is

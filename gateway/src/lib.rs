@@ -8,14 +8,17 @@
 mod batcher;
 mod config;
 mod error;
+mod partition_gauges;
 mod produce;
 mod quic;
 mod server;
 mod service;
+mod telemetry;
 mod topics;
 
 pub use batcher::{Admission, Batcher, BatcherSettings, BatcherStats, Ticket};
 pub use config::{ConfigError, GatewayConfig};
 pub use error::GatewayError;
 pub use quic::{CertificateFiles, QuicConfig, QuicStartError, TlsError, self_signed_in};
+pub use partition_gauges::PartitionGauges;
 pub use server::{Gateway, GatewayHandle, StartError};

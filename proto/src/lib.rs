@@ -13,3 +13,6 @@ pub mod v1 {
 
 pub mod frame;
 pub mod partitioner;
+
+#[cfg(feature = "otel")]
+pub mod trace_context;

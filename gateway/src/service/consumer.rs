@@ -13,10 +13,12 @@ use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status};
+use tracing::Instrument as _;
 
 use super::Shared;
 use super::convert::consumed;
 use crate::error::GatewayError;
+use crate::telemetry::{kind, outcome, server_span};
 
 /// How long one wait of a subscription lasts before it re-checks its client.
 const SUBSCRIBE_POLL: Duration = Duration::from_secs(5);
@@ -55,6 +57,7 @@ impl ConsumerService {
                 .await?;
             let done = !read.records.is_empty() || Instant::now() >= deadline;
             if done {
+                record_fetched(&read.records);
                 return Ok(FetchResponse {
                     topic: topic.name.clone(),
                     partition,
@@ -76,6 +79,26 @@ impl ConsumerService {
     }
 }
 
+/// Counts records returned to a consumer (one pass over lengths, no logging).
+fn record_fetched(records: &[stratus_storage::batch::StoredRecord]) {
+    if records.is_empty() {
+        return;
+    }
+    let bytes: usize = records.iter().map(|r| r.payload_len()).sum();
+    let metrics = stratus_telemetry::metrics();
+    metrics.fetch_records.add(records.len() as u64, &[]);
+    metrics.fetch_bytes.add(bytes as u64, &[]);
+}
+
+/// Counts one answered Fetch (or the opening of a Subscribe).
+fn record_fetch<T>(result: &Result<T, Status>) {
+    let metrics = stratus_telemetry::metrics();
+    metrics.fetch_requests.add(1, &outcome(result.is_ok()));
+    if let Err(status) = result {
+        metrics.fetch_errors.add(1, &kind(status.code()));
+    }
+}
+
 type SubscribeStream = Pin<Box<dyn Stream<Item = Result<FetchResponse, Status>> + Send>>;
 
 #[tonic::async_trait]
@@ -84,8 +107,12 @@ impl Consumer for ConsumerService {
         &self,
         request: Request<FetchRequest>,
     ) -> Result<Response<FetchResponse>, Status> {
+        let span = server_span(
+            tracing::info_span!("fetch", otel.kind = "server", topic = %request.get_ref().topic),
+            request.metadata(),
+        );
         let r = request.into_inner();
-        let response = Self::fetch_once(
+        let result = Self::fetch_once(
             &self.0,
             &r.topic,
             r.partition,
@@ -93,8 +120,11 @@ impl Consumer for ConsumerService {
             r.max_bytes,
             Duration::from_millis(u64::from(r.max_wait_ms)),
         )
-        .await?;
-        Ok(Response::new(response))
+        .instrument(span)
+        .await
+        .map_err(Status::from);
+        record_fetch(&result);
+        Ok(Response::new(result?))
     }
 
     type SubscribeStream = SubscribeStream;
@@ -103,6 +133,10 @@ impl Consumer for ConsumerService {
         &self,
         request: Request<SubscribeRequest>,
     ) -> Result<Response<Self::SubscribeStream>, Status> {
+        let span = server_span(
+            tracing::info_span!("subscribe", otel.kind = "server", topic = %request.get_ref().topic),
+            request.metadata(),
+        );
         let r = request.into_inner();
         // Fail fast on a bad topic, partition or offset instead of in the stream.
         let first = Self::fetch_once(
@@ -113,7 +147,11 @@ impl Consumer for ConsumerService {
             r.max_bytes_per_message,
             Duration::ZERO,
         )
-        .await?;
+        .instrument(span)
+        .await
+        .map_err(Status::from);
+        record_fetch(&first);
+        let first = first?;
         let (sender, receiver) = mpsc::channel(SUBSCRIBE_BUFFER);
         let shared = Arc::clone(&self.0);
         tokio::spawn(async move {

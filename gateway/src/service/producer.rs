@@ -9,14 +9,17 @@ use stratus_proto::v1::{
 };
 use stratus_storage::log::LogError;
 use tokio::sync::mpsc;
+use tokio::time::Instant;
 use tokio_stream::StreamExt;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status, Streaming};
+use tracing::Instrument as _;
 
 use super::Shared;
 use crate::batcher::{Admission, Ticket};
 use crate::error::GatewayError;
 use crate::produce::{encode, idempotence, route};
+use crate::telemetry::{kind, outcome, server_span};
 
 /// Requests of one ProduceStream submitted but not yet answered. Past it the
 /// stream stops reading, and HTTP/2 flow control holds the client back.
@@ -96,6 +99,38 @@ impl ProducerService {
     }
 }
 
+/// The server span of one produce request.
+fn produce_span(topic: &str, metadata: &tonic::metadata::MetadataMap) -> tracing::Span {
+    server_span(
+        tracing::info_span!("produce", otel.kind = "server", topic),
+        metadata,
+    )
+}
+
+/// Counts one answered produce request; `started` is when it was received.
+fn record_produce(started: Instant, result: &Result<ProduceResponse, Status>) {
+    let metrics = stratus_telemetry::metrics();
+    match result {
+        Ok(response) if response.error.is_none() => {
+            metrics.produce_requests.add(1, &outcome(true));
+            metrics
+                .produce_ack_seconds
+                .record(started.elapsed().as_secs_f64(), &[]);
+        }
+        Ok(response) => {
+            let code = response.error.as_ref().map_or(0, |e| e.code);
+            metrics.produce_requests.add(1, &outcome(false));
+            metrics
+                .produce_errors
+                .add(1, &kind(tonic::Code::from_i32(code)));
+        }
+        Err(status) => {
+            metrics.produce_requests.add(1, &outcome(false));
+            metrics.produce_errors.add(1, &kind(status.code()));
+        }
+    }
+}
+
 type ResponseStream = Pin<Box<dyn Stream<Item = Result<ProduceResponse, Status>> + Send>>;
 
 #[tonic::async_trait]
@@ -104,8 +139,18 @@ impl Producer for ProducerService {
         &self,
         request: Request<ProduceRequest>,
     ) -> Result<Response<ProduceResponse>, Status> {
-        let submitted = Self::submit(&self.0, request.into_inner(), Admission::Reject).await?;
-        Ok(Response::new(Self::answer(&self.0, submitted).await?))
+        let started = Instant::now();
+        let span = produce_span(&request.get_ref().topic, request.metadata());
+        let shared = &self.0;
+        let result = async move {
+            let submitted = Self::submit(shared, request.into_inner(), Admission::Reject).await?;
+            Self::answer(shared, submitted).await
+        }
+        .instrument(span)
+        .await
+        .map_err(Status::from);
+        record_produce(started, &result);
+        Ok(Response::new(result?))
     }
 
     type ProduceStreamStream = ResponseStream;
@@ -144,9 +189,13 @@ impl Producer for ProducerService {
         &self,
         request: Request<Streaming<ProduceRequest>>,
     ) -> Result<Response<Self::ProduceStreamStream>, Status> {
+        let metadata = request.metadata().clone();
         let mut requests = request.into_inner();
-        let (pipeline, mut in_order) =
-            mpsc::channel::<Result<Submitted, (u64, GatewayError)>>(MAX_PIPELINED_REQUESTS);
+        let (pipeline, mut in_order) = mpsc::channel::<(
+            Instant,
+            tracing::Span,
+            Result<Submitted, (u64, GatewayError)>,
+        )>(MAX_PIPELINED_REQUESTS);
         let (responses, output) = mpsc::channel(MAX_PIPELINED_REQUESTS);
 
         // Reader: submits calls in arrival order, so their offsets follow it.
@@ -154,11 +203,14 @@ impl Producer for ProducerService {
         tokio::spawn(async move {
             while let Some(next) = requests.next().await {
                 let Ok(request) = next else { break };
+                let started = Instant::now();
+                let span = produce_span(&request.topic, &metadata);
                 let correlation_id = request.correlation_id;
                 let submitted = Self::submit(&shared, request, Admission::Wait)
+                    .instrument(span.clone())
                     .await
                     .map_err(|e| (correlation_id, e));
-                if pipeline.send(submitted).await.is_err() {
+                if pipeline.send((started, span, submitted)).await.is_err() {
                     break;
                 }
             }
@@ -167,9 +219,12 @@ impl Producer for ProducerService {
         // Responder: answers in the same order, one response per request.
         let shared = Arc::clone(&self.0);
         tokio::spawn(async move {
-            while let Some(submitted) = in_order.recv().await {
+            while let Some((started, span, submitted)) = in_order.recv().await {
                 let (correlation_id, result) = match submitted {
-                    Ok(s) => (s.correlation_id, Self::answer(&shared, s).await),
+                    Ok(s) => (
+                        s.correlation_id,
+                        Self::answer(&shared, s).instrument(span).await,
+                    ),
                     Err((correlation_id, e)) => (correlation_id, Err(e)),
                 };
                 let response = result.unwrap_or_else(|e| {
@@ -183,7 +238,9 @@ impl Producer for ProducerService {
                         }),
                     }
                 });
-                if responses.send(Ok(response)).await.is_err() {
+                let response = Ok(response);
+                record_produce(started, &response);
+                if responses.send(response).await.is_err() {
                     break;
                 }
             }

@@ -3,6 +3,8 @@
 //! Appends put their chunks in (write-through), so consumers tailing a
 //! partition read from memory instead of issuing a GET per fetch.
 
+use std::sync::atomic::{AtomicU64, Ordering};
+
 use bytes::Bytes;
 use quick_cache::Weighter;
 use quick_cache::sync::Cache;
@@ -22,6 +24,10 @@ impl Weighter<ChunkKey, Bytes> for ByteWeighter {
 #[derive(Debug)]
 pub struct ChunkCache {
     inner: Option<Cache<ChunkKey, Bytes, ByteWeighter>>,
+    /// Lookups answered from memory and lookups that went to the store, for
+    /// the hit-ratio metric (relaxed: each count is exact, a pair is not a cut).
+    hits: AtomicU64,
+    misses: AtomicU64,
 }
 
 /// Assumed average chunk size, only to size the cache's bookkeeping.
@@ -34,11 +40,33 @@ impl ChunkCache {
             let items = (capacity_bytes / TYPICAL_CHUNK_BYTES).clamp(16, 1 << 20);
             Cache::with_weighter(items as usize, capacity_bytes, ByteWeighter)
         });
-        Self { inner }
+        Self {
+            inner,
+            hits: AtomicU64::new(0),
+            misses: AtomicU64::new(0),
+        }
     }
 
     pub fn get(&self, object_key: &str, offset: u64) -> Option<Bytes> {
-        self.inner.as_ref()?.get(&(object_key.to_owned(), offset))
+        let found = self
+            .inner
+            .as_ref()
+            .and_then(|cache| cache.get(&(object_key.to_owned(), offset)));
+        let counter = if found.is_some() {
+            &self.hits
+        } else {
+            &self.misses
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+        found
+    }
+
+    /// Lookups so far: (hits, misses).
+    pub fn stats(&self) -> (u64, u64) {
+        (
+            self.hits.load(Ordering::Relaxed),
+            self.misses.load(Ordering::Relaxed),
+        )
     }
 
     pub fn insert(&self, object_key: &str, offset: u64, chunk: Bytes) {

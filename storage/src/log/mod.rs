@@ -110,6 +110,16 @@ impl Log {
         &self.keys
     }
 
+    /// Chunk cache lookups so far: (hits, misses).
+    pub fn cache_stats(&self) -> (u64, u64) {
+        self.cache.stats()
+    }
+
+    /// Bytes the chunk cache holds.
+    pub fn cache_weight(&self) -> u64 {
+        self.cache.weight()
+    }
+
     /// The key a long-polling reader watches to learn of new records.
     pub fn head_key(&self, topic_id: u128, partition: u32) -> Vec<u8> {
         self.keys.partition_head(topic_id, partition)

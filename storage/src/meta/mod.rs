@@ -26,7 +26,7 @@ use async_trait::async_trait;
 use bytes::Bytes;
 
 pub use error::MetaError;
-pub use retry::{RetryPolicy, run, run_with_info};
+pub use retry::{RetryPolicy, retry_counts, run, run_with_info};
 
 /// FoundationDB's limits, enforced by every backend.
 pub mod limits {

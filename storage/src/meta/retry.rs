@@ -3,6 +3,7 @@
 //! FoundationDB's `run` / `on_error` loop does.
 
 use std::hash::{BuildHasher, RandomState};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use futures::future::BoxFuture;
@@ -84,6 +85,20 @@ fn random_u64() -> u64 {
 ///     .await
 /// }
 /// ```
+/// Transactions retried after a retryable failure (a conflict, usually),
+/// process-wide, for the metadata retry metric.
+static RETRIES: AtomicU64 = AtomicU64::new(0);
+/// Retryable failures that were conflicts (`MetaError::is_conflict`).
+static CONFLICTS: AtomicU64 = AtomicU64::new(0);
+
+/// Retries and conflicts since the process started: (retries, conflicts).
+pub fn retry_counts() -> (u64, u64) {
+    (
+        RETRIES.load(Ordering::Relaxed),
+        CONFLICTS.load(Ordering::Relaxed),
+    )
+}
+
 pub async fn run<'a, T, F>(
     store: &dyn MetaStore,
     policy: &RetryPolicy,
@@ -112,6 +127,10 @@ where
         attempt += 1;
         match attempt_once(store, &mut body).await {
             Err(error) if error.is_retryable() && attempt < policy.max_attempts => {
+                RETRIES.fetch_add(1, Ordering::Relaxed);
+                if matches!(error, MetaError::Conflict) {
+                    CONFLICTS.fetch_add(1, Ordering::Relaxed);
+                }
                 let backoff = policy.backoff(attempt);
                 tracing::debug!(%error, attempt, ?backoff, "retrying metadata transaction");
                 tokio::time::sleep(backoff).await;
