@@ -1,7 +1,6 @@
 //! `stratus`: run a gateway and a compactor (or everything on a laptop with
 //! `stratus dev`), administer topics, and produce and consume from a terminal.
 
-mod bench;
 mod client;
 mod compactor;
 mod config_env;
@@ -40,8 +39,9 @@ enum Command {
     Produce(produce::ProduceArgs),
     /// Print records of a topic.
     Consume(consume::ConsumeArgs),
-    /// Measure produce throughput and acknowledgement latency.
-    Bench(bench::BenchArgs),
+    /// Run benchmark workloads (loadtests/workloads/*.yaml) against Stratus
+    /// or NATS JetStream: throughput, latency, CPU, memory, requests, cost.
+    Bench(stratus_loadtest::LoadtestArgs),
     /// Print what the server configuration reads (`stratus config env`).
     #[command(subcommand)]
     Config(config_env::ConfigCommand),
@@ -67,7 +67,7 @@ fn main() -> ExitCode {
             Command::Topic(command) => topic::run(command).await,
             Command::Produce(args) => produce::run(args).await,
             Command::Consume(args) => consume::run(args).await,
-            Command::Bench(args) => bench::run(args).await,
+            Command::Bench(args) => stratus_loadtest::run(args).await,
             Command::Config(command) => config_env::run(&command),
         }
     });
