@@ -2,7 +2,6 @@
 //! `stratus dev`), administer topics and consumer groups, and produce and
 //! consume from a terminal.
 
-mod bench;
 mod client;
 mod compactor;
 mod config_env;
@@ -48,8 +47,9 @@ enum Command {
     /// List, describe, reset the offsets of, and delete consumer groups.
     #[command(subcommand)]
     Group(group::GroupCommand),
-    /// Measure produce throughput and acknowledgement latency.
-    Bench(bench::BenchArgs),
+    /// Run benchmark workloads (loadtests/workloads/*.yaml) against Stratus
+    /// or NATS JetStream: throughput, latency, CPU, memory, requests, cost.
+    Bench(stratus_loadtest::LoadtestArgs),
     /// Show a running gateway's throughput, latency percentiles, errors and
     /// in-flight bytes from its /metrics endpoint, refreshed every --interval.
     Status(status::StatusArgs),
@@ -79,7 +79,7 @@ fn main() -> ExitCode {
             Command::Produce(args) => produce::run(args).await,
             Command::Consume(args) => consume::run(args).await,
             Command::Group(command) => group::run(command).await,
-            Command::Bench(args) => bench::run(args).await,
+            Command::Bench(args) => stratus_loadtest::run(args).await,
             Command::Status(args) => status::run(args).await,
             Command::Config(command) => config_env::run(&command),
         }

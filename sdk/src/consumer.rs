@@ -183,7 +183,28 @@ impl Consumer {
         );
     }
 
-    async fn resolve(&self, partitions: &[u32], to: Offset) -> Result<BTreeMap<u32, i64>> {
+    /// Borrows nothing across an await (it clones the transport), so the
+    /// futures of `assign`, `seek` and friends are `Send` although the
+    /// consumer is not `Sync`: callers can run them in spawned tasks.
+    fn resolve(
+        &self,
+        partitions: &[u32],
+        to: Offset,
+    ) -> impl Future<Output = Result<BTreeMap<u32, i64>>> + Send + 'static {
+        Self::resolve_offsets(
+            self.transport.clone(),
+            self.topic.clone(),
+            partitions.to_vec(),
+            to,
+        )
+    }
+
+    async fn resolve_offsets(
+        transport: Arc<dyn Transport>,
+        topic: String,
+        partitions: Vec<u32>,
+        to: Offset,
+    ) -> Result<BTreeMap<u32, i64>> {
         let (spec, timestamp_ms) = match to {
             Offset::At(offset) => return Ok(partitions.iter().map(|p| (*p, offset)).collect()),
             Offset::Earliest => (OffsetSpec::Earliest, 0),
@@ -191,12 +212,12 @@ impl Consumer {
             Offset::Timestamp(ms) => (OffsetSpec::Timestamp, ms),
         };
         let request = ListOffsetsRequest {
-            topic: self.topic.clone(),
-            partitions: partitions.to_vec(),
+            topic,
+            partitions: partitions.clone(),
             spec: spec as i32,
             timestamp_ms,
         };
-        let response = self.transport.list_offsets(request.clone()).await?;
+        let response = transport.list_offsets(request.clone()).await?;
         let mut offsets = BTreeMap::new();
         let mut past_end = Vec::new();
         for p in response.partitions {
@@ -208,8 +229,7 @@ impl Consumer {
         }
         // No record at or after the timestamp: start at the end.
         if !past_end.is_empty() {
-            let latest = self
-                .transport
+            let latest = transport
                 .list_offsets(ListOffsetsRequest {
                     partitions: past_end,
                     spec: OffsetSpec::Latest as i32,

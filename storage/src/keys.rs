@@ -396,6 +396,7 @@ mod tests {
             "027374726174757300026300150f150715031509",
             "persisted key layout changed: existing clusters would lose their data"
         );
+        assert_eq!(
             hex(keys.group("g")),
             "0273747261747573000263001510026700",
             "persisted key layout changed: existing clusters would lose their data"

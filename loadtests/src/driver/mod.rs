@@ -1,0 +1,50 @@
+//! The brokers a workload can run against, behind one small interface:
+//! create topics, send records and learn of their acknowledgement, read
+//! records back.
+
+pub mod nats;
+pub mod stratus;
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use futures::future::BoxFuture;
+
+/// Resolves when the broker has acknowledged one record.
+pub type Ack = BoxFuture<'static, anyhow::Result<()>>;
+
+/// A broker connection that makes producers and consumers.
+#[async_trait]
+pub trait Driver: Send + Sync {
+    /// What is measured, e.g. `stratus grpc://127.0.0.1:7400`.
+    fn name(&self) -> String;
+    /// When the broker acknowledges a write, in words, for the report.
+    fn durability(&self) -> String;
+    async fn create_topic(&self, topic: &str, partitions: u32) -> anyhow::Result<()>;
+    async fn delete_topic(&self, topic: &str) -> anyhow::Result<()>;
+    async fn producer(&self, topic: &str, partitions: u32)
+    -> anyhow::Result<Box<dyn Producer>>;
+    /// A reader of `partitions` of `topic` from their start; `subscription`
+    /// names an independent reader (every subscription sees every record).
+    async fn consumer(
+        &self,
+        topic: &str,
+        partitions: Vec<u32>,
+        subscription: &str,
+    ) -> anyhow::Result<Box<dyn Consumer>>;
+}
+
+#[async_trait]
+pub trait Producer: Send + Sync {
+    /// Hands a record to the client; waits only while the client's buffer is
+    /// full. The returned future resolves on acknowledgement.
+    async fn send(&self, key: Option<Bytes>, payload: Bytes) -> anyhow::Result<Ack>;
+    /// Waits for every record sent so far to be answered.
+    async fn flush(&self) -> anyhow::Result<()>;
+}
+
+#[async_trait]
+pub trait Consumer: Send {
+    /// The payloads of the next records, waiting up to about half a second;
+    /// empty when none arrived.
+    async fn poll(&mut self) -> anyhow::Result<Vec<Bytes>>;
+}

@@ -1,0 +1,120 @@
+//! Stratus through its Rust SDK, over gRPC or QUIC (the URL's scheme picks).
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use futures::FutureExt;
+use stratus_sdk::{Client, Offset, ProducerConfig, ProducerRecord, TopicConfig};
+
+use super::{Ack, Consumer, Driver, Producer};
+
+/// Stratus at `url` (`grpc://`, `grpcs://` or `quic://`).
+#[derive(Debug)]
+pub struct StratusDriver {
+    url: String,
+    client: Client,
+    linger: Duration,
+}
+
+impl StratusDriver {
+    pub async fn connect(url: &str, linger: Duration) -> anyhow::Result<Self> {
+        let client = Client::connect(url)
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot connect to Stratus at {url}: {e}"))?;
+        Ok(Self {
+            url: url.to_owned(),
+            client,
+            linger,
+        })
+    }
+}
+
+#[async_trait]
+impl Driver for StratusDriver {
+    fn name(&self) -> String {
+        format!("stratus {}", self.url)
+    }
+
+    fn durability(&self) -> String {
+        "acknowledged after the WAL object is durable in the WAL tier (file://: fsync of file \
+         and directory) and the offset transaction committed (redb: fsync); idempotent producer"
+            .into()
+    }
+
+    async fn create_topic(&self, topic: &str, partitions: u32) -> anyhow::Result<()> {
+        self.client
+            .admin()
+            .create_topic(topic, partitions, TopicConfig::default())
+            .await?;
+        Ok(())
+    }
+
+    async fn delete_topic(&self, topic: &str) -> anyhow::Result<()> {
+        self.client.admin().delete_topic(topic).await?;
+        Ok(())
+    }
+
+    async fn producer(
+        &self,
+        topic: &str,
+        _partitions: u32,
+    ) -> anyhow::Result<Box<dyn Producer>> {
+        let producer = self
+            .client
+            .producer(ProducerConfig::default().linger(self.linger))
+            .await?;
+        Ok(Box::new(StratusProducer {
+            topic: topic.to_owned(),
+            producer,
+        }))
+    }
+
+    async fn consumer(
+        &self,
+        topic: &str,
+        partitions: Vec<u32>,
+        _subscription: &str,
+    ) -> anyhow::Result<Box<dyn Consumer>> {
+        let mut consumer = self.client.consumer(topic);
+        consumer.assign(&partitions, Offset::Earliest).await?;
+        Ok(Box::new(StratusConsumer(consumer)))
+    }
+}
+
+struct StratusProducer {
+    topic: String,
+    producer: stratus_sdk::Producer,
+}
+
+#[async_trait]
+impl Producer for StratusProducer {
+    async fn send(&self, key: Option<Bytes>, payload: Bytes) -> anyhow::Result<Ack> {
+        let mut record = ProducerRecord::new(self.topic.clone(), payload);
+        if let Some(key) = key {
+            record = record.key(key);
+        }
+        let delivery = self.producer.send(record).await?;
+        Ok(async move { delivery.await.map(|_| ()).map_err(Into::into) }.boxed())
+    }
+
+    async fn flush(&self) -> anyhow::Result<()> {
+        self.producer.flush().await;
+        Ok(())
+    }
+}
+
+struct StratusConsumer(stratus_sdk::Consumer);
+
+#[async_trait]
+impl Consumer for StratusConsumer {
+    async fn poll(&mut self) -> anyhow::Result<Vec<Bytes>> {
+        match tokio::time::timeout(Duration::from_millis(500), self.0.poll()).await {
+            Err(_elapsed) => Ok(Vec::new()),
+            Ok(records) => Ok(records?
+                .into_iter()
+                .filter_map(|record| record.value)
+                .collect()),
+        }
+    }
+}

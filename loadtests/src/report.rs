@@ -1,0 +1,130 @@
+//! The results of a benchmark run: JSON for machines, a table for people.
+
+use crate::cost::Cost;
+use crate::runner::PhaseResult;
+use crate::target::{ProcessStats, StoreRequests};
+use crate::workload::Workload;
+
+/// One workload on one driver.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct RunReport {
+    pub workload: Workload,
+    pub driver: String,
+    pub durability: String,
+    pub phases: Vec<PhaseResult>,
+    pub records_acknowledged: u64,
+    pub records_received_per_subscription: Vec<u64>,
+    /// Every subscription received exactly what was acknowledged, with no errors.
+    pub consistent: bool,
+    pub consumer_error: Option<String>,
+    /// The broker process, when the tool started it.
+    pub broker: Option<ProcessStats>,
+    pub object_store_requests: Option<StoreRequests>,
+    pub costs: Vec<Cost>,
+}
+
+/// The whole run: every workload on every driver, and the machine.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Report {
+    pub machine: String,
+    pub runs: Vec<RunReport>,
+}
+
+/// `cores, memory` of this machine, for the record.
+pub fn machine() -> String {
+    let cores = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(0);
+    let mem_kib: u64 = std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|m| {
+            m.lines()
+                .find(|l| l.starts_with("MemTotal:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|v| v.parse().ok())
+        })
+        .unwrap_or(0);
+    format!(
+        "{cores} cores, {:.0} GiB memory, {}",
+        mem_kib as f64 / (1u64 << 20) as f64,
+        std::env::consts::ARCH
+    )
+}
+
+fn ms(v: f64) -> String {
+    format!("{v:.1}")
+}
+
+/// A Markdown table, one row per phase.
+pub fn table(report: &Report) -> String {
+    let mut out = String::new();
+    out.push_str(&format!("machine: {}\n\n", report.machine));
+    out.push_str("| driver | workload | phase | produce MB/s (rec/s) | consume MB/s | ack p50 / p95 / p99 / p99.9 ms | e2e p50 / p99 ms | broker CPU % | broker peak RSS MB | PUTs per GiB | $/GiB ingested (S3 Std / Express) | consistent |\n");
+    out.push_str("|---|---|---|---|---|---|---|---|---|---|---|---|\n");
+    for run in &report.runs {
+        let std = run.costs.first();
+        let express = run.costs.get(1);
+        for phase in &run.phases {
+            out.push_str(&format!(
+                "| {} | {} | {} | {:.1} ({:.0}) | {:.1} | {} / {} / {} / {} | {} / {} | {} | {} | {} | {} | {} |\n",
+                run.driver,
+                run.workload.name,
+                phase.phase,
+                phase.produce_mb_per_sec,
+                phase.produce_records_per_sec,
+                phase.consume_mb_per_sec,
+                ms(phase.ack.p50_ms),
+                ms(phase.ack.p95_ms),
+                ms(phase.ack.p99_ms),
+                ms(phase.ack.p999_ms),
+                ms(phase.end_to_end.p50_ms),
+                ms(phase.end_to_end.p99_ms),
+                phase
+                    .broker_cpu_percent
+                    .map_or("-".into(), |c| format!("{c:.0}")),
+                run.broker
+                    .map_or("-".into(), |b| format!("{:.0}", b.peak_rss_bytes as f64 / 1e6)),
+                std.map_or("-".into(), |c| format!("{:.0}", c.puts_per_gib_ingested)),
+                match (std, express) {
+                    (Some(s), Some(e)) => format!(
+                        "{:.4} / {:.4}",
+                        s.dollars_per_gib_ingested, e.dollars_per_gib_ingested
+                    ),
+                    _ => "-".into(),
+                },
+                if run.consistent { "yes" } else { "NO" },
+            ));
+        }
+    }
+    for run in &report.runs {
+        if !run.consistent {
+            out.push_str(&format!(
+                "\n{} on {}: acknowledged {} records per topic, subscriptions received {:?}{}",
+                run.workload.name,
+                run.driver,
+                run.records_acknowledged,
+                run.records_received_per_subscription,
+                run.consumer_error
+                    .as_ref()
+                    .map_or(String::new(), |e| format!("; consumer error: {e}")),
+            ));
+            for phase in &run.phases {
+                if let Some(e) = &phase.first_error {
+                    out.push_str(&format!("; {} errors, first: {e}", phase.errors));
+                }
+            }
+            out.push('\n');
+        }
+    }
+    let mut durability: Vec<(&str, &str)> = report
+        .runs
+        .iter()
+        .map(|r| (r.driver.as_str(), r.durability.as_str()))
+        .collect();
+    durability.dedup();
+    out.push('\n');
+    for (driver, words) in durability {
+        out.push_str(&format!("durability, {driver}: {words}\n"));
+    }
+    out
+}
