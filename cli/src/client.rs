@@ -1,14 +1,12 @@
 //! Connecting to a gateway and turning gRPC errors into readable ones.
 
 use anyhow::Context;
-use stratus_proto::v1::admin_client::AdminClient;
-use stratus_proto::v1::producer_client::ProducerClient;
 use tonic::transport::{Channel, Endpoint};
 
 /// Where client commands find a gateway.
 #[derive(Debug, Clone, clap::Args)]
 pub(crate) struct ServerArgs {
-    /// Gateway address.
+    /// Gateway address: `HOST:PORT`, `grpc://HOST:PORT` or `grpcs://HOST:PORT`.
     #[arg(
         long,
         short = 's',
@@ -36,12 +34,9 @@ impl ServerArgs {
             })
     }
 
-    pub(crate) async fn admin(&self) -> anyhow::Result<AdminClient<Channel>> {
-        Ok(AdminClient::new(self.channel().await?))
-    }
-
-    pub(crate) async fn producer(&self) -> anyhow::Result<ProducerClient<Channel>> {
-        Ok(ProducerClient::new(self.channel().await?).max_decoding_message_size(usize::MAX))
+    /// An SDK client; its errors already say what to do.
+    pub(crate) async fn client(&self) -> anyhow::Result<stratus_sdk::Client> {
+        Ok(stratus_sdk::Client::connect(&self.server).await?)
     }
 }
 

@@ -2,16 +2,10 @@
 //! consumer group: see `group_consume`).
 
 use std::io::Write;
-use stratus_proto::v1::consumer_client::ConsumerClient;
-use stratus_proto::v1::{
-    ConsumedRecord, DescribeTopicRequest, FetchRequest, ListOffsetsRequest, OffsetSpec,
-    SubscribeRequest,
-};
 
-use tokio::sync::mpsc;
-use tonic::transport::Channel;
+use stratus_sdk::{Consumer, ConsumerRecord, Offset};
 
-use crate::client::{ServerArgs, status};
+use crate::client::ServerArgs;
 use crate::group_consume::{self, GroupArgs};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -63,187 +57,92 @@ pub(crate) async fn run(args: ConsumeArgs) -> anyhow::Result<()> {
         )
         .await;
     }
-    let channel = args.server.channel().await?;
+    let client = args.server.client().await?;
+    let mut consumer = client.consumer(&args.topic);
     let partitions = if args.partition.is_empty() {
-        let topic = stratus_proto::v1::admin_client::AdminClient::new(channel.clone())
-            .describe_topic(DescribeTopicRequest {
-                name: args.topic.clone(),
-            })
-            .await
-            .map_err(status)?
-            .into_inner()
-            .topic
-            .ok_or_else(|| anyhow::anyhow!("gateway described no topic"))?;
-        (0..topic.partitions.len() as u32).collect()
+        consumer.partitions().await?
     } else {
         args.partition.clone()
     };
-    let mut consumer = ConsumerClient::new(channel).max_decoding_message_size(usize::MAX);
-    let spec = if args.from_beginning || !args.follow {
-        OffsetSpec::Earliest
-    } else {
-        OffsetSpec::Latest
+    let start = match args.offset {
+        Some(offset) => Offset::At(offset),
+        None if args.from_beginning || !args.follow => Offset::Earliest,
+        None => Offset::Latest,
     };
-    let starts = consumer
-        .list_offsets(ListOffsetsRequest {
-            topic: args.topic.clone(),
-            partitions: partitions.clone(),
-            spec: spec as i32,
-            timestamp_ms: 0,
-        })
-        .await
-        .map_err(status)?
-        .into_inner()
-        .partitions;
-    let ends = consumer
-        .list_offsets(ListOffsetsRequest {
-            topic: args.topic.clone(),
-            partitions: partitions.clone(),
-            spec: OffsetSpec::Latest as i32,
-            timestamp_ms: 0,
-        })
-        .await
-        .map_err(status)?
-        .into_inner()
-        .partitions;
-
-    let (sender, mut receiver) = mpsc::channel::<anyhow::Result<(u32, ConsumedRecord)>>(1024);
-    for (start, end) in starts.into_iter().zip(ends) {
-        let from = args.offset.unwrap_or(start.offset);
-        let reader = PartitionReader {
-            client: consumer.clone(),
-            topic: args.topic.clone(),
-            partition: start.partition,
-            sender: sender.clone(),
-        };
-        if args.follow {
-            tokio::spawn(reader.follow(from));
-        } else {
-            tokio::spawn(reader.read_to(from, end.offset));
-        }
-    }
-    drop(sender);
+    consumer.assign(&partitions, start).await?;
+    // Without --follow, read each partition up to where it ended at the start.
+    let ends = if args.follow {
+        None
+    } else {
+        Some(consumer.end_offsets().await?)
+    };
     let mut printed = 0u64;
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
-    while let Some(next) = receiver.recv().await {
-        let (partition, record) = next?;
-        let written = print_record(&mut out, args.format, partition, &record).and_then(|()| {
-            if receiver.is_empty() {
-                out.flush()
-            } else {
-                Ok(())
+    loop {
+        if let Some(ends) = &ends {
+            let unread: Vec<(u32, i64)> = consumer
+                .positions()
+                .into_iter()
+                .filter(|(p, at)| ends.get(p).is_some_and(|end| at < end))
+                .collect();
+            if unread.is_empty() {
+                break;
             }
-        });
-        match written {
-            Ok(()) => {}
-            // A closed pipe (`| head`) is the reader saying it has enough.
-            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => return Ok(()),
-            Err(e) => return Err(e.into()),
+            if unread.len() < consumer.positions().len() {
+                reassign(&mut consumer, &unread).await?;
+            }
         }
-        printed += 1;
-        if args.max_records.is_some_and(|max| printed >= max) {
-            break;
+        let records = consumer.poll().await?;
+        for record in records {
+            if ends.as_ref().is_some_and(|e| {
+                e.get(&record.partition)
+                    .is_none_or(|end| record.offset >= *end)
+            }) {
+                continue;
+            }
+            match print_record(&mut out, args.format, &record) {
+                Ok(()) => {}
+                // A closed pipe (`| head`) is the reader saying it has enough.
+                Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => return Ok(()),
+                Err(e) => return Err(e.into()),
+            }
+            printed += 1;
+            if args.max_records.is_some_and(|max| printed >= max) {
+                return finish(&mut out);
+            }
+        }
+        match out.flush() {
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => return Ok(()),
+            other => other?,
         }
     }
+    finish(&mut out)
+}
+
+/// Keeps reading only the partitions not yet at their end, where they are.
+async fn reassign(consumer: &mut Consumer, unread: &[(u32, i64)]) -> anyhow::Result<()> {
+    let mut positions = unread.iter();
+    let Some((first, at)) = positions.next() else {
+        return Ok(());
+    };
+    consumer.assign(&[*first], Offset::At(*at)).await?;
+    for (partition, at) in positions {
+        consumer.add(*partition, Offset::At(*at)).await?;
+    }
+    Ok(())
+}
+
+fn finish(out: &mut impl Write) -> anyhow::Result<()> {
     match out.flush() {
         Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(e.into()),
         _ => Ok(()),
     }
 }
 
-#[derive(Debug)]
-struct PartitionReader {
-    client: ConsumerClient<Channel>,
-    topic: String,
-    partition: u32,
-    sender: mpsc::Sender<anyhow::Result<(u32, ConsumedRecord)>>,
-}
-
-impl PartitionReader {
-    /// Reads `[from, end)` with plain fetches.
-    async fn read_to(mut self, mut from: i64, end: i64) {
-        while from < end {
-            let response = self
-                .client
-                .fetch(FetchRequest {
-                    topic: self.topic.clone(),
-                    partition: self.partition,
-                    offset: from,
-                    max_bytes: 0,
-                    max_wait_ms: 0,
-                })
-                .await;
-            let response = match response {
-                Ok(r) => r.into_inner(),
-                Err(e) => {
-                    let _ = self.sender.send(Err(status(e))).await;
-                    return;
-                }
-            };
-            if response.records.is_empty() {
-                return;
-            }
-            from = response.next_fetch_offset;
-            for record in response.records.into_iter().filter(|r| r.offset < end) {
-                if self
-                    .sender
-                    .send(Ok((self.partition, record)))
-                    .await
-                    .is_err()
-                {
-                    return;
-                }
-            }
-        }
-    }
-
-    /// Tails the partition with a subscription.
-    async fn follow(mut self, from: i64) {
-        let stream = self
-            .client
-            .subscribe(SubscribeRequest {
-                topic: self.topic.clone(),
-                partition: self.partition,
-                offset: from,
-                max_bytes_per_message: 0,
-            })
-            .await;
-        let mut stream = match stream {
-            Ok(s) => s.into_inner(),
-            Err(e) => {
-                let _ = self.sender.send(Err(status(e))).await;
-                return;
-            }
-        };
-        loop {
-            match stream.message().await {
-                Ok(Some(response)) => {
-                    for record in response.records {
-                        if self
-                            .sender
-                            .send(Ok((self.partition, record)))
-                            .await
-                            .is_err()
-                        {
-                            return;
-                        }
-                    }
-                }
-                Ok(None) => return,
-                Err(e) => {
-                    let _ = self.sender.send(Err(status(e))).await;
-                    return;
-                }
-            }
-        }
-    }
-}
-
 pub(crate) fn print_record(
     out: &mut impl Write,
     format: OutputFormat,
-    partition: u32,
-    record: &ConsumedRecord,
+    record: &ConsumerRecord,
 ) -> std::io::Result<()> {
     let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
     // A tombstone (null value) prints as `null`, as Kafka's console consumer does.
@@ -265,7 +164,7 @@ pub(crate) fn print_record(
                 .map(|h| (h.key.clone(), serde_json::Value::String(text(&h.value))))
                 .collect();
             let line = serde_json::json!({
-                "partition": partition,
+                "partition": record.partition,
                 "offset": record.offset,
                 "timestamp": record.timestamp_ms,
                 "key": record.key.as_deref().map(text),

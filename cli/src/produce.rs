@@ -1,18 +1,20 @@
-//! `stratus produce TOPIC`: stdin lines become records.
+//! `stratus produce TOPIC`: stdin lines become records, sent by the SDK's
+//! idempotent producer (batched per partition, several requests in flight,
+//! retried without duplicates).
 
 use std::time::Duration;
 
 use anyhow::Context;
 use bytes::Bytes;
-use stratus_proto::v1::{Header, PartitionRecords, ProduceRequest, Record};
+use stratus_sdk::{Delivery, DeliveryFuture, ProducerConfig, ProducerRecord};
 use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::sync::mpsc;
 
-use crate::client::{ServerArgs, status};
+use crate::client::ServerArgs;
 
-/// Lines are sent together when they arrive within this window.
-const LINE_LINGER: Duration = Duration::from_millis(10);
-/// Bytes of lines sent in one request at most.
-const MAX_REQUEST_BYTES: usize = 1024 * 1024;
+/// Acknowledgements awaited by the printer at most; past it reading stdin
+/// waits (the producer's buffer bounds bytes, this bounds futures).
+const MAX_UNPRINTED: usize = 64 * 1024;
 
 #[derive(Debug, clap::Args)]
 pub(crate) struct ProduceArgs {
@@ -31,9 +33,17 @@ pub(crate) struct ProduceArgs {
     /// Add a header KEY=VALUE to every record. Repeatable.
     #[arg(long = "header", short = 'H', value_name = "KEY=VALUE")]
     headers: Vec<String>,
-    /// Most lines per request.
-    #[arg(long, default_value_t = 1000)]
-    batch_records: usize,
+    /// How long a partition's first unsent line waits for more before its
+    /// batch is sent, e.g. `10ms`.
+    #[arg(long, default_value = "10ms", value_parser = humantime::parse_duration)]
+    linger: Duration,
+    /// A partition's batch is sent once it holds this many bytes.
+    #[arg(long, default_value_t = 1024 * 1024)]
+    batch_bytes: usize,
+    /// Send without producer id and sequence numbers: a retry after a lost
+    /// acknowledgement may then write a record twice.
+    #[arg(long)]
+    no_idempotence: bool,
     /// Print nothing but errors.
     #[arg(long, short = 'q')]
     quiet: bool,
@@ -42,104 +52,97 @@ pub(crate) struct ProduceArgs {
 }
 
 pub(crate) async fn run(args: ProduceArgs) -> anyhow::Result<()> {
-    let headers = parse_headers(&args.headers)?;
-    let mut client = args.server.producer().await?;
+    let template = record_template(&args)?;
+    let config = ProducerConfig::default()
+        .linger(args.linger)
+        .batch_bytes(args.batch_bytes)
+        .idempotence(!args.no_idempotence);
+    let producer = args.server.client().await?.producer(config).await?;
+    let (acks, unprinted) = mpsc::channel(MAX_UNPRINTED);
+    let printer = tokio::spawn(print_acks(args.topic.clone(), args.quiet, unprinted));
     let mut lines = BufReader::new(tokio::io::stdin()).lines();
-    let mut pending: Vec<Record> = Vec::new();
-    let mut pending_bytes = 0;
     let mut total = 0u64;
-    loop {
-        let next = if pending.is_empty() {
-            Ok(lines.next_line().await)
-        } else {
-            tokio::time::timeout(LINE_LINGER, lines.next_line()).await
-        };
-        let line = match next {
-            Ok(line) => line.context("cannot read stdin")?,
-            Err(_idle) => {
-                total += send(&mut client, &args, &mut pending).await?;
-                pending_bytes = 0;
-                continue;
-            }
-        };
-        let Some(line) = line else { break };
-        let (key, value) = match &args.key_separator {
-            Some(sep) => match line.split_once(sep.as_str()) {
-                Some((k, v)) => (Some(Bytes::from(k.to_owned())), v.to_owned()),
-                None => (None, line),
-            },
-            None => (None, line),
-        };
-        pending_bytes += value.len() + key.as_ref().map_or(0, Bytes::len);
-        let tombstone = args.null_marker.as_deref() == Some(value.as_str());
-        pending.push(Record {
-            key,
-            value: (!tombstone).then(|| Bytes::from(value)),
-            headers: headers.clone(),
-            timestamp_ms: None,
-        });
-        if pending.len() >= args.batch_records || pending_bytes >= MAX_REQUEST_BYTES {
-            total += send(&mut client, &args, &mut pending).await?;
-            pending_bytes = 0;
+    while let Some(line) = lines.next_line().await.context("cannot read stdin")? {
+        let delivery = producer.send(make_record(&args, &template, line)).await?;
+        total += 1;
+        if acks.send(delivery).await.is_err() {
+            break;
         }
     }
-    total += send(&mut client, &args, &mut pending).await?;
+    drop(acks);
+    let printed = printer.await.context("acknowledgement printer panicked")?;
+    producer.close().await?;
+    printed?;
     if !args.quiet {
         eprintln!("produced {total} records to {}", args.topic);
     }
     Ok(())
 }
 
-async fn send(
-    client: &mut stratus_proto::v1::producer_client::ProducerClient<tonic::transport::Channel>,
-    args: &ProduceArgs,
-    pending: &mut Vec<Record>,
-) -> anyhow::Result<u64> {
-    if pending.is_empty() {
-        return Ok(0);
+fn record_template(args: &ProduceArgs) -> anyhow::Result<ProducerRecord> {
+    let mut template = ProducerRecord::new(&args.topic, Bytes::new());
+    if let Some(partition) = args.partition {
+        template = template.partition(partition);
     }
-    let records = std::mem::take(pending);
-    let count = records.len() as u64;
-    let request = match args.partition {
-        Some(partition) => ProduceRequest {
-            topic: args.topic.clone(),
-            partitions: vec![PartitionRecords { partition, records }],
-            ..ProduceRequest::default()
-        },
-        None => ProduceRequest {
-            topic: args.topic.clone(),
-            records,
-            ..ProduceRequest::default()
-        },
-    };
-    let response = client.produce(request).await.map_err(status)?.into_inner();
-    if !args.quiet {
-        for ack in response.partitions {
-            let last = ack.base_offset + i64::from(ack.record_count) - 1;
-            if ack.record_count == 1 {
-                println!("{}/{}@{}", args.topic, ack.partition, ack.base_offset);
-            } else {
-                println!(
-                    "{}/{}@{}..={}",
-                    args.topic, ack.partition, ack.base_offset, last
-                );
-            }
-        }
+    for h in &args.headers {
+        let (key, value) = h
+            .split_once('=')
+            .ok_or_else(|| anyhow::anyhow!("header {h:?} is not KEY=VALUE"))?;
+        template = template.header(key, Bytes::from(value.to_owned()));
     }
-    Ok(count)
+    Ok(template)
 }
 
-fn parse_headers(headers: &[String]) -> anyhow::Result<Vec<Header>> {
-    headers
-        .iter()
-        .map(|h| {
-            let (key, value) = h
-                .split_once('=')
-                .ok_or_else(|| anyhow::anyhow!("header {h:?} is not KEY=VALUE"))?;
-            Ok(Header {
-                key: key.to_owned(),
-                value: Bytes::from(value.to_owned()),
-            })
-        })
-        .collect()
+fn make_record(args: &ProduceArgs, template: &ProducerRecord, line: String) -> ProducerRecord {
+    let (key, value) = match &args.key_separator {
+        Some(sep) => match line.split_once(sep.as_str()) {
+            Some((k, v)) => (Some(k.to_owned()), v.to_owned()),
+            None => (None, line),
+        },
+        None => (None, line),
+    };
+    let tombstone = args.null_marker.as_deref() == Some(value.as_str());
+    let mut record = template
+        .clone()
+        .value((!tombstone).then(|| Bytes::from(value)));
+    if let Some(key) = key {
+        record = record.key(key);
+    }
+    record
+}
+
+/// Prints acknowledgements in send order, merging consecutive offsets of a
+/// partition into one `topic/partition@first..=last` line.
+async fn print_acks(
+    topic: String,
+    quiet: bool,
+    mut deliveries: mpsc::Receiver<DeliveryFuture>,
+) -> anyhow::Result<()> {
+    let mut run: Option<(u32, i64, i64)> = None;
+    let print = |run: Option<(u32, i64, i64)>| {
+        if let (Some((partition, first, last)), false) = (run, quiet) {
+            if first == last {
+                println!("{topic}/{partition}@{first}");
+            } else {
+                println!("{topic}/{partition}@{first}..={last}");
+            }
+        }
+    };
+    while let Some(delivery) = deliveries.recv().await {
+        let Delivery { partition, offset } = delivery.await?;
+        run = match run {
+            Some((p, first, last)) if p == partition && offset == last + 1 => {
+                Some((p, first, offset))
+            }
+            previous => {
+                print(previous);
+                Some((partition, offset, offset))
+            }
+        };
+        if deliveries.is_empty() {
+            print(run.take());
+        }
+    }
+    print(run);
+    Ok(())
 }

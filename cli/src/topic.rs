@@ -1,11 +1,8 @@
 //! `stratus topic create|list|describe|delete`.
 
-use stratus_proto::v1::{
-    CleanupPolicy, CreateTopicRequest, DeleteTopicRequest, DescribeTopicRequest, ListTopicsRequest,
-    TopicConfig, TopicDescription,
-};
+use stratus_sdk::{CleanupPolicy, TopicConfig, TopicDescription};
 
-use crate::client::{ServerArgs, status};
+use crate::client::ServerArgs;
 
 #[derive(Debug, clap::Subcommand)]
 pub(crate) enum TopicCommand {
@@ -50,57 +47,31 @@ pub(crate) async fn run(command: TopicCommand) -> anyhow::Result<()> {
             server,
         } => {
             let config = parse_configs(&configs)?;
-            let response = server
-                .admin()
+            let topic = server
+                .client()
                 .await?
-                .create_topic(CreateTopicRequest {
-                    name,
-                    partitions,
-                    config: Some(config),
-                })
-                .await
-                .map_err(status)?
-                .into_inner();
-            if let Some(topic) = response.topic {
-                println!(
-                    "created topic {} with {} partitions",
-                    topic.name,
-                    topic.partitions.len()
-                );
-            }
+                .admin()
+                .create_topic(&name, partitions, config)
+                .await?;
+            println!(
+                "created topic {} with {} partitions",
+                topic.name,
+                topic.partitions.len()
+            );
         }
         TopicCommand::List { server } => {
-            let response = server
-                .admin()
-                .await?
-                .list_topics(ListTopicsRequest {})
-                .await
-                .map_err(status)?
-                .into_inner();
+            let topics = server.client().await?.admin().list_topics().await?;
             println!("{:<40} {:>10}", "TOPIC", "PARTITIONS");
-            for topic in response.topics {
+            for topic in topics {
                 println!("{:<40} {:>10}", topic.name, topic.partitions);
             }
         }
         TopicCommand::Describe { name, server } => {
-            let response = server
-                .admin()
-                .await?
-                .describe_topic(DescribeTopicRequest { name })
-                .await
-                .map_err(status)?
-                .into_inner();
-            if let Some(topic) = response.topic {
-                print_description(&topic);
-            }
+            let topic = server.client().await?.admin().describe_topic(&name).await?;
+            print_description(&topic);
         }
         TopicCommand::Delete { name, server } => {
-            server
-                .admin()
-                .await?
-                .delete_topic(DeleteTopicRequest { name: name.clone() })
-                .await
-                .map_err(status)?;
+            server.client().await?.admin().delete_topic(&name).await?;
             println!("deleted topic {name}");
         }
     }

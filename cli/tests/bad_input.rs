@@ -28,6 +28,7 @@ fn to_partition(topic: &str, partition: u32, sizes: &[usize]) -> ProduceRequest 
         partitions: vec![PartitionRecords {
             partition,
             records: records(sizes),
+            base_sequence: None,
         }],
         ..ProduceRequest::default()
     }

@@ -70,6 +70,7 @@ async fn compacts(server: &DevServer, wal_root: &Path) {
                             timestamp_ms: None,
                         })
                         .collect(),
+                    base_sequence: None,
                 })
                 .collect(),
             ..ProduceRequest::default()
@@ -143,6 +144,7 @@ async fn compacts(server: &DevServer, wal_root: &Path) {
                         headers: vec![],
                         timestamp_ms: None,
                     }],
+                    base_sequence: None,
                 }],
                 ..ProduceRequest::default()
             })

@@ -37,6 +37,7 @@ fn request(partition: u32, value: Bytes) -> ProduceRequest {
                 headers: vec![],
                 timestamp_ms: None,
             }],
+            base_sequence: None,
         }],
         ..ProduceRequest::default()
     }

@@ -98,6 +98,7 @@ fn one_record(value: &'static str) -> ProduceRequest {
                 headers: vec![],
                 timestamp_ms: None,
             }],
+            base_sequence: None,
         }],
         ..ProduceRequest::default()
     }

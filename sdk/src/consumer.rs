@@ -133,6 +133,15 @@ impl Consumer {
         Ok(())
     }
 
+    /// Adds a partition to the assignment (or moves it, if assigned), read from `start`.
+    pub async fn add(&mut self, partition: u32, start: Offset) -> Result<()> {
+        let offsets = self.resolve(&[partition], start).await?;
+        for (partition, offset) in offsets {
+            self.place(partition, offset);
+        }
+        Ok(())
+    }
+
     /// Reads every partition of the topic from `start`.
     pub async fn assign_all(&mut self, start: Offset) -> Result<()> {
         let partitions = self.partitions().await?;

@@ -22,11 +22,11 @@ pub enum Error {
     Status(tonic::Status),
     /// Another session of this producer re-initialised its id; this one may not
     /// write any more. Create a new producer.
-    #[error("producer fenced: {0}")]
+    #[error("{0}")]
     Fenced(String),
     /// The gateway saw a gap in this producer's sequence numbers, so records
     /// before this batch were lost; the batch was not written.
-    #[error("out-of-order sequence: {0}")]
+    #[error("{0}")]
     OutOfOrderSequence(String),
     #[error(
         "record of {size} bytes is larger than the producer's buffer ({limit} bytes); raise buffer_bytes"

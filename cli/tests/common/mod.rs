@@ -12,6 +12,9 @@ use stratus_proto::v1::consumer_client::ConsumerClient;
 use stratus_proto::v1::producer_client::ProducerClient;
 use stratus_proto::v1::{CreateTopicRequest, FetchRequest, TopicConfig};
 pub use stratus_testkit::S3Server;
+
+pub mod proxy;
+pub mod sdk;
 use tonic::transport::Channel;
 
 /// Where a test gateway keeps its WAL objects.

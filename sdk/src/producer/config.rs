@@ -158,6 +158,12 @@ impl ProducerRecord {
         record.key(key)
     }
 
+    /// Replaces the value; `None` is a tombstone.
+    pub fn value(mut self, value: Option<Bytes>) -> Self {
+        self.record.value = value;
+        self
+    }
+
     /// The key; without an explicit partition it picks one as Kafka's
     /// partitioner would (murmur2).
     pub fn key(mut self, key: impl Into<Bytes>) -> Self {

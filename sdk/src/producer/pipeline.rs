@@ -53,6 +53,12 @@ struct Batch {
     enqueued: Instant,
     attempts: u32,
     in_flight: bool,
+    /// Whether every earlier batch was acknowledged when this attempt was
+    /// sent: only then does an out-of-order answer mean a real gap.
+    sent_as_front: bool,
+    /// It overtook an earlier batch: resend only once every earlier one is
+    /// acknowledged, so it cannot overtake again.
+    await_earlier: bool,
     retry_at: Option<Instant>,
 }
 
@@ -199,6 +205,8 @@ impl Pipeline {
             enqueued,
             attempts: 0,
             in_flight: false,
+            sent_as_front: false,
+            await_earlier: false,
             retry_at: None,
         });
     }
@@ -219,7 +227,7 @@ impl Pipeline {
         }
         let now = Instant::now();
         let max = self.shared.config.max_in_flight_per_partition;
-        for batch in &mut self.batches {
+        for (index, batch) in self.batches.iter_mut().enumerate() {
             if self.in_flight >= max {
                 break;
             }
@@ -227,10 +235,12 @@ impl Pipeline {
                 continue;
             }
             // A waiting batch holds back every later one.
-            if batch.retry_at.is_some_and(|at| at > now) {
+            if batch.retry_at.is_some_and(|at| at > now) || (batch.await_earlier && index > 0) {
                 break;
             }
             batch.in_flight = true;
+            batch.sent_as_front = index == 0;
+            batch.await_earlier = false;
             batch.retry_at = None;
             self.in_flight += 1;
             let transport = self.shared.transport.clone();
@@ -289,9 +299,12 @@ impl Pipeline {
         let idempotent = self.shared.identity.is_some();
         match &error {
             Error::Fenced(_) => return self.fail_everything(&error),
-            // Refused for a gap while an earlier batch is still unanswered:
-            // this one overtook it, and goes again in turn.
-            Error::OutOfOrderSequence(_) if index > 0 => return self.retry_later(index, &error),
+            // Refused for a gap while an earlier batch was unanswered: this
+            // one overtook it, and goes again in turn.
+            Error::OutOfOrderSequence(_) if !self.batches[index].sent_as_front => {
+                self.batches[index].await_earlier = true;
+                return;
+            }
             _ => {}
         }
         if retryable {

@@ -288,7 +288,7 @@ mod tests {
         let mut state = ProducerPartitionState::default();
         state.remember(batch(2, 0), 3, 40);
         let hex: String = state.encode().iter().map(|b| format!("{b:02x}")).collect();
-        assert_eq!(hex, "01020001000000000200000028000000000000000");
+        assert_eq!(hex, "0102000100000000020000002800000000000000");
         assert_eq!(
             ProducerPartitionState::decode(&state.encode()).unwrap(),
             state

@@ -1,0 +1,94 @@
+//! Lost acknowledgements never duplicate records: the SDK's idempotent
+//! producer retries, and the gateway recognises batches already written.
+//! Faults: a proxy that drops connections after the gateway answered
+//! (committed, reply lost), and a gateway killed with SIGKILL mid-stream and
+//! restarted on the same data.
+
+mod common;
+
+use std::time::Duration;
+
+use common::DevServer;
+use common::proxy::LossyProxy;
+use common::sdk::{assert_exactly_once, produce_keyed, read_topic};
+use stratus_sdk::{Client, ProducerConfig, TopicConfig};
+
+const PARTITIONS: u32 = 3;
+const KEYS: usize = 11;
+
+fn config() -> ProducerConfig {
+    ProducerConfig::default()
+        .linger(Duration::from_millis(1))
+        .batch_bytes(1024)
+        .retry_backoff(Duration::from_millis(5), Duration::from_millis(200))
+}
+
+fn host_port(url: &str) -> &str {
+    url.trim_start_matches("http://")
+}
+
+#[tokio::test]
+async fn lost_replies_leave_exactly_one_copy() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = DevServer::start(dir.path());
+    let direct = Client::connect(&server.url).await.unwrap();
+    direct
+        .admin()
+        .create_topic("lossy", PARTITIONS, TopicConfig::default())
+        .await
+        .unwrap();
+    let proxy = LossyProxy::start(host_port(&server.url), 4).await;
+    let client = Client::connect(&proxy.url()).await.unwrap();
+    let producer = client.producer(config()).await.unwrap();
+    let count = 4_000;
+    produce_keyed(&producer, "lossy", count, KEYS).await;
+    producer.close().await.unwrap();
+    assert!(
+        proxy.dropped() >= 5,
+        "the proxy lost only {} replies; the test exercised nothing",
+        proxy.dropped()
+    );
+    let held = read_topic(&direct, "lossy").await;
+    assert_exactly_once(&held, count, KEYS, PARTITIONS);
+}
+
+#[tokio::test]
+async fn gateway_killed_mid_stream_leaves_exactly_one_copy() {
+    let dir = tempfile::tempdir().unwrap();
+    let first = DevServer::start(dir.path());
+    Client::connect(&first.url)
+        .await
+        .unwrap()
+        .admin()
+        .create_topic("killed", PARTITIONS, TopicConfig::default())
+        .await
+        .unwrap();
+    let proxy = LossyProxy::start(host_port(&first.url), 0).await;
+    let client = Client::connect(&proxy.url()).await.unwrap();
+    let producer = std::sync::Arc::new(client.producer(config()).await.unwrap());
+    let count = 6_000;
+    let sending = {
+        let producer = producer.clone();
+        tokio::spawn(async move { produce_keyed(&producer, "killed", count, KEYS).await })
+    };
+    // Kill while requests are in flight: some committed, their replies never sent.
+    let watcher = Client::connect(&first.url).await.unwrap();
+    loop {
+        let topic = watcher.admin().describe_topic("killed").await.unwrap();
+        if topic.partitions.iter().map(|p| p.next_offset).sum::<i64>() > 1_000 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    first.kill();
+    let second = DevServer::start(dir.path());
+    proxy.switch(host_port(&second.url));
+    let deliveries = tokio::time::timeout(Duration::from_secs(120), sending)
+        .await
+        .expect("every record acknowledged after the restart")
+        .unwrap();
+    assert_eq!(deliveries.len(), count);
+    let direct = Client::connect(&second.url).await.unwrap();
+    let held = read_topic(&direct, "killed").await;
+    assert_exactly_once(&held, count, KEYS, PARTITIONS);
+}
