@@ -234,7 +234,11 @@ fn make_request(
         .collect();
     ProduceRequest {
         topic: topic.to_owned(),
-        partitions: vec![PartitionRecords { partition, records }],
+        partitions: vec![PartitionRecords {
+            partition,
+            records,
+            base_sequence: None,
+        }],
         ..ProduceRequest::default()
     }
 }

@@ -103,7 +103,11 @@ async fn send(
     let request = match args.partition {
         Some(partition) => ProduceRequest {
             topic: args.topic.clone(),
-            partitions: vec![PartitionRecords { partition, records }],
+            partitions: vec![PartitionRecords {
+                partition,
+                records,
+                base_sequence: None,
+            }],
             ..ProduceRequest::default()
         },
         None => ProduceRequest {
