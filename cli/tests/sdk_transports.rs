@@ -29,10 +29,7 @@ async fn round_trip(url: &str) {
             // One batch in flight per partition: this test is about the
             // transports; pipelined sequences are the producer's own tests'.
             let config = ProducerConfig::default().max_in_flight_per_partition(1);
-            let producer = client
-                .producer(config)
-                .await
-                .expect("producer");
+            let producer = client.producer(config).await.expect("producer");
             let mut deliveries = Vec::new();
             for i in 0..PER_PRODUCER {
                 let record = ProducerRecord::new("e2e", format!("p{p}-{i}"))
