@@ -26,6 +26,7 @@ fn to_partition(topic: &str, partition: u32, sizes: &[usize]) -> ProduceRequest 
     ProduceRequest {
         topic: topic.into(),
         partitions: vec![PartitionRecords {
+            base_sequence: None,
             partition,
             records: records(sizes),
             base_sequence: None,

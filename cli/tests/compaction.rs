@@ -58,6 +58,7 @@ async fn compacts(server: &DevServer, wal_root: &Path) {
             topic: "events".into(),
             partitions: (0..PARTITIONS)
                 .map(|partition| PartitionRecords {
+                    base_sequence: None,
                     partition,
                     records: (0..25)
                         .map(|i| Record {
@@ -137,6 +138,7 @@ async fn compacts(server: &DevServer, wal_root: &Path) {
             .produce(ProduceRequest {
                 topic: "latest".into(),
                 partitions: vec![PartitionRecords {
+                    base_sequence: None,
                     partition: 0,
                     records: vec![Record {
                         key: Some(Bytes::from(key)),

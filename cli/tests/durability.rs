@@ -57,6 +57,7 @@ async fn kill_and_check(data_dir: &std::path::Path, tier: &Tier) {
                     let request = ProduceRequest {
                         topic: "events".into(),
                         partitions: vec![PartitionRecords {
+                            base_sequence: None,
                             partition,
                             records: values
                                 .iter()

@@ -92,6 +92,7 @@ async fn produce_and_consume_under_faults(max_attempts: u32) -> usize {
                 let request = ProduceRequest {
                     topic: "faulty".into(),
                     partitions: vec![PartitionRecords {
+                        base_sequence: None,
                         partition,
                         records: values
                             .iter()

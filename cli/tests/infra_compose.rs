@@ -545,11 +545,20 @@ fn valid_stratus_env_keys() -> BTreeSet<String> {
             let gateway_fields = gateway
                 .as_object()
                 .expect("GatewayConfig serializes to a JSON object");
-            keys.extend(
-                gateway_fields
-                    .keys()
-                    .map(|sub| format!("STRATUS_GATEWAY__{}", sub.to_ascii_uppercase())),
-            );
+            for (sub, value) in gateway_fields {
+                let name = format!("STRATUS_GATEWAY__{}", sub.to_ascii_uppercase());
+                // A nested table (`[gateway.quic]`) is set field by field.
+                match value.as_object() {
+                    Some(nested) => keys.extend(
+                        nested
+                            .keys()
+                            .map(|leaf| format!("{name}__{}", leaf.to_ascii_uppercase())),
+                    ),
+                    None => {
+                        keys.insert(name);
+                    }
+                }
+            }
         } else if field == "telemetry" {
             // Defined in stratus-telemetry, not settings.rs: read its fields
             // from the type itself, as for the gateway.
@@ -908,7 +917,19 @@ fn gateway_environment_uses_real_config_keys() {
                     .ok()
                     .filter(|v| v.is_number() || v.is_boolean())
                     .unwrap_or_else(|| serde_json::Value::String(value.clone()));
-                gateway_fields.insert(field.to_ascii_lowercase(), typed);
+                match field.to_ascii_lowercase().split_once("__") {
+                    Some((table, leaf)) => {
+                        let nested = gateway_fields
+                            .entry(table.to_owned())
+                            .or_insert_with(|| serde_json::Value::Object(Default::default()));
+                        if let Some(nested) = nested.as_object_mut() {
+                            nested.insert(leaf.to_owned(), typed);
+                        }
+                    }
+                    None => {
+                        gateway_fields.insert(field.to_ascii_lowercase(), typed);
+                    }
+                }
             }
         }
         let config: GatewayConfig =

@@ -30,6 +30,7 @@ fn request(partition: u32, value: Bytes) -> ProduceRequest {
     ProduceRequest {
         topic: "bounded".into(),
         partitions: vec![PartitionRecords {
+            base_sequence: None,
             partition,
             records: vec![Record {
                 key: None,

@@ -55,6 +55,7 @@ async fn fetch_at_the_end_wakes_on_commit_and_times_out_empty() {
         .produce(ProduceRequest {
             topic: "tail".into(),
             partitions: vec![PartitionRecords {
+                base_sequence: None,
                 partition: 0,
                 records: vec![Record {
                     key: None,

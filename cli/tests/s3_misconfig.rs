@@ -91,6 +91,7 @@ fn one_record(value: &'static str) -> ProduceRequest {
     ProduceRequest {
         topic: "vanishing".into(),
         partitions: vec![PartitionRecords {
+            base_sequence: None,
             partition: 0,
             records: vec![Record {
                 key: None,

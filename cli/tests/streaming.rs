@@ -15,6 +15,7 @@ fn request(correlation_id: u64, values: &[String], timestamp_ms: i64) -> Produce
     ProduceRequest {
         topic: "stream".into(),
         partitions: vec![PartitionRecords {
+            base_sequence: None,
             partition: 0,
             records: values
                 .iter()

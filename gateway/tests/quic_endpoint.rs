@@ -125,6 +125,7 @@ fn produce_request(topic: &str, values: &[&str]) -> ProduceRequest {
     ProduceRequest {
         topic: topic.to_owned(),
         partitions: vec![PartitionRecords {
+            base_sequence: None,
             partition: 0,
             records: values
                 .iter()

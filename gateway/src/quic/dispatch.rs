@@ -41,6 +41,9 @@ impl Services {
                 unary(frame, |r| self.admin.describe_topic(r)).await
             }
             MessageKind::ProduceRequest => unary(frame, |r| self.producer.produce(r)).await,
+            MessageKind::InitProducerIdRequest => {
+                unary(frame, |r| self.producer.init_producer_id(r)).await
+            }
             MessageKind::FetchRequest => unary(frame, |r| self.consumer.fetch(r)).await,
             MessageKind::ListOffsetsRequest => {
                 unary(frame, |r| self.consumer.list_offsets(r)).await
@@ -52,6 +55,7 @@ impl Services {
             | MessageKind::ProduceResponse
             | MessageKind::FetchResponse
             | MessageKind::ListOffsetsResponse
+            | MessageKind::InitProducerIdResponse
             | MessageKind::Error => Err(Status::unimplemented(format!(
                 "{} is not a request; open a stream with a request message",
                 frame.kind

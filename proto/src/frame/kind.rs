@@ -24,6 +24,8 @@ pub enum MessageKind {
     FetchResponse = 12,
     ListOffsetsRequest = 13,
     ListOffsetsResponse = 14,
+    InitProducerIdRequest = 15,
+    InitProducerIdResponse = 16,
     /// The request failed; the payload is an `ErrorDetail` (gRPC status code
     /// and message).
     Error = 255,
@@ -31,7 +33,7 @@ pub enum MessageKind {
 
 impl MessageKind {
     /// Every kind, in wire order.
-    pub const ALL: [MessageKind; 15] = [
+    pub const ALL: [MessageKind; 17] = [
         MessageKind::CreateTopicRequest,
         MessageKind::CreateTopicResponse,
         MessageKind::DeleteTopicRequest,
@@ -46,6 +48,8 @@ impl MessageKind {
         MessageKind::FetchResponse,
         MessageKind::ListOffsetsRequest,
         MessageKind::ListOffsetsResponse,
+        MessageKind::InitProducerIdRequest,
+        MessageKind::InitProducerIdResponse,
         MessageKind::Error,
     ];
 
@@ -85,6 +89,8 @@ impl MessageKind {
             MessageKind::FetchResponse => "FetchResponse",
             MessageKind::ListOffsetsRequest => "ListOffsetsRequest",
             MessageKind::ListOffsetsResponse => "ListOffsetsResponse",
+            MessageKind::InitProducerIdRequest => "InitProducerIdRequest",
+            MessageKind::InitProducerIdResponse => "InitProducerIdResponse",
             MessageKind::Error => "Error",
         }
     }
@@ -124,6 +130,8 @@ wire_messages!(
     FetchResponse,
     ListOffsetsRequest,
     ListOffsetsResponse,
+    InitProducerIdRequest,
+    InitProducerIdResponse,
 );
 
 impl WireMessage for v1::ErrorDetail {
@@ -158,6 +166,8 @@ mod tests {
                 (12, "FetchResponse"),
                 (13, "ListOffsetsRequest"),
                 (14, "ListOffsetsResponse"),
+                (15, "InitProducerIdRequest"),
+                (16, "InitProducerIdResponse"),
                 (255, "Error"),
             ]
         );

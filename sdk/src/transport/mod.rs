@@ -7,6 +7,7 @@
 //! are retryable) is written once, above this trait.
 
 mod grpc;
+mod quic;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -116,12 +117,7 @@ pub(crate) async fn connect(
         Scheme::Grpc | Scheme::Grpcs => Ok(Arc::new(
             grpc::GrpcTransport::connect(&url, scheme == Scheme::Grpcs, options).await?,
         )),
-        Scheme::Quic => Err(Error::UnsupportedTransport {
-            url: raw_url.to_owned(),
-            reason:
-                "quic:// is not supported by this build of stratus-sdk; use grpc:// or grpcs://"
-                    .to_owned(),
-        }),
+        Scheme::Quic => Ok(Arc::new(quic::QuicTransport::connect(&url, options).await?)),
     }
 }
 
@@ -138,17 +134,5 @@ mod tests {
         assert_eq!(parse_url("quic://a:1").unwrap().0, Scheme::Quic);
         let err = parse_url("ftp://a:1").unwrap_err().to_string();
         assert!(err.contains("grpc://, grpcs:// or quic://"), "{err}");
-    }
-
-    #[tokio::test]
-    async fn quic_is_refused_clearly_until_built_in() {
-        let err = connect("quic://127.0.0.1:7401", &ConnectOptions::default())
-            .await
-            .unwrap_err();
-        assert!(matches!(err, Error::UnsupportedTransport { .. }), "{err}");
-        assert!(
-            err.to_string().contains("not supported by this build"),
-            "{err}"
-        );
     }
 }
