@@ -99,7 +99,7 @@ fn all(topic_tag: &[&str]) -> Vec<String> {
     out
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn offsets_survive_a_restart_and_reset_offsets_moves_them() {
     let dir = tempfile::tempdir().unwrap();
     let mut server = DevServer::start(dir.path());
@@ -233,7 +233,7 @@ fn commit(member: &str, generation: i64, partition: u32, offset: i64) -> CommitO
     }
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stale_members_are_fenced_and_groups_on_one_topic_are_independent() {
     let dir = tempfile::tempdir().unwrap();
     let server = DevServer::start(dir.path());
@@ -266,14 +266,8 @@ async fn stale_members_are_fenced_and_groups_on_one_topic_are_independent() {
         .member
         .unwrap();
     assert!(b.generation > a.generation);
-    // a's generation is stale now: its commit is refused and tells it to rejoin.
-    let err = client
-        .commit_offsets(commit("a", a.generation, 0, 1))
-        .await
-        .unwrap_err();
-    assert_eq!(err.code(), Code::FailedPrecondition);
-    assert!(err.message().contains("rejoin"), "{}", err.message());
-    // After a heartbeat it has the current generation and may commit what it holds.
+    // a learns of the rebalance in its heartbeat; a commit that still carries
+    // its old generation (a stale consumer instance) is refused and told to rejoin.
     let a2 = client
         .heartbeat(hb("a", a.generation, owned))
         .await
@@ -281,7 +275,15 @@ async fn stale_members_are_fenced_and_groups_on_one_topic_are_independent() {
         .into_inner()
         .member
         .unwrap();
+    assert_eq!(a2.generation, b.generation);
     let held = a2.assignment[0].partitions[0];
+    let err = client
+        .commit_offsets(commit("a", a.generation, held, 1))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::FailedPrecondition);
+    assert!(err.message().contains("rejoin"), "{}", err.message());
+    // With the current generation it may commit what it holds.
     client
         .commit_offsets(commit("a", a2.generation, held, 1))
         .await
