@@ -60,6 +60,13 @@ async fn produce(server: &DevServer, topic: &str, tag: &str, timestamp_ms: i64) 
         .expect("produce");
 }
 
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64
+}
+
 async fn groups(server: &DevServer) -> GroupsClient<Channel> {
     GroupsClient::new(server.channel().await)
 }
@@ -99,13 +106,15 @@ fn all(topic_tag: &[&str]) -> Vec<String> {
     out
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn offsets_survive_a_restart_and_reset_offsets_moves_them() {
     let dir = tempfile::tempdir().unwrap();
     let mut server = DevServer::start(dir.path());
     create_topic(&server, "events", 3, None).await;
-    produce(&server, "events", "old", 1_000_000).await;
-    produce(&server, "events", "new", 2_000_000).await;
+    // Recent timestamps: the in-process compactor's retention would remove 1970 ones.
+    let now = now_ms();
+    produce(&server, "events", "old", now - 60_000).await;
+    produce(&server, "events", "new", now).await;
 
     assert_eq!(consume_n(&server, "events", "g", 60), all(&["new", "old"]));
     let (ok, out, err) = stratus(&server, &["group", "describe", "g"]);
@@ -166,7 +175,8 @@ async fn offsets_survive_a_restart_and_reset_offsets_moves_them() {
     );
     assert_eq!(consume_n(&server, "events", "g", 60), all(&["new", "old"]));
 
-    reset(&["--to", "timestamp", "--timestamp", "2000000"]);
+    let at = now.to_string();
+    reset(&["--to", "timestamp", "--timestamp", &at]);
     assert_eq!(
         committed(&server, "g").await,
         BTreeMap::from([(0, 10), (1, 10), (2, 10)])
@@ -233,7 +243,7 @@ fn commit(member: &str, generation: i64, partition: u32, offset: i64) -> CommitO
     }
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stale_members_are_fenced_and_groups_on_one_topic_are_independent() {
     let dir = tempfile::tempdir().unwrap();
     let server = DevServer::start(dir.path());
@@ -266,14 +276,8 @@ async fn stale_members_are_fenced_and_groups_on_one_topic_are_independent() {
         .member
         .unwrap();
     assert!(b.generation > a.generation);
-    // a's generation is stale now: its commit is refused and tells it to rejoin.
-    let err = client
-        .commit_offsets(commit("a", a.generation, 0, 1))
-        .await
-        .unwrap_err();
-    assert_eq!(err.code(), Code::FailedPrecondition);
-    assert!(err.message().contains("rejoin"), "{}", err.message());
-    // After a heartbeat it has the current generation and may commit what it holds.
+    // a learns of the rebalance in its heartbeat; a commit that still carries
+    // its old generation (a stale consumer instance) is refused and told to rejoin.
     let a2 = client
         .heartbeat(hb("a", a.generation, owned))
         .await
@@ -281,7 +285,15 @@ async fn stale_members_are_fenced_and_groups_on_one_topic_are_independent() {
         .into_inner()
         .member
         .unwrap();
+    assert_eq!(a2.generation, b.generation);
     let held = a2.assignment[0].partitions[0];
+    let err = client
+        .commit_offsets(commit("a", a.generation, held, 1))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::FailedPrecondition);
+    assert!(err.message().contains("rejoin"), "{}", err.message());
+    // With the current generation it may commit what it holds.
     client
         .commit_offsets(commit("a", a2.generation, held, 1))
         .await
@@ -326,7 +338,7 @@ async fn stale_members_are_fenced_and_groups_on_one_topic_are_independent() {
     }
 
     // Two groups on one topic each get every record and keep their own offsets.
-    produce(&server, "t", "x", 1_000).await;
+    produce(&server, "t", "x", now_ms()).await;
     assert_eq!(consume_n(&server, "t", "one", 30), all(&["x"]));
     assert_eq!(consume_n(&server, "t", "two", 30), all(&["x"]));
     let (ok, _, err) = stratus(

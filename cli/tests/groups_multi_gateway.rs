@@ -146,20 +146,28 @@ fn produce_continuously(
 }
 
 async fn describe(url: &str) -> DescribeGroupResponse {
+    try_describe(url).await.expect("describe group")
+}
+
+async fn try_describe(url: &str) -> Result<DescribeGroupResponse, tonic::Status> {
     GroupsClient::new(channel(url).await)
         .describe_group(DescribeGroupRequest {
             group: GROUP.to_owned(),
         })
         .await
-        .expect("describe group")
-        .into_inner()
+        .map(tonic::Response::into_inner)
 }
 
 /// Waits until the group has `members` members, each holding its target.
 async fn wait_stable(url: &str, members: usize) -> Duration {
     let start = Instant::now();
     loop {
-        let d = describe(url).await;
+        // The group exists once its first member joined.
+        let Ok(d) = try_describe(url).await else {
+            assert!(start.elapsed() < Duration::from_secs(60), "nobody joined");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            continue;
+        };
         if d.members.len() == members && d.state == "stable" {
             let held: usize = d
                 .members

@@ -244,7 +244,7 @@ mod tests {
         assert_eq!(moved(&two, &three), taken);
         assert!(taken <= 4 + 2);
         // The member leaving: only its partitions move.
-        let mut left = three.clone();
+        let mut left = three;
         let gone = left.remove("b").unwrap();
         let after = run(Strategy::Sticky, &["a", "c"], &subs, &left, &parts);
         check_complete_and_balanced(&after, &parts);

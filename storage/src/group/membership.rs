@@ -116,7 +116,7 @@ impl Groups {
         validate_member_id(&member_id)?;
         let owned = normalize(spec.owned.clone());
         let (keys, limits) = (&self.keys, self.limits);
-        let outcome = run(self.meta.as_ref(), &self.retry, |tx| {
+        run(self.meta.as_ref(), &self.retry, |tx| {
             let (topics, member_id, owned) = (&topics, &member_id, &owned);
             Box::pin(async move {
                 for topic in topics {
@@ -158,8 +158,7 @@ impl Groups {
                 Ok(Ok(state.serve(tx, keys, member_id, owned, now_ms)?))
             })
         })
-        .await?;
-        outcome
+        .await?
     }
 
     /// Renews a member's session and returns its current assignment and
@@ -176,7 +175,7 @@ impl Groups {
         validate_group_id(group)?;
         let owned = normalize(owned.clone());
         let keys = &self.keys;
-        let outcome = run(self.meta.as_ref(), &self.retry, |tx| {
+        run(self.meta.as_ref(), &self.retry, |tx| {
             let owned = &owned;
             Box::pin(async move {
                 let mut state = match GroupState::load(tx, keys, group).await? {
@@ -201,8 +200,7 @@ impl Groups {
                 Ok(Ok(state.serve(tx, keys, member_id, owned, now_ms)?))
             })
         })
-        .await?;
-        outcome
+        .await?
     }
 
     /// Removes a member at once (its partitions move without waiting for
@@ -210,7 +208,7 @@ impl Groups {
     pub async fn leave(&self, group: &str, member_id: &str, now_ms: i64) -> Result<(), GroupError> {
         validate_group_id(group)?;
         let keys = &self.keys;
-        let outcome = run(self.meta.as_ref(), &self.retry, |tx| {
+        run(self.meta.as_ref(), &self.retry, |tx| {
             Box::pin(async move {
                 let mut state = match GroupState::load(tx, keys, group).await? {
                     Ok(state) => state,
@@ -230,7 +228,6 @@ impl Groups {
                 Ok(Ok(()))
             })
         })
-        .await?;
-        outcome
+        .await?
     }
 }

@@ -146,7 +146,7 @@ impl Groups {
         now_ms: i64,
     ) -> Result<(), GroupError> {
         validate_group_id(group)?;
-        let outcome = run(self.meta.as_ref(), &self.retry, |tx| {
+        run(self.meta.as_ref(), &self.retry, |tx| {
             Box::pin(async move {
                 let key = self.keys.group_member(group, member_id);
                 // A conflicting read: an expiry that removes the member
@@ -191,8 +191,7 @@ impl Groups {
                 Ok(Ok(()))
             })
         })
-        .await?;
-        outcome
+        .await?
     }
 
     /// The group's committed offsets, for `topics` (all when empty).
@@ -219,7 +218,7 @@ impl Groups {
         now_ms: i64,
     ) -> Result<(), GroupError> {
         validate_group_id(group)?;
-        let outcome = run(self.meta.as_ref(), &self.retry, |tx| {
+        run(self.meta.as_ref(), &self.retry, |tx| {
             Box::pin(async move {
                 let mut state = match self.empty_group(tx, group, now_ms).await? {
                     Ok(state) => state,
@@ -239,14 +238,13 @@ impl Groups {
                 Ok(Ok(()))
             })
         })
-        .await?;
-        outcome
+        .await?
     }
 
     /// Deletes a group with no live members, and its committed offsets.
     pub async fn delete(&self, group: &str, now_ms: i64) -> Result<(), GroupError> {
         validate_group_id(group)?;
-        let outcome = run(self.meta.as_ref(), &self.retry, |tx| {
+        run(self.meta.as_ref(), &self.retry, |tx| {
             Box::pin(async move {
                 let state = match self.empty_group(tx, group, now_ms).await? {
                     Ok(state) => state,
@@ -276,8 +274,7 @@ impl Groups {
                 Ok(Ok(()))
             })
         })
-        .await?;
-        outcome
+        .await?
     }
 
     /// Loads a group and refuses if any member is alive.

@@ -106,7 +106,13 @@ async fn an_expired_member_is_removed_by_any_heartbeat_and_its_commits_are_refus
         metadata: String::new(),
     };
     let err = groups
-        .commit("g", "b", b.generation, &[commit.clone()], SESSION + 101)
+        .commit(
+            "g",
+            "b",
+            b.generation,
+            std::slice::from_ref(&commit),
+            SESSION + 101,
+        )
         .await
         .unwrap_err();
     assert!(matches!(err, GroupError::UnknownMember { .. }), "{err}");
@@ -129,7 +135,7 @@ async fn stale_generation_and_unassigned_commits_are_refused() {
         metadata: "m".into(),
     };
     groups
-        .commit("g", "a", a.generation, &[ok.clone()], 1)
+        .commit("g", "a", a.generation, std::slice::from_ref(&ok), 1)
         .await
         .unwrap();
     groups.heartbeat("g", "a", &a.assignment, 1).await.unwrap();
@@ -137,7 +143,7 @@ async fn stale_generation_and_unassigned_commits_are_refused() {
     let a2 = groups.heartbeat("g", "a", &a.assignment, 3).await.unwrap();
     assert!(a2.generation > a.generation);
     let err = groups
-        .commit("g", "a", a.generation, &[ok.clone()], 4)
+        .commit("g", "a", a.generation, std::slice::from_ref(&ok), 4)
         .await
         .unwrap_err();
     assert!(matches!(err, GroupError::StaleGeneration { .. }), "{err}");
