@@ -59,9 +59,9 @@ async fn throughput_with_exporters_on_and_off() {
             let scraping = exporters.then(|| {
                 let metrics = server.metrics.clone();
                 std::thread::spawn(move || {
-                    let view = ObservedDev::scraper(&metrics);
-                    for _ in 0..30 {
-                        view();
+                    let scrape = ObservedDev::scraper(&metrics);
+                    // Once a second, as Prometheus would, until the server stops.
+                    while scrape().is_some() {
                         std::thread::sleep(Duration::from_secs(1));
                     }
                 })

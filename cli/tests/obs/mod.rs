@@ -74,10 +74,15 @@ impl ObservedDev {
         panic!("gateway at {} never accepted a connection", self.url);
     }
 
-    /// A closure that scrapes `metrics` (a `/metrics` URL) once per call.
-    pub fn scraper(metrics: &str) -> impl Fn() -> Scrape + use<> {
+    /// A closure that scrapes `metrics` (a `/metrics` URL) once per call;
+    /// `None` once nothing listens there any more.
+    pub fn scraper(metrics: &str) -> impl Fn() -> Option<Scrape> + use<> {
         let metrics = metrics.to_owned();
-        move || scrape_url(&metrics)
+        move || {
+            let host = metrics.strip_prefix("http://")?.split('/').next()?;
+            TcpStream::connect(host).ok()?;
+            Some(scrape_url(&metrics))
+        }
     }
 
     /// GET /metrics, parsed.
