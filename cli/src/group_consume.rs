@@ -567,7 +567,15 @@ impl Member {
                             if record.offset < pos.next {
                                 continue;
                             }
-                            match print_record(&mut out, format, partition, &record) {
+                            let printable = stratus_sdk::ConsumerRecord {
+                                partition,
+                                offset: record.offset,
+                                timestamp_ms: record.timestamp_ms,
+                                key: record.key.clone(),
+                                value: record.value.clone(),
+                                headers: record.headers.clone(),
+                            };
+                            match print_record(&mut out, format, &printable) {
                                 Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => return Ok(()),
                                 other => other?,
                             }

@@ -29,7 +29,6 @@ fn to_partition(topic: &str, partition: u32, sizes: &[usize]) -> ProduceRequest 
             base_sequence: None,
             partition,
             records: records(sizes),
-            base_sequence: None,
         }],
         ..ProduceRequest::default()
     }

@@ -44,7 +44,11 @@ fn check_consistent(report: &serde_json::Value) {
         .iter()
         .map(|v| v.as_u64().unwrap())
         .collect();
-    assert_eq!(received, vec![acked, acked], "each subscription gets every record once");
+    assert_eq!(
+        received,
+        vec![acked, acked],
+        "each subscription gets every record once"
+    );
     assert_eq!(run["consistent"], true);
     let phase = &run["phases"][0];
     assert_eq!(phase["errors"], 0);
@@ -57,14 +61,24 @@ fn stratus_smoke_workload_is_consistent_and_counts_requests() {
     let report = bench("stratus");
     check_consistent(&report);
     let run = &report["runs"][0];
-    assert!(run["object_store_requests"]["put"].as_u64().unwrap() > 0, "{run}");
-    assert!(run["broker"]["peak_rss_bytes"].as_u64().unwrap() > 0, "{run}");
+    assert!(
+        run["object_store_requests"]["put"].as_u64().unwrap() > 0,
+        "{run}"
+    );
+    assert!(
+        run["broker"]["peak_rss_bytes"].as_u64().unwrap() > 0,
+        "{run}"
+    );
     assert_eq!(run["costs"].as_array().unwrap().len(), 2);
 }
 
 #[test]
 fn nats_smoke_workload_is_consistent() {
-    if Command::new("nats-server").arg("--version").output().is_err() {
+    if Command::new("nats-server")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
         eprintln!(
             "SKIPPED: nats-server is not installed; scripts/install-bench-peers installs it \
              (scripts/test runs that)"

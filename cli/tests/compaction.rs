@@ -71,7 +71,6 @@ async fn compacts(server: &DevServer, wal_root: &Path) {
                             timestamp_ms: None,
                         })
                         .collect(),
-                    base_sequence: None,
                 })
                 .collect(),
             ..ProduceRequest::default()
@@ -146,7 +145,6 @@ async fn compacts(server: &DevServer, wal_root: &Path) {
                         headers: vec![],
                         timestamp_ms: None,
                     }],
-                    base_sequence: None,
                 }],
                 ..ProduceRequest::default()
             })

@@ -68,7 +68,6 @@ async fn kill_and_check(data_dir: &std::path::Path, tier: &Tier) {
                                     timestamp_ms: None,
                                 })
                                 .collect(),
-                            base_sequence: None,
                         }],
                         ..ProduceRequest::default()
                     };

@@ -103,7 +103,6 @@ async fn produce_and_consume_under_faults(max_attempts: u32) -> usize {
                                 timestamp_ms: None,
                             })
                             .collect(),
-                        base_sequence: None,
                     }],
                     ..ProduceRequest::default()
                 };

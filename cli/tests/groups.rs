@@ -39,6 +39,7 @@ async fn produce(server: &DevServer, topic: &str, tag: &str, timestamp_ms: i64) 
     let partitions = (0..3)
         .map(|p| PartitionRecords {
             partition: p,
+            base_sequence: None,
             records: (0..10)
                 .map(|i| Record {
                     value: Some(format!("{tag}-{p}-{i}").into_bytes().into()),

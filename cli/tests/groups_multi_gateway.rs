@@ -114,6 +114,7 @@ fn produce_continuously(
             let partitions = (0..PARTITIONS)
                 .map(|partition| PartitionRecords {
                     partition,
+                    base_sequence: None,
                     records: (0..2)
                         .map(|_| {
                             seq += 1;

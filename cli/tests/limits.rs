@@ -38,7 +38,6 @@ fn request(partition: u32, value: Bytes) -> ProduceRequest {
                 headers: vec![],
                 timestamp_ms: None,
             }],
-            base_sequence: None,
         }],
         ..ProduceRequest::default()
     }

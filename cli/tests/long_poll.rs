@@ -63,7 +63,6 @@ async fn fetch_at_the_end_wakes_on_commit_and_times_out_empty() {
                     headers: vec![],
                     timestamp_ms: None,
                 }],
-                base_sequence: None,
             }],
             ..ProduceRequest::default()
         })

@@ -61,6 +61,7 @@ async fn run_workload(server: &ObservedDev) -> Workload {
                 partitions: vec![PartitionRecords {
                     partition: (call % u64::from(PARTITIONS)) as u32,
                     records,
+                    base_sequence: None,
                 }],
                 ..ProduceRequest::default()
             })

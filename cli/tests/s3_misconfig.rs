@@ -99,7 +99,6 @@ fn one_record(value: &'static str) -> ProduceRequest {
                 headers: vec![],
                 timestamp_ms: None,
             }],
-            base_sequence: None,
         }],
         ..ProduceRequest::default()
     }

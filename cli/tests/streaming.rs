@@ -26,7 +26,6 @@ fn request(correlation_id: u64, values: &[String], timestamp_ms: i64) -> Produce
                     timestamp_ms: Some(timestamp_ms),
                 })
                 .collect(),
-            base_sequence: None,
         }],
         correlation_id,
         ..ProduceRequest::default()

@@ -19,9 +19,22 @@ use obs::receiver::Receiver;
 const ROUNDS: usize = 2;
 
 fn bench(server: &ObservedDev) -> (f64, f64, f64) {
+    let workload = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../loadtests/workloads/a-max-throughput.yaml"
+    );
+    let out = tempfile::tempdir().expect("results directory");
     let output = Command::new(env!("CARGO_BIN_EXE_stratus"))
-        .args(["bench", "--json", "--duration", "10s", "--warmup", "2s"])
-        .args(["--fraction", "0", "--server", &server.url])
+        .args([
+            "bench",
+            workload,
+            "--json",
+            "--no-plot",
+            "--duration",
+            "10s",
+        ])
+        .args(["--warmup", "2s", "--server", &server.url, "--out"])
+        .arg(out.path())
         .output()
         .expect("run stratus bench");
     assert!(
@@ -30,11 +43,11 @@ fn bench(server: &ObservedDev) -> (f64, f64, f64) {
         String::from_utf8_lossy(&output.stderr)
     );
     let results: serde_json::Value = serde_json::from_slice(&output.stdout).expect("bench JSON");
-    let max = &results[0];
+    let max = &results["runs"][0]["phases"][0];
     (
-        max["mb_per_sec"].as_f64().unwrap(),
-        max["ack_p50_ms"].as_f64().unwrap(),
-        max["ack_p99_ms"].as_f64().unwrap(),
+        max["produce_mb_per_sec"].as_f64().unwrap(),
+        max["ack"]["p50_ms"].as_f64().unwrap(),
+        max["ack"]["p99_ms"].as_f64().unwrap(),
     )
 }
 

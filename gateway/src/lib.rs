@@ -19,6 +19,6 @@ mod topics;
 pub use batcher::{Admission, Batcher, BatcherSettings, BatcherStats, Ticket};
 pub use config::{ConfigError, GatewayConfig};
 pub use error::GatewayError;
-pub use quic::{CertificateFiles, QuicConfig, QuicStartError, TlsError, self_signed_in};
 pub use partition_gauges::PartitionGauges;
+pub use quic::{CertificateFiles, QuicConfig, QuicStartError, TlsError, self_signed_in};
 pub use server::{Gateway, GatewayHandle, StartError};

@@ -3,7 +3,11 @@
 use clap::Parser;
 
 #[derive(Debug, Parser)]
-#[command(name = "stratus-loadtest", version, about = "Benchmark Stratus (and a peer) with workload files")]
+#[command(
+    name = "stratus-loadtest",
+    version,
+    about = "Benchmark Stratus (and a peer) with workload files"
+)]
 struct Cli {
     #[command(flatten)]
     args: stratus_loadtest::LoadtestArgs,

@@ -75,6 +75,9 @@ mod tests {
         let sent = sent_at_micros(&p).unwrap();
         assert!(sent >= before && sent <= now_micros());
         assert_eq!(u64::from_le_bytes(p[8..16].try_into().unwrap()), 3 << 40);
-        assert_eq!(u64::from_le_bytes(maker.make()[8..16].try_into().unwrap()), 3 << 40 | 1);
+        assert_eq!(
+            u64::from_le_bytes(maker.make()[8..16].try_into().unwrap()),
+            3 << 40 | 1
+        );
     }
 }

@@ -30,7 +30,12 @@ fn font_ready() -> bool {
 }
 
 /// Draws `phase` to `<dir>/<stem>.png`; returns the path.
-pub fn plot_phase(dir: &Path, stem: &str, title: &str, phase: &PhaseResult) -> anyhow::Result<PathBuf> {
+pub fn plot_phase(
+    dir: &Path,
+    stem: &str,
+    title: &str,
+    phase: &PhaseResult,
+) -> anyhow::Result<PathBuf> {
     if !font_ready() {
         anyhow::bail!(
             "no TrueType font for plot labels (looked for {}); install fonts-dejavu-core",
@@ -57,7 +62,10 @@ fn draw_timeline(area: &Area<'_>, title: &str, phase: &PhaseResult) -> anyhow::R
     let t_max = points.last().map_or(1, |s| s.t).max(t_min + 1);
     let y_max = points.iter().map(|s| s.ack_p99_ms).fold(1.0, f64::max) * 1.1;
     let mut chart = ChartBuilder::on(area)
-        .caption(format!("{title}: ack latency per second"), ("sans-serif", 18))
+        .caption(
+            format!("{title}: ack latency per second"),
+            ("sans-serif", 18),
+        )
         .margin(10)
         .x_label_area_size(35)
         .y_label_area_size(55)
@@ -68,11 +76,17 @@ fn draw_timeline(area: &Area<'_>, title: &str, phase: &PhaseResult) -> anyhow::R
         .y_desc("ms")
         .draw()?;
     chart
-        .draw_series(LineSeries::new(points.iter().map(|s| (s.t, s.ack_p50_ms)), &BLUE))?
+        .draw_series(LineSeries::new(
+            points.iter().map(|s| (s.t, s.ack_p50_ms)),
+            &BLUE,
+        ))?
         .label("p50")
         .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], BLUE));
     chart
-        .draw_series(LineSeries::new(points.iter().map(|s| (s.t, s.ack_p99_ms)), &RED))?
+        .draw_series(LineSeries::new(
+            points.iter().map(|s| (s.t, s.ack_p99_ms)),
+            &RED,
+        ))?
         .label("p99")
         .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], RED));
     chart
@@ -98,7 +112,10 @@ fn draw_histogram(area: &Area<'_>, phase: &PhaseResult) -> anyhow::Result<()> {
     }
     let y_max = counts.iter().copied().max().unwrap_or(1).max(1);
     let mut chart = ChartBuilder::on(area)
-        .caption("ack latency distribution (measured part)", ("sans-serif", 18))
+        .caption(
+            "ack latency distribution (measured part)",
+            ("sans-serif", 18),
+        )
         .margin(10)
         .x_label_area_size(35)
         .y_label_area_size(70)

@@ -98,8 +98,7 @@ pub async fn run(
             .await?;
     }
     let shared = Arc::new(ConsumerShared::default());
-    let (received, consumer_tasks) =
-        start_consumers(workload, &driver, &topics, &shared).await?;
+    let (received, consumer_tasks) = start_consumers(workload, &driver, &topics, &shared).await?;
 
     let mut phases = Vec::new();
     let mut acked = 0;

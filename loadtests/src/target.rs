@@ -56,7 +56,12 @@ impl Spawned {
         command
             .args(["dev", "--data-dir"])
             .arg(dir.path().join("data"))
-            .args(["--listen", &format!("127.0.0.1:{port}"), "--log-format", "json"])
+            .args([
+                "--listen",
+                &format!("127.0.0.1:{port}"),
+                "--log-format",
+                "json",
+            ])
             .envs(env)
             .env("RUST_LOG", "info")
             .stdout(Stdio::piped())
@@ -65,8 +70,12 @@ impl Spawned {
             .spawn()
             .with_context(|| format!("starting {}", binary.display()))?;
         let stdout = child.stdout.take().expect("piped");
-        let printed = wait_for_lines(stdout, |line| line.contains("gateway"), Duration::from_secs(60))
-            .with_context(|| format!("stratus dev did not start; its log: {}", log.display()))?;
+        let printed = wait_for_lines(
+            stdout,
+            |line| line.contains("gateway"),
+            Duration::from_secs(60),
+        )
+        .with_context(|| format!("stratus dev did not start; its log: {}", log.display()))?;
         let url = if quic {
             quic_url(&printed).context("stratus dev printed no QUIC address and certificate")?
         } else {
@@ -93,8 +102,12 @@ impl Spawned {
             .spawn()
             .context("starting nats-server (install it with scripts/install-bench-peers)")?;
         let stderr = child.stderr.take().expect("piped");
-        wait_for_lines(stderr, |l| l.contains("Server is ready"), Duration::from_secs(30))
-            .context("nats-server did not become ready")?;
+        wait_for_lines(
+            stderr,
+            |l| l.contains("Server is ready"),
+            Duration::from_secs(30),
+        )
+        .context("nats-server did not become ready")?;
         Ok(Self {
             child,
             url: format!("nats://127.0.0.1:{port}"),

@@ -21,8 +21,7 @@ pub trait Driver: Send + Sync {
     fn durability(&self) -> String;
     async fn create_topic(&self, topic: &str, partitions: u32) -> anyhow::Result<()>;
     async fn delete_topic(&self, topic: &str) -> anyhow::Result<()>;
-    async fn producer(&self, topic: &str, partitions: u32)
-    -> anyhow::Result<Box<dyn Producer>>;
+    async fn producer(&self, topic: &str, partitions: u32) -> anyhow::Result<Box<dyn Producer>>;
     /// A reader of `partitions` of `topic` from their start; `subscription`
     /// names an independent reader (every subscription sees every record).
     async fn consumer(

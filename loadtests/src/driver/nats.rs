@@ -48,7 +48,10 @@ fn stream_name(topic: &str) -> String {
 #[async_trait]
 impl Driver for NatsDriver {
     fn name(&self) -> String {
-        format!("nats-jetstream {} (server {})", self.url, self.server_version)
+        format!(
+            "nats-jetstream {} (server {})",
+            self.url, self.server_version
+        )
     }
 
     fn durability(&self) -> String {
@@ -135,9 +138,7 @@ impl Producer for NatsProducer {
     async fn send(&self, key: Option<Bytes>, payload: Bytes) -> anyhow::Result<Ack> {
         let partition = match &key {
             Some(key) => partition_for_key(key, self.partitions),
-            None => {
-                self.next.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % self.partitions
-            }
+            None => self.next.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % self.partitions,
         };
         let subject = format!("{}.{partition}", self.topic);
         let ack = self

@@ -55,11 +55,7 @@ impl Driver for StratusDriver {
         Ok(())
     }
 
-    async fn producer(
-        &self,
-        topic: &str,
-        _partitions: u32,
-    ) -> anyhow::Result<Box<dyn Producer>> {
+    async fn producer(&self, topic: &str, _partitions: u32) -> anyhow::Result<Box<dyn Producer>> {
         let producer = self
             .client
             .producer(ProducerConfig::default().linger(self.linger))
