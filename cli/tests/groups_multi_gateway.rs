@@ -60,10 +60,12 @@ impl Cluster {
         let wal = open_tier(&format!("file://{}", wal_dir.display())).expect("wal tier");
         let meta = Arc::clone(self.meta.as_ref().expect("store open"));
         let log = Arc::new(Log::new(meta, wal, &LogConfig::default()));
-        let config = GatewayConfig {
+        let mut config = GatewayConfig {
             listen: "127.0.0.1:0".parse().unwrap(),
             ..GatewayConfig::default()
         };
+        // Members talk gRPC; an in-process gateway has no certificate for QUIC.
+        config.quic.enabled = false;
         Gateway::start(config, log).await.expect("start gateway")
     }
 

@@ -62,6 +62,8 @@ impl Spawned {
                 "--log-format",
                 "json",
             ])
+            // Any free UDP port for QUIC (its address is read from what dev prints).
+            .env("STRATUS_GATEWAY__QUIC__LISTEN", "127.0.0.1:0")
             .envs(env)
             .env("RUST_LOG", "info")
             .stdout(Stdio::piped())
@@ -70,14 +72,27 @@ impl Spawned {
             .spawn()
             .with_context(|| format!("starting {}", binary.display()))?;
         let stdout = child.stdout.take().expect("piped");
-        let printed = wait_for_lines(
+        // `data dir` follows the gateway and QUIC addresses in what dev prints.
+        let started = wait_for_lines(
             stdout,
-            |line| line.contains("gateway"),
+            |line| line.contains("data dir"),
             Duration::from_secs(60),
-        )
-        .with_context(|| format!("stratus dev did not start; its log: {}", log.display()))?;
+        );
+        let printed = match started {
+            Ok(printed) => printed,
+            Err(e) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                let log = std::fs::read_to_string(&log).unwrap_or_default();
+                let tail: Vec<&str> = log.lines().rev().take(5).collect();
+                anyhow::bail!(
+                    "stratus dev did not start ({e}); the end of its log:\n{}",
+                    tail.into_iter().rev().collect::<Vec<_>>().join("\n")
+                );
+            }
+        };
         let url = if quic {
-            quic_url(&printed).context("stratus dev printed no QUIC address and certificate")?
+            quic_url(&printed).context("stratus dev printed no quic:// address")?
         } else {
             format!("grpc://127.0.0.1:{port}")
         };
@@ -177,18 +192,12 @@ fn wait_for_lines(
         .map_err(|_| anyhow::anyhow!("no ready line within {timeout:?}"))
 }
 
-/// `quic://ADDR?ca=CERT` from what `stratus dev` printed.
+/// The `quic://ADDR?ca=CERT` URL `stratus dev` prints.
 fn quic_url(printed: &str) -> Option<String> {
-    let addr = printed
-        .lines()
-        .find(|l| l.to_lowercase().contains("quic"))?
+    printed
         .split_whitespace()
-        .find(|w| w.parse::<std::net::SocketAddr>().is_ok())?
-        .to_owned();
-    let cert = printed
-        .split_whitespace()
-        .find(|w| w.ends_with(".pem") || w.ends_with(".crt"))?;
-    Some(format!("quic://{addr}?ca={cert}"))
+        .find(|word| word.starts_with("quic://"))
+        .map(str::to_owned)
 }
 
 /// CPU time (user + system) and peak RSS of `pid`, from `/proc`.

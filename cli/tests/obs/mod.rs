@@ -26,6 +26,8 @@ impl ObservedDev {
     pub fn start(data_dir: &Path, env: &[(&str, &str)]) -> Self {
         let mut child = Command::new(env!("CARGO_BIN_EXE_stratus"))
             .env("STRATUS_COMPACTOR__INTERVAL", "1h")
+            // Tests run side by side: no fixed UDP port for QUIC.
+            .env("STRATUS_GATEWAY__QUIC__LISTEN", "127.0.0.1:0")
             .env("RUST_LOG", "warn")
             .envs(env.iter().copied())
             .arg("dev")

@@ -19,7 +19,7 @@ pub struct ProducerConfig {
     /// Bytes of records buffered or in flight, over all partitions; `send`
     /// waits while they are spent (default 32 MiB).
     pub buffer_bytes: usize,
-    /// Produce requests in flight per partition (default 5, at most 5: the
+    /// Produce requests in flight per partition (default 1, at most 5: the
     /// gateway remembers a producer's last 5 batches per partition to
     /// recognise retries).
     pub max_in_flight_per_partition: usize,
@@ -45,7 +45,7 @@ impl Default for ProducerConfig {
             linger: Duration::from_millis(5),
             batch_bytes: 1024 * 1024,
             buffer_bytes: 32 * 1024 * 1024,
-            max_in_flight_per_partition: MAX_IN_FLIGHT_IDEMPOTENT,
+            max_in_flight_per_partition: 1,
             retry_backoff: Duration::from_millis(50),
             retry_backoff_max: Duration::from_secs(2),
             delivery_timeout: Duration::from_secs(120),
