@@ -3,12 +3,17 @@
 //! `max_in_flight_per_partition` produce requests in flight, and retries.
 //!
 //! Order is kept by one rule: a batch is (re)sent only when every batch before
-//! it is in flight or acknowledged. The gateway accepts a producer's batches
-//! for a partition only in sequence order, so a batch that overtakes an
-//! earlier one in flight is refused as out of order and sent again in turn; a
-//! batch whose acknowledgement was lost is recognised by its sequence and
-//! answered with its original offsets. Retries never renumber a batch that may
-//! have been written.
+//! it is in flight or acknowledged, and sent on the transport's ordered path
+//! (`ProduceStream` over gRPC), where requests of one partition reach the
+//! gateway's batcher in the order they were sent. The gateway accepts a
+//! producer's batches for a partition only in sequence order; a batch that
+//! still overtakes an earlier one (the stream broke and the earlier one is
+//! being retried) is refused as out of order and sent again in turn; a batch
+//! whose acknowledgement was lost is recognised by its sequence and answered
+//! with its original offsets. Retries never renumber a batch that may have
+//! been written. A transport without an ordered path (QUIC: one stream per
+//! call) keeps one idempotent batch in flight per partition, since with more
+//! nearly every later batch would overtake and be refused.
 
 use std::collections::VecDeque;
 use std::pin::Pin;
@@ -102,6 +107,9 @@ pub(crate) struct Pipeline {
     /// Sealed, unacknowledged batches in sequence order.
     batches: VecDeque<Batch>,
     in_flight: usize,
+    /// Requests in flight allowed: the configured number, or 1 for an
+    /// idempotent producer on a transport without an ordered path.
+    max_in_flight: usize,
     /// A batch before these was refused for good: the later ones were never
     /// written (the gateway refuses gaps), so once none is in flight they are
     /// renumbered from this sequence.
@@ -110,7 +118,14 @@ pub(crate) struct Pipeline {
 
 impl Pipeline {
     pub(crate) fn new(shared: Arc<Shared>, topic: String, partition: u32) -> Self {
+        let ordered = shared.transport.ordered_produce().is_some();
+        let max_in_flight = if ordered || shared.identity.is_none() {
+            shared.config.max_in_flight_per_partition
+        } else {
+            1
+        };
         Self {
+            max_in_flight,
             shared,
             topic,
             partition,
@@ -226,7 +241,7 @@ impl Pipeline {
             self.renumber_from = None;
         }
         let now = Instant::now();
-        let max = self.shared.config.max_in_flight_per_partition;
+        let max = self.max_in_flight;
         for (index, batch) in self.batches.iter_mut().enumerate() {
             if self.in_flight >= max {
                 break;
@@ -243,12 +258,18 @@ impl Pipeline {
             batch.await_earlier = false;
             batch.retry_at = None;
             self.in_flight += 1;
-            let transport = self.shared.transport.clone();
             let request = batch.request.clone();
             let id = batch.id;
-            attempts.push(Box::pin(
-                async move { (id, transport.produce(request).await) },
-            ));
+            // Queued on the ordered path here, in batch order, not when the
+            // attempt is first polled.
+            let answer = match self.shared.transport.ordered_produce() {
+                Some(ordered) => ordered.send(self.partition, request),
+                None => {
+                    let transport = self.shared.transport.clone();
+                    Box::pin(async move { transport.produce(request).await })
+                }
+            };
+            attempts.push(Box::pin(async move { (id, answer.await) }));
         }
     }
 

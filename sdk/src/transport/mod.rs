@@ -7,6 +7,7 @@
 //! are retryable) is written once, above this trait.
 
 mod grpc;
+mod ordered;
 mod quic;
 
 use std::path::PathBuf;
@@ -23,6 +24,7 @@ use stratus_proto::v1::{
 use tonic::Status;
 
 use crate::error::Error;
+pub(crate) use ordered::OrderedProducer;
 
 /// One connection (or connection pool) to a gateway.
 #[async_trait]
@@ -39,6 +41,13 @@ pub(crate) trait Transport: Send + Sync + std::fmt::Debug {
         req: InitProducerIdRequest,
     ) -> Result<InitProducerIdResponse, Status>;
     async fn produce(&self, req: ProduceRequest) -> Result<ProduceResponse, Status>;
+    /// The ordered produce path ([`ordered`]), if this transport has one:
+    /// requests for one partition reach the gateway in the order they were
+    /// sent, so a producer may keep several in flight. `None`: calls may
+    /// overtake each other (QUIC opens a stream per call).
+    fn ordered_produce(&self) -> Option<&OrderedProducer> {
+        None
+    }
     async fn fetch(&self, req: FetchRequest) -> Result<FetchResponse, Status>;
     async fn list_offsets(&self, req: ListOffsetsRequest) -> Result<ListOffsetsResponse, Status>;
 }
