@@ -145,6 +145,7 @@ async fn compacts(server: &DevServer, wal_root: &Path) {
                         headers: vec![],
                         timestamp_ms: None,
                     }],
+                    record_batch: Default::default(),
                 }],
                 ..ProduceRequest::default()
             })

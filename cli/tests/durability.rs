@@ -68,6 +68,7 @@ async fn kill_and_check(data_dir: &std::path::Path, tier: &Tier) {
                                     timestamp_ms: None,
                                 })
                                 .collect(),
+                            record_batch: Default::default(),
                         }],
                         ..ProduceRequest::default()
                     };

@@ -26,6 +26,7 @@ pub use client::{Client, ClientBuilder};
 pub use consumer::{Consumer, ConsumerRecord, Offset};
 pub use error::{Error, Result};
 pub use producer::{
-    Delivery, DeliveryFuture, Producer, ProducerConfig, ProducerIdentity, ProducerRecord,
+    Compression, Delivery, DeliveryFuture, Producer, ProducerConfig, ProducerIdentity,
+    ProducerRecord,
 };
 pub use stratus_proto::v1::{CleanupPolicy, Header, TopicConfig, TopicDescription, TopicSummary};

@@ -19,6 +19,7 @@ use super::Shared;
 use crate::batcher::{Admission, Ticket};
 use crate::error::GatewayError;
 use crate::produce::{encode, idempotence, route};
+use crate::produce_batch::{check_batches, take_batches};
 use crate::telemetry::{kind, outcome, server_span};
 
 /// Requests of one ProduceStream submitted but not yet answered. Past it the
@@ -57,17 +58,32 @@ impl ProducerService {
         let topic = shared.topics.get(&shared.log, &request.topic).await?;
         let correlation_id = request.correlation_id;
         let idempotence = idempotence(&request)?;
-        let routed = route(&topic, request, &shared.keyless)?;
-        let counts = routed
+        let mut request = request;
+        let client_batches = take_batches(&mut request)?;
+        let mut batches = check_batches(&topic, client_batches, idempotence.as_ref())?;
+        // A request may carry only producer-built batches.
+        if !batches.is_empty() && request.partitions.is_empty() && request.records.is_empty() {
+            // Nothing left to route.
+        } else {
+            let routed = route(&topic, request, &shared.keyless)?;
+            if let Some(twice) = batches.iter().find(|b| routed.contains_key(&b.partition)) {
+                return Err(GatewayError::InvalidArgument(format!(
+                    "partition {} gets both a record_batch and records in one request;                      send one entry per partition",
+                    twice.partition
+                )));
+            }
+            batches.extend(encode(
+                &topic,
+                routed,
+                shared.config.zstd_level,
+                idempotence.as_ref(),
+            )?);
+            batches.sort_by_key(|b| b.partition);
+        }
+        let counts = batches
             .iter()
-            .map(|(partition, records)| (*partition, records.len() as u32))
+            .map(|b| (b.partition, b.record_count))
             .collect();
-        let batches = encode(
-            &topic,
-            routed,
-            shared.config.zstd_level,
-            idempotence.as_ref(),
-        )?;
         Ok(Prepared {
             topic: topic.name.clone(),
             correlation_id,
@@ -254,9 +270,11 @@ impl Producer for ProducerService {
         tokio::spawn(async move {
             while let Some((started, span, correlation_id, task)) = prepared.recv().await {
                 let submitted = match task.await {
-                    Ok(Ok(prepared)) => Self::enqueue(&shared, prepared, Admission::Wait)
-                        .instrument(span.clone())
-                        .await,
+                    Ok(Ok(prepared)) => {
+                        Self::enqueue(&shared, prepared, Admission::Wait)
+                            .instrument(span.clone())
+                            .await
+                    }
                     Ok(Err(e)) => Err(e),
                     // Cancelled (the runtime is stopping) or a panic, logged.
                     Err(e) => {

@@ -5,6 +5,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use stratus_proto::v1::{Header, Record};
 
+use super::Compression;
 use crate::error::{Error, Result};
 
 /// How a [`Producer`](super::Producer) batches, buffers and retries.
@@ -34,6 +35,9 @@ pub struct ProducerConfig {
     /// Producer id, epoch and sequence numbers, so retries never write twice
     /// (default on).
     pub idempotence: bool,
+    /// How the producer compresses the batches it builds (default zstd); the
+    /// gateway stores them as they are.
+    pub compression: Compression,
 }
 
 /// The gateway's dedup window per partition: in-flight requests beyond it
@@ -51,6 +55,7 @@ impl Default for ProducerConfig {
             retry_backoff_max: Duration::from_secs(2),
             delivery_timeout: Duration::from_secs(120),
             idempotence: true,
+            compression: Compression::Zstd,
         }
     }
 }
@@ -83,6 +88,10 @@ impl ProducerConfig {
     }
     pub fn idempotence(mut self, on: bool) -> Self {
         self.idempotence = on;
+        self
+    }
+    pub fn compression(mut self, compression: Compression) -> Self {
+        self.compression = compression;
         self
     }
 

@@ -19,13 +19,14 @@ use std::collections::VecDeque;
 use std::pin::Pin;
 use std::sync::Arc;
 
+use bytes::Bytes;
 use futures::StreamExt;
 use futures::stream::FuturesUnordered;
 use stratus_proto::v1::{PartitionRecords, ProduceRequest, ProduceResponse, Record};
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 
-use super::{Delivery, Shared};
+use super::{Delivery, Shared, batch};
 use crate::error::{Error, Result, is_retryable};
 
 /// What the producer hands a partition's pipeline.
@@ -73,7 +74,13 @@ impl Batch {
     }
 
     fn set_base_sequence(&mut self, seq: i32) {
-        self.request.partitions[0].base_sequence = Some(seq);
+        let entry = &mut self.request.partitions[0];
+        entry.base_sequence = Some(seq);
+        if !entry.record_batch.is_empty() {
+            let producer_id = self.request.producer_id.unwrap_or(-1);
+            let epoch = self.request.producer_epoch as i16;
+            entry.record_batch = batch::stamp(&entry.record_batch, producer_id, epoch, seq);
+        }
     }
 
     fn len(&self) -> usize {
@@ -201,13 +208,10 @@ impl Pipeline {
         if identity.is_some() {
             self.next_seq = seq_add(self.next_seq, records.len());
         }
+        let entry = self.entry(records, base_sequence);
         let request = ProduceRequest {
             topic: self.topic.clone(),
-            partitions: vec![PartitionRecords {
-                partition: self.partition,
-                records,
-                base_sequence,
-            }],
+            partitions: vec![entry],
             producer_id: identity.map(|i| i.producer_id),
             producer_epoch: identity.map_or(0, |i| i.epoch),
             ..ProduceRequest::default()
@@ -224,6 +228,38 @@ impl Pipeline {
             await_earlier: false,
             retry_at: None,
         });
+    }
+
+    /// The partition's entry of a request: a batch built here (so the gateway
+    /// stores it without recompressing), or the plain records when they
+    /// cannot form one batch (the gateway then says why).
+    fn entry(&self, records: Vec<Record>, base_sequence: Option<i32>) -> PartitionRecords {
+        let now_ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as i64);
+        let built = batch::encode(&records, self.shared.config.compression, now_ms);
+        let Some(mut record_batch) = built else {
+            return PartitionRecords {
+                partition: self.partition,
+                records,
+                base_sequence,
+                record_batch: Bytes::new(),
+            };
+        };
+        if let (Some(identity), Some(seq)) = (self.shared.identity, base_sequence) {
+            record_batch = batch::stamp(
+                &record_batch,
+                identity.producer_id,
+                identity.epoch as i16,
+                seq,
+            );
+        }
+        PartitionRecords {
+            partition: self.partition,
+            records: Vec::new(),
+            base_sequence,
+            record_batch,
+        }
     }
 
     /// Starts every batch the ordering rule and the in-flight limit allow.

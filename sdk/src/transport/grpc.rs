@@ -13,8 +13,8 @@ use stratus_proto::v1::{
     InitProducerIdRequest, InitProducerIdResponse, ListOffsetsRequest, ListOffsetsResponse,
     ListTopicsRequest, ListTopicsResponse, ProduceRequest, ProduceResponse,
 };
-use tonic::{Status, Streaming};
 use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint};
+use tonic::{Status, Streaming};
 
 use super::ordered::{Opener, OrderedProducer, OutgoingRequests};
 use super::{ConnectOptions, Transport};
@@ -55,7 +55,8 @@ impl GrpcTransport {
             url: url.to_string(),
             reason: source_chain(&e),
         })?;
-        let ordered = OrderedProducer::start(produce_stream_opener(&channel), options.request_timeout);
+        let ordered =
+            OrderedProducer::start(produce_stream_opener(&channel), options.request_timeout);
         Ok(Self { channel, ordered })
     }
 

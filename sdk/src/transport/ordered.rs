@@ -158,8 +158,14 @@ async fn run_shard(
                 continue;
             }
         };
-        let ended = serve_stream(responses, &mut calls, &mut waiting, forward, request_timeout)
-            .await;
+        let ended = serve_stream(
+            responses,
+            &mut calls,
+            &mut waiting,
+            forward,
+            request_timeout,
+        )
+        .await;
         fail_all(&mut waiting, &ended);
     }
 }
