@@ -147,3 +147,133 @@ fn timestamps(records: &[StoredRecord]) -> (i64, i64) {
         .unwrap_or(first);
     (first, max)
 }
+
+#[cfg(test)]
+mod tests {
+    use bytes::BytesMut;
+    use stratus_proto::v1::{PartitionRecords, Record};
+    use stratus_storage::batch::{RecordInput, encode_batch, stamp_producer};
+    use stratus_storage::topic::TopicConfig;
+
+    use super::*;
+    use crate::produce::idempotence;
+
+    fn topic(config: TopicConfig) -> TopicRecord {
+        TopicRecord {
+            id: 7,
+            name: "t".into(),
+            partitions: 2,
+            config,
+            created_at_ms: 0,
+        }
+    }
+
+    fn batch(key: Option<&str>, value_len: usize, producer: Option<(i64, i16, i32)>) -> Bytes {
+        let records = vec![RecordInput {
+            key: key.map(|k| Bytes::from(k.to_owned())),
+            value: Some(Bytes::from(vec![b'v'; value_len])),
+            headers: Vec::new(),
+            timestamp_ms: 1_700_000_000_000,
+        }];
+        let mut bytes = BytesMut::from(&encode_batch(&records, 1).unwrap()[..]);
+        if let Some((id, epoch, seq)) = producer {
+            stamp_producer(&mut bytes, id, epoch, seq).unwrap();
+        }
+        bytes.freeze()
+    }
+
+    fn request(entries: Vec<PartitionRecords>, producer: Option<i64>) -> ProduceRequest {
+        ProduceRequest {
+            topic: "t".into(),
+            partitions: entries,
+            producer_id: producer,
+            producer_epoch: 1,
+            ..ProduceRequest::default()
+        }
+    }
+
+    fn entry(partition: u32, record_batch: Bytes, base_sequence: Option<i32>) -> PartitionRecords {
+        PartitionRecords {
+            partition,
+            records: Vec::new(),
+            base_sequence,
+            record_batch,
+        }
+    }
+
+    fn checked(
+        request: &mut ProduceRequest,
+        topic: &TopicRecord,
+    ) -> Result<Vec<AppendBatch>, String> {
+        let idem = idempotence(request).map_err(|e| e.to_string())?;
+        let batches = take_batches(request).map_err(|e| e.to_string())?;
+        check_batches(topic, batches, idem.as_ref()).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn a_stamped_batch_is_stored_as_it_came() {
+        let t = topic(TopicConfig::default());
+        let bytes = batch(Some("k"), 10, Some((5, 1, 30)));
+        let mut req = request(vec![entry(1, bytes.clone(), Some(30))], Some(5));
+        let out = checked(&mut req, &t).unwrap();
+        assert_eq!(out[0].batch, bytes, "no re-encoding");
+        assert_eq!(out[0].record_count, 1);
+        assert_eq!(out[0].producer.map(|p| p.base_sequence), Some(30));
+        assert!(req.partitions.is_empty());
+    }
+
+    #[test]
+    fn mismatched_producer_fields_and_policies_are_refused() {
+        let t = topic(TopicConfig::default());
+        let mut wrong_seq = request(
+            vec![entry(0, batch(None, 10, Some((5, 1, 31))), Some(30))],
+            Some(5),
+        );
+        let err = checked(&mut wrong_seq, &t).unwrap_err();
+        assert!(
+            err.contains("stamp the batch with the request's producer fields"),
+            "{err}"
+        );
+
+        let mut stamped_not_idempotent =
+            request(vec![entry(0, batch(None, 10, Some((5, 1, 0))), None)], None);
+        let err = checked(&mut stamped_not_idempotent, &t).unwrap_err();
+        assert!(err.contains("not idempotent"), "{err}");
+
+        let mut no_partition = request(vec![entry(9, batch(None, 10, None), None)], None);
+        assert!(checked(&mut no_partition, &t).unwrap_err().contains("9"));
+
+        let small = topic(TopicConfig {
+            max_message_bytes: 100,
+            ..TopicConfig::default()
+        });
+        let mut too_big = request(vec![entry(0, batch(None, 500, None), None)], None);
+        let err = checked(&mut too_big, &small).unwrap_err();
+        assert!(err.contains("max.message.bytes"), "{err}");
+
+        let compacted = topic(TopicConfig {
+            cleanup_policy: CleanupPolicy::Compact,
+            ..TopicConfig::default()
+        });
+        let mut keyless = request(vec![entry(0, batch(None, 10, None), None)], None);
+        let err = checked(&mut keyless, &compacted).unwrap_err();
+        assert!(err.contains("cleanup.policy=compact"), "{err}");
+    }
+
+    #[test]
+    fn corrupt_bytes_and_mixed_entries_are_refused_with_the_partition_named() {
+        let t = topic(TopicConfig::default());
+        let mut bytes = batch(None, 10, None).to_vec();
+        let last = bytes.len() - 1;
+        bytes[last] ^= 1;
+        let mut corrupt = request(vec![entry(1, Bytes::from(bytes), None)], None);
+        let err = checked(&mut corrupt, &t).unwrap_err();
+        assert!(err.contains("partition 1") && err.contains("crc"), "{err}");
+
+        let mut mixed = entry(0, batch(None, 10, None), None);
+        mixed.records.push(Record::default());
+        let mut both = request(vec![mixed], None);
+        let err = checked(&mut both, &t).unwrap_err();
+        assert!(err.contains("both records and a record_batch"), "{err}");
+    }
+}
