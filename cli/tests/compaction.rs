@@ -59,6 +59,7 @@ async fn compacts(server: &DevServer, wal_root: &Path) {
             partitions: (0..PARTITIONS)
                 .map(|partition| PartitionRecords {
                     base_sequence: None,
+                    record_batch: Default::default(),
                     partition,
                     records: (0..25)
                         .map(|i| Record {

@@ -178,7 +178,7 @@ mod tests {
                 key: "h".into(),
                 value: Bytes::from_static(b"v"),
             }],
-            timestamp_ms: (i % 2 == 0).then_some(1_700_000_000_000),
+            timestamp_ms: i.is_multiple_of(2).then_some(1_700_000_000_000),
         }
     }
 

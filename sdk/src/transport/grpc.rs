@@ -56,7 +56,7 @@ impl GrpcTransport {
             reason: source_chain(&e),
         })?;
         let ordered =
-            OrderedProducer::start(produce_stream_opener(&channel), options.request_timeout);
+            OrderedProducer::start(&produce_stream_opener(&channel), options.request_timeout);
         Ok(Self { channel, ordered })
     }
 

@@ -85,11 +85,11 @@ impl std::fmt::Debug for OrderedProducer {
 impl OrderedProducer {
     /// Starts the shard tasks; each opens its stream on its first request.
     /// Must be called inside a Tokio runtime.
-    pub(crate) fn start(open: Opener, request_timeout: Duration) -> Self {
+    pub(crate) fn start(open: &Opener, request_timeout: Duration) -> Self {
         let shards = (0..SHARDS)
             .map(|_| {
                 let (tx, rx) = mpsc::unbounded_channel();
-                tokio::spawn(run_shard(Arc::clone(&open), rx, request_timeout));
+                tokio::spawn(run_shard(Arc::clone(open), rx, request_timeout));
                 tx
             })
             .collect();
