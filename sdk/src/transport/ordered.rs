@@ -35,6 +35,10 @@ use tonic::{Code, Status, Streaming};
 /// requests at once (each stream's requests are handled in order).
 pub(crate) const SHARDS: usize = 4;
 
+/// A stream with nothing in flight for this long is closed; the next request
+/// opens a new one.
+const IDLE_CLOSE: Duration = Duration::from_millis(500);
+
 /// The answer to one request sent on the ordered path.
 pub(crate) type ProduceFuture =
     Pin<Box<dyn Future<Output = Result<ProduceResponse, Status>> + Send + 'static>>;
@@ -179,16 +183,26 @@ async fn serve_stream(
     request_timeout: Duration,
 ) -> Status {
     let mut producer_gone = false;
+    let mut last_call = Instant::now();
     loop {
         let deadline = waiting.front().map(|w| w.sent + request_timeout);
         if producer_gone && waiting.is_empty() {
             return Status::cancelled("the producer is gone");
         }
+        // An idle stream is closed, so a gateway shutting down gracefully
+        // (which waits for open calls) is not held up by a quiet producer.
+        let idle_at = waiting.is_empty().then(|| last_call + IDLE_CLOSE);
         tokio::select! {
             call = calls.recv(), if !producer_gone => match call {
-                Some(call) => forward(call, waiting),
+                Some(call) => {
+                    last_call = Instant::now();
+                    forward(call, waiting);
+                }
                 None => producer_gone = true,
             },
+            () = sleep_until(idle_at), if idle_at.is_some() => {
+                return Status::cancelled("the produce stream was idle");
+            }
             message = responses.message() => match message {
                 Ok(Some(response)) => {
                     if let Err(status) = answer(waiting, response) {
