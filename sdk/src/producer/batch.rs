@@ -79,9 +79,14 @@ pub(crate) fn encode(records: &[Record], compression: Compression, now_ms: i64) 
         &mut out,
         &kafka,
         &options,
+        // kafka-protocol calls this for every codec, `None` included.
         Some(
-            |raw: &mut BytesMut, out: &mut BytesMut, _: KafkaCompression| {
-                compress(raw, out).map_err(Into::into)
+            |raw: &mut BytesMut, out: &mut BytesMut, codec: KafkaCompression| match codec {
+                KafkaCompression::None => {
+                    out.extend_from_slice(raw);
+                    Ok(())
+                }
+                _ => compress(raw, out).map_err(Into::into),
             },
         ),
     )
