@@ -387,6 +387,7 @@ async fn stratus_status_shows_the_workload() {
         "errors   produce: not_found",
         "inflight",
         "storage",
+        "lag      ",
     ] {
         assert!(
             stdout.contains(expected),
