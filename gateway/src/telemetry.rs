@@ -19,7 +19,15 @@ use tracing_opentelemetry::OpenTelemetrySpanExt as _;
 /// A server span for one call, the child of the caller's span when the call
 /// carries a `traceparent`.
 pub(crate) fn server_span(span: tracing::Span, metadata: &MetadataMap) -> tracing::Span {
-    if let Some(parent) = extract_span_context(metadata) {
+    server_span_from(span, extract_span_context(metadata))
+}
+
+/// A server span whose parent is `parent`, when there is one.
+pub(crate) fn server_span_from(
+    span: tracing::Span,
+    parent: Option<opentelemetry::trace::SpanContext>,
+) -> tracing::Span {
+    if let Some(parent) = parent {
         // Fails only when no OpenTelemetry layer is installed: nothing to link.
         let _ = span.set_parent(Context::new().with_remote_span_context(parent));
     }

@@ -70,6 +70,13 @@ pub fn extract_span_context(metadata: &MetadataMap) -> Option<SpanContext> {
     parse_traceparent(header, state)
 }
 
+/// The remote span context of a `traceparent` (and `tracestate`) carried in
+/// a message rather than in metadata, if well formed.
+pub fn span_context_from(traceparent: &str, tracestate: &str) -> Option<SpanContext> {
+    let state = tracestate.parse::<TraceState>().unwrap_or_default();
+    parse_traceparent(traceparent, state)
+}
+
 fn parse_traceparent(header: &str, state: TraceState) -> Option<SpanContext> {
     let mut parts = header.trim().split('-');
     let version = parts.next()?;

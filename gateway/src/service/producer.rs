@@ -2,6 +2,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 
 use futures::Stream;
+use stratus_proto::trace_context::span_context_from;
 use stratus_proto::v1::producer_server::Producer;
 use stratus_proto::v1::{
     ErrorDetail, InitProducerIdRequest, InitProducerIdResponse, PartitionAck, ProduceRequest,
@@ -20,7 +21,7 @@ use crate::batcher::{Admission, Ticket};
 use crate::error::GatewayError;
 use crate::produce::{encode, idempotence, route};
 use crate::produce_batch::{check_batches, take_batches};
-use crate::telemetry::{kind, outcome, server_span};
+use crate::telemetry::{kind, outcome, server_span, server_span_from};
 
 /// Requests of one ProduceStream submitted but not yet answered. Past it the
 /// stream stops reading, and HTTP/2 flow control holds the client back.
@@ -139,12 +140,17 @@ impl ProducerService {
     }
 }
 
-/// The server span of one produce request.
-fn produce_span(topic: &str, metadata: &tonic::metadata::MetadataMap) -> tracing::Span {
-    server_span(
-        tracing::info_span!("produce", otel.kind = "server", topic),
-        metadata,
-    )
+/// The server span of one produce request: the child of the client span
+/// named in the request, else of the one in the call's metadata.
+fn produce_span(
+    request: &ProduceRequest,
+    metadata: &tonic::metadata::MetadataMap,
+) -> tracing::Span {
+    let span = tracing::info_span!("produce", otel.kind = "server", topic = %request.topic);
+    match span_context_from(&request.traceparent, &request.tracestate) {
+        Some(parent) => server_span_from(span, Some(parent)),
+        None => server_span(span, metadata),
+    }
 }
 
 /// Counts one answered produce request; `started` is when it was received.
@@ -180,7 +186,7 @@ impl Producer for ProducerService {
         request: Request<ProduceRequest>,
     ) -> Result<Response<ProduceResponse>, Status> {
         let started = Instant::now();
-        let span = produce_span(&request.get_ref().topic, request.metadata());
+        let span = produce_span(request.get_ref(), request.metadata());
         let shared = &self.0;
         let result = async move {
             let prepared = Self::prepare(shared, request.into_inner()).await?;
@@ -247,7 +253,7 @@ impl Producer for ProducerService {
             while let Some(next) = requests.next().await {
                 let Ok(request) = next else { break };
                 let started = Instant::now();
-                let span = produce_span(&request.topic, &metadata);
+                let span = produce_span(&request, &metadata);
                 let correlation_id = request.correlation_id;
                 let task = tokio::spawn({
                     let shared = Arc::clone(&shared);
