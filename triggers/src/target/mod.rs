@@ -87,3 +87,6 @@ pub async fn invoker_for(spec: &TriggerSpec) -> Result<Box<dyn Invoker>, String>
         Target::Webhook { url, .. } => Box::new(WebhookInvoker::new(url, timeout)?),
     })
 }
+
+#[cfg(test)]
+mod tests;
