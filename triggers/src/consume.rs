@@ -265,16 +265,3 @@ fn adjust_pauses(source: &mut dyn Source, parts: &mut BTreeMap<Partition, Partit
 #[cfg(test)]
 mod tests;
 
-// TEMP-SDK
-pub(crate) mod tests_only {
-    #[derive(Debug)]
-    pub(crate) struct Never;
-    #[async_trait::async_trait]
-    impl crate::source::Source for Never {
-        async fn poll(&mut self) -> Result<crate::source::SourceEvent, String> { unreachable!() }
-        fn pause(&mut self, _: &[crate::Partition]) {}
-        fn resume(&mut self, _: &[crate::Partition]) {}
-        async fn commit(&mut self, _: &crate::Partition, _: i64) -> Result<(), String> { unreachable!() }
-        async fn close(self: Box<Self>) {}
-    }
-}

@@ -21,7 +21,7 @@ use crate::consume::{Run, consume};
 use crate::deliver::{Failure, FailureSink, Policy};
 use crate::failure::TopicSink;
 use crate::record::Record;
-// TEMP-SDK use crate::source::GroupSource;
+use crate::source::GroupSource;
 use crate::target::invoker_for;
 use crate::wire::spec_from_wire;
 
@@ -140,7 +140,7 @@ async fn run_trigger(client: Client, config: DispatcherConfig, spec: TriggerSpec
         },
         None => Box::new(NoFailureTopic),
     };
-    let source = match Err::<crate::consume::tests_only::Never, String>("TEMP-SDK".into()) {
+    let source = match GroupSource::join(&client, &spec, config.session_timeout).await {
         Ok(source) => source,
         Err(e) => {
             tracing::error!(trigger = %spec.name, error = %e, "cannot join the trigger's group");

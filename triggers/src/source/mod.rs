@@ -1,11 +1,11 @@
 //! Where a trigger's records come from: a consumer group member, behind a
 //! small trait so the consumption loop can be tested without a gateway.
 
-// TEMP-SDK mod group;
+mod group;
 
 use async_trait::async_trait;
 
-// TEMP-SDK pub use group::GroupSource;
+pub use group::GroupSource;
 
 use crate::record::{Partition, Record};
 

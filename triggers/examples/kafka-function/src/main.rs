@@ -5,7 +5,7 @@
 //!
 //! ```sh
 //! stratus trigger create hello-fn --topic hello --local 127.0.0.1:9001
-//! AWS_LAMBDA_RUNTIME_API=127.0.0.1:9001 cargo run -p stratus-triggers --example kafka-function
+//! AWS_LAMBDA_RUNTIME_API=127.0.0.1:9001 cargo run -p stratus-example-kafka-function
 //! ```
 //!
 //! It prints one JSON line per record (topic, partition, offset, value, and
