@@ -81,7 +81,17 @@ pub struct Function {
 }
 
 impl Function {
+    /// Starts the function once the dispatcher serves `runtime_api`
+    /// (`lambda_runtime` exits when it cannot connect).
     pub fn start(runtime_api: &str, env: &[(&str, &str)]) -> Self {
+        let start = Instant::now();
+        while std::net::TcpStream::connect(runtime_api).is_err() {
+            assert!(
+                start.elapsed() < Duration::from_secs(30),
+                "no dispatcher served the Runtime API at {runtime_api} within 30 s"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
         let mut child = Command::new(example_function())
             .env("AWS_LAMBDA_RUNTIME_API", runtime_api)
             .env("AWS_LAMBDA_FUNCTION_NAME", "kafka-function")
