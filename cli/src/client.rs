@@ -6,7 +6,8 @@ use tonic::transport::{Channel, Endpoint};
 /// Where client commands find a gateway.
 #[derive(Debug, Clone, clap::Args)]
 pub(crate) struct ServerArgs {
-    /// Gateway address: `HOST:PORT`, `grpc://HOST:PORT` or `grpcs://HOST:PORT`.
+    /// Gateway address: `HOST:PORT`, `grpc://HOST:PORT`, `grpcs://HOST:PORT`
+    /// or `quic://HOST:PORT`; several, comma-separated, to fail over between.
     #[arg(
         long,
         short = 's',
@@ -17,11 +18,13 @@ pub(crate) struct ServerArgs {
 }
 
 impl ServerArgs {
+    /// A gRPC channel to the first gateway listed.
     pub(crate) async fn channel(&self) -> anyhow::Result<Channel> {
-        let url = if self.server.contains("://") {
-            self.server.clone()
+        let first = self.server.split(',').next().unwrap_or_default().trim();
+        let url = if first.contains("://") {
+            first.to_owned()
         } else {
-            format!("http://{}", self.server)
+            format!("http://{first}")
         };
         Endpoint::from_shared(url.clone())
             .with_context(|| format!("{url:?} is not a valid gateway address"))?

@@ -10,13 +10,17 @@ use std::time::Duration;
 use obs::{ObservedDev, Scrape};
 use stratus_proto::v1::admin_client::AdminClient;
 use stratus_proto::v1::consumer_client::ConsumerClient;
+use stratus_proto::v1::groups_client::GroupsClient;
 use stratus_proto::v1::producer_client::ProducerClient;
 use stratus_proto::v1::{
-    CreateTopicRequest, FetchRequest, PartitionRecords, ProduceRequest, Record,
+    CommitOffsetsRequest, CreateTopicRequest, FetchRequest, JoinGroupRequest, OffsetCommit,
+    PartitionRecords, ProduceRequest, Record,
 };
 
 const TOPIC: &str = "observed";
 const PARTITIONS: u32 = 3;
+/// The workload's consumer group commits offset 1 in partition 0.
+const GROUP: &str = "observers";
 
 /// What a workload did, to compare with the counters.
 #[derive(Debug, Default)]
@@ -114,6 +118,33 @@ async fn run_workload(server: &ObservedDev) -> Workload {
         .expect_err("unknown topic");
     assert_eq!(missing.code(), tonic::Code::NotFound);
     done.not_found_fetches += 1;
+
+    let mut groups = GroupsClient::new(server.channel().await);
+    let member = groups
+        .join_group(JoinGroupRequest {
+            group: GROUP.to_owned(),
+            topics: vec![TOPIC.to_owned()],
+            ..JoinGroupRequest::default()
+        })
+        .await
+        .expect("join")
+        .into_inner()
+        .member
+        .expect("assignment");
+    groups
+        .commit_offsets(CommitOffsetsRequest {
+            group: GROUP.to_owned(),
+            member_id: member.member_id,
+            generation: member.generation,
+            offsets: vec![OffsetCommit {
+                topic: TOPIC.to_owned(),
+                partition: 0,
+                offset: 1,
+                metadata: String::new(),
+            }],
+        })
+        .await
+        .expect("commit");
     done
 }
 
@@ -140,6 +171,7 @@ async fn counters_match_what_was_produced_and_fetched() {
     let expected_next = done.records as f64;
     let scrape = scrape_until(&server, |s| {
         s.sum("stratus_partition_next_offset", &[("topic", TOPIC)]) == expected_next
+            && s.has("stratus_group_lag")
     })
     .await;
 
@@ -212,6 +244,15 @@ async fn counters_match_what_was_produced_and_fetched() {
         scrape.sum("stratus_partition_log_start_offset", &[("topic", TOPIC)]),
         0.0
     );
+    // Lag: the group's committed offset 1 against partition 0's end.
+    let partition_0 = [("topic", TOPIC), ("partition", "0")];
+    assert_eq!(
+        scrape.sum(
+            "stratus_group_lag",
+            &[("group", GROUP), ("topic", TOPIC), ("partition", "0")]
+        ),
+        scrape.sum("stratus_partition_next_offset", &partition_0) - 1.0
+    );
     server.terminate();
 }
 
@@ -277,7 +318,10 @@ async fn every_dashboard_query_names_an_exported_metric() {
         &[("STRATUS_TELEMETRY__PARTITION_METRICS_INTERVAL", "1s")],
     );
     run_workload(&server).await;
-    let scrape = scrape_until(&server, |s| s.has("stratus_partition_next_offset")).await;
+    let scrape = scrape_until(&server, |s| {
+        s.has("stratus_partition_next_offset") && s.has("stratus_group_lag")
+    })
+    .await;
     let mut missing = BTreeSet::new();
     for (title, expr) in &queries {
         let names = metric_names(expr);
@@ -343,6 +387,7 @@ async fn stratus_status_shows_the_workload() {
         "errors   produce: not_found",
         "inflight",
         "storage",
+        "lag      ",
     ] {
         assert!(
             stdout.contains(expected),

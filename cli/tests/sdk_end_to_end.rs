@@ -163,3 +163,175 @@ async fn bad_input_gets_clear_errors() {
     let err = Client::connect("grpc://127.0.0.1:1").await.unwrap_err();
     assert!(err.to_string().contains("cannot reach a gateway"), "{err}");
 }
+
+/// Consumes as a group member until `want` distinct values were seen by
+/// all members together, committing after every batch; returns
+/// `(partition, offset, value)` in the order this member saw them.
+async fn consume_as_member(
+    mut member: stratus_sdk::GroupConsumer,
+    seen: std::sync::Arc<std::sync::Mutex<std::collections::BTreeSet<String>>>,
+    want: usize,
+) -> (stratus_sdk::GroupConsumer, Vec<(u32, i64, String)>) {
+    let mut mine = Vec::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    while seen.lock().unwrap().len() < want {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "group did not consume everything"
+        );
+        let event = tokio::time::timeout(Duration::from_millis(300), member.poll()).await;
+        let Ok(event) = event else { continue };
+        if let stratus_sdk::GroupEvent::Records(records) = event.expect("poll") {
+            for r in &records {
+                let value = String::from_utf8(r.value.clone().unwrap().to_vec()).unwrap();
+                mine.push((r.partition, r.offset, value.clone()));
+                seen.lock().unwrap().insert(value);
+            }
+            member.commit().await.expect("commit");
+        }
+    }
+    (member, mine)
+}
+
+/// Two group members (one connected through a gateway list whose first
+/// entry is down) share a topic's partitions, commit, report lag, and a
+/// later member resumes from the committed offsets; over gRPC and QUIC.
+async fn group_members_share_and_resume(url: &str, topic: &str) {
+    use std::collections::BTreeSet;
+    use std::sync::{Arc, Mutex};
+    use stratus_sdk::{GroupConfig, GroupEvent, TopicPartition};
+
+    let client = Client::connect(url).await.unwrap();
+    client
+        .admin()
+        .create_topic(topic, 6, TopicConfig::default())
+        .await
+        .unwrap();
+    let config = || {
+        let mut config = GroupConfig::new("sdk-group", [topic]);
+        config.auto_commit = None;
+        config.session_timeout = Some(Duration::from_secs(3));
+        config.fetch_wait = Duration::from_millis(100);
+        config
+    };
+    let mut first = client.group_consumer(config()).await.unwrap();
+    match first.poll().await.unwrap() {
+        GroupEvent::Assigned(tps) => assert_eq!(tps.len(), 6, "{tps:?}"),
+        other => panic!("expected the first assignment, got {other:?}"),
+    }
+    // A dead gateway first in the list: the client fails over to the live one.
+    let via_failover = Client::connect(&format!("{},{url}", dead_gateway(url)))
+        .await
+        .unwrap();
+    let mut second = via_failover.group_consumer(config()).await.unwrap();
+    // The group settles: the first member releases half to the second.
+    let settle = tokio::time::Instant::now() + Duration::from_secs(30);
+    while first.assignment().len() != 3 || second.assignment().len() != 3 {
+        assert!(
+            tokio::time::Instant::now() < settle,
+            "the group never settled"
+        );
+        tokio::select! {
+            event = first.poll() => { event.unwrap(); }
+            event = second.poll() => { event.unwrap(); }
+            () = tokio::time::sleep(Duration::from_millis(100)) => {}
+        }
+    }
+    let producer = client.producer(ProducerConfig::default()).await.unwrap();
+    produce_keyed(&producer, topic, 600, KEYS).await;
+
+    let seen = Arc::new(Mutex::new(BTreeSet::new()));
+    let a = tokio::spawn(consume_as_member(first, seen.clone(), 600));
+    let b = tokio::spawn(consume_as_member(second, seen.clone(), 600));
+    let (first, from_first) = a.await.unwrap();
+    let (second, from_second) = b.await.unwrap();
+    assert_eq!(seen.lock().unwrap().len(), 600);
+    assert_eq!(
+        from_first.len() + from_second.len(),
+        600,
+        "a settled group delivers every record to exactly one member"
+    );
+    for mine in [&from_first, &from_second] {
+        for pair in mine.windows(2) {
+            if pair[0].0 == pair[1].0 {
+                assert!(pair[0].1 < pair[1].1, "out of order: {pair:?}");
+            }
+        }
+    }
+    // The two members ended with disjoint partitions covering the topic.
+    let (mine_a, mine_b) = (first.assignment(), second.assignment());
+    assert!(
+        mine_a.iter().all(|tp| !mine_b.contains(tp)),
+        "{mine_a:?} {mine_b:?}"
+    );
+    assert!(!mine_b.is_empty(), "the second member got no partitions");
+
+    // Everything read was committed: no lag.
+    for lag in first.lag().await.unwrap() {
+        assert_eq!(lag.lag, 0, "{lag:?}");
+        assert_eq!(lag.committed, Some(lag.end_offset), "{lag:?}");
+    }
+    // A commit for a partition the member does not hold is refused.
+    let foreign = mine_b[0].clone();
+    let err = first.commit_offsets(&[(foreign, 0)]).await.unwrap_err();
+    assert!(err.to_string().contains("rejoin"), "{err}");
+
+    first.close().await.unwrap();
+    second.close().await.unwrap();
+
+    // A new member starts from the committed offsets: only new records.
+    for i in 0..10 {
+        producer
+            .send(ProducerRecord::new(topic, format!("late-{i}")).key(format!("k{i}")))
+            .await
+            .unwrap()
+            .await
+            .unwrap();
+    }
+    let mut third = client.group_consumer(config()).await.unwrap();
+    let mut late = BTreeSet::new();
+    while late.len() < 10 {
+        if let GroupEvent::Records(records) = third.poll().await.unwrap() {
+            for r in records {
+                let value = String::from_utf8(r.value.unwrap().to_vec()).unwrap();
+                assert!(
+                    value.starts_with("late-"),
+                    "re-read a committed record: {value}"
+                );
+                late.insert(value);
+            }
+        }
+    }
+    let lost = TopicPartition::new(topic, 99);
+    assert!(third.seek(&lost, 0).is_err());
+    third.close().await.unwrap();
+    producer.close().await.unwrap();
+}
+
+/// A URL of the same transport on which nothing listens.
+fn dead_gateway(url: &str) -> String {
+    let socket = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let port = socket.local_addr().unwrap().port();
+    drop(socket);
+    let scheme = url.split("://").next().unwrap();
+    let query = url
+        .split_once('?')
+        .map(|(_, q)| format!("?{q}"))
+        .unwrap_or_default();
+    format!("{scheme}://127.0.0.1:{port}{query}")
+}
+
+#[tokio::test]
+async fn group_members_share_and_resume_over_grpc() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = DevServer::start(dir.path());
+    group_members_share_and_resume(&server.url, "group-grpc").await;
+}
+
+#[tokio::test]
+async fn group_members_share_and_resume_over_quic() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = DevServer::start(dir.path());
+    let url = server.quic_url.clone().expect("stratus dev serves QUIC");
+    group_members_share_and_resume(&url, "group-quic").await;
+}

@@ -2,13 +2,14 @@
 //! `stratus_partition_next_offset` gauges: every partition's log start and
 //! next offset, refreshed from metadata every `partition_metrics_interval`
 //! (one read transaction per topic), so a scrape only copies a snapshot and
-//! never touches the metadata store. Consumer lag is next offset minus a
-//! group's committed offset: consumer groups register their committed
-//! offsets beside these gauges.
+//! never touches the metadata store. `stratus_group_lag` is, per group and
+//! partition with a committed offset, the next offset minus the committed
+//! one, refreshed in the same pass.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use stratus_storage::group::{GroupLimits, Groups};
 use stratus_storage::log::Log;
 use stratus_telemetry::{KeyValue, TelemetryConfig};
 use tokio::task::JoinHandle;
@@ -21,7 +22,20 @@ struct PartitionRow {
     next_offset: i64,
 }
 
-type Snapshot = Arc<Mutex<Vec<PartitionRow>>>;
+/// One group's lag in one partition.
+#[derive(Debug, Clone)]
+struct LagRow {
+    labels: [KeyValue; 3],
+    lag: i64,
+}
+
+#[derive(Debug, Default)]
+struct Rows {
+    partitions: Vec<PartitionRow>,
+    lags: Vec<LagRow>,
+}
+
+type Snapshot = Arc<Mutex<Rows>>;
 
 /// The running refresher; stops when dropped.
 #[derive(Debug)]
@@ -58,7 +72,7 @@ fn register(snapshot: &Snapshot) {
         .with_description("First offset still readable, per topic and partition")
         .with_callback(move |observer| {
             if let Some(rows) = starts.upgrade() {
-                for row in rows.lock().unwrap_or_else(|e| e.into_inner()).iter() {
+                for row in &rows.lock().unwrap_or_else(|e| e.into_inner()).partitions {
                     observer.observe(row.log_start_offset, &row.labels);
                 }
             }
@@ -70,8 +84,22 @@ fn register(snapshot: &Snapshot) {
         .with_description("Offset the next record will get, per topic and partition")
         .with_callback(move |observer| {
             if let Some(rows) = heads.upgrade() {
-                for row in rows.lock().unwrap_or_else(|e| e.into_inner()).iter() {
+                for row in &rows.lock().unwrap_or_else(|e| e.into_inner()).partitions {
                     observer.observe(row.next_offset, &row.labels);
+                }
+            }
+        })
+        .build();
+    let lags = Arc::downgrade(snapshot);
+    meter
+        .i64_observable_gauge("stratus.group.lag")
+        .with_description(
+            "Records a consumer group has yet to commit, per group, topic and partition",
+        )
+        .with_callback(move |observer| {
+            if let Some(rows) = lags.upgrade() {
+                for row in &rows.lock().unwrap_or_else(|e| e.into_inner()).lags {
+                    observer.observe(row.lag, &row.labels);
                 }
             }
         })
@@ -85,7 +113,11 @@ async fn refresh_loop(log: Arc<Log>, snapshot: Snapshot, every: Duration, max_se
     loop {
         ticker.tick().await;
         match read_all(&log, max_series).await {
-            Ok((rows, left_out)) => {
+            Ok((mut rows, left_out)) => {
+                match read_lags(&log, &rows.partitions, max_series).await {
+                    Ok(lags) => rows.lags = lags,
+                    Err(e) => tracing::debug!(error = %e, "cannot refresh group lag gauges"),
+                }
                 if left_out > 0 && !warned {
                     tracing::warn!(
                         left_out,
@@ -102,10 +134,54 @@ async fn refresh_loop(log: Arc<Log>, snapshot: Snapshot, every: Duration, max_se
     }
 }
 
+/// Every group's lag in each partition it has committed an offset for.
+async fn read_lags(
+    log: &Log,
+    partitions: &[PartitionRow],
+    max_series: usize,
+) -> Result<Vec<LagRow>, stratus_storage::group::GroupError> {
+    let groups = Groups::new(
+        Arc::clone(log.meta()),
+        log.keys().clone(),
+        GroupLimits::default(),
+    );
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64);
+    let next_offset = |topic: &str, partition: u32| {
+        partitions
+            .iter()
+            .find(|row| {
+                row.labels[0].value.as_str() == topic
+                    && row.labels[1].value == i64::from(partition).into()
+            })
+            .map(|row| row.next_offset)
+    };
+    let mut lags = Vec::new();
+    for group in groups.list(now_ms).await? {
+        for committed in groups.committed(&group.group, &[]).await? {
+            if lags.len() >= max_series {
+                return Ok(lags);
+            }
+            if let Some(next) = next_offset(&committed.topic, committed.partition) {
+                lags.push(LagRow {
+                    labels: [
+                        KeyValue::new("group", group.group.clone()),
+                        KeyValue::new("topic", committed.topic.clone()),
+                        KeyValue::new("partition", i64::from(committed.partition)),
+                    ],
+                    lag: (next - committed.record.offset).max(0),
+                });
+            }
+        }
+    }
+    Ok(lags)
+}
+
 async fn read_all(
     log: &Log,
     max_series: usize,
-) -> Result<(Vec<PartitionRow>, usize), stratus_storage::log::LogError> {
+) -> Result<(Rows, usize), stratus_storage::log::LogError> {
     let mut rows = Vec::new();
     let mut left_out = 0;
     for topic in log.list_topics().await? {
@@ -128,5 +204,11 @@ async fn read_all(
             });
         }
     }
-    Ok((rows, left_out))
+    Ok((
+        Rows {
+            partitions: rows,
+            lags: Vec::new(),
+        },
+        left_out,
+    ))
 }

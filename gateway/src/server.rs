@@ -133,6 +133,7 @@ impl Gateway {
                 admin: AdminService(Arc::clone(&shared)),
                 producer: ProducerService(Arc::clone(&shared)),
                 consumer: ConsumerService(Arc::clone(&shared)),
+                groups: GroupsService(Arc::clone(&shared)),
             };
             Some(quic::start(
                 &shared.config.quic,

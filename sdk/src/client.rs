@@ -8,6 +8,7 @@ use std::time::Duration;
 use crate::admin::Admin;
 use crate::consumer::Consumer;
 use crate::error::Result;
+use crate::group::{GroupConfig, GroupConsumer};
 use crate::producer::{Producer, ProducerConfig};
 use crate::transport::{self, ConnectOptions, Transport};
 
@@ -21,7 +22,8 @@ pub struct Client {
 impl Client {
     /// Connects with default options. `url` is `grpc://HOST:PORT`,
     /// `grpcs://HOST:PORT` (needs [`ClientBuilder::ca_file`]) or
-    /// `quic://HOST:PORT`; a bare `HOST:PORT` means `grpc://`.
+    /// `quic://HOST:PORT`; a bare `HOST:PORT` means `grpc://`. Several URLs,
+    /// comma-separated, name gateways to fail over between.
     pub async fn connect(url: &str) -> Result<Self> {
         Self::builder(url).connect().await
     }
@@ -43,6 +45,11 @@ impl Client {
     /// gateway for a producer id first.
     pub async fn producer(&self, config: ProducerConfig) -> Result<Producer> {
         Producer::start(self.transport.clone(), config).await
+    }
+
+    /// A member of a consumer group; it has joined when this returns.
+    pub async fn group_consumer(&self, config: GroupConfig) -> Result<GroupConsumer> {
+        GroupConsumer::join(self.transport.clone(), config).await
     }
 
     /// A consumer of `topic` with no partitions assigned yet.

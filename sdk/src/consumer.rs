@@ -38,6 +38,7 @@ pub enum Offset {
 /// A record read from a partition.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConsumerRecord {
+    pub topic: String,
     pub partition: u32,
     pub offset: i64,
     pub timestamp_ms: i64,
@@ -277,7 +278,7 @@ impl Consumer {
                     position.failures = 0;
                     position.offset = response.next_fetch_offset.max(position.offset);
                     if !response.records.is_empty() {
-                        return Ok(into_records(partition, response));
+                        return Ok(into_records(&self.topic, partition, response));
                     }
                 }
                 Err(status) if is_retryable(&status) => position.failures += 1,
@@ -344,11 +345,16 @@ where
     )
 }
 
-fn into_records(partition: u32, response: FetchResponse) -> Vec<ConsumerRecord> {
+pub(crate) fn into_records(
+    topic: &str,
+    partition: u32,
+    response: FetchResponse,
+) -> Vec<ConsumerRecord> {
     response
         .records
         .into_iter()
         .map(|r| ConsumerRecord {
+            topic: topic.to_owned(),
             partition,
             offset: r.offset,
             timestamp_ms: r.timestamp_ms,

@@ -12,12 +12,15 @@
 //! ```
 //!
 //! The transport is chosen by the URL: `grpc://`, `grpcs://` (TLS, trusting
-//! [`ClientBuilder::ca_file`]) or `quic://`.
+//! [`ClientBuilder::ca_file`]) or `quic://`; several comma-separated URLs
+//! name gateways to fail over between. Consumer groups:
+//! [`Client::group_consumer`].
 
 mod admin;
 mod client;
 mod consumer;
 mod error;
+mod group;
 mod producer;
 mod transport;
 
@@ -25,6 +28,9 @@ pub use admin::Admin;
 pub use client::{Client, ClientBuilder};
 pub use consumer::{Consumer, ConsumerRecord, Offset};
 pub use error::{Error, Result};
+pub use group::{
+    Assignor, GroupConfig, GroupConsumer, GroupEvent, PartitionLag, StartFrom, TopicPartition,
+};
 pub use producer::{
     Delivery, DeliveryFuture, Producer, ProducerConfig, ProducerIdentity, ProducerRecord,
 };

@@ -167,5 +167,31 @@ fn render(url: &str, before: &Scrape, after: &Scrape, window: Duration) -> Strin
         ),
         r("stratus_metadata_retries_total", &[]),
     );
+    let _ = write!(out, "\nlag      {}", group_lag(after));
     out
+}
+
+/// Total lag per consumer group, largest first, e.g. `billing 1200, audit 0`.
+fn group_lag(scrape: &Scrape) -> String {
+    let mut groups: Vec<String> = scrape
+        .matching("stratus_group_lag", &[])
+        .filter_map(|s| s.labels.get("group").cloned())
+        .collect();
+    groups.sort();
+    groups.dedup();
+    let mut lags: Vec<(String, f64)> = groups
+        .into_iter()
+        .map(|group| {
+            let lag = scrape.sum("stratus_group_lag", &[("group", &group)]);
+            (group, lag)
+        })
+        .collect();
+    lags.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    if lags.is_empty() {
+        return "no consumer group has committed offsets".to_owned();
+    }
+    lags.iter()
+        .map(|(group, lag)| format!("{group} {lag:.0}"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }

@@ -8,12 +8,13 @@ use std::sync::Arc;
 use stratus_proto::frame::{Frame, MessageKind, WireMessage};
 use stratus_proto::v1::admin_server::Admin;
 use stratus_proto::v1::consumer_server::Consumer;
+use stratus_proto::v1::groups_server::Groups;
 use stratus_proto::v1::producer_server::Producer;
 use tonic::metadata::{MetadataKey, MetadataValue};
 use tonic::{Request, Response, Status};
 
 use crate::error::frame_status;
-use crate::service::{AdminService, ConsumerService, ProducerService};
+use crate::service::{AdminService, ConsumerService, GroupsService, ProducerService};
 
 /// The services a QUIC call can reach.
 #[derive(Debug)]
@@ -21,6 +22,7 @@ pub(crate) struct Services {
     pub(crate) admin: AdminService,
     pub(crate) producer: ProducerService,
     pub(crate) consumer: ConsumerService,
+    pub(crate) groups: GroupsService,
 }
 
 impl Services {
@@ -48,6 +50,15 @@ impl Services {
             MessageKind::ListOffsetsRequest => {
                 unary(frame, |r| self.consumer.list_offsets(r)).await
             }
+            MessageKind::JoinGroupRequest => unary(frame, |r| self.groups.join_group(r)).await,
+            MessageKind::HeartbeatRequest => unary(frame, |r| self.groups.heartbeat(r)).await,
+            MessageKind::LeaveGroupRequest => unary(frame, |r| self.groups.leave_group(r)).await,
+            MessageKind::CommitOffsetsRequest => {
+                unary(frame, |r| self.groups.commit_offsets(r)).await
+            }
+            MessageKind::FetchOffsetsRequest => {
+                unary(frame, |r| self.groups.fetch_offsets(r)).await
+            }
             MessageKind::CreateTopicResponse
             | MessageKind::DeleteTopicResponse
             | MessageKind::ListTopicsResponse
@@ -56,6 +67,11 @@ impl Services {
             | MessageKind::FetchResponse
             | MessageKind::ListOffsetsResponse
             | MessageKind::InitProducerIdResponse
+            | MessageKind::JoinGroupResponse
+            | MessageKind::HeartbeatResponse
+            | MessageKind::LeaveGroupResponse
+            | MessageKind::CommitOffsetsResponse
+            | MessageKind::FetchOffsetsResponse
             | MessageKind::Error => Err(Status::unimplemented(format!(
                 "{} is not a request; open a stream with a request message",
                 frame.kind

@@ -26,6 +26,16 @@ pub enum MessageKind {
     ListOffsetsResponse = 14,
     InitProducerIdRequest = 15,
     InitProducerIdResponse = 16,
+    JoinGroupRequest = 17,
+    JoinGroupResponse = 18,
+    HeartbeatRequest = 19,
+    HeartbeatResponse = 20,
+    LeaveGroupRequest = 21,
+    LeaveGroupResponse = 22,
+    CommitOffsetsRequest = 23,
+    CommitOffsetsResponse = 24,
+    FetchOffsetsRequest = 25,
+    FetchOffsetsResponse = 26,
     /// The request failed; the payload is an `ErrorDetail` (gRPC status code
     /// and message).
     Error = 255,
@@ -33,7 +43,7 @@ pub enum MessageKind {
 
 impl MessageKind {
     /// Every kind, in wire order.
-    pub const ALL: [MessageKind; 17] = [
+    pub const ALL: [MessageKind; 27] = [
         MessageKind::CreateTopicRequest,
         MessageKind::CreateTopicResponse,
         MessageKind::DeleteTopicRequest,
@@ -50,6 +60,16 @@ impl MessageKind {
         MessageKind::ListOffsetsResponse,
         MessageKind::InitProducerIdRequest,
         MessageKind::InitProducerIdResponse,
+        MessageKind::JoinGroupRequest,
+        MessageKind::JoinGroupResponse,
+        MessageKind::HeartbeatRequest,
+        MessageKind::HeartbeatResponse,
+        MessageKind::LeaveGroupRequest,
+        MessageKind::LeaveGroupResponse,
+        MessageKind::CommitOffsetsRequest,
+        MessageKind::CommitOffsetsResponse,
+        MessageKind::FetchOffsetsRequest,
+        MessageKind::FetchOffsetsResponse,
         MessageKind::Error,
     ];
 
@@ -91,6 +111,16 @@ impl MessageKind {
             MessageKind::ListOffsetsResponse => "ListOffsetsResponse",
             MessageKind::InitProducerIdRequest => "InitProducerIdRequest",
             MessageKind::InitProducerIdResponse => "InitProducerIdResponse",
+            MessageKind::JoinGroupRequest => "JoinGroupRequest",
+            MessageKind::JoinGroupResponse => "JoinGroupResponse",
+            MessageKind::HeartbeatRequest => "HeartbeatRequest",
+            MessageKind::HeartbeatResponse => "HeartbeatResponse",
+            MessageKind::LeaveGroupRequest => "LeaveGroupRequest",
+            MessageKind::LeaveGroupResponse => "LeaveGroupResponse",
+            MessageKind::CommitOffsetsRequest => "CommitOffsetsRequest",
+            MessageKind::CommitOffsetsResponse => "CommitOffsetsResponse",
+            MessageKind::FetchOffsetsRequest => "FetchOffsetsRequest",
+            MessageKind::FetchOffsetsResponse => "FetchOffsetsResponse",
             MessageKind::Error => "Error",
         }
     }
@@ -132,6 +162,16 @@ wire_messages!(
     ListOffsetsResponse,
     InitProducerIdRequest,
     InitProducerIdResponse,
+    JoinGroupRequest,
+    JoinGroupResponse,
+    HeartbeatRequest,
+    HeartbeatResponse,
+    LeaveGroupRequest,
+    LeaveGroupResponse,
+    CommitOffsetsRequest,
+    CommitOffsetsResponse,
+    FetchOffsetsRequest,
+    FetchOffsetsResponse,
 );
 
 impl WireMessage for v1::ErrorDetail {
@@ -168,6 +208,16 @@ mod tests {
                 (14, "ListOffsetsResponse"),
                 (15, "InitProducerIdRequest"),
                 (16, "InitProducerIdResponse"),
+                (17, "JoinGroupRequest"),
+                (18, "JoinGroupResponse"),
+                (19, "HeartbeatRequest"),
+                (20, "HeartbeatResponse"),
+                (21, "LeaveGroupRequest"),
+                (22, "LeaveGroupResponse"),
+                (23, "CommitOffsetsRequest"),
+                (24, "CommitOffsetsResponse"),
+                (25, "FetchOffsetsRequest"),
+                (26, "FetchOffsetsResponse"),
                 (255, "Error"),
             ]
         );

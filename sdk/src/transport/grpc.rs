@@ -4,12 +4,15 @@
 use async_trait::async_trait;
 use stratus_proto::v1::admin_client::AdminClient;
 use stratus_proto::v1::consumer_client::ConsumerClient;
+use stratus_proto::v1::groups_client::GroupsClient;
 use stratus_proto::v1::producer_client::ProducerClient;
 use stratus_proto::v1::{
-    CreateTopicRequest, CreateTopicResponse, DeleteTopicRequest, DeleteTopicResponse,
-    DescribeTopicRequest, DescribeTopicResponse, FetchRequest, FetchResponse,
-    InitProducerIdRequest, InitProducerIdResponse, ListOffsetsRequest, ListOffsetsResponse,
-    ListTopicsRequest, ListTopicsResponse, ProduceRequest, ProduceResponse,
+    CommitOffsetsRequest, CommitOffsetsResponse, CreateTopicRequest, CreateTopicResponse,
+    DeleteTopicRequest, DeleteTopicResponse, DescribeTopicRequest, DescribeTopicResponse,
+    FetchOffsetsRequest, FetchOffsetsResponse, FetchRequest, FetchResponse, HeartbeatRequest,
+    HeartbeatResponse, InitProducerIdRequest, InitProducerIdResponse, JoinGroupRequest,
+    JoinGroupResponse, LeaveGroupRequest, LeaveGroupResponse, ListOffsetsRequest,
+    ListOffsetsResponse, ListTopicsRequest, ListTopicsResponse, ProduceRequest, ProduceResponse,
 };
 use tonic::Status;
 use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint};
@@ -59,6 +62,10 @@ impl GrpcTransport {
 
     fn producer(&self) -> ProducerClient<Channel> {
         ProducerClient::new(self.channel.clone()).max_decoding_message_size(usize::MAX)
+    }
+
+    fn groups(&self) -> GroupsClient<Channel> {
+        GroupsClient::new(self.channel.clone())
     }
 
     fn consumer(&self) -> ConsumerClient<Channel> {
@@ -141,5 +148,31 @@ impl Transport for GrpcTransport {
 
     async fn list_offsets(&self, req: ListOffsetsRequest) -> Result<ListOffsetsResponse, Status> {
         Ok(self.consumer().list_offsets(req).await?.into_inner())
+    }
+
+    async fn join_group(&self, req: JoinGroupRequest) -> Result<JoinGroupResponse, Status> {
+        Ok(self.groups().join_group(req).await?.into_inner())
+    }
+
+    async fn heartbeat(&self, req: HeartbeatRequest) -> Result<HeartbeatResponse, Status> {
+        Ok(self.groups().heartbeat(req).await?.into_inner())
+    }
+
+    async fn leave_group(&self, req: LeaveGroupRequest) -> Result<LeaveGroupResponse, Status> {
+        Ok(self.groups().leave_group(req).await?.into_inner())
+    }
+
+    async fn commit_offsets(
+        &self,
+        req: CommitOffsetsRequest,
+    ) -> Result<CommitOffsetsResponse, Status> {
+        Ok(self.groups().commit_offsets(req).await?.into_inner())
+    }
+
+    async fn fetch_offsets(
+        &self,
+        req: FetchOffsetsRequest,
+    ) -> Result<FetchOffsetsResponse, Status> {
+        Ok(self.groups().fetch_offsets(req).await?.into_inner())
     }
 }

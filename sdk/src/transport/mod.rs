@@ -6,6 +6,7 @@
 //! Errors are `tonic::Status` on every transport, so retry policy (which codes
 //! are retryable) is written once, above this trait.
 
+mod failover;
 mod grpc;
 mod quic;
 
@@ -15,10 +16,12 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use stratus_proto::v1::{
-    CreateTopicRequest, CreateTopicResponse, DeleteTopicRequest, DeleteTopicResponse,
-    DescribeTopicRequest, DescribeTopicResponse, FetchRequest, FetchResponse,
-    InitProducerIdRequest, InitProducerIdResponse, ListOffsetsRequest, ListOffsetsResponse,
-    ListTopicsRequest, ListTopicsResponse, ProduceRequest, ProduceResponse,
+    CommitOffsetsRequest, CommitOffsetsResponse, CreateTopicRequest, CreateTopicResponse,
+    DeleteTopicRequest, DeleteTopicResponse, DescribeTopicRequest, DescribeTopicResponse,
+    FetchOffsetsRequest, FetchOffsetsResponse, FetchRequest, FetchResponse, HeartbeatRequest,
+    HeartbeatResponse, InitProducerIdRequest, InitProducerIdResponse, JoinGroupRequest,
+    JoinGroupResponse, LeaveGroupRequest, LeaveGroupResponse, ListOffsetsRequest,
+    ListOffsetsResponse, ListTopicsRequest, ListTopicsResponse, ProduceRequest, ProduceResponse,
 };
 use tonic::Status;
 
@@ -41,6 +44,15 @@ pub(crate) trait Transport: Send + Sync + std::fmt::Debug {
     async fn produce(&self, req: ProduceRequest) -> Result<ProduceResponse, Status>;
     async fn fetch(&self, req: FetchRequest) -> Result<FetchResponse, Status>;
     async fn list_offsets(&self, req: ListOffsetsRequest) -> Result<ListOffsetsResponse, Status>;
+    async fn join_group(&self, req: JoinGroupRequest) -> Result<JoinGroupResponse, Status>;
+    async fn heartbeat(&self, req: HeartbeatRequest) -> Result<HeartbeatResponse, Status>;
+    async fn leave_group(&self, req: LeaveGroupRequest) -> Result<LeaveGroupResponse, Status>;
+    async fn commit_offsets(
+        &self,
+        req: CommitOffsetsRequest,
+    ) -> Result<CommitOffsetsResponse, Status>;
+    async fn fetch_offsets(&self, req: FetchOffsetsRequest)
+    -> Result<FetchOffsetsResponse, Status>;
 }
 
 /// How to reach a gateway, shared by every transport.
@@ -107,8 +119,38 @@ pub(crate) fn parse_url(raw: &str) -> Result<(Scheme, url::Url), Error> {
     Ok((scheme, url))
 }
 
-/// Opens the transport the URL names.
+/// Opens the transport the URL names; a comma-separated list of URLs means
+/// several gateways, used one at a time with failover.
 pub(crate) async fn connect(
+    raw_url: &str,
+    options: &ConnectOptions,
+) -> Result<Arc<dyn Transport>, Error> {
+    let urls: Vec<String> = raw_url
+        .split(',')
+        .map(str::trim)
+        .filter(|u| !u.is_empty())
+        .map(str::to_owned)
+        .collect();
+    match urls.as_slice() {
+        [] => Err(Error::InvalidUrl {
+            url: raw_url.to_owned(),
+            reason: "no gateway; write it as grpc://HOST:PORT".to_owned(),
+        }),
+        [one] => connect_one(one, options).await,
+        many => {
+            // Bad URLs are reported now, not when failover reaches them.
+            for url in many {
+                parse_url(url)?;
+            }
+            Ok(Arc::new(
+                failover::FailoverTransport::connect(urls, options).await?,
+            ))
+        }
+    }
+}
+
+/// Opens the transport of one gateway URL.
+pub(crate) async fn connect_one(
     raw_url: &str,
     options: &ConnectOptions,
 ) -> Result<Arc<dyn Transport>, Error> {

@@ -21,10 +21,12 @@ use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{DigitallySignedStruct, SignatureScheme};
 use stratus_proto::frame::{self, ALPN, Frame, Headers, MessageKind, WireMessage};
 use stratus_proto::v1::{
-    CreateTopicRequest, CreateTopicResponse, DeleteTopicRequest, DeleteTopicResponse,
-    DescribeTopicRequest, DescribeTopicResponse, FetchRequest, FetchResponse,
-    InitProducerIdRequest, InitProducerIdResponse, ListOffsetsRequest, ListOffsetsResponse,
-    ListTopicsRequest, ListTopicsResponse, ProduceRequest, ProduceResponse,
+    CommitOffsetsRequest, CommitOffsetsResponse, CreateTopicRequest, CreateTopicResponse,
+    DeleteTopicRequest, DeleteTopicResponse, DescribeTopicRequest, DescribeTopicResponse,
+    FetchOffsetsRequest, FetchOffsetsResponse, FetchRequest, FetchResponse, HeartbeatRequest,
+    HeartbeatResponse, InitProducerIdRequest, InitProducerIdResponse, JoinGroupRequest,
+    JoinGroupResponse, LeaveGroupRequest, LeaveGroupResponse, ListOffsetsRequest,
+    ListOffsetsResponse, ListTopicsRequest, ListTopicsResponse, ProduceRequest, ProduceResponse,
 };
 use tokio::sync::Mutex;
 use tonic::{Code, Status};
@@ -382,6 +384,32 @@ impl Transport for QuicTransport {
     }
 
     async fn list_offsets(&self, req: ListOffsetsRequest) -> Result<ListOffsetsResponse, Status> {
+        self.call(req).await
+    }
+
+    async fn join_group(&self, req: JoinGroupRequest) -> Result<JoinGroupResponse, Status> {
+        self.call(req).await
+    }
+
+    async fn heartbeat(&self, req: HeartbeatRequest) -> Result<HeartbeatResponse, Status> {
+        self.call(req).await
+    }
+
+    async fn leave_group(&self, req: LeaveGroupRequest) -> Result<LeaveGroupResponse, Status> {
+        self.call(req).await
+    }
+
+    async fn commit_offsets(
+        &self,
+        req: CommitOffsetsRequest,
+    ) -> Result<CommitOffsetsResponse, Status> {
+        self.call(req).await
+    }
+
+    async fn fetch_offsets(
+        &self,
+        req: FetchOffsetsRequest,
+    ) -> Result<FetchOffsetsResponse, Status> {
         self.call(req).await
     }
 }

@@ -203,15 +203,16 @@ impl GroupState {
             partitions: BTreeMap::new(),
             created_ms: now_ms,
         });
+        // A partition is held by the member that reports consuming it, and
+        // by the member it was last handed to: a member starts consuming as
+        // soon as its join or heartbeat answer arrives, before its next
+        // heartbeat could report it as owned.
         let held_by_others: BTreeSet<(String, u32)> = self
             .members
             .values()
             .filter(|m| m.member_id != member_id)
-            .flat_map(|m| {
-                m.owned
-                    .iter()
-                    .flat_map(|(t, ps)| ps.iter().map(|p| (t.clone(), *p)))
-            })
+            .flat_map(|m| m.owned.iter().chain(m.assigned.iter()))
+            .flat_map(|(t, ps)| ps.iter().map(|p| (t.clone(), *p)))
             .collect();
         let Some(member) = self.members.get_mut(member_id) else {
             return Err(MetaError::Backend(format!(

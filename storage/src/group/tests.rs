@@ -82,6 +82,33 @@ async fn partitions_move_only_after_their_owner_releases_them() {
     }
 }
 
+/// A member consumes what its join answer gave it before its first
+/// heartbeat reports it: those partitions are not free for the next joiner.
+#[tokio::test]
+async fn partitions_handed_out_but_not_yet_reported_are_held() {
+    let (groups, _log) = setup(4).await;
+    let a = groups.join("g", &spec(Some("a")), 0).await.unwrap();
+    assert_eq!(count(&a.assignment), 4);
+    let b = groups.join("g", &spec(Some("b")), 1).await.unwrap();
+    assert!(b.assignment.is_empty(), "a may be consuming them: {b:?}");
+    assert_eq!(count(&b.pending), 2);
+    // a's heartbeat narrows its assignment while it still reports all four,
+    // then it releases two and b gets them.
+    let a = groups.heartbeat("g", "a", &a.assignment, 2).await.unwrap();
+    assert_eq!(count(&a.assignment), 2);
+    let b = groups
+        .heartbeat("g", "b", &Assignment::new(), 3)
+        .await
+        .unwrap();
+    assert!(b.assignment.is_empty(), "a has not released yet: {b:?}");
+    groups.heartbeat("g", "a", &a.assignment, 4).await.unwrap();
+    let b = groups
+        .heartbeat("g", "b", &Assignment::new(), 5)
+        .await
+        .unwrap();
+    assert_eq!(count(&b.assignment), 2);
+}
+
 #[tokio::test]
 async fn an_expired_member_is_removed_by_any_heartbeat_and_its_commits_are_refused() {
     let (groups, _log) = setup(4).await;
