@@ -8,7 +8,12 @@ use stratus_triggers::{Dispatcher, DispatcherConfig};
 #[derive(Debug, clap::Args)]
 pub(crate) struct DispatcherArgs {
     /// Gateway address(es): `HOST:PORT` or `grpc://HOST:PORT`, comma-separated for failover.
-    #[arg(long, short = 's', env = "STRATUS_SERVER", default_value = "grpc://127.0.0.1:7400")]
+    #[arg(
+        long,
+        short = 's',
+        env = "STRATUS_SERVER",
+        default_value = "grpc://127.0.0.1:7400"
+    )]
     server: String,
     /// How often to re-read the trigger definitions.
     #[arg(long, default_value = "5s", value_parser = humantime::parse_duration)]

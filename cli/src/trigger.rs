@@ -148,7 +148,11 @@ fn spec(args: &CreateArgs) -> TriggerSpec {
             timeout_ms,
         }
     };
-    let default_retries = if args.on_failure_topic.is_some() { 3 } else { -1 };
+    let default_retries = if args.on_failure_topic.is_some() {
+        3
+    } else {
+        -1
+    };
     TriggerSpec {
         name: args.name.clone(),
         topic: args.topic.clone(),
@@ -235,7 +239,10 @@ fn print_spec(wire: Option<stratus_proto::v1::Trigger>) {
         spec.max_retries.to_string()
     };
     println!("max retries       {retries}");
-    println!("max record age    {} ms (0: no limit)", spec.max_record_age_ms);
+    println!(
+        "max record age    {} ms (0: no limit)",
+        spec.max_record_age_ms
+    );
     println!("bisect on error   {}", spec.bisect_on_error);
     println!(
         "on-failure topic  {}",

@@ -73,7 +73,9 @@ impl PartitionState {
         let mut batch = Vec::new();
         let mut bytes = 0;
         while let Some(next) = self.buffer.front() {
-            if !batch.is_empty() && (batch.len() >= run.batch_size || bytes + next.size() > run.max_batch_bytes) {
+            if !batch.is_empty()
+                && (batch.len() >= run.batch_size || bytes + next.size() > run.max_batch_bytes)
+            {
                 break;
             }
             bytes += next.size();
@@ -241,7 +243,11 @@ async fn finished(
         invocations = delivered.invocations, failed = delivered.failed, "batch done");
 }
 
-fn adjust_pauses(source: &mut dyn Source, parts: &mut BTreeMap<Partition, PartitionState>, run: &Run) {
+fn adjust_pauses(
+    source: &mut dyn Source,
+    parts: &mut BTreeMap<Partition, PartitionState>,
+    run: &Run,
+) {
     let mut pause = Vec::new();
     let mut resume = Vec::new();
     for (p, state) in parts.iter_mut() {
@@ -264,4 +270,3 @@ fn adjust_pauses(source: &mut dyn Source, parts: &mut BTreeMap<Partition, Partit
 
 #[cfg(test)]
 mod tests;
-

@@ -96,7 +96,10 @@ pub async fn deliver(
         let failure = Failure {
             error: InvokeError::Function {
                 error_type: "RecordAgeExceeded".to_owned(),
-                message: format!("record is older than the trigger's max record age of {} ms", policy.max_record_age_ms),
+                message: format!(
+                    "record is older than the trigger's max record age of {} ms",
+                    policy.max_record_age_ms
+                ),
             },
             attempts: 0,
         };
@@ -108,7 +111,15 @@ pub async fn deliver(
         queue.push_back(fresh);
     }
     while let Some(chunk) = queue.pop_front() {
-        let (failed, halves) = attempt_chunk(chunk, invoker, sink, policy, bootstrap_servers, &mut delivered).await;
+        let (failed, halves) = attempt_chunk(
+            chunk,
+            invoker,
+            sink,
+            policy,
+            bootstrap_servers,
+            &mut delivered,
+        )
+        .await;
         delivered.failed += failed;
         if let Some((first, second)) = halves {
             queue.push_front(second);
@@ -146,7 +157,9 @@ async fn attempt_chunk(
                 }
                 Reported::Unrecognized => InvokeError::Function {
                     error_type: "BatchItemFailure".to_owned(),
-                    message: "batchItemFailures names no record of the batch; the whole batch failed".to_owned(),
+                    message:
+                        "batchItemFailures names no record of the batch; the whole batch failed"
+                            .to_owned(),
                 },
             },
             Err(error) => error,
@@ -175,7 +188,12 @@ async fn attempt_chunk(
 
 /// The sink must take the records before the batch may be committed, so a
 /// sink outage stalls the partition instead of losing records.
-async fn send_failed(sink: &dyn FailureSink, records: &[Record], failure: &Failure, policy: &Policy) {
+async fn send_failed(
+    sink: &dyn FailureSink,
+    records: &[Record],
+    failure: &Failure,
+    policy: &Policy,
+) {
     let mut attempt = 0;
     while let Err(e) = sink.send(records, failure).await {
         attempt += 1;

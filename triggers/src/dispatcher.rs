@@ -58,7 +58,10 @@ struct Running {
 pub struct Dispatcher;
 
 impl Dispatcher {
-    pub async fn run(config: DispatcherConfig, shutdown: impl Future<Output = ()>) -> Result<(), String> {
+    pub async fn run(
+        config: DispatcherConfig,
+        shutdown: impl Future<Output = ()>,
+    ) -> Result<(), String> {
         let client = Client::connect(&config.server)
             .await
             .map_err(|e| format!("cannot reach a gateway at {}: {e}", config.server))?;
@@ -73,7 +76,9 @@ impl Dispatcher {
             }
             match list(&config.server).await {
                 Ok(specs) => reconcile(&client, &config, &mut running, specs).await,
-                Err(e) => tracing::warn!(error = %e, "cannot list triggers; keeping the ones running"),
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot list triggers; keeping the ones running")
+                }
             }
         }
         for (_, r) in running {
@@ -89,7 +94,8 @@ async fn reconcile(
     running: &mut BTreeMap<String, Running>,
     specs: Vec<TriggerSpec>,
 ) {
-    let wanted: BTreeMap<String, TriggerSpec> = specs.into_iter().map(|s| (s.name.clone(), s)).collect();
+    let wanted: BTreeMap<String, TriggerSpec> =
+        specs.into_iter().map(|s| (s.name.clone(), s)).collect();
     let gone: Vec<String> = running
         .iter()
         .filter(|(name, r)| wanted.get(*name) != Some(&r.spec) || r.task.is_finished())
@@ -107,22 +113,42 @@ async fn reconcile(
         }
         tracing::info!(trigger = %name, topic = %spec.topic, target = %spec.target.describe(), "starting trigger");
         let (stop_tx, stop_rx) = watch::channel(false);
-        let task = tokio::spawn(run_trigger(client.clone(), config.clone(), spec.clone(), stop_rx));
-        running.insert(name, Running { spec, stop: stop_tx, task });
+        let task = tokio::spawn(run_trigger(
+            client.clone(),
+            config.clone(),
+            spec.clone(),
+            stop_rx,
+        ));
+        running.insert(
+            name,
+            Running {
+                spec,
+                stop: stop_tx,
+                task,
+            },
+        );
     }
 }
 
 async fn stop(r: Running) {
     let _ = r.stop.send(true);
     // Leaving the group is quick; a stuck task is not worth waiting for.
-    if tokio::time::timeout(Duration::from_secs(10), r.task).await.is_err() {
+    if tokio::time::timeout(Duration::from_secs(10), r.task)
+        .await
+        .is_err()
+    {
         tracing::warn!(trigger = %r.spec.name, "trigger did not stop within 10 s");
     }
 }
 
 /// Runs one trigger until `stop`; returns early (and is restarted at the next
 /// refresh) when its target or group cannot be set up.
-async fn run_trigger(client: Client, config: DispatcherConfig, spec: TriggerSpec, stop: watch::Receiver<bool>) {
+async fn run_trigger(
+    client: Client,
+    config: DispatcherConfig,
+    spec: TriggerSpec,
+    stop: watch::Receiver<bool>,
+) {
     let invoker = match invoker_for(&spec).await {
         Ok(invoker) => invoker,
         Err(e) => {
@@ -177,8 +203,14 @@ impl FailureSink for NoFailureTopic {
 async fn list(server: &str) -> Result<Vec<TriggerSpec>, String> {
     let mut last = String::from("no gateway address given");
     for url in server.split(',').map(str::trim).filter(|u| !u.is_empty()) {
-        let http = url.replacen("grpc://", "http://", 1).replacen("grpcs://", "https://", 1);
-        let http = if http.contains("://") { http } else { format!("http://{http}") };
+        let http = url
+            .replacen("grpc://", "http://", 1)
+            .replacen("grpcs://", "https://", 1);
+        let http = if http.contains("://") {
+            http
+        } else {
+            format!("http://{http}")
+        };
         let mut client = match TriggersClient::connect(http.clone()).await {
             Ok(client) => client,
             Err(e) => {

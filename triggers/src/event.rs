@@ -43,9 +43,14 @@ pub fn kafka_event(records: &[Record], bootstrap_servers: &str) -> KafkaEvent {
 /// into numbers (the crate's own deserializer accepts both).
 pub fn encode(records: &[Record], bootstrap_servers: &str) -> Bytes {
     // Serializing plain structs of strings, numbers and maps cannot fail.
-    let mut json = serde_json::to_value(kafka_event(records, bootstrap_servers)).unwrap_or_default();
+    let mut json =
+        serde_json::to_value(kafka_event(records, bootstrap_servers)).unwrap_or_default();
     if let Some(partitions) = json.get_mut("records").and_then(|r| r.as_object_mut()) {
-        for record in partitions.values_mut().filter_map(|p| p.as_array_mut()).flatten() {
+        for record in partitions
+            .values_mut()
+            .filter_map(|p| p.as_array_mut())
+            .flatten()
+        {
             if let Some(ts) = record.get_mut("timestamp")
                 && let Some(ms) = ts.as_str().and_then(|s| s.parse::<i64>().ok())
             {

@@ -31,7 +31,8 @@ impl Record {
     /// Bytes counted against a trigger's max batch bytes.
     pub fn size(&self) -> u64 {
         let headers: usize = self.headers.iter().map(|(k, v)| k.len() + v.len()).sum();
-        (self.key.as_ref().map_or(0, Bytes::len) + self.value.as_ref().map_or(0, Bytes::len) + headers)
-            as u64
+        (self.key.as_ref().map_or(0, Bytes::len)
+            + self.value.as_ref().map_or(0, Bytes::len)
+            + headers) as u64
     }
 }

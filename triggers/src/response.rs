@@ -41,7 +41,9 @@ pub fn reported(body: &[u8], batch: &[Record]) -> Reported {
             None => return Reported::Unrecognized,
         }
     }
-    lowest.map_or(Reported::Unrecognized, |offset| Reported::FailedFrom { offset })
+    lowest.map_or(Reported::Unrecognized, |offset| Reported::FailedFrom {
+        offset,
+    })
 }
 
 fn offset_of(id: &Value) -> Option<i64> {
@@ -81,13 +83,22 @@ mod tests {
         let b = batch();
         assert_eq!(reported(b"null", &b), Reported::Success);
         assert_eq!(reported(b"", &b), Reported::Success);
-        assert_eq!(reported(br#"{"batchItemFailures":[]}"#, &b), Reported::Success);
         assert_eq!(
-            reported(br#"{"batchItemFailures":[{"itemIdentifier":"13"},{"itemIdentifier":12}]}"#, &b),
+            reported(br#"{"batchItemFailures":[]}"#, &b),
+            Reported::Success
+        );
+        assert_eq!(
+            reported(
+                br#"{"batchItemFailures":[{"itemIdentifier":"13"},{"itemIdentifier":12}]}"#,
+                &b
+            ),
             Reported::FailedFrom { offset: 12 }
         );
         assert_eq!(
-            reported(br#"{"batchItemFailures":[{"itemIdentifier":"t-0@11"}]}"#, &b),
+            reported(
+                br#"{"batchItemFailures":[{"itemIdentifier":"t-0@11"}]}"#,
+                &b
+            ),
             Reported::FailedFrom { offset: 11 }
         );
         assert_eq!(

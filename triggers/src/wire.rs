@@ -1,7 +1,9 @@
 //! Trigger definitions as the `Triggers` gRPC service sends them.
 
 use stratus_proto::v1::trigger::Target as WireTarget;
-use stratus_proto::v1::{LambdaTarget, LocalTarget, StartPosition as WireStart, Trigger, WebhookTarget};
+use stratus_proto::v1::{
+    LambdaTarget, LocalTarget, StartPosition as WireStart, Trigger, WebhookTarget,
+};
 use stratus_storage::trigger::{StartPosition, Target, TriggerSpec};
 
 /// A definition from the wire; `None` target or bad enum values are refused.
@@ -28,7 +30,12 @@ pub fn spec_from_wire(t: Trigger) -> Result<TriggerSpec, String> {
     let start = match WireStart::try_from(t.start) {
         Ok(WireStart::Latest) => StartPosition::Latest,
         Ok(WireStart::Earliest | WireStart::Unspecified) => StartPosition::Earliest,
-        Err(_) => return Err(format!("unknown start position {}; use earliest or latest", t.start)),
+        Err(_) => {
+            return Err(format!(
+                "unknown start position {}; use earliest or latest",
+                t.start
+            ));
+        }
     };
     Ok(TriggerSpec {
         name: t.name,

@@ -16,7 +16,10 @@ use crate::support::{Function, committed, free_port, stratus, wait_for};
 const PARTITIONS: u32 = 4;
 
 fn now_ms() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_millis() as i64
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64
 }
 
 async fn produce(client: &Client, topic: &str, count: usize, value: &[u8]) {
@@ -41,20 +44,34 @@ async fn throughput(server: &DevServer, client: &Client, batch: usize, count: us
     let name = format!("bench-fn-{batch}");
     stratus(
         server,
-        &["trigger", "create", &name, "--topic", &topic, "--local", &runtime, "--batch-size", &batch.to_string()],
+        &[
+            "trigger",
+            "create",
+            &name,
+            "--topic",
+            &topic,
+            "--local",
+            &runtime,
+            "--batch-size",
+            &batch.to_string(),
+        ],
     );
     let start = Instant::now();
     let function = Function::start(&runtime, &[("EXAMPLE_QUIET", "1")]);
     let group = format!("trigger-{name}");
-    wait_for("the backlog drained", Duration::from_secs(600), async || {
-        committed(server, &group).await.values().sum::<i64>() >= count as i64
-    })
+    wait_for(
+        "the backlog drained",
+        Duration::from_secs(600),
+        async || committed(server, &group).await.values().sum::<i64>() >= count as i64,
+    )
     .await;
     let elapsed = start.elapsed().as_secs_f64();
     let batches = function.lines.lock().unwrap().len();
     function.kill();
     let rate = count as f64 / elapsed;
-    println!("batch size {batch}: {count} records in {elapsed:.2} s = {rate:.0} records/s ({batches} invocations)");
+    println!(
+        "batch size {batch}: {count} records in {elapsed:.2} s = {rate:.0} records/s ({batches} invocations)"
+    );
     rate
 }
 
@@ -71,17 +88,42 @@ async fn bench_local_runtime() {
     // moment the function starts on it.
     create_topic(&server, "latency", 1, None).await;
     let runtime = format!("127.0.0.1:{}", free_port());
-    stratus(&server, &["trigger", "create", "latency-fn", "--topic", "latency", "--local", &runtime]);
+    stratus(
+        &server,
+        &[
+            "trigger",
+            "create",
+            "latency-fn",
+            "--topic",
+            "latency",
+            "--local",
+            &runtime,
+        ],
+    );
     let function = Function::start(&runtime, &[]);
-    let producer = client.producer(ProducerConfig::default().linger(Duration::ZERO)).await.unwrap();
+    let producer = client
+        .producer(ProducerConfig::default().linger(Duration::ZERO))
+        .await
+        .unwrap();
     const SAMPLES: usize = 300;
     for i in 0..SAMPLES {
         let record = ProducerRecord::new("latency", format!("{i}")).timestamp_ms(now_ms());
         producer.send(record).await.unwrap().await.unwrap();
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    wait_for("every latency sample", Duration::from_secs(60), async || function.records().len() >= SAMPLES).await;
-    let mut lags: Vec<i64> = function.lines.lock().unwrap().iter().filter_map(|l| l["lag_ms"].as_i64()).collect();
+    wait_for(
+        "every latency sample",
+        Duration::from_secs(60),
+        async || function.records().len() >= SAMPLES,
+    )
+    .await;
+    let mut lags: Vec<i64> = function
+        .lines
+        .lock()
+        .unwrap()
+        .iter()
+        .filter_map(|l| l["lag_ms"].as_i64())
+        .collect();
     lags.sort_unstable();
     let pct = |p: f64| lags[((lags.len() as f64 * p) as usize).min(lags.len() - 1)];
     println!(
@@ -92,9 +134,11 @@ async fn bench_local_runtime() {
         lags[lags.len() - 1],
         lags.len()
     );
-    wait_for("every latency sample committed", Duration::from_secs(60), async || {
-        committed(&server, "trigger-latency-fn").await.get(&0) == Some(&(SAMPLES as i64))
-    })
+    wait_for(
+        "every latency sample committed",
+        Duration::from_secs(60),
+        async || committed(&server, "trigger-latency-fn").await.get(&0) == Some(&(SAMPLES as i64)),
+    )
     .await;
     function.kill();
 }

@@ -24,8 +24,15 @@ async fn killed_dispatcher_skips_nothing_and_redelivers_at_most_the_in_flight_ba
     stratus(
         &server,
         &[
-            "trigger", "create", "events-fn", "--topic", "events", "--local", &runtime,
-            "--batch-size", &BATCH.to_string(),
+            "trigger",
+            "create",
+            "events-fn",
+            "--topic",
+            "events",
+            "--local",
+            &runtime,
+            "--batch-size",
+            &BATCH.to_string(),
         ],
     );
     let client = Client::connect(&server.url).await.unwrap();
@@ -36,9 +43,11 @@ async fn killed_dispatcher_skips_nothing_and_redelivers_at_most_the_in_flight_ba
     let slow = [("EXAMPLE_DELAY_MS", "300")];
     let dispatcher = DispatcherProcess::start(&server);
     let function = Function::start(&runtime, &slow);
-    wait_for("a quarter of the records", Duration::from_secs(60), async || {
-        function.records().len() >= RECORDS / 4
-    })
+    wait_for(
+        "a quarter of the records",
+        Duration::from_secs(60),
+        async || function.records().len() >= RECORDS / 4,
+    )
     .await;
     // Mid-batch: the function sleeps 300 ms in every batch.
     dispatcher.kill();
@@ -49,10 +58,14 @@ async fn killed_dispatcher_skips_nothing_and_redelivers_at_most_the_in_flight_ba
     let _dispatcher = DispatcherProcess::start(&server);
     let function = Function::start(&runtime, &slow);
     let ends: Vec<(u32, i64)> = produced.iter().map(|(p, r)| (*p, r.len() as i64)).collect();
-    wait_for("every offset committed after the restart", Duration::from_secs(120), async || {
-        let commits = committed(&server, "trigger-events-fn").await;
-        ends.iter().all(|(p, end)| commits.get(p) == Some(end))
-    })
+    wait_for(
+        "every offset committed after the restart",
+        Duration::from_secs(120),
+        async || {
+            let commits = committed(&server, "trigger-events-fn").await;
+            ends.iter().all(|(p, end)| commits.get(p) == Some(end))
+        },
+    )
     .await;
     let after = function.records();
 
@@ -79,9 +92,15 @@ async fn killed_dispatcher_skips_nothing_and_redelivers_at_most_the_in_flight_ba
         let first_after = after.iter().find(|r| r.0 == p).map(|r| r.1);
         // The group may have committed once more between the kill and the
         // read above; it never moves backwards.
-        assert!(first_after.is_none_or(|o| o >= start.saturating_sub(BATCH as i64)), "partition {p} rewound");
+        assert!(
+            first_after.is_none_or(|o| o >= start.saturating_sub(BATCH as i64)),
+            "partition {p} rewound"
+        );
         let offsets: Vec<i64> = after.iter().filter(|r| r.0 == p).map(|r| r.1).collect();
-        assert!(offsets.windows(2).all(|w| w[0] < w[1]), "partition {p} out of order after restart");
+        assert!(
+            offsets.windows(2).all(|w| w[0] < w[1]),
+            "partition {p} out of order after restart"
+        );
     }
     function.kill();
 }

@@ -19,9 +19,20 @@ async fn poisoned_record_goes_to_the_on_failure_topic() {
     stratus(
         &server,
         &[
-            "trigger", "create", "payments-fn", "--topic", "payments", "--local", &runtime,
-            "--batch-size", "16", "--max-retries", "1", "--bisect-on-error",
-            "--on-failure-topic", "payments-failed",
+            "trigger",
+            "create",
+            "payments-fn",
+            "--topic",
+            "payments",
+            "--local",
+            &runtime,
+            "--batch-size",
+            "16",
+            "--max-retries",
+            "1",
+            "--bisect-on-error",
+            "--on-failure-topic",
+            "payments-failed",
         ],
     );
     let function = Function::start(&runtime, &[("EXAMPLE_FAIL_ON", "poison")]);
@@ -30,7 +41,11 @@ async fn poisoned_record_goes_to_the_on_failure_topic() {
     let send = async |from: usize, to: usize| {
         let mut futures = Vec::new();
         for i in from..to {
-            let value = if i == 37 { "poison".to_owned() } else { format!("ok-{i}") };
+            let value = if i == 37 {
+                "poison".to_owned()
+            } else {
+                format!("ok-{i}")
+            };
             let record = ProducerRecord::new("payments", value).header("n", i.to_string());
             futures.push(producer.send(record).await.unwrap());
         }
@@ -39,14 +54,19 @@ async fn poisoned_record_goes_to_the_on_failure_topic() {
         }
     };
     send(0, 100).await;
-    wait_for("offset 100 committed", Duration::from_secs(60), async || {
-        committed(&server, "trigger-payments-fn").await.get(&0) == Some(&100)
-    })
+    wait_for(
+        "offset 100 committed",
+        Duration::from_secs(60),
+        async || committed(&server, "trigger-payments-fn").await.get(&0) == Some(&100),
+    )
     .await;
 
     // Every other record was processed, in order, each in a successful batch.
     let values: Vec<String> = function.records().into_iter().map(|(_, _, v)| v).collect();
-    let expected: Vec<String> = (0..100).filter(|&i| i != 37).map(|i| format!("ok-{i}")).collect();
+    let expected: Vec<String> = (0..100)
+        .filter(|&i| i != 37)
+        .map(|i| format!("ok-{i}"))
+        .collect();
     assert_eq!(values, expected);
 
     // The poisoned record, unchanged, with why it failed.
@@ -68,13 +88,19 @@ async fn poisoned_record_goes_to_the_on_failure_topic() {
     assert_eq!(header("stratus-trigger"), "payments-fn");
     assert_eq!(header("stratus-trigger-source-offset"), "37");
     assert_eq!(header("stratus-trigger-attempts"), "2");
-    assert!(header("stratus-trigger-error-message").contains("offset 37"), "{}", header("stratus-trigger-error-message"));
+    assert!(
+        header("stratus-trigger-error-message").contains("offset 37"),
+        "{}",
+        header("stratus-trigger-error-message")
+    );
 
     // And processing continues after it.
     send(100, 150).await;
-    wait_for("offset 150 committed", Duration::from_secs(60), async || {
-        committed(&server, "trigger-payments-fn").await.get(&0) == Some(&150)
-    })
+    wait_for(
+        "offset 150 committed",
+        Duration::from_secs(60),
+        async || committed(&server, "trigger-payments-fn").await.get(&0) == Some(&150),
+    )
     .await;
     assert_eq!(function.records().len(), 149);
     function.kill();

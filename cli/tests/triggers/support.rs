@@ -25,10 +25,19 @@ pub fn example_function() -> PathBuf {
         // target/<profile>/deps/<this test> → target/<profile> → target
         let exe = std::env::current_exe().expect("current exe");
         let profile_dir = exe.parent().and_then(|d| d.parent()).expect("profile dir");
-        let target = profile_dir.parent().expect("target dir").join("trigger-example");
+        let target = profile_dir
+            .parent()
+            .expect("target dir")
+            .join("trigger-example");
         let mut cargo = Command::new(env!("CARGO"));
         cargo
-            .args(["build", "--locked", "-p", "stratus-example-kafka-function", "--target-dir"])
+            .args([
+                "build",
+                "--locked",
+                "-p",
+                "stratus-example-kafka-function",
+                "--target-dir",
+            ])
             .arg(&target);
         let profile = if profile_dir.ends_with("release") {
             cargo.arg("--release");
@@ -203,7 +212,10 @@ pub async fn committed(server: &DevServer, group: &str) -> BTreeMap<u32, i64> {
 pub async fn wait_for(what: &str, limit: Duration, mut check: impl AsyncFnMut() -> bool) {
     let start = Instant::now();
     while !check().await {
-        assert!(start.elapsed() < limit, "timed out after {limit:?} waiting for {what}");
+        assert!(
+            start.elapsed() < limit,
+            "timed out after {limit:?} waiting for {what}"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }

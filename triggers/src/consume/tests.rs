@@ -35,11 +35,19 @@ impl Source for Fake {
         }
     }
     fn pause(&mut self, partitions: &[Partition]) {
-        self.log.lock().unwrap().paused.extend(partitions.iter().map(|p| p.partition));
+        self.log
+            .lock()
+            .unwrap()
+            .paused
+            .extend(partitions.iter().map(|p| p.partition));
     }
     fn resume(&mut self, _partitions: &[Partition]) {}
     async fn commit(&mut self, p: &Partition, next_offset: i64) -> Result<(), String> {
-        self.log.lock().unwrap().commits.push((p.partition, next_offset));
+        self.log
+            .lock()
+            .unwrap()
+            .commits
+            .push((p.partition, next_offset));
         Ok(())
     }
     async fn close(self: Box<Self>) {}
@@ -51,7 +59,8 @@ struct Function(Arc<Mutex<Log>>);
 #[async_trait]
 impl Invoker for Function {
     async fn invoke(&self, payload: Bytes) -> Result<Bytes, InvokeError> {
-        let event: aws_lambda_events::event::kafka::KafkaEvent = serde_json::from_slice(&payload).unwrap();
+        let event: aws_lambda_events::event::kafka::KafkaEvent =
+            serde_json::from_slice(&payload).unwrap();
         let records: Vec<_> = event.records.values().flatten().cloned().collect();
         let partition = records[0].partition as u32;
         {
@@ -60,12 +69,26 @@ impl Invoker for Function {
             *n += 1;
             let n = *n;
             log.max_in_flight = log.max_in_flight.max(n);
-            log.batches.push((partition, records.iter().map(|r| r.offset).collect()));
+            log.batches
+                .push((partition, records.iter().map(|r| r.offset).collect()));
         }
         tokio::time::sleep(Duration::from_millis(5)).await;
         // Not committed while the function runs.
-        assert!(self.0.lock().unwrap().commits.iter().all(|&(p, o)| p != partition || o <= records[0].offset));
-        *self.0.lock().unwrap().in_flight.get_mut(&partition).unwrap() -= 1;
+        assert!(
+            self.0
+                .lock()
+                .unwrap()
+                .commits
+                .iter()
+                .all(|&(p, o)| p != partition || o <= records[0].offset)
+        );
+        *self
+            .0
+            .lock()
+            .unwrap()
+            .in_flight
+            .get_mut(&partition)
+            .unwrap() -= 1;
         Ok(Bytes::new())
     }
 }
@@ -93,7 +116,10 @@ fn record(partition: u32, offset: i64) -> Record {
 }
 
 fn p(partition: u32) -> Partition {
-    Partition { topic: "t".into(), partition }
+    Partition {
+        topic: "t".into(),
+        partition,
+    }
 }
 
 #[tokio::test(start_paused = true)]
@@ -118,15 +144,30 @@ async fn batches_in_order_one_in_flight_commit_after_success() {
         bootstrap_servers: "x".into(),
     });
     let (stop_tx, stop) = watch::channel(false);
-    let source = Box::new(Fake { events: rx, log: Arc::clone(&log) });
+    let source = Box::new(Fake {
+        events: rx,
+        log: Arc::clone(&log),
+    });
     let consuming = tokio::spawn(consume(source, run, stop));
-    events.send(SourceEvent::Assigned(vec![p(0), p(1), p(2)])).unwrap();
+    events
+        .send(SourceEvent::Assigned(vec![p(0), p(1), p(2)]))
+        .unwrap();
     for chunk in (0..250).collect::<Vec<i64>>().chunks(30) {
-        events.send(SourceEvent::Records(chunk.iter().map(|&o| record(0, o)).collect())).unwrap();
-        events.send(SourceEvent::Records(chunk.iter().map(|&o| record(1, o)).collect())).unwrap();
+        events
+            .send(SourceEvent::Records(
+                chunk.iter().map(|&o| record(0, o)).collect(),
+            ))
+            .unwrap();
+        events
+            .send(SourceEvent::Records(
+                chunk.iter().map(|&o| record(1, o)).collect(),
+            ))
+            .unwrap();
     }
     // Records of an unselected partition are ignored.
-    events.send(SourceEvent::Records(vec![record(2, 0)])).unwrap();
+    events
+        .send(SourceEvent::Records(vec![record(2, 0)]))
+        .unwrap();
     tokio::time::sleep(Duration::from_secs(2)).await;
     stop_tx.send(true).unwrap();
     consuming.await.unwrap();
@@ -135,10 +176,29 @@ async fn batches_in_order_one_in_flight_commit_after_success() {
     assert_eq!(log.max_in_flight, 1);
     assert!(log.paused.contains(&2));
     for partition in [0, 1] {
-        let offsets: Vec<i64> = log.batches.iter().filter(|b| b.0 == partition).flat_map(|b| b.1.clone()).collect();
-        assert_eq!(offsets, (0..250).collect::<Vec<_>>(), "partition {partition} in order, once");
-        assert!(log.batches.iter().filter(|b| b.0 == partition).all(|b| b.1.len() <= 100));
-        let commits: Vec<i64> = log.commits.iter().filter(|c| c.0 == partition).map(|c| c.1).collect();
+        let offsets: Vec<i64> = log
+            .batches
+            .iter()
+            .filter(|b| b.0 == partition)
+            .flat_map(|b| b.1.clone())
+            .collect();
+        assert_eq!(
+            offsets,
+            (0..250).collect::<Vec<_>>(),
+            "partition {partition} in order, once"
+        );
+        assert!(
+            log.batches
+                .iter()
+                .filter(|b| b.0 == partition)
+                .all(|b| b.1.len() <= 100)
+        );
+        let commits: Vec<i64> = log
+            .commits
+            .iter()
+            .filter(|c| c.0 == partition)
+            .map(|c| c.1)
+            .collect();
         assert_eq!(commits.last(), Some(&250));
         assert!(commits.windows(2).all(|w| w[0] < w[1]));
     }

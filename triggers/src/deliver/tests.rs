@@ -20,7 +20,8 @@ struct Scripted {
 #[async_trait]
 impl Invoker for Scripted {
     async fn invoke(&self, payload: Bytes) -> Result<Bytes, InvokeError> {
-        let event: aws_lambda_events::event::kafka::KafkaEvent = serde_json::from_slice(&payload).unwrap();
+        let event: aws_lambda_events::event::kafka::KafkaEvent =
+            serde_json::from_slice(&payload).unwrap();
         let offsets: Vec<i64> = event.records.values().flatten().map(|r| r.offset).collect();
         self.seen.lock().unwrap().push(offsets.clone());
         {
@@ -30,13 +31,22 @@ impl Invoker for Scripted {
                 return Err(InvokeError::Timeout(Duration::from_secs(1)));
             }
         }
-        let bad: Vec<i64> = offsets.iter().copied().filter(|o| self.poisoned.contains(o)).collect();
+        let bad: Vec<i64> = offsets
+            .iter()
+            .copied()
+            .filter(|o| self.poisoned.contains(o))
+            .collect();
         if bad.is_empty() {
             return Ok(Bytes::from_static(b"{}"));
         }
         if self.partial {
-            let failures: Vec<_> = bad.iter().map(|o| serde_json::json!({"itemIdentifier": o.to_string()})).collect();
-            return Ok(Bytes::from(serde_json::json!({"batchItemFailures": failures}).to_string()));
+            let failures: Vec<_> = bad
+                .iter()
+                .map(|o| serde_json::json!({"itemIdentifier": o.to_string()}))
+                .collect();
+            return Ok(Bytes::from(
+                serde_json::json!({"batchItemFailures": failures}).to_string(),
+            ));
         }
         Err(InvokeError::Function {
             error_type: "Poison".into(),
@@ -90,13 +100,23 @@ async fn success_is_one_invocation() {
     let f = Scripted::default();
     let sink = Sink::default();
     let d = deliver(batch(5..10), &f, &sink, &policy(2, false), "x", || 1000).await;
-    assert_eq!(d, Delivered { next_offset: 10, invocations: 1, failed: 0 });
+    assert_eq!(
+        d,
+        Delivered {
+            next_offset: 10,
+            invocations: 1,
+            failed: 0
+        }
+    );
     assert_eq!(*f.seen.lock().unwrap(), vec![vec![5, 6, 7, 8, 9]]);
 }
 
 #[tokio::test(start_paused = true)]
 async fn transient_errors_are_retried() {
-    let f = Scripted { fail_first: Mutex::new(2), ..Scripted::default() };
+    let f = Scripted {
+        fail_first: Mutex::new(2),
+        ..Scripted::default()
+    };
     let sink = Sink::default();
     let d = deliver(batch(0..3), &f, &sink, &policy(2, false), "x", || 1000).await;
     assert_eq!(d.invocations, 3);
@@ -106,7 +126,10 @@ async fn transient_errors_are_retried() {
 
 #[tokio::test(start_paused = true)]
 async fn bisection_isolates_the_poisoned_record() {
-    let f = Scripted { poisoned: vec![5], ..Scripted::default() };
+    let f = Scripted {
+        poisoned: vec![5],
+        ..Scripted::default()
+    };
     let sink = Sink::default();
     let d = deliver(batch(0..8), &f, &sink, &policy(1, true), "x", || 1000).await;
     assert_eq!(d.next_offset, 8);
@@ -114,13 +137,21 @@ async fn bisection_isolates_the_poisoned_record() {
     assert_eq!(*sink.got.lock().unwrap(), vec![(5, "Poison".to_owned(), 2)]);
     // Every other record reached the function in a successful batch, in order.
     let seen = f.seen.lock().unwrap();
-    let ok: Vec<i64> = seen.iter().filter(|b| !b.contains(&5)).flatten().copied().collect();
+    let ok: Vec<i64> = seen
+        .iter()
+        .filter(|b| !b.contains(&5))
+        .flatten()
+        .copied()
+        .collect();
     assert_eq!(ok, vec![0, 1, 2, 3, 4, 6, 7]);
 }
 
 #[tokio::test(start_paused = true)]
 async fn without_bisection_the_whole_batch_fails() {
-    let f = Scripted { poisoned: vec![1], ..Scripted::default() };
+    let f = Scripted {
+        poisoned: vec![1],
+        ..Scripted::default()
+    };
     let sink = Sink::default();
     let d = deliver(batch(0..3), &f, &sink, &policy(2, false), "x", || 1000).await;
     assert_eq!(d.invocations, 3);
@@ -129,7 +160,11 @@ async fn without_bisection_the_whole_batch_fails() {
 
 #[tokio::test(start_paused = true)]
 async fn partial_batch_responses_resend_from_the_first_failure() {
-    let f = Scripted { poisoned: vec![3], partial: true, ..Scripted::default() };
+    let f = Scripted {
+        poisoned: vec![3],
+        partial: true,
+        ..Scripted::default()
+    };
     let sink = Sink::default();
     let d = deliver(batch(0..6), &f, &sink, &policy(1, true), "x", || 1000).await;
     assert_eq!(d.failed, 1);
@@ -140,7 +175,10 @@ async fn partial_batch_responses_resend_from_the_first_failure() {
     assert_eq!(seen[2], vec![3]);
     assert_eq!(seen[3], vec![3]);
     assert_eq!(seen[4..], [vec![4, 5]]);
-    assert_eq!(*sink.got.lock().unwrap(), vec![(3, "BatchItemFailure".to_owned(), 2)]);
+    assert_eq!(
+        *sink.got.lock().unwrap(),
+        vec![(3, "BatchItemFailure".to_owned(), 2)]
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -153,13 +191,19 @@ async fn old_records_skip_the_function() {
     records[1].timestamp_ms = 0;
     let d = deliver(records, &f, &sink, &p, "x", || 1000).await;
     assert_eq!(d.failed, 1);
-    assert_eq!(*sink.got.lock().unwrap(), vec![(1, "RecordAgeExceeded".to_owned(), 0)]);
+    assert_eq!(
+        *sink.got.lock().unwrap(),
+        vec![(1, "RecordAgeExceeded".to_owned(), 0)]
+    );
     assert_eq!(*f.seen.lock().unwrap(), vec![vec![0, 2]]);
 }
 
 #[tokio::test(start_paused = true)]
 async fn unlimited_retries_keep_trying() {
-    let f = Scripted { fail_first: Mutex::new(50), ..Scripted::default() };
+    let f = Scripted {
+        fail_first: Mutex::new(50),
+        ..Scripted::default()
+    };
     let sink = Sink::default();
     let d = deliver(batch(0..2), &f, &sink, &policy(-1, true), "x", || 1000).await;
     assert_eq!(d.invocations, 51);

@@ -17,7 +17,11 @@ pub struct GroupSource {
 
 impl GroupSource {
     /// Joins the trigger's group (`trigger-{name}`) on its topic.
-    pub async fn join(client: &Client, spec: &TriggerSpec, session_timeout: Option<Duration>) -> Result<Self, String> {
+    pub async fn join(
+        client: &Client,
+        spec: &TriggerSpec,
+        session_timeout: Option<Duration>,
+    ) -> Result<Self, String> {
         let mut config = GroupConfig::new(spec.group(), [spec.topic.clone()]);
         config.client_id = format!("stratus-dispatcher/{}", spec.name);
         config.auto_commit = None;
@@ -49,24 +53,30 @@ fn partition(tp: TopicPartition) -> Partition {
 #[async_trait]
 impl Source for GroupSource {
     async fn poll(&mut self) -> Result<SourceEvent, String> {
-        Ok(match self.consumer.poll().await.map_err(|e| e.to_string())? {
-            GroupEvent::Assigned(tps) => SourceEvent::Assigned(tps.into_iter().map(partition).collect()),
-            GroupEvent::Revoked(tps) => SourceEvent::Revoked(tps.into_iter().map(partition).collect()),
-            GroupEvent::Records(records) => SourceEvent::Records(
-                records
-                    .into_iter()
-                    .map(|r| Record {
-                        topic: r.topic,
-                        partition: r.partition,
-                        offset: r.offset,
-                        timestamp_ms: r.timestamp_ms,
-                        key: r.key,
-                        value: r.value,
-                        headers: r.headers.into_iter().map(|h| (h.key, h.value)).collect(),
-                    })
-                    .collect(),
-            ),
-        })
+        Ok(
+            match self.consumer.poll().await.map_err(|e| e.to_string())? {
+                GroupEvent::Assigned(tps) => {
+                    SourceEvent::Assigned(tps.into_iter().map(partition).collect())
+                }
+                GroupEvent::Revoked(tps) => {
+                    SourceEvent::Revoked(tps.into_iter().map(partition).collect())
+                }
+                GroupEvent::Records(records) => SourceEvent::Records(
+                    records
+                        .into_iter()
+                        .map(|r| Record {
+                            topic: r.topic,
+                            partition: r.partition,
+                            offset: r.offset,
+                            timestamp_ms: r.timestamp_ms,
+                            key: r.key,
+                            value: r.value,
+                            headers: r.headers.into_iter().map(|h| (h.key, h.value)).collect(),
+                        })
+                        .collect(),
+                ),
+            },
+        )
     }
 
     fn pause(&mut self, partitions: &[Partition]) {

@@ -43,10 +43,12 @@ impl Credentials {
                 secret_access_key,
                 session_token: var("AWS_SESSION_TOKEN"),
             }),
-            _ => Err("a Lambda target needs AWS credentials; set AWS_ACCESS_KEY_ID and \
+            _ => Err(
+                "a Lambda target needs AWS credentials; set AWS_ACCESS_KEY_ID and \
                  AWS_SECRET_ACCESS_KEY (and AWS_SESSION_TOKEN for temporary credentials) \
                  in the dispatcher's environment"
-                .to_owned()),
+                    .to_owned(),
+            ),
         }
     }
 }
@@ -98,7 +100,9 @@ impl LambdaInvoker {
     }
 
     fn signed(&self, payload: &Bytes) -> Result<http::Request<Bytes>, InvokeError> {
-        let signing = |e: &dyn std::fmt::Display| InvokeError::Transport(format!("cannot sign the request: {e}"));
+        let signing = |e: &dyn std::fmt::Display| {
+            InvokeError::Transport(format!("cannot sign the request: {e}"))
+        };
         let params = v4::SigningParams::builder()
             .identity(&self.identity)
             .region(&self.region)
@@ -119,14 +123,14 @@ impl LambdaInvoker {
             SignableBody::Bytes(payload),
         )
         .map_err(|e| signing(&e))?;
-        let (instructions, _signature) = sign(signable, &params).map_err(|e| signing(&e))?.into_parts();
+        let (instructions, _signature) = sign(signable, &params)
+            .map_err(|e| signing(&e))?
+            .into_parts();
         let mut request = http::Request::post(&self.url);
         for (name, value) in headers {
             request = request.header(name, value);
         }
-        let mut request = request
-            .body(payload.clone())
-            .map_err(|e| signing(&e))?;
+        let mut request = request.body(payload.clone()).map_err(|e| signing(&e))?;
         instructions.apply_to_request_http1x(&mut request);
         Ok(request)
     }
@@ -163,7 +167,10 @@ impl Invoker for LambdaInvoker {
                 .get("message")
                 .or_else(|| json.get("Message"))
                 .and_then(|m| m.as_str())
-                .map_or_else(|| String::from_utf8_lossy(&body).into_owned(), str::to_owned);
+                .map_or_else(
+                    || String::from_utf8_lossy(&body).into_owned(),
+                    str::to_owned,
+                );
             return Err(InvokeError::Function {
                 error_type: format!("Lambda HTTP {}", status.as_u16()),
                 message,

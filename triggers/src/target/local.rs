@@ -67,7 +67,11 @@ impl Drop for LocalRuntime {
 
 impl LocalRuntime {
     /// Binds `addr` and serves the Runtime API there.
-    pub async fn bind(addr: SocketAddr, function_arn: String, timeout: Duration) -> Result<Self, String> {
+    pub async fn bind(
+        addr: SocketAddr,
+        function_arn: String,
+        timeout: Duration,
+    ) -> Result<Self, String> {
         let listener = TcpListener::bind(addr).await.map_err(|e| {
             format!(
                 "cannot serve the Lambda Runtime API at {addr}: {e}; another dispatcher may run this \
@@ -100,7 +104,9 @@ impl LocalRuntime {
 impl Invoker for LocalRuntime {
     async fn invoke(&self, payload: Bytes) -> Result<Bytes, InvokeError> {
         let (reply, answer) = oneshot::channel();
-        lock(&self.inner).queue.push_back(Pending { payload, reply });
+        lock(&self.inner)
+            .queue
+            .push_back(Pending { payload, reply });
         self.inner.arrived.notify_one();
         // Dropping this future (a revoked partition) closes `answer`; the
         // event is then skipped by `next` or its answer discarded.
@@ -112,7 +118,10 @@ impl Invoker for LocalRuntime {
 
 fn lock(inner: &Inner) -> std::sync::MutexGuard<'_, State> {
     // A panic while holding the lock leaves plain data behind; keep serving.
-    inner.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    inner
+        .state
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 async fn serve(listener: TcpListener, inner: Arc<Inner>) {
@@ -154,9 +163,11 @@ async fn route(inner: &Arc<Inner>, request: Request<Incoming>) -> Response<Full<
     match (method, rest.split('/').collect::<Vec<_>>().as_slice()) {
         (Method::GET, ["invocation", "next"]) => next(inner).await,
         (Method::POST, ["invocation", id, "response"]) => finish(inner, id, Ok(body)),
-        (Method::POST, ["invocation", id, "error"]) => {
-            finish(inner, id, Err(InvokeError::from_error_body(&body, "Unhandled")))
-        }
+        (Method::POST, ["invocation", id, "error"]) => finish(
+            inner,
+            id,
+            Err(InvokeError::from_error_body(&body, "Unhandled")),
+        ),
         (Method::POST, ["init", "error"]) => init_error(inner, &body),
         _ => answer(StatusCode::NOT_FOUND, "unknown path"),
     }
@@ -182,7 +193,10 @@ fn take_next(inner: &Arc<Inner>) -> Option<Response<Full<Bytes>>> {
         let id = ulid::Ulid::generate().to_string();
         let deadline = SystemTime::now() + inner.timeout;
         state.running.insert(id.clone(), pending.reply);
-        let deadline_ms = deadline.duration_since(UNIX_EPOCH).unwrap_or_default().as_millis();
+        let deadline_ms = deadline
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_millis();
         let timer = Arc::clone(inner);
         let timed_out = id.clone();
         tokio::spawn(async move {
@@ -202,7 +216,10 @@ fn take_next(inner: &Arc<Inner>) -> Option<Response<Full<Bytes>>> {
         set("content-type", "application/json".to_owned());
         set("lambda-runtime-aws-request-id", id.clone());
         set("lambda-runtime-deadline-ms", deadline_ms.to_string());
-        set("lambda-runtime-invoked-function-arn", inner.function_arn.clone());
+        set(
+            "lambda-runtime-invoked-function-arn",
+            inner.function_arn.clone(),
+        );
         set("lambda-runtime-trace-id", format!("Root=1-{id}"));
         // Another waiting function may take the next queued event.
         if !state.queue.is_empty() {
@@ -213,7 +230,11 @@ fn take_next(inner: &Arc<Inner>) -> Option<Response<Full<Bytes>>> {
     None
 }
 
-fn finish(inner: &Arc<Inner>, id: &str, outcome: Result<Bytes, InvokeError>) -> Response<Full<Bytes>> {
+fn finish(
+    inner: &Arc<Inner>,
+    id: &str,
+    outcome: Result<Bytes, InvokeError>,
+) -> Response<Full<Bytes>> {
     match lock(inner).running.remove(id) {
         Some(reply) => {
             let _ = reply.send(outcome);
@@ -230,7 +251,10 @@ fn finish(inner: &Arc<Inner>, id: &str, outcome: Result<Bytes, InvokeError>) -> 
 /// retried (and eventually reach the on-failure topic) instead of waiting forever.
 fn init_error(inner: &Arc<Inner>, body: &[u8]) -> Response<Full<Bytes>> {
     let error = match InvokeError::from_error_body(body, "InitError") {
-        InvokeError::Function { error_type, message } => InvokeError::Function {
+        InvokeError::Function {
+            error_type,
+            message,
+        } => InvokeError::Function {
             error_type,
             message: format!("function failed to initialize: {message}"),
         },

@@ -49,8 +49,9 @@ impl InvokeError {
         let field = |name: &str| json.get(name).and_then(|v| v.as_str()).map(str::to_owned);
         InvokeError::Function {
             error_type: field("errorType").unwrap_or_else(|| fallback_type.to_owned()),
-            message: field("errorMessage")
-                .unwrap_or_else(|| String::from_utf8_lossy(&body[..body.len().min(1024)]).into_owned()),
+            message: field("errorMessage").unwrap_or_else(|| {
+                String::from_utf8_lossy(&body[..body.len().min(1024)]).into_owned()
+            }),
         }
     }
 }

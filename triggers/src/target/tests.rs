@@ -68,17 +68,22 @@ async fn lambda_invoke_is_signed_and_reads_function_errors() {
             let mut r = Response::new(Full::new(Bytes::from_static(
                 br#"{"errorType":"Boom","errorMessage":"bad record"}"#,
             )));
-            r.headers_mut().insert("x-amz-function-error", "Unhandled".parse().unwrap());
+            r.headers_mut()
+                .insert("x-amz-function-error", "Unhandled".parse().unwrap());
             r
         } else {
             Response::new(Full::new(Bytes::from_static(b"{\"batchItemFailures\":[]}")))
         }
     })
     .await;
-    let lambda = LambdaInvoker::new(ARN, Some(&url), Duration::from_secs(5), credentials()).unwrap();
+    let lambda =
+        LambdaInvoker::new(ARN, Some(&url), Duration::from_secs(5), credentials()).unwrap();
     let ok = lambda.invoke(Bytes::from_static(b"{}")).await.unwrap();
     assert_eq!(ok.as_ref(), b"{\"batchItemFailures\":[]}");
-    let err = lambda.invoke(Bytes::from_static(b"{\"fail\":true}")).await.unwrap_err();
+    let err = lambda
+        .invoke(Bytes::from_static(b"{\"fail\":true}"))
+        .await
+        .unwrap_err();
     assert_eq!(
         err,
         InvokeError::Function {
@@ -95,7 +100,8 @@ async fn lambda_invoke_is_signed_and_reads_function_errors() {
     );
     let auth = auth.as_deref().expect("signed");
     assert!(
-        auth.starts_with("AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/") && auth.contains("/eu-west-1/lambda/aws4_request"),
+        auth.starts_with("AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/")
+            && auth.contains("/eu-west-1/lambda/aws4_request"),
         "{auth}"
     );
     assert!(auth.contains("Signature="), "{auth}");
@@ -105,14 +111,20 @@ async fn lambda_invoke_is_signed_and_reads_function_errors() {
 #[tokio::test]
 async fn lambda_service_errors_are_errors() {
     let (url, _) = server(|_| {
-        let mut r = Response::new(Full::new(Bytes::from_static(br#"{"message":"Rate exceeded"}"#)));
+        let mut r = Response::new(Full::new(Bytes::from_static(
+            br#"{"message":"Rate exceeded"}"#,
+        )));
         *r.status_mut() = StatusCode::TOO_MANY_REQUESTS;
         r
     })
     .await;
-    let lambda = LambdaInvoker::new(ARN, Some(&url), Duration::from_secs(5), credentials()).unwrap();
+    let lambda =
+        LambdaInvoker::new(ARN, Some(&url), Duration::from_secs(5), credentials()).unwrap();
     let err = lambda.invoke(Bytes::new()).await.unwrap_err();
-    assert!(err.to_string().contains("Rate exceeded") && err.to_string().contains("429"), "{err}");
+    assert!(
+        err.to_string().contains("Rate exceeded") && err.to_string().contains("429"),
+        "{err}"
+    );
 }
 
 #[tokio::test]
@@ -135,9 +147,13 @@ async fn webhook_success_and_failure() {
 #[tokio::test]
 async fn local_runtime_serves_the_lambda_runtime_api() {
     let runtime = Arc::new(
-        LocalRuntime::bind("127.0.0.1:0".parse().unwrap(), "arn:aws:lambda:local:000000000000:function:f".into(), Duration::from_millis(500))
-            .await
-            .unwrap(),
+        LocalRuntime::bind(
+            "127.0.0.1:0".parse().unwrap(),
+            "arn:aws:lambda:local:000000000000:function:f".into(),
+            Duration::from_millis(500),
+        )
+        .await
+        .unwrap(),
     );
     let base = format!("http://{}/2018-06-01/runtime", runtime.local_addr());
     let http = reqwest::Client::new();
@@ -146,19 +162,36 @@ async fn local_runtime_serves_the_lambda_runtime_api() {
         let runtime = Arc::clone(&runtime);
         async move { runtime.invoke(Bytes::from_static(b"{\"n\":1}")).await }
     });
-    let next = http.get(format!("{base}/invocation/next")).send().await.unwrap();
-    let id = next.headers()["lambda-runtime-aws-request-id"].to_str().unwrap().to_owned();
+    let next = http
+        .get(format!("{base}/invocation/next"))
+        .send()
+        .await
+        .unwrap();
+    let id = next.headers()["lambda-runtime-aws-request-id"]
+        .to_str()
+        .unwrap()
+        .to_owned();
     assert!(next.headers().contains_key("lambda-runtime-deadline-ms"));
     assert_eq!(
         next.headers()["lambda-runtime-invoked-function-arn"],
         "arn:aws:lambda:local:000000000000:function:f"
     );
     assert_eq!(next.bytes().await.unwrap().as_ref(), b"{\"n\":1}");
-    let posted = http.post(format!("{base}/invocation/{id}/response")).body("done").send().await.unwrap();
+    let posted = http
+        .post(format!("{base}/invocation/{id}/response"))
+        .body("done")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(posted.status(), StatusCode::ACCEPTED);
     assert_eq!(invoking.await.unwrap().unwrap().as_ref(), b"done");
     // A second answer for the same id is refused.
-    let again = http.post(format!("{base}/invocation/{id}/response")).body("x").send().await.unwrap();
+    let again = http
+        .post(format!("{base}/invocation/{id}/response"))
+        .body("x")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(again.status(), StatusCode::BAD_REQUEST);
 
     // Error: next → error.
@@ -166,8 +199,15 @@ async fn local_runtime_serves_the_lambda_runtime_api() {
         let runtime = Arc::clone(&runtime);
         async move { runtime.invoke(Bytes::from_static(b"{}")).await }
     });
-    let next = http.get(format!("{base}/invocation/next")).send().await.unwrap();
-    let id = next.headers()["lambda-runtime-aws-request-id"].to_str().unwrap().to_owned();
+    let next = http
+        .get(format!("{base}/invocation/next"))
+        .send()
+        .await
+        .unwrap();
+    let id = next.headers()["lambda-runtime-aws-request-id"]
+        .to_str()
+        .unwrap()
+        .to_owned();
     http.post(format!("{base}/invocation/{id}/error"))
         .body(r#"{"errorType":"Oops","errorMessage":"it broke"}"#)
         .send()
@@ -180,8 +220,15 @@ async fn local_runtime_serves_the_lambda_runtime_api() {
         let runtime = Arc::clone(&runtime);
         async move { runtime.invoke(Bytes::from_static(b"{}")).await }
     });
-    let _ = http.get(format!("{base}/invocation/next")).send().await.unwrap();
-    assert!(matches!(invoking.await.unwrap(), Err(InvokeError::Timeout(_))));
+    let _ = http
+        .get(format!("{base}/invocation/next"))
+        .send()
+        .await
+        .unwrap();
+    assert!(matches!(
+        invoking.await.unwrap(),
+        Err(InvokeError::Timeout(_))
+    ));
 
     // Init error fails the waiting events.
     let invoking = tokio::spawn({
@@ -195,5 +242,8 @@ async fn local_runtime_serves_the_lambda_runtime_api() {
         .await
         .unwrap();
     let err = invoking.await.unwrap().unwrap_err();
-    assert!(err.to_string().contains("failed to initialize: no config"), "{err}");
+    assert!(
+        err.to_string().contains("failed to initialize: no config"),
+        "{err}"
+    );
 }

@@ -48,7 +48,10 @@ impl Invoker for WebhookInvoker {
         if status.is_success() {
             Ok(body)
         } else {
-            Err(InvokeError::from_error_body(&body, &format!("HTTP {}", status.as_u16())))
+            Err(InvokeError::from_error_body(
+                &body,
+                &format!("HTTP {}", status.as_u16()),
+            ))
         }
     }
 }

@@ -79,7 +79,11 @@ async fn handle(event: LambdaEvent<KafkaEvent>) -> Result<Value, Error> {
     }
     let mut out = std::io::stdout().lock();
     if quiet {
-        writeln!(out, "{}", json!({ "batch": count, "started_ms": started_ms }))?;
+        writeln!(
+            out,
+            "{}",
+            json!({ "batch": count, "started_ms": started_ms })
+        )?;
     }
     for line in lines {
         writeln!(out, "{line}")?;
