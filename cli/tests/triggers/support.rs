@@ -19,11 +19,11 @@ use crate::common::DevServer;
 /// test run into a target directory of its own: its few dependencies build
 /// in a minute there, and a build with other features never invalidates
 /// this test's own artifacts.
-/// `STRATUS_EXAMPLE_FUNCTION` names a prebuilt binary instead.
+/// `TRIGGER_EXAMPLE_FUNCTION` names a prebuilt binary instead.
 pub fn example_function() -> PathBuf {
     static PATH: OnceLock<PathBuf> = OnceLock::new();
     PATH.get_or_init(|| {
-        if let Some(path) = std::env::var_os("STRATUS_EXAMPLE_FUNCTION") {
+        if let Some(path) = std::env::var_os("TRIGGER_EXAMPLE_FUNCTION") {
             return PathBuf::from(path);
         }
         // target/<profile>/deps/<this test> → target/<profile> → target
