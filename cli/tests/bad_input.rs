@@ -29,6 +29,7 @@ fn to_partition(topic: &str, partition: u32, sizes: &[usize]) -> ProduceRequest 
             base_sequence: None,
             partition,
             records: records(sizes),
+            record_batch: Default::default(),
         }],
         ..ProduceRequest::default()
     }

@@ -59,6 +59,7 @@ async fn compacts(server: &DevServer, wal_root: &Path) {
             partitions: (0..PARTITIONS)
                 .map(|partition| PartitionRecords {
                     base_sequence: None,
+                    record_batch: Default::default(),
                     partition,
                     records: (0..25)
                         .map(|i| Record {
@@ -145,6 +146,7 @@ async fn compacts(server: &DevServer, wal_root: &Path) {
                         headers: vec![],
                         timestamp_ms: None,
                     }],
+                    record_batch: Default::default(),
                 }],
                 ..ProduceRequest::default()
             })

@@ -103,6 +103,7 @@ async fn produce_and_consume_under_faults(max_attempts: u32) -> usize {
                                 timestamp_ms: None,
                             })
                             .collect(),
+                        record_batch: Default::default(),
                     }],
                     ..ProduceRequest::default()
                 };

@@ -40,6 +40,7 @@ async fn produce(server: &DevServer, topic: &str, tag: &str, timestamp_ms: i64) 
         .map(|p| PartitionRecords {
             partition: p,
             base_sequence: None,
+            record_batch: Default::default(),
             records: (0..10)
                 .map(|i| Record {
                     value: Some(format!("{tag}-{p}-{i}").into_bytes().into()),

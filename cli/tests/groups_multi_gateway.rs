@@ -117,6 +117,7 @@ fn produce_continuously(
                 .map(|partition| PartitionRecords {
                     partition,
                     base_sequence: None,
+                    record_batch: Default::default(),
                     records: (0..2)
                         .map(|_| {
                             seq += 1;

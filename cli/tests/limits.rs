@@ -38,6 +38,7 @@ fn request(partition: u32, value: Bytes) -> ProduceRequest {
                 headers: vec![],
                 timestamp_ms: None,
             }],
+            record_batch: Default::default(),
         }],
         ..ProduceRequest::default()
     }

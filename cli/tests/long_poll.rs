@@ -63,6 +63,7 @@ async fn fetch_at_the_end_wakes_on_commit_and_times_out_empty() {
                     headers: vec![],
                     timestamp_ms: None,
                 }],
+                record_batch: Default::default(),
             }],
             ..ProduceRequest::default()
         })

@@ -66,6 +66,7 @@ async fn run_workload(server: &ObservedDev) -> Workload {
                     partition: (call % u64::from(PARTITIONS)) as u32,
                     records,
                     base_sequence: None,
+                    record_batch: Default::default(),
                 }],
                 ..ProduceRequest::default()
             })

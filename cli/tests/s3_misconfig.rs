@@ -99,6 +99,7 @@ fn one_record(value: &'static str) -> ProduceRequest {
                 headers: vec![],
                 timestamp_ms: None,
             }],
+            record_batch: Default::default(),
         }],
         ..ProduceRequest::default()
     }

@@ -16,8 +16,11 @@ use stratus_sdk::{Client, ProducerConfig, TopicConfig};
 const PARTITIONS: u32 = 3;
 const KEYS: usize = 11;
 
+/// Several batches in flight per partition (on ordered ProduceStream calls):
+/// the pipelined path is the one whose retries must not duplicate.
 fn config() -> ProducerConfig {
     ProducerConfig::default()
+        .max_in_flight_per_partition(5)
         .linger(Duration::from_millis(1))
         .batch_bytes(1024)
         .retry_backoff(Duration::from_millis(5), Duration::from_millis(200))

@@ -164,6 +164,37 @@ async fn bad_input_gets_clear_errors() {
     assert!(err.to_string().contains("cannot reach a gateway"), "{err}");
 }
 
+/// `compression = none` sends uncompressed client-built batches, which the
+/// gateway stores as they are; a record the SDK cannot put in a batch (a
+/// header key twice) goes as plain records and gets the gateway's error.
+#[tokio::test]
+async fn uncompressed_batches_round_trip_and_unbatchable_records_get_clear_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = DevServer::start(dir.path());
+    let client = Client::connect(&server.url).await.unwrap();
+    client
+        .admin()
+        .create_topic("plain", PARTITIONS, TopicConfig::default())
+        .await
+        .unwrap();
+    let config = ProducerConfig::default()
+        .compression(stratus_sdk::Compression::None)
+        .linger(Duration::from_millis(1))
+        .batch_bytes(2048);
+    let producer = client.producer(config).await.unwrap();
+    let count = 2_000;
+    produce_keyed(&producer, "plain", count, KEYS).await;
+    let held = read_topic(&client, "plain").await;
+    assert_exactly_once(&held, count, KEYS, PARTITIONS);
+
+    let repeated = ProducerRecord::new("plain", "x")
+        .partition(0)
+        .header("h", "1")
+        .header("h", "2");
+    let err = producer.send(repeated).await.unwrap().await.unwrap_err();
+    assert!(err.to_string().contains("more than once"), "{err}");
+}
+
 /// Consumes as a group member until `want` distinct values were seen by
 /// all members together, committing after every batch; returns
 /// `(partition, offset, value)` in the order this member saw them.

@@ -26,6 +26,7 @@ fn request(correlation_id: u64, values: &[String], timestamp_ms: i64) -> Produce
                     timestamp_ms: Some(timestamp_ms),
                 })
                 .collect(),
+            record_batch: Default::default(),
         }],
         correlation_id,
         ..ProduceRequest::default()

@@ -1,5 +1,5 @@
 //! A compactor: passes over every partition whose shard it can lease, then
-//! garbage collection under a lease of its own.
+//! garbage collection and idle-producer expiry under a lease of its own.
 
 use std::sync::Arc;
 use std::sync::Mutex;
@@ -130,6 +130,14 @@ impl Compactor {
         gc::release_deleted_topics(&self.ctx, report).await?;
         gc::collect_garbage(&self.ctx, report).await?;
         let now_ms = self.ctx.clock.now_ms();
+        let expiration = self.ctx.config.producer_expiration.as_millis() as i64;
+        let expired = self
+            .ctx
+            .log
+            .expire_producers(now_ms.saturating_sub(expiration))
+            .await?;
+        report.producers_expired += expired.producers;
+        report.producer_states_expired += expired.partition_states;
         let scan_due = {
             let last = self
                 .last_orphan_scan_ms

@@ -50,6 +50,12 @@ pub struct CompactorConfig {
     /// Most index swaps one partition gets per pass, so one busy partition
     /// cannot starve the others.
     pub max_jobs_per_partition: usize,
+    /// An idempotent producer that has not written (nor re-initialised) for
+    /// this long loses its id, epoch and per-partition sequence state, as
+    /// Kafka's `transactional.id.expiration.ms` (7 days by default). It must
+    /// then start a new producer; records already written are untouched.
+    #[serde(with = "humantime_serde")]
+    pub producer_expiration: Duration,
 }
 
 impl Default for CompactorConfig {
@@ -67,6 +73,7 @@ impl Default for CompactorConfig {
             orphan_scan_interval: Duration::from_secs(15 * 60),
             zstd_level: 3,
             max_jobs_per_partition: 16,
+            producer_expiration: Duration::from_secs(7 * 24 * 60 * 60),
         }
     }
 }
@@ -123,6 +130,14 @@ impl CompactorConfig {
                 "block_bytes",
                 self.block_bytes.to_string(),
                 format!("between 1 and segment_bytes ({})", self.segment_bytes),
+            );
+        }
+        // Shorter would expire producers between two retries of one batch.
+        if self.producer_expiration < Duration::from_secs(60) {
+            return fail(
+                "producer_expiration",
+                format!("{:?}", self.producer_expiration),
+                "at least 1m (7d, Kafka's default, suits most clusters)".into(),
             );
         }
         if self.merge_fanin < 2 {

@@ -23,6 +23,9 @@ pub struct PassReport {
     pub entries_written: u64,
     pub objects_deleted: u64,
     pub orphans_deleted: u64,
+    /// Idle idempotent producers expired, and their per-partition states.
+    pub producers_expired: u64,
+    pub producer_states_expired: u64,
     /// Swaps abandoned because another compactor took the lease.
     pub fenced: u64,
     /// Swaps abandoned because the index changed underneath.
@@ -43,6 +46,7 @@ impl PassReport {
             + self.retention_trims
             + self.objects_deleted
             + self.orphans_deleted
+            + self.producers_expired
             > 0
     }
 

@@ -162,3 +162,79 @@ async fn retention_bytes_keeps_at_least_the_limit_and_no_whole_chunk_more() {
     fx.assert_index_sound(&topic).await;
     fx.assert_no_leaks(&[&topic]).await;
 }
+
+/// An idempotent producer idle for longer than `producer_expiration` loses
+/// its epoch and sequence state (Kafka's `transactional.id.expiration.ms`);
+/// one active within it keeps them.
+#[tokio::test]
+async fn idle_idempotent_producers_expire_after_producer_expiration() {
+    use stratus_storage::batch::{encode_batch, stamp_producer};
+    use stratus_storage::log::{AppendBatch, ProducerBatch};
+
+    const DAY_MS: i64 = 24 * 60 * 60 * 1000;
+    let fx = Fixture::new();
+    fx.run_ahead_of_wall_clock();
+    let keep_forever = TopicConfig {
+        retention_ms: -1,
+        ..TopicConfig::default()
+    };
+    let topic = fx.topic("producers", 2, keep_forever).await;
+    let (producer_id, epoch) = fx.log.init_producer_id(None).await.unwrap();
+    let t0 = fx.clock.now_ms();
+    let batch = |partition: u32, base_sequence: i32| {
+        let records = vec![record("k", Some("v"), t0)];
+        let mut bytes = bytes::BytesMut::from(&encode_batch(&records, 1).unwrap()[..]);
+        stamp_producer(&mut bytes, producer_id, epoch, base_sequence).unwrap();
+        AppendBatch {
+            topic_id: topic.id,
+            partition,
+            batch: bytes.freeze(),
+            record_count: 1,
+            first_timestamp_ms: t0,
+            max_timestamp_ms: t0,
+            producer: Some(ProducerBatch {
+                producer_id,
+                epoch,
+                base_sequence,
+            }),
+        }
+    };
+    let written = fx.log.append(&[batch(0, 0), batch(1, 0)]).await.unwrap();
+    assert!(written.iter().all(Result::is_ok), "{written:?}");
+
+    let config = stratus_compactor::CompactorConfig {
+        producer_expiration: std::time::Duration::from_millis(7 * DAY_MS as u64),
+        ..eager_config()
+    };
+    let compactor = fx.compactor(config);
+
+    // A day later the producer is still known: a retry of its first batch
+    // is answered as a duplicate with its original offset.
+    fx.clock.advance_ms(DAY_MS);
+    let pass = compactor.run_pass().await.unwrap();
+    assert_eq!(pass.producers_expired, 0, "{pass:?}");
+    let retry = fx.log.append(&[batch(0, 0)]).await.unwrap();
+    assert_eq!(retry[0].as_ref().ok(), Some(&0));
+
+    // Past the expiration: its epoch and both partitions' state go.
+    fx.clock.advance_ms(7 * DAY_MS);
+    let pass = compactor.run_pass().await.unwrap();
+    assert!(pass.errors.is_empty(), "{:?}", pass.errors);
+    assert_eq!(
+        (pass.producers_expired, pass.producer_states_expired),
+        (1, 2),
+        "{pass:?}"
+    );
+    let after = fx.log.append(&[batch(0, 1)]).await.unwrap();
+    assert!(
+        matches!(after[0], Err(LogError::ProducerFenced { .. })),
+        "an expired producer's batches are refused as fenced: {after:?}"
+    );
+    let again = compactor.run_pass().await.unwrap();
+    assert_eq!(again.producers_expired, 0, "nothing is left to expire");
+
+    // The records it wrote stay, and a new producer writes as usual.
+    assert_eq!(fx.read_all(&topic, 0).await.len(), 1);
+    let (fresh, _) = fx.log.init_producer_id(None).await.unwrap();
+    assert_ne!(fresh, producer_id, "producer ids are never reused");
+}

@@ -10,6 +10,7 @@ mod config;
 mod error;
 mod partition_gauges;
 mod produce;
+mod produce_batch;
 mod quic;
 mod server;
 mod service;

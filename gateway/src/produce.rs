@@ -37,6 +37,17 @@ pub(crate) struct Idempotence {
     base_sequences: BTreeMap<u32, i32>,
 }
 
+impl Idempotence {
+    /// The producer fields a batch for `partition` must carry.
+    pub(crate) fn producer_batch(&self, partition: u32) -> Option<ProducerBatch> {
+        self.base_sequences.get(&partition).map(|s| ProducerBatch {
+            producer_id: self.producer_id,
+            epoch: self.epoch,
+            base_sequence: *s,
+        })
+    }
+}
+
 /// Reads and checks the producer fields of a call; `None` when it is not
 /// idempotent.
 pub(crate) fn idempotence(request: &ProduceRequest) -> Result<Option<Idempotence>, GatewayError> {
@@ -198,13 +209,7 @@ pub(crate) fn encode(
             .collect();
         let invalid = |e| GatewayError::InvalidArgument(format!("partition {partition}: {e}"));
         let mut batch = encode_batch(&inputs, zstd_level).map_err(invalid)?;
-        let producer = idempotence.and_then(|i| {
-            i.base_sequences.get(&partition).map(|s| ProducerBatch {
-                producer_id: i.producer_id,
-                epoch: i.epoch,
-                base_sequence: *s,
-            })
-        });
+        let producer = idempotence.and_then(|i| i.producer_batch(partition));
         if let Some(p) = producer {
             let mut stamped = BytesMut::from(&batch[..]);
             stamp_producer(&mut stamped, p.producer_id, p.epoch, p.base_sequence)

@@ -126,6 +126,7 @@ fn produce_request(topic: &str, values: &[&str]) -> ProduceRequest {
         topic: topic.to_owned(),
         partitions: vec![PartitionRecords {
             base_sequence: None,
+            record_batch: Default::default(),
             partition: 0,
             records: values
                 .iter()

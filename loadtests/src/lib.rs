@@ -57,6 +57,14 @@ pub struct LoadtestArgs {
     /// SDK producer linger for Stratus drivers.
     #[arg(long, default_value = "5ms", value_parser = humantime::parse_duration)]
     pub linger: Duration,
+    /// SDK producer batch compression for Stratus drivers: `zstd` (built by
+    /// the client, stored as is) or `none`.
+    #[arg(long, value_enum, default_value = "zstd")]
+    pub compression: CompressionArg,
+    /// SDK produce requests in flight per partition for Stratus drivers
+    /// (1 to 5; QUIC keeps 1 for idempotent producers).
+    #[arg(long, default_value_t = 5)]
+    pub max_in_flight: usize,
     /// Override every workload's measured duration, e.g. `5s`.
     #[arg(long, value_parser = humantime::parse_duration)]
     pub duration: Option<Duration>,
@@ -72,6 +80,13 @@ pub struct LoadtestArgs {
     /// Print the results as JSON on stdout instead of a table.
     #[arg(long)]
     pub json: bool,
+}
+
+/// Batch compression of the SDK producer (`--compression`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum CompressionArg {
+    Zstd,
+    None,
 }
 
 /// Runs every workload on every driver and prints the results. Fails when a
@@ -174,7 +189,15 @@ async fn run_one(
     let driver: Arc<dyn Driver> = match kind {
         DriverKind::Nats => Arc::new(driver::nats::NatsDriver::connect(&url).await?),
         DriverKind::Stratus | DriverKind::StratusQuic => {
-            Arc::new(driver::stratus::StratusDriver::connect(&url, args.linger).await?)
+            let settings = driver::stratus::ProducerSettings {
+                linger: args.linger,
+                compression: match args.compression {
+                    CompressionArg::Zstd => stratus_sdk::Compression::Zstd,
+                    CompressionArg::None => stratus_sdk::Compression::None,
+                },
+                max_in_flight: args.max_in_flight,
+            };
+            Arc::new(driver::stratus::StratusDriver::connect(&url, settings).await?)
         }
     };
     eprintln!("{} on {}", workload.name, driver.name());

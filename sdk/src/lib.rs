@@ -32,6 +32,7 @@ pub use group::{
     Assignor, GroupConfig, GroupConsumer, GroupEvent, PartitionLag, StartFrom, TopicPartition,
 };
 pub use producer::{
-    Delivery, DeliveryFuture, Producer, ProducerConfig, ProducerIdentity, ProducerRecord,
+    Compression, Delivery, DeliveryFuture, Producer, ProducerConfig, ProducerIdentity,
+    ProducerRecord,
 };
 pub use stratus_proto::v1::{CleanupPolicy, Header, TopicConfig, TopicDescription, TopicSummary};

@@ -27,12 +27,14 @@
 //!
 //! Nothing in this module does I/O.
 
+mod client;
 mod decode;
 mod encode;
 mod header;
 
 use bytes::Bytes;
 
+pub use client::{CheckedBatch, check_client_batch};
 pub use decode::{
     DecodedChunk, Offsets, decode_chunk, decode_chunk_from, decode_records, decode_segment_chunk,
     decode_segment_chunk_from,

@@ -90,6 +90,17 @@ pub enum Tag {
     /// triggers to run; the trigger's progress is its consumer group's
     /// committed offsets (`trigger-{name}`, [`Tag::GroupOffset`]).
     Trigger = 19,
+    // 20-21 are reserved for triggers (storage/src/trigger/).
+    /// `(22, producer_id: i64)` → when the producer last wrote a batch or
+    /// called `InitProducerId`, ms since the Unix epoch, i64 LE. Written
+    /// blind (no read conflict) by the offset transaction; the compactor
+    /// expires producers idle longer than `producer_expiration`.
+    ProducerActivity = 22,
+    /// `(23, producer_id, topic_id: u128, partition: u32)` → empty. Every
+    /// partition holding a [`Tag::ProducerState`] for the producer, written
+    /// when that state is created, so expiry finds a producer's states
+    /// without scanning every partition.
+    ProducerPartitions = 23,
 }
 
 /// The key space of one Stratus cluster.
@@ -278,6 +289,49 @@ impl KeySpace {
             .pack(&(Tag::ProducerState as u16, topic_id, partition, producer_id))
     }
 
+    pub fn producer_activity(&self, producer_id: i64) -> Vec<u8> {
+        self.root.pack(&(Tag::ProducerActivity as u16, producer_id))
+    }
+
+    /// `[begin, end)` covering every producer's activity key.
+    pub fn producer_activity_range(&self) -> (Vec<u8>, Vec<u8>) {
+        self.root.subspace(&(Tag::ProducerActivity as u16,)).range()
+    }
+
+    /// Decodes the producer id from an activity key.
+    pub fn producer_activity_decode(&self, key: &[u8]) -> Option<i64> {
+        self.root
+            .unpack::<(u16, i64)>(key)
+            .ok()
+            .filter(|(tag, _)| *tag == Tag::ProducerActivity as u16)
+            .map(|(_, id)| id)
+    }
+
+    pub fn producer_partition(&self, producer_id: i64, topic_id: u128, partition: u32) -> Vec<u8> {
+        self.root.pack(&(
+            Tag::ProducerPartitions as u16,
+            producer_id,
+            topic_id,
+            partition,
+        ))
+    }
+
+    /// `[begin, end)` covering every partition a producer has state on.
+    pub fn producer_partitions_range(&self, producer_id: i64) -> (Vec<u8>, Vec<u8>) {
+        self.root
+            .subspace(&(Tag::ProducerPartitions as u16, producer_id))
+            .range()
+    }
+
+    /// Decodes `(topic_id, partition)` from a producer-partition key.
+    pub fn producer_partition_decode(&self, key: &[u8]) -> Option<(u128, u32)> {
+        self.root
+            .unpack::<(u16, i64, u128, u32)>(key)
+            .ok()
+            .filter(|(tag, ..)| *tag == Tag::ProducerPartitions as u16)
+            .map(|(_, _, topic_id, partition)| (topic_id, partition))
+    }
+
     pub fn group(&self, group: &str) -> Vec<u8> {
         self.root.pack(&(Tag::GroupRecord as u16, group))
     }
@@ -409,6 +463,16 @@ mod tests {
         assert_eq!(
             hex(keys.producer_state(7, 3, 9)),
             "027374726174757300026300150f150715031509",
+            "persisted key layout changed: existing clusters would lose their data"
+        );
+        assert_eq!(
+            hex(keys.producer_activity(9)),
+            "02737472617475730002630015161509",
+            "persisted key layout changed: existing clusters would lose their data"
+        );
+        assert_eq!(
+            hex(keys.producer_partition(9, 7, 3)),
+            "0273747261747573000263001517150915071503",
             "persisted key layout changed: existing clusters would lose their data"
         );
         assert_eq!(

@@ -7,7 +7,7 @@ use stratus_proto::v1::{
     ErrorDetail, InitProducerIdRequest, InitProducerIdResponse, PartitionAck, ProduceRequest,
     ProduceResponse,
 };
-use stratus_storage::log::LogError;
+use stratus_storage::log::{AppendBatch, LogError};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tokio_stream::StreamExt;
@@ -19,11 +19,17 @@ use super::Shared;
 use crate::batcher::{Admission, Ticket};
 use crate::error::GatewayError;
 use crate::produce::{encode, idempotence, route};
+use crate::produce_batch::{check_batches, take_batches};
 use crate::telemetry::{kind, outcome, server_span};
 
 /// Requests of one ProduceStream submitted but not yet answered. Past it the
 /// stream stops reading, and HTTP/2 flow control holds the client back.
 const MAX_PIPELINED_REQUESTS: usize = 256;
+
+/// Requests of one ProduceStream validated and encoded at once. Encoding is
+/// CPU-bound; a few in parallel keep the cores busy without letting one
+/// stream hold many decoded requests in memory.
+const MAX_CONCURRENT_PREPARES: usize = 4;
 
 #[derive(Debug)]
 pub(crate) struct ProducerService(pub(crate) Arc<Shared>);
@@ -37,32 +43,66 @@ struct Submitted {
     ticket: Ticket,
 }
 
+/// A validated, encoded call, ready for the batcher.
+#[derive(Debug)]
+struct Prepared {
+    topic: String,
+    correlation_id: u64,
+    counts: Vec<(u32, u32)>,
+    batches: Vec<AppendBatch>,
+}
+
 impl ProducerService {
-    /// Validates, routes and encodes a call, and queues it for the next flush.
-    async fn submit(
-        shared: &Shared,
-        request: ProduceRequest,
-        admission: Admission,
-    ) -> Result<Submitted, GatewayError> {
+    /// Validates, routes and encodes a call (the CPU-heavy part of a produce).
+    async fn prepare(shared: &Shared, request: ProduceRequest) -> Result<Prepared, GatewayError> {
         let topic = shared.topics.get(&shared.log, &request.topic).await?;
         let correlation_id = request.correlation_id;
         let idempotence = idempotence(&request)?;
-        let routed = route(&topic, request, &shared.keyless)?;
-        let counts = routed
+        let mut request = request;
+        let client_batches = take_batches(&mut request)?;
+        let mut batches = check_batches(&topic, client_batches, idempotence.as_ref())?;
+        // A request may carry only producer-built batches.
+        if !batches.is_empty() && request.partitions.is_empty() && request.records.is_empty() {
+            // Nothing left to route.
+        } else {
+            let routed = route(&topic, request, &shared.keyless)?;
+            if let Some(twice) = batches.iter().find(|b| routed.contains_key(&b.partition)) {
+                return Err(GatewayError::InvalidArgument(format!(
+                    "partition {} gets both a record_batch and records in one request;                      send one entry per partition",
+                    twice.partition
+                )));
+            }
+            batches.extend(encode(
+                &topic,
+                routed,
+                shared.config.zstd_level,
+                idempotence.as_ref(),
+            )?);
+            batches.sort_by_key(|b| b.partition);
+        }
+        let counts = batches
             .iter()
-            .map(|(partition, records)| (*partition, records.len() as u32))
+            .map(|b| (b.partition, b.record_count))
             .collect();
-        let batches = encode(
-            &topic,
-            routed,
-            shared.config.zstd_level,
-            idempotence.as_ref(),
-        )?;
-        let ticket = shared.batcher.submit(batches, admission).await?;
-        Ok(Submitted {
+        Ok(Prepared {
             topic: topic.name.clone(),
             correlation_id,
             counts,
+            batches,
+        })
+    }
+
+    /// Queues a prepared call for the next flush.
+    async fn enqueue(
+        shared: &Shared,
+        prepared: Prepared,
+        admission: Admission,
+    ) -> Result<Submitted, GatewayError> {
+        let ticket = shared.batcher.submit(prepared.batches, admission).await?;
+        Ok(Submitted {
+            topic: prepared.topic,
+            correlation_id: prepared.correlation_id,
+            counts: prepared.counts,
             ticket,
         })
     }
@@ -143,7 +183,8 @@ impl Producer for ProducerService {
         let span = produce_span(&request.get_ref().topic, request.metadata());
         let shared = &self.0;
         let result = async move {
-            let submitted = Self::submit(shared, request.into_inner(), Admission::Reject).await?;
+            let prepared = Self::prepare(shared, request.into_inner()).await?;
+            let submitted = Self::enqueue(shared, prepared, Admission::Reject).await?;
             Self::answer(shared, submitted).await
         }
         .instrument(span)
@@ -198,7 +239,9 @@ impl Producer for ProducerService {
         )>(MAX_PIPELINED_REQUESTS);
         let (responses, output) = mpsc::channel(MAX_PIPELINED_REQUESTS);
 
-        // Reader: submits calls in arrival order, so their offsets follow it.
+        // Reader: prepares calls concurrently (encoding is the costly part),
+        // up to MAX_CONCURRENT_PREPARES at once, in arrival order.
+        let (preparing, mut prepared) = mpsc::channel(MAX_CONCURRENT_PREPARES);
         let shared = Arc::clone(&self.0);
         tokio::spawn(async move {
             while let Some(next) = requests.next().await {
@@ -206,10 +249,40 @@ impl Producer for ProducerService {
                 let started = Instant::now();
                 let span = produce_span(&request.topic, &metadata);
                 let correlation_id = request.correlation_id;
-                let submitted = Self::submit(&shared, request, Admission::Wait)
-                    .instrument(span.clone())
+                let task = tokio::spawn({
+                    let shared = Arc::clone(&shared);
+                    async move { Self::prepare(&shared, request).await }.instrument(span.clone())
+                });
+                if preparing
+                    .send((started, span, correlation_id, task))
                     .await
-                    .map_err(|e| (correlation_id, e));
+                    .is_err()
+                {
+                    break;
+                }
+            }
+        });
+
+        // Submitter: hands prepared calls to the batcher strictly in arrival
+        // order, so a producer's batches of one partition reach the sequence
+        // check (and get offsets) in the order it sent them.
+        let shared = Arc::clone(&self.0);
+        tokio::spawn(async move {
+            while let Some((started, span, correlation_id, task)) = prepared.recv().await {
+                let submitted = match task.await {
+                    Ok(Ok(prepared)) => {
+                        Self::enqueue(&shared, prepared, Admission::Wait)
+                            .instrument(span.clone())
+                            .await
+                    }
+                    Ok(Err(e)) => Err(e),
+                    // Cancelled (the runtime is stopping) or a panic, logged.
+                    Err(e) => {
+                        tracing::error!(error = %e, "produce request task failed");
+                        Err(GatewayError::ShuttingDown)
+                    }
+                }
+                .map_err(|e| (correlation_id, e));
                 if pipeline.send((started, span, submitted)).await.is_err() {
                     break;
                 }

@@ -5,7 +5,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use bytes::Bytes;
 use futures::FutureExt;
-use stratus_sdk::{Client, Offset, ProducerConfig, ProducerRecord, TopicConfig};
+use stratus_sdk::{Client, Compression, Offset, ProducerConfig, ProducerRecord, TopicConfig};
 
 use super::{Ack, Consumer, Driver, Producer};
 
@@ -14,18 +14,26 @@ use super::{Ack, Consumer, Driver, Producer};
 pub struct StratusDriver {
     url: String,
     client: Client,
-    linger: Duration,
+    settings: ProducerSettings,
+}
+
+/// How the driver's SDK producers are configured.
+#[derive(Debug, Clone, Copy)]
+pub struct ProducerSettings {
+    pub linger: Duration,
+    pub compression: Compression,
+    pub max_in_flight: usize,
 }
 
 impl StratusDriver {
-    pub async fn connect(url: &str, linger: Duration) -> anyhow::Result<Self> {
+    pub async fn connect(url: &str, settings: ProducerSettings) -> anyhow::Result<Self> {
         let client = Client::connect(url)
             .await
             .map_err(|e| anyhow::anyhow!("cannot connect to Stratus at {url}: {e}"))?;
         Ok(Self {
             url: url.to_owned(),
             client,
-            linger,
+            settings,
         })
     }
 }
@@ -33,7 +41,22 @@ impl StratusDriver {
 #[async_trait]
 impl Driver for StratusDriver {
     fn name(&self) -> String {
-        format!("stratus {}", self.url)
+        let s = &self.settings;
+        let compression = match s.compression {
+            Compression::None => "none",
+            _ => "zstd",
+        };
+        // The SDK keeps 1 idempotent batch in flight per partition over QUIC
+        // (no ordered path there), whatever is asked.
+        let in_flight = if self.url.starts_with("quic://") {
+            1
+        } else {
+            s.max_in_flight
+        };
+        format!(
+            "stratus {} ({compression}, {in_flight} in flight)",
+            self.url
+        )
     }
 
     fn durability(&self) -> String {
@@ -58,7 +81,12 @@ impl Driver for StratusDriver {
     async fn producer(&self, topic: &str, _partitions: u32) -> anyhow::Result<Box<dyn Producer>> {
         let producer = self
             .client
-            .producer(ProducerConfig::default().linger(self.linger))
+            .producer(
+                ProducerConfig::default()
+                    .linger(self.settings.linger)
+                    .compression(self.settings.compression)
+                    .max_in_flight_per_partition(self.settings.max_in_flight),
+            )
             .await?;
         Ok(Box::new(StratusProducer {
             topic: topic.to_owned(),

@@ -5,6 +5,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use stratus_proto::v1::{Header, Record};
 
+use super::Compression;
 use crate::error::{Error, Result};
 
 /// How a [`Producer`](super::Producer) batches, buffers and retries.
@@ -19,9 +20,10 @@ pub struct ProducerConfig {
     /// Bytes of records buffered or in flight, over all partitions; `send`
     /// waits while they are spent (default 32 MiB).
     pub buffer_bytes: usize,
-    /// Produce requests in flight per partition (default 1, at most 5: the
-    /// gateway remembers a producer's last 5 batches per partition to
-    /// recognise retries).
+    /// Produce requests in flight per partition (default 5, as Kafka's; at
+    /// most 5 with idempotence: the gateway remembers a producer's last 5
+    /// batches per partition to recognise retries). Over gRPC they travel in
+    /// order on `ProduceStream`; over QUIC an idempotent producer keeps 1.
     pub max_in_flight_per_partition: usize,
     /// First wait before a retry; doubled per attempt up to `retry_backoff_max`
     /// (defaults 50 ms and 2 s), with jitter.
@@ -33,6 +35,9 @@ pub struct ProducerConfig {
     /// Producer id, epoch and sequence numbers, so retries never write twice
     /// (default on).
     pub idempotence: bool,
+    /// How the producer compresses the batches it builds (default zstd); the
+    /// gateway stores them as they are.
+    pub compression: Compression,
 }
 
 /// The gateway's dedup window per partition: in-flight requests beyond it
@@ -45,11 +50,12 @@ impl Default for ProducerConfig {
             linger: Duration::from_millis(5),
             batch_bytes: 1024 * 1024,
             buffer_bytes: 32 * 1024 * 1024,
-            max_in_flight_per_partition: 1,
+            max_in_flight_per_partition: MAX_IN_FLIGHT_IDEMPOTENT,
             retry_backoff: Duration::from_millis(50),
             retry_backoff_max: Duration::from_secs(2),
             delivery_timeout: Duration::from_secs(120),
             idempotence: true,
+            compression: Compression::Zstd,
         }
     }
 }
@@ -82,6 +88,10 @@ impl ProducerConfig {
     }
     pub fn idempotence(mut self, on: bool) -> Self {
         self.idempotence = on;
+        self
+    }
+    pub fn compression(mut self, compression: Compression) -> Self {
+        self.compression = compression;
         self
     }
 

@@ -6,6 +6,7 @@
 //! numbers and retries. The returned [`DeliveryFuture`] resolves with the
 //! record's partition and offset once the gateway has made it durable.
 
+mod batch;
 mod config;
 mod pipeline;
 
@@ -20,6 +21,7 @@ use stratus_proto::v1::{DescribeTopicRequest, InitProducerIdRequest};
 use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, mpsc, oneshot};
 use tokio::time::Instant;
 
+pub use batch::Compression;
 pub use config::{ProducerConfig, ProducerRecord};
 use pipeline::{Msg, Pending, Pipeline};
 

@@ -3,24 +3,30 @@
 //! `max_in_flight_per_partition` produce requests in flight, and retries.
 //!
 //! Order is kept by one rule: a batch is (re)sent only when every batch before
-//! it is in flight or acknowledged. The gateway accepts a producer's batches
-//! for a partition only in sequence order, so a batch that overtakes an
-//! earlier one in flight is refused as out of order and sent again in turn; a
-//! batch whose acknowledgement was lost is recognised by its sequence and
-//! answered with its original offsets. Retries never renumber a batch that may
-//! have been written.
+//! it is in flight or acknowledged, and sent on the transport's ordered path
+//! (`ProduceStream` over gRPC), where requests of one partition reach the
+//! gateway's batcher in the order they were sent. The gateway accepts a
+//! producer's batches for a partition only in sequence order; a batch that
+//! still overtakes an earlier one (the stream broke and the earlier one is
+//! being retried) is refused as out of order and sent again in turn; a batch
+//! whose acknowledgement was lost is recognised by its sequence and answered
+//! with its original offsets. Retries never renumber a batch that may have
+//! been written. A transport without an ordered path (QUIC: one stream per
+//! call) keeps one idempotent batch in flight per partition, since with more
+//! nearly every later batch would overtake and be refused.
 
 use std::collections::VecDeque;
 use std::pin::Pin;
 use std::sync::Arc;
 
+use bytes::Bytes;
 use futures::StreamExt;
 use futures::stream::FuturesUnordered;
 use stratus_proto::v1::{PartitionRecords, ProduceRequest, ProduceResponse, Record};
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 
-use super::{Delivery, Shared};
+use super::{Delivery, Shared, batch};
 use crate::error::{Error, Result, is_retryable};
 
 /// What the producer hands a partition's pipeline.
@@ -68,7 +74,13 @@ impl Batch {
     }
 
     fn set_base_sequence(&mut self, seq: i32) {
-        self.request.partitions[0].base_sequence = Some(seq);
+        let entry = &mut self.request.partitions[0];
+        entry.base_sequence = Some(seq);
+        if !entry.record_batch.is_empty() {
+            let producer_id = self.request.producer_id.unwrap_or(-1);
+            let epoch = self.request.producer_epoch as i16;
+            entry.record_batch = batch::stamp(&entry.record_batch, producer_id, epoch, seq);
+        }
     }
 
     fn len(&self) -> usize {
@@ -102,6 +114,9 @@ pub(crate) struct Pipeline {
     /// Sealed, unacknowledged batches in sequence order.
     batches: VecDeque<Batch>,
     in_flight: usize,
+    /// Requests in flight allowed: the configured number, or 1 for an
+    /// idempotent producer on a transport without an ordered path.
+    max_in_flight: usize,
     /// A batch before these was refused for good: the later ones were never
     /// written (the gateway refuses gaps), so once none is in flight they are
     /// renumbered from this sequence.
@@ -110,7 +125,14 @@ pub(crate) struct Pipeline {
 
 impl Pipeline {
     pub(crate) fn new(shared: Arc<Shared>, topic: String, partition: u32) -> Self {
+        let ordered = shared.transport.ordered_produce().is_some();
+        let max_in_flight = if ordered || shared.identity.is_none() {
+            shared.config.max_in_flight_per_partition
+        } else {
+            1
+        };
         Self {
+            max_in_flight,
             shared,
             topic,
             partition,
@@ -186,13 +208,10 @@ impl Pipeline {
         if identity.is_some() {
             self.next_seq = seq_add(self.next_seq, records.len());
         }
+        let entry = self.entry(records, base_sequence);
         let request = ProduceRequest {
             topic: self.topic.clone(),
-            partitions: vec![PartitionRecords {
-                partition: self.partition,
-                records,
-                base_sequence,
-            }],
+            partitions: vec![entry],
             producer_id: identity.map(|i| i.producer_id),
             producer_epoch: identity.map_or(0, |i| i.epoch),
             ..ProduceRequest::default()
@@ -211,6 +230,38 @@ impl Pipeline {
         });
     }
 
+    /// The partition's entry of a request: a batch built here (so the gateway
+    /// stores it without recompressing), or the plain records when they
+    /// cannot form one batch (the gateway then says why).
+    fn entry(&self, records: Vec<Record>, base_sequence: Option<i32>) -> PartitionRecords {
+        let now_ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as i64);
+        let built = batch::encode(&records, self.shared.config.compression, now_ms);
+        let Some(mut record_batch) = built else {
+            return PartitionRecords {
+                partition: self.partition,
+                records,
+                base_sequence,
+                record_batch: Bytes::new(),
+            };
+        };
+        if let (Some(identity), Some(seq)) = (self.shared.identity, base_sequence) {
+            record_batch = batch::stamp(
+                &record_batch,
+                identity.producer_id,
+                identity.epoch as i16,
+                seq,
+            );
+        }
+        PartitionRecords {
+            partition: self.partition,
+            records: Vec::new(),
+            base_sequence,
+            record_batch,
+        }
+    }
+
     /// Starts every batch the ordering rule and the in-flight limit allow.
     fn dispatch(&mut self, attempts: &mut FuturesUnordered<Attempt>) {
         if let Some(from) = self.renumber_from {
@@ -226,7 +277,7 @@ impl Pipeline {
             self.renumber_from = None;
         }
         let now = Instant::now();
-        let max = self.shared.config.max_in_flight_per_partition;
+        let max = self.max_in_flight;
         for (index, batch) in self.batches.iter_mut().enumerate() {
             if self.in_flight >= max {
                 break;
@@ -243,12 +294,18 @@ impl Pipeline {
             batch.await_earlier = false;
             batch.retry_at = None;
             self.in_flight += 1;
-            let transport = self.shared.transport.clone();
             let request = batch.request.clone();
             let id = batch.id;
-            attempts.push(Box::pin(
-                async move { (id, transport.produce(request).await) },
-            ));
+            // Queued on the ordered path here, in batch order, not when the
+            // attempt is first polled.
+            let answer = match self.shared.transport.ordered_produce() {
+                Some(ordered) => ordered.send(self.partition, request),
+                None => {
+                    let transport = self.shared.transport.clone();
+                    Box::pin(async move { transport.produce(request).await })
+                }
+            };
+            attempts.push(Box::pin(async move { (id, answer.await) }));
         }
     }
 

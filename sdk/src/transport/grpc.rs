@@ -1,6 +1,8 @@
 //! The gRPC transport (tonic over HTTP/2, optionally TLS): `grpc://` and
 //! `grpcs://` URLs.
 
+use std::sync::Arc;
+
 use async_trait::async_trait;
 use stratus_proto::v1::admin_client::AdminClient;
 use stratus_proto::v1::consumer_client::ConsumerClient;
@@ -14,17 +16,20 @@ use stratus_proto::v1::{
     JoinGroupResponse, LeaveGroupRequest, LeaveGroupResponse, ListOffsetsRequest,
     ListOffsetsResponse, ListTopicsRequest, ListTopicsResponse, ProduceRequest, ProduceResponse,
 };
-use tonic::Status;
 use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint};
+use tonic::{Status, Streaming};
 
+use super::ordered::{Opener, OrderedProducer, OutgoingRequests};
 use super::{ConnectOptions, Transport};
 use crate::error::Error;
 
 /// One HTTP/2 connection multiplexing every call; tonic clients over it are
 /// cheap handles, made per call.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub(crate) struct GrpcTransport {
     channel: Channel,
+    /// Produce requests on `ProduceStream` calls over the same connection.
+    ordered: OrderedProducer,
 }
 
 impl GrpcTransport {
@@ -53,7 +58,9 @@ impl GrpcTransport {
             url: url.to_string(),
             reason: source_chain(&e),
         })?;
-        Ok(Self { channel })
+        let ordered =
+            OrderedProducer::start(&produce_stream_opener(&channel), options.request_timeout);
+        Ok(Self { channel, ordered })
     }
 
     fn admin(&self) -> AdminClient<Channel> {
@@ -71,6 +78,22 @@ impl GrpcTransport {
     fn consumer(&self) -> ConsumerClient<Channel> {
         ConsumerClient::new(self.channel.clone()).max_decoding_message_size(usize::MAX)
     }
+}
+
+/// Opens `ProduceStream` calls on `channel`, for the ordered produce path.
+fn produce_stream_opener(channel: &Channel) -> Opener {
+    let channel = channel.clone();
+    Arc::new(move |requests| {
+        let client = ProducerClient::new(channel.clone()).max_decoding_message_size(usize::MAX);
+        Box::pin(open_produce_stream(client, requests))
+    })
+}
+
+async fn open_produce_stream(
+    mut client: ProducerClient<Channel>,
+    requests: OutgoingRequests,
+) -> Result<Streaming<ProduceResponse>, Status> {
+    Ok(client.produce_stream(requests).await?.into_inner())
 }
 
 fn tls_config(host: &str, options: &ConnectOptions) -> Result<ClientTlsConfig, Error> {
@@ -140,6 +163,10 @@ impl Transport for GrpcTransport {
 
     async fn produce(&self, req: ProduceRequest) -> Result<ProduceResponse, Status> {
         Ok(self.producer().produce(req).await?.into_inner())
+    }
+
+    fn ordered_produce(&self) -> Option<&OrderedProducer> {
+        Some(&self.ordered)
     }
 
     async fn fetch(&self, req: FetchRequest) -> Result<FetchResponse, Status> {

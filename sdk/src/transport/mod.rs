@@ -8,6 +8,7 @@
 
 mod failover;
 mod grpc;
+mod ordered;
 mod quic;
 
 use std::path::PathBuf;
@@ -26,6 +27,7 @@ use stratus_proto::v1::{
 use tonic::Status;
 
 use crate::error::Error;
+pub(crate) use ordered::OrderedProducer;
 
 /// One connection (or connection pool) to a gateway.
 #[async_trait]
@@ -42,6 +44,13 @@ pub(crate) trait Transport: Send + Sync + std::fmt::Debug {
         req: InitProducerIdRequest,
     ) -> Result<InitProducerIdResponse, Status>;
     async fn produce(&self, req: ProduceRequest) -> Result<ProduceResponse, Status>;
+    /// The ordered produce path ([`ordered`]), if this transport has one:
+    /// requests for one partition reach the gateway in the order they were
+    /// sent, so a producer may keep several in flight. `None`: calls may
+    /// overtake each other (QUIC opens a stream per call).
+    fn ordered_produce(&self) -> Option<&OrderedProducer> {
+        None
+    }
     async fn fetch(&self, req: FetchRequest) -> Result<FetchResponse, Status>;
     async fn list_offsets(&self, req: ListOffsetsRequest) -> Result<ListOffsetsResponse, Status>;
     async fn join_group(&self, req: JoinGroupRequest) -> Result<JoinGroupResponse, Status>;

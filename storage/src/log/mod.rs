@@ -8,6 +8,7 @@ mod catalog;
 pub mod entry;
 mod error;
 mod producer;
+mod producer_expiry;
 mod read;
 
 use std::sync::Arc;
@@ -27,6 +28,7 @@ pub use producer::{
     PRODUCER_WINDOW, ProducerBatch, ProducerPartitionState, SequenceCheck, WrittenBatch,
     sequence_add,
 };
+pub use producer_expiry::ProducerExpiry;
 pub use read::{OffsetQuery, PartitionState, ReadResult};
 
 /// Settings of a [`Log`].

@@ -185,12 +185,14 @@ impl Log {
                     // range the producer continues under a fresh id.
                     if epoch < i16::MAX {
                         tx.set(&self.keys.producer_epoch(id), &(epoch + 1).to_le_bytes())?;
+                        self.touch_producer(tx, id)?;
                         return Ok(Ok((id, epoch + 1)));
                     }
                 }
                 let id = decode_i64(tx.get(counter).await?.as_deref().unwrap_or_default()) + 1;
                 tx.set(counter, &encode_i64(id))?;
                 tx.set(&self.keys.producer_epoch(id), &0i16.to_le_bytes())?;
+                self.touch_producer(tx, id)?;
                 Ok(Ok((id, 0)))
             })
         })
@@ -241,16 +243,35 @@ impl Log {
         record_count: u32,
         base_offset: i64,
     ) -> Result<(), MetaError> {
-        let mut state = self
+        let existing = self
             .producer_state(tx, topic_id, partition, batch.producer_id)
-            .await?
-            .unwrap_or_default();
+            .await?;
+        if existing.is_none() {
+            // Lets expiry find this state from the producer id.
+            tx.set(
+                &self
+                    .keys
+                    .producer_partition(batch.producer_id, topic_id, partition),
+                &[],
+            )?;
+        }
+        self.touch_producer(tx, batch.producer_id)?;
+        let mut state = existing.unwrap_or_default();
         state.remember(batch, record_count, base_offset);
         tx.set(
             &self
                 .keys
                 .producer_state(topic_id, partition, batch.producer_id),
             &state.encode(),
+        )
+    }
+
+    /// Records that the producer is active now (a blind write: concurrent
+    /// appends of one producer on different partitions do not conflict).
+    fn touch_producer(&self, tx: &mut dyn Transaction, producer_id: i64) -> Result<(), MetaError> {
+        tx.set(
+            &self.keys.producer_activity(producer_id),
+            &encode_i64(super::now_ms()),
         )
     }
 
