@@ -1,11 +1,12 @@
 //! `stratus`: run a gateway and a compactor (or everything on a laptop with
-//! `stratus dev`), administer topics and consumer groups, and produce and
+//! `stratus dev`), administer topics, consumer groups and triggers, and produce and
 //! consume from a terminal.
 
 mod client;
 mod compactor;
 mod config_env;
 mod consume;
+mod dispatcher;
 mod group;
 mod group_consume;
 mod observability;
@@ -14,6 +15,7 @@ mod serve;
 mod settings;
 mod status;
 mod topic;
+mod trigger;
 
 use std::process::ExitCode;
 
@@ -47,6 +49,12 @@ enum Command {
     /// List, describe, reset the offsets of, and delete consumer groups.
     #[command(subcommand)]
     Group(group::GroupCommand),
+    /// Create, list, describe and delete triggers: topics that invoke
+    /// functions (AWS Lambda, a local Lambda Runtime API, webhooks).
+    #[command(subcommand)]
+    Trigger(trigger::TriggerCommand),
+    /// Run the triggers of a cluster (`stratus dev` runs one in-process).
+    Dispatcher(dispatcher::DispatcherArgs),
     /// Run benchmark workloads (loadtests/workloads/*.yaml) against Stratus
     /// or NATS JetStream: throughput, latency, CPU, memory, requests, cost.
     Bench(stratus_loadtest::LoadtestArgs),
@@ -79,6 +87,8 @@ fn main() -> ExitCode {
             Command::Produce(args) => produce::run(args).await,
             Command::Consume(args) => consume::run(args).await,
             Command::Group(command) => group::run(command).await,
+            Command::Trigger(command) => trigger::run(command).await,
+            Command::Dispatcher(args) => dispatcher::run(args).await,
             Command::Bench(args) => stratus_loadtest::run(args).await,
             Command::Status(args) => status::run(args).await,
             Command::Config(command) => config_env::run(&command),

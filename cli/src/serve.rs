@@ -21,6 +21,9 @@ pub(crate) struct DevArgs {
     /// Directory for all data (metadata and WAL objects) [default: stratus-data].
     #[arg(long)]
     data_dir: Option<PathBuf>,
+    /// Do not run triggers in-process (run `stratus dispatcher` instead).
+    #[arg(long)]
+    no_dispatcher: bool,
     #[command(flatten)]
     common: CommonArgs,
 }
@@ -104,17 +107,17 @@ pub(crate) async fn dev(args: DevArgs) -> anyhow::Result<()> {
     let mut flags = args.common.overrides();
     flags.data_dir = args.data_dir;
     let settings = ServerSettings::load(args.common.config.as_deref(), &flags)?;
-    serve(settings, true).await
+    serve(settings, true, !args.no_dispatcher).await
 }
 
 pub(crate) async fn gateway(args: GatewayArgs) -> anyhow::Result<()> {
     let mut flags = args.common.overrides();
     args.storage.apply(&mut flags);
     let settings = ServerSettings::load(args.common.config.as_deref(), &flags)?;
-    serve(settings, false).await
+    serve(settings, false, false).await
 }
 
-async fn serve(mut settings: ServerSettings, dev: bool) -> anyhow::Result<()> {
+async fn serve(mut settings: ServerSettings, dev: bool, dispatcher: bool) -> anyhow::Result<()> {
     let telemetry = observability::init("stratus-gateway", settings.log_format)?;
     let storage = open_storage(&settings).await?;
     if dev && settings.gateway.quic.needs_certificate() {
@@ -140,6 +143,23 @@ async fn serve(mut settings: ServerSettings, dev: bool) -> anyhow::Result<()> {
                 .await;
         })
     });
+    // `stratus dev` runs triggers in-process, so a laptop needs nothing else.
+    let (stop_dispatcher, dispatcher_stopped) = tokio::sync::oneshot::channel::<()>();
+    let dispatcher = dispatcher.then(|| {
+        let config = stratus_triggers::DispatcherConfig {
+            server: format!("grpc://{addr}"),
+            refresh: std::time::Duration::from_secs(1),
+            ..stratus_triggers::DispatcherConfig::default()
+        };
+        tokio::spawn(async move {
+            let stopped = async {
+                let _ = dispatcher_stopped.await;
+            };
+            if let Err(e) = stratus_triggers::Dispatcher::run(config, stopped).await {
+                tracing::error!(error = %e, "the trigger dispatcher stopped");
+            }
+        })
+    });
     if dev {
         println!("stratus dev is running");
         println!("  gateway   http://{addr}");
@@ -159,6 +179,9 @@ async fn serve(mut settings: ServerSettings, dev: bool) -> anyhow::Result<()> {
             "  compactor every {}",
             humantime::format_duration(settings.compactor.interval)
         );
+        if dispatcher.is_some() {
+            println!("  triggers  dispatcher in-process (stratus trigger create --help)");
+        }
         println!("try: stratus topic create hello --partitions 3 --server http://{addr}");
         println!("stop with Ctrl-C");
     } else {
@@ -171,6 +194,10 @@ async fn serve(mut settings: ServerSettings, dev: bool) -> anyhow::Result<()> {
         }
     }
     wait_for_signal().await;
+    let _ = stop_dispatcher.send(());
+    if let Some(dispatcher) = dispatcher {
+        let _ = dispatcher.await;
+    }
     tracing::info!("shutting down: flushing in-flight produce calls");
     handle.shutdown().await;
     let _ = stop_compactor.send(());

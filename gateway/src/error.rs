@@ -3,6 +3,7 @@
 use stratus_storage::group::GroupError;
 use stratus_storage::log::LogError;
 use stratus_storage::meta::MetaError;
+use stratus_storage::trigger::TriggerError;
 use tonic::{Code, Status};
 
 /// Why a gateway refused or failed a request. Messages say what to do.
@@ -12,6 +13,8 @@ pub enum GatewayError {
     Log(#[from] LogError),
     #[error(transparent)]
     Group(#[from] GroupError),
+    #[error(transparent)]
+    Trigger(#[from] TriggerError),
     #[error("{0}")]
     InvalidArgument(String),
     #[error(
@@ -44,6 +47,7 @@ impl From<GatewayError> for Status {
         let code = match &err {
             GatewayError::Log(log) => log_code(log),
             GatewayError::Group(group) => group_code(group),
+            GatewayError::Trigger(trigger) => trigger_code(trigger),
             GatewayError::InvalidArgument(_)
             | GatewayError::RecordTooLarge { .. }
             | GatewayError::RequestTooLarge { .. } => Code::InvalidArgument,
@@ -71,6 +75,18 @@ fn group_code(err: &GroupError) -> Code {
         GroupError::TooManyMembers { .. } => Code::ResourceExhausted,
         GroupError::Corrupt(_) => Code::DataLoss,
         GroupError::Meta(meta) => meta_code(meta),
+    }
+}
+
+fn trigger_code(err: &TriggerError) -> Code {
+    match err {
+        TriggerError::Invalid(_) => Code::InvalidArgument,
+        TriggerError::TopicNotFound { .. }
+        | TriggerError::PartitionNotFound { .. }
+        | TriggerError::NotFound { .. } => Code::NotFound,
+        TriggerError::AlreadyExists { .. } => Code::AlreadyExists,
+        TriggerError::Corrupt(_) => Code::DataLoss,
+        TriggerError::Meta(meta) => meta_code(meta),
     }
 }
 

@@ -1,5 +1,5 @@
 //! Starting and stopping a gateway: the gRPC server (Admin, Producer,
-//! Consumer, Groups, health, reflection) and the batcher behind it.
+//! Consumer, Groups, Triggers, health, reflection) and the batcher behind it.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -10,8 +10,10 @@ use stratus_proto::v1::admin_server::AdminServer;
 use stratus_proto::v1::consumer_server::ConsumerServer;
 use stratus_proto::v1::groups_server::GroupsServer;
 use stratus_proto::v1::producer_server::ProducerServer;
+use stratus_proto::v1::triggers_server::TriggersServer;
 use stratus_storage::group::{GroupLimits, Groups};
 use stratus_storage::log::Log;
+use stratus_storage::trigger::Triggers;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -21,7 +23,9 @@ use crate::batcher::{Batcher, BatcherSettings};
 use crate::config::GatewayConfig;
 use crate::produce::StickyPartitioner;
 use crate::quic::{self, QuicHandle, QuicStartError};
-use crate::service::{AdminService, ConsumerService, GroupsService, ProducerService, Shared};
+use crate::service::{
+    AdminService, ConsumerService, GroupsService, ProducerService, Shared, TriggersService,
+};
 use crate::topics::TopicCache;
 
 /// How long a gateway trusts a cached topic record.
@@ -91,6 +95,7 @@ impl Gateway {
                 max_members: config.groups.max_members,
             },
         );
+        let triggers = Triggers::new(Arc::clone(log.meta()), log.keys().clone());
         let shared = Arc::new(Shared {
             log,
             groups,
@@ -113,6 +118,9 @@ impl Gateway {
             .await;
         health_reporter
             .set_serving::<GroupsServer<GroupsService>>()
+            .await;
+        health_reporter
+            .set_serving::<TriggersServer<TriggersService>>()
             .await;
         let reflection = tonic_reflection::server::Builder::configure()
             .register_encoded_file_descriptor_set(FILE_DESCRIPTOR_SET)
@@ -140,6 +148,7 @@ impl Gateway {
             .add_service(reflection)
             .add_service(AdminServer::new(AdminService(Arc::clone(&shared))))
             .add_service(GroupsServer::new(GroupsService(Arc::clone(&shared))))
+            .add_service(TriggersServer::new(TriggersService(triggers)))
             .add_service(
                 ProducerServer::new(ProducerService(Arc::clone(&shared)))
                     .max_decoding_message_size(max_request),

@@ -1,5 +1,5 @@
 //! The Stratus wire schema, package `stratus.v1`: messages and the `Admin`,
-//! `Producer`, `Consumer` and `Groups` gRPC services (generated), and the key
+//! `Producer`, `Consumer`, `Groups` and `Triggers` gRPC services (generated), and the key
 //! partitioner every client must share.
 
 #[allow(unreachable_pub, missing_debug_implementations, clippy::all)]

@@ -84,7 +84,13 @@ pub enum Tag {
     /// generation and the topic id it refers to (a re-created topic does not
     /// inherit offsets).
     GroupOffset = 18,
-    // 19-21 belong to triggers (storage/src/trigger/).
+    /// `(19, name: str)` → trigger definition (JSON,
+    /// [`crate::trigger::TriggerSpec`]): topic, partitions, function target,
+    /// batching and failure policy. Dispatchers list the range to learn which
+    /// triggers to run; the trigger's progress is its consumer group's
+    /// committed offsets (`trigger-{name}`, [`Tag::GroupOffset`]).
+    Trigger = 19,
+    // 20-21 are reserved for triggers (storage/src/trigger/).
     /// `(22, producer_id: i64)` → when the producer last wrote a batch or
     /// called `InitProducerId`, ms since the Unix epoch, i64 LE. Written
     /// blind (no read conflict) by the offset transaction; the compactor
@@ -377,6 +383,15 @@ impl KeySpace {
     }
 
     /// `[begin, end)` covering every topic-by-id key.
+    pub fn trigger(&self, name: &str) -> Vec<u8> {
+        self.root.pack(&(Tag::Trigger as u16, name))
+    }
+
+    /// `[begin, end)` covering every trigger definition.
+    pub fn triggers_range(&self) -> (Vec<u8>, Vec<u8>) {
+        self.root.subspace(&(Tag::Trigger as u16,)).range()
+    }
+
     pub fn topics_by_id_range(&self) -> (Vec<u8>, Vec<u8>) {
         self.root.subspace(&(Tag::TopicById as u16,)).range()
     }
@@ -483,6 +498,19 @@ mod tests {
         assert_eq!(Tag::GroupRecord as u16, 16);
         assert_eq!(Tag::GroupMember as u16, 17);
         assert_eq!(Tag::GroupOffset as u16, 18);
+    }
+
+    #[test]
+    fn trigger_key_is_pinned() {
+        assert_eq!(Tag::Trigger as u16, 19);
+        let keys = KeySpace::new("c");
+        assert_eq!(
+            keys.trigger("t"),
+            b"\x02stratus\x00\x02c\x00\x15\x13\x02t\x00".to_vec()
+        );
+        let (begin, end) = keys.triggers_range();
+        assert!(begin < keys.trigger("") && keys.trigger("zzz") < end);
+        assert!(keys.group("t") < begin || keys.group("t") >= end);
     }
 
     #[test]

@@ -13,4 +13,5 @@ pub mod meta;
 pub mod segment;
 pub mod tier;
 pub mod topic;
+pub mod trigger;
 pub mod wal_object;

@@ -6,6 +6,7 @@ mod consumer;
 mod convert;
 mod groups;
 mod producer;
+mod triggers;
 
 use std::sync::Arc;
 
@@ -22,6 +23,7 @@ pub(crate) use admin::AdminService;
 pub(crate) use consumer::ConsumerService;
 pub(crate) use groups::GroupsService;
 pub(crate) use producer::ProducerService;
+pub(crate) use triggers::TriggersService;
 
 /// What every service of one gateway shares.
 #[derive(Debug)]

@@ -1,0 +1,234 @@
+//! Processes and probes the trigger tests share.
+
+#![allow(unreachable_pub)]
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use stratus_proto::v1::FetchOffsetsRequest;
+use stratus_proto::v1::groups_client::GroupsClient;
+
+use crate::common::DevServer;
+
+/// The example function (`triggers/examples/kafka-function`), built once per
+/// test run into a target directory of its own: its few dependencies build
+/// in a minute there, and a build with other features never invalidates
+/// this test's own artifacts.
+/// `TRIGGER_EXAMPLE_FUNCTION` names a prebuilt binary instead.
+pub fn example_function() -> PathBuf {
+    static PATH: OnceLock<PathBuf> = OnceLock::new();
+    PATH.get_or_init(|| {
+        if let Some(path) = std::env::var_os("TRIGGER_EXAMPLE_FUNCTION") {
+            return PathBuf::from(path);
+        }
+        // target/<profile>/deps/<this test> → target/<profile> → target
+        let exe = std::env::current_exe().expect("current exe");
+        let profile_dir = exe.parent().and_then(|d| d.parent()).expect("profile dir");
+        let target = profile_dir
+            .parent()
+            .expect("target dir")
+            .join("trigger-example");
+        let mut cargo = Command::new(env!("CARGO"));
+        cargo
+            .args([
+                "build",
+                "--locked",
+                "-p",
+                "stratus-example-kafka-function",
+                "--target-dir",
+            ])
+            .arg(&target);
+        let profile = if profile_dir.ends_with("release") {
+            cargo.arg("--release");
+            "release"
+        } else {
+            "debug"
+        };
+        let status = cargo
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .status()
+            .expect("run cargo build for the example function");
+        assert!(status.success(), "building the example function failed");
+        let path = target.join(profile).join("kafka-function");
+        assert!(path.exists(), "{} was not built", path.display());
+        path
+    })
+    .clone()
+}
+
+/// A free TCP port on loopback for a local Runtime API.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Runs `stratus ARGS --server URL`, asserting success; returns stdout.
+pub fn stratus(server: &DevServer, args: &[&str]) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_stratus"))
+        .args(args)
+        .args(["--server", &server.url])
+        .output()
+        .expect("run stratus");
+    assert!(
+        out.status.success(),
+        "stratus {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// The example function as a child process against a Runtime API.
+#[derive(Debug)]
+pub struct Function {
+    child: Child,
+    /// Every JSON line it printed, in order.
+    pub lines: Arc<Mutex<Vec<Value>>>,
+}
+
+impl Function {
+    /// Starts the function once the dispatcher serves `runtime_api`
+    /// (`lambda_runtime` exits when it cannot connect).
+    pub fn start(runtime_api: &str, env: &[(&str, &str)]) -> Self {
+        let start = Instant::now();
+        while std::net::TcpStream::connect(runtime_api).is_err() {
+            assert!(
+                start.elapsed() < Duration::from_secs(30),
+                "no dispatcher served the Runtime API at {runtime_api} within 30 s"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let mut child = Command::new(example_function())
+            .env("AWS_LAMBDA_RUNTIME_API", runtime_api)
+            .env("AWS_LAMBDA_FUNCTION_NAME", "kafka-function")
+            .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
+            .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+            .env("AWS_LAMBDA_LOG_STREAM_NAME", "test")
+            .env("AWS_LAMBDA_LOG_GROUP_NAME", "test")
+            .envs(env.iter().copied())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn the example function");
+        let stdout = child.stdout.take().unwrap();
+        let lines = Arc::new(Mutex::new(Vec::new()));
+        let sink = Arc::clone(&lines);
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if let Ok(value) = serde_json::from_str::<Value>(&line) {
+                    sink.lock().unwrap().push(value);
+                }
+            }
+        });
+        Self { child, lines }
+    }
+
+    /// `(partition, offset, value)` of every record printed, in print order.
+    pub fn records(&self) -> Vec<(u32, i64, String)> {
+        self.lines
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|l| l.get("offset").is_some())
+            .map(|l| {
+                (
+                    l["partition"].as_u64().unwrap() as u32,
+                    l["offset"].as_i64().unwrap(),
+                    l["value"].as_str().unwrap_or_default().to_owned(),
+                )
+            })
+            .collect()
+    }
+
+    pub fn kill(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Function {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A `stratus dispatcher` child process.
+#[derive(Debug)]
+pub struct DispatcherProcess(Child);
+
+impl DispatcherProcess {
+    pub fn start(server: &DevServer) -> Self {
+        let child = Command::new(env!("CARGO_BIN_EXE_stratus"))
+            .args(["dispatcher", "--server", &server.url])
+            .args(["--refresh", "200ms", "--session-timeout", "2s"])
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("spawn stratus dispatcher");
+        Self(child)
+    }
+
+    /// SIGKILL: nothing is flushed, committed or left gracefully.
+    pub fn kill(mut self) {
+        self.0.kill().expect("kill the dispatcher");
+        self.0.wait().expect("wait for the dispatcher");
+    }
+}
+
+impl Drop for DispatcherProcess {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// The trigger group's committed offsets, by partition.
+pub async fn committed(server: &DevServer, group: &str) -> BTreeMap<u32, i64> {
+    let mut groups = GroupsClient::new(server.channel().await);
+    match groups
+        .fetch_offsets(FetchOffsetsRequest {
+            group: group.to_owned(),
+            topics: Vec::new(),
+        })
+        .await
+    {
+        Ok(response) => response
+            .into_inner()
+            .offsets
+            .into_iter()
+            .map(|o| (o.partition, o.offset))
+            .collect(),
+        Err(status) if status.code() == tonic::Code::NotFound => BTreeMap::new(),
+        Err(status) => panic!("fetch offsets of {group}: {status}"),
+    }
+}
+
+/// Polls `check` until it holds or `limit` passes.
+pub async fn wait_for(what: &str, limit: Duration, mut check: impl AsyncFnMut() -> bool) {
+    let start = Instant::now();
+    while !check().await {
+        assert!(
+            start.elapsed() < limit,
+            "timed out after {limit:?} waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Records per partition, as `(offset, value)`, grouped from `records`.
+pub fn by_partition(records: &[(u32, i64, String)]) -> BTreeMap<u32, Vec<(i64, String)>> {
+    let mut out: BTreeMap<u32, Vec<(i64, String)>> = BTreeMap::new();
+    for (p, o, v) in records {
+        out.entry(*p).or_default().push((*o, v.clone()));
+    }
+    out
+}
