@@ -20,7 +20,6 @@ const KEYS: usize = 11;
 /// the pipelined path is the one whose retries must not duplicate.
 fn config() -> ProducerConfig {
     ProducerConfig::default()
-        .max_in_flight_per_partition(5)
         .linger(Duration::from_millis(1))
         .batch_bytes(1024)
         .retry_backoff(Duration::from_millis(5), Duration::from_millis(200))
