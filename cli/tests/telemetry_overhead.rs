@@ -87,7 +87,7 @@ async fn throughput_with_exporters_on_and_off() {
             }
         }
     }
-    let spans = receiver.0.lock().unwrap().spans.len();
+    let spans = receiver.lock().spans.len();
     println!("| round | exporters | MB/s | ack p50 | ack p99 |");
     println!("|---|---|---|---|---|");
     for (round, exporters, mb, p50, p99) in &rows {

@@ -35,7 +35,7 @@ impl TraceService for Receiver {
         &self,
         request: Request<ExportTraceServiceRequest>,
     ) -> Result<Response<ExportTraceServiceResponse>, Status> {
-        let mut received = self.0.lock().unwrap();
+        let mut received = self.lock();
         for resource in request.into_inner().resource_spans {
             let service = resource
                 .resource
@@ -61,7 +61,7 @@ impl MetricsService for Receiver {
         &self,
         request: Request<ExportMetricsServiceRequest>,
     ) -> Result<Response<ExportMetricsServiceResponse>, Status> {
-        let mut received = self.0.lock().unwrap();
+        let mut received = self.lock();
         for resource in request.into_inner().resource_metrics {
             for scope in resource.scope_metrics {
                 received
@@ -74,6 +74,14 @@ impl MetricsService for Receiver {
 }
 
 impl Receiver {
+    /// What arrived so far. A test that failed while holding the lock
+    /// leaves plain data: keep receiving, so exporters shut down promptly.
+    pub fn lock(&self) -> std::sync::MutexGuard<'_, Received> {
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
     /// Serves both collector services on a loopback port; returns the
     /// endpoint URL for `OTEL_EXPORTER_OTLP_ENDPOINT`.
     pub async fn start(&self) -> String {

@@ -15,10 +15,12 @@ use stratus_proto::v1::groups_client::GroupsClient;
 
 use crate::common::DevServer;
 
-/// The example function (`triggers/examples/kafka-function`), built once per
-/// test run into a target directory of its own: its few dependencies build
-/// in a minute there, and a build with other features never invalidates
-/// this test's own artifacts.
+/// The example function (`triggers/examples/kafka-function`). `cargo test`
+/// on the workspace builds it beside this test (the example's own test runs
+/// the binary), and that binary is used when it is newer than the example's
+/// sources. Otherwise (say, `cargo test -p stratus-cli`) it is built once per
+/// test run into a target directory of its own, so a build with other
+/// features never invalidates this test's artifacts.
 /// `TRIGGER_EXAMPLE_FUNCTION` names a prebuilt binary instead.
 pub fn example_function() -> PathBuf {
     static PATH: OnceLock<PathBuf> = OnceLock::new();
@@ -29,6 +31,10 @@ pub fn example_function() -> PathBuf {
         // target/<profile>/deps/<this test> → target/<profile> → target
         let exe = std::env::current_exe().expect("current exe");
         let profile_dir = exe.parent().and_then(|d| d.parent()).expect("profile dir");
+        let beside = profile_dir.join("kafka-function");
+        if is_fresh(&beside) {
+            return beside;
+        }
         let target = profile_dir
             .parent()
             .expect("target dir")
@@ -59,6 +65,19 @@ pub fn example_function() -> PathBuf {
         path
     })
     .clone()
+}
+
+/// Whether `binary` exists and is newer than every source of the example.
+fn is_fresh(binary: &std::path::Path) -> bool {
+    let modified = |path: &std::path::Path| std::fs::metadata(path).and_then(|m| m.modified());
+    let Ok(built) = modified(binary) else {
+        return false;
+    };
+    let example = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../triggers/examples/kafka-function");
+    ["Cargo.toml", "src/main.rs"]
+        .iter()
+        .all(|source| modified(&example.join(source)).is_ok_and(|changed| changed <= built))
 }
 
 /// A free TCP port on loopback for a local Runtime API.

@@ -9,6 +9,9 @@
 mod batch;
 mod config;
 mod pipeline;
+#[cfg(test)]
+mod tests;
+mod trace;
 
 use std::collections::HashMap;
 use std::pin::Pin;
@@ -187,6 +190,7 @@ impl Producer {
             record: record.record,
             size,
             enqueued: Instant::now(),
+            origin: trace::Origin::capture(),
             done,
             _held: held,
         };

@@ -26,6 +26,7 @@ use stratus_proto::v1::{PartitionRecords, ProduceRequest, ProduceResponse, Recor
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 
+use super::trace::{BatchSpan, Origin};
 use super::{Delivery, Shared, batch};
 use crate::error::{Error, Result, is_retryable};
 
@@ -44,6 +45,8 @@ pub(crate) struct Pending {
     pub(crate) record: Record,
     pub(crate) size: usize,
     pub(crate) enqueued: Instant,
+    /// The application's span at `send`, which the batch's span continues.
+    pub(crate) origin: Origin,
     pub(crate) done: oneshot::Sender<Result<Delivery>>,
     pub(crate) _held: super::Held,
 }
@@ -66,6 +69,8 @@ struct Batch {
     /// acknowledged, so it cannot overtake again.
     await_earlier: bool,
     retry_at: Option<Instant>,
+    /// Its client span, ended when the batch is answered.
+    span: BatchSpan,
 }
 
 impl Batch {
@@ -88,6 +93,7 @@ impl Batch {
     }
 
     fn fail(self, error: &Error) {
+        self.span.failed(error, self.attempts);
         for (done, _held) in self.waiters {
             let _ = done.send(Err(error.clone()));
         }
@@ -197,6 +203,12 @@ impl Pipeline {
         let pending = std::mem::take(&mut self.open);
         let enqueued = self.open_since.take().unwrap_or_else(Instant::now);
         self.open_bytes = 0;
+        let span = BatchSpan::start(
+            &self.topic,
+            self.partition,
+            pending.len(),
+            pending.iter().map(|p| &p.origin),
+        );
         let mut records = Vec::with_capacity(pending.len());
         let mut waiters = Vec::with_capacity(pending.len());
         for p in pending {
@@ -209,13 +221,14 @@ impl Pipeline {
             self.next_seq = seq_add(self.next_seq, records.len());
         }
         let entry = self.entry(records, base_sequence);
-        let request = ProduceRequest {
+        let mut request = ProduceRequest {
             topic: self.topic.clone(),
             partitions: vec![entry],
             producer_id: identity.map(|i| i.producer_id),
             producer_epoch: identity.map_or(0, |i| i.epoch),
             ..ProduceRequest::default()
         };
+        span.stamp(&mut request);
         self.next_id += 1;
         self.batches.push_back(Batch {
             id: self.next_id,
@@ -227,6 +240,7 @@ impl Pipeline {
             sent_as_front: false,
             await_earlier: false,
             retry_at: None,
+            span,
         });
     }
 
@@ -342,6 +356,7 @@ impl Pipeline {
             ));
             return;
         };
+        batch.span.acknowledged(ack.base_offset, batch.attempts);
         for (i, (done, _held)) in batch.waiters.into_iter().enumerate() {
             let _ = done.send(Ok(Delivery {
                 partition: self.partition,
@@ -351,9 +366,16 @@ impl Pipeline {
     }
 
     fn failed(&mut self, index: usize, status: tonic::Status) {
-        let retryable = is_retryable(&status);
-        let error = Error::from(status);
         let idempotent = self.shared.identity.is_some();
+        // An idempotent batch is given up (and later batches renumbered)
+        // only when the gateway refused it before writing. Any other outcome
+        // (INTERNAL, DATA_LOSS) may have written it; renumbering would then
+        // give a later batch its sequence numbers, and that batch would be
+        // answered as its duplicate without being written. A retry is safe:
+        // if it was written, the retry is answered with its offsets.
+        let retryable =
+            is_retryable(&status) || (idempotent && !refused_before_writing(status.code()));
+        let error = Error::from(status);
         match &error {
             Error::Fenced(_) => return self.fail_everything(&error),
             // Refused for a gap while an earlier batch was unanswered: this
@@ -419,6 +441,23 @@ impl Pipeline {
         self.open_bytes = 0;
         self.open_since = None;
     }
+}
+
+/// Codes with which the gateway refuses a produce request before writing
+/// any of it.
+fn refused_before_writing(code: tonic::Code) -> bool {
+    use tonic::Code::*;
+    matches!(
+        code,
+        InvalidArgument
+            | NotFound
+            | AlreadyExists
+            | PermissionDenied
+            | FailedPrecondition
+            | OutOfRange
+            | Unimplemented
+            | Unauthenticated
+    )
 }
 
 async fn sleep_until(at: Option<Instant>) {

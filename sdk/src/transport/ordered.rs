@@ -31,6 +31,8 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 use tonic::{Code, Status, Streaming};
 
+use crate::error::is_retryable;
+
 /// Streams per transport. More than one lets the gateway work on several
 /// requests at once (each stream's requests are handled in order).
 pub(crate) const SHARDS: usize = 4;
@@ -158,7 +160,9 @@ async fn run_shard(
         let responses = match open(outgoing).await {
             Ok(responses) => responses,
             Err(status) => {
-                fail_all(&mut waiting, &status);
+                // The first request may have gone out before the call
+                // failed, so it may have been written: never a refusal.
+                fail_all(&mut waiting, &unavailable(status));
                 continue;
             }
         };
@@ -251,17 +255,20 @@ fn answer(waiting: &mut VecDeque<Waiting>, response: ProduceResponse) -> Result<
 }
 
 /// Per-request errors come inside responses; a status ending the stream is
-/// about the stream. HTTP/2 failures surface as INTERNAL, which would read as
-/// a refusal: they are a broken connection, so retryable. Other codes (say,
-/// UNAUTHENTICATED) are kept, so the producer fails instead of retrying.
+/// about the stream. HTTP/2 and connection failures (INTERNAL, or any code
+/// with a transport error as its source) would read as a refusal, which tells
+/// the producer the requests were not written: they are a broken connection,
+/// so retryable. Other codes the gateway sent (say, UNAUTHENTICATED) are
+/// kept, so the producer fails instead of retrying.
 fn unavailable(status: Status) -> Status {
-    match status.code() {
-        Code::Internal => Status::unavailable(format!(
+    let from_transport = std::error::Error::source(&status).is_some();
+    if status.code() == Code::Internal || (from_transport && !is_retryable(&status)) {
+        return Status::unavailable(format!(
             "the produce stream broke: {}; the request is retried",
             status.message()
-        )),
-        _ => status,
+        ));
     }
+    status
 }
 
 fn fail_all(waiting: &mut VecDeque<Waiting>, status: &Status) {
