@@ -21,10 +21,11 @@ use opentelemetry_sdk::trace::SdkTracerProvider;
 use stratus_proto::v1::admin_client::AdminClient;
 use stratus_proto::v1::producer_client::ProducerClient;
 use stratus_proto::v1::{CreateTopicRequest, ProduceRequest, Record};
-use stratus_sdk::{Client, Producer, ProducerConfig, ProducerRecord, TopicConfig};
+use stratus_sdk::{Client, Offset, Producer, ProducerConfig, ProducerRecord, TopicConfig};
 use tonic::Request;
 use tracing::Instrument as _;
 use tracing_opentelemetry::OpenTelemetrySpanExt as _;
+use tracing_subscriber::Layer as _;
 use tracing_subscriber::layer::SubscriberExt as _;
 
 /// The client span the test pretends to be.
@@ -157,7 +158,13 @@ fn trace_this_process(endpoint: &str) -> SdkTracerProvider {
         .with_resource(Resource::builder().with_service_name("orders-app").build())
         .with_batch_exporter(exporter)
         .build();
-    let layer = tracing_opentelemetry::layer().with_tracer(provider.tracer("orders-app"));
+    // The application's and the SDK's spans only: the OTLP exporter's own
+    // gRPC calls (tonic, h2, hyper spans) would otherwise trace themselves.
+    let layer = tracing_opentelemetry::layer()
+        .with_tracer(provider.tracer("orders-app"))
+        .with_filter(tracing_subscriber::filter::filter_fn(|meta| {
+            meta.target().starts_with("otlp_export") || meta.target().starts_with("stratus")
+        }));
     // SDK tasks run on every worker thread, so the subscriber is global; no
     // other test in this binary installs one.
     tracing::subscriber::set_global_default(tracing_subscriber::registry().with(layer))
@@ -198,8 +205,61 @@ async fn send_from_two_spans(
     [first_ids, second_ids]
 }
 
+/// Reads the topic's two records inside an application span; returns the
+/// span's (trace id, span id) in hex.
+async fn read_in_a_span(client: &Client, topic: &str) -> (String, String) {
+    let span = tracing::info_span!("read_orders");
+    let cx = span.context();
+    let ids = cx.span().span_context().clone();
+    async {
+        let mut consumer = client.consumer(topic);
+        consumer
+            .assign(&[0], Offset::Earliest)
+            .await
+            .expect("assign");
+        let mut read = 0;
+        while read < 2 {
+            read += consumer.poll().await.expect("poll").len();
+        }
+    }
+    .instrument(span)
+    .await;
+    (ids.trace_id().to_string(), ids.span_id().to_string())
+}
+
+/// `step`, or a failure naming it after 30 s.
+async fn within<T>(step: &str, step_future: impl Future<Output = T>) -> T {
+    tokio::time::timeout(Duration::from_secs(30), step_future)
+        .await
+        .unwrap_or_else(|_| panic!("{step} took over 30 s"))
+}
+
+/// Waits (30 s at most) until `find` finds what it looks for among the
+/// received spans.
+async fn wait_for<T>(receiver: &Receiver, what: &str, find: impl Fn(&[Span]) -> Option<T>) -> T {
+    for _ in 0..300 {
+        let spans: Vec<Span> = receiver
+            .lock()
+            .spans
+            .iter()
+            .map(|(_, s)| s.clone())
+            .collect();
+        if let Some(found) = find(&spans) {
+            return found;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let names: Vec<String> = receiver
+        .lock()
+        .spans
+        .iter()
+        .map(|(service, s)| format!("{service}: {}", s.name))
+        .collect();
+    panic!("after 30 s the receiver has no {what}; it has {names:?}");
+}
+
 #[tokio::test(flavor = "multi_thread")]
-async fn sdk_batch_span_parents_the_gateway_spans_over_grpc_and_quic() {
+async fn sdk_spans_parent_the_gateway_spans_over_grpc_and_quic() {
     let receiver = Receiver::default();
     let endpoint = receiver.start().await;
     let provider = trace_this_process(&endpoint);
@@ -212,72 +272,63 @@ async fn sdk_batch_span_parents_the_gateway_spans_over_grpc_and_quic() {
         ],
     );
     let quic_url = server.quic_url.clone().expect("stratus dev serves QUIC");
-    let mut sent = Vec::new();
+    let mut traced = Vec::new();
     for (url, topic) in [
         (server.url.as_str(), "sdk-grpc"),
         (quic_url.as_str(), "sdk-quic"),
     ] {
-        let client = Client::connect(url).await.expect("connect");
-        client
-            .admin()
-            .create_topic(topic, 1, TopicConfig::default())
-            .await
-            .expect("create topic");
-        let producer = client
-            .producer(ProducerConfig::default().linger(Duration::from_millis(200)))
-            .await
-            .expect("producer");
-        sent.push((topic, send_from_two_spans(&producer, topic, 0).await));
+        let (client, producer) = within(&format!("connect to {url}"), async {
+            let client = Client::connect(url).await.expect("connect");
+            client
+                .admin()
+                .create_topic(topic, 1, TopicConfig::default())
+                .await
+                .expect("create topic");
+            let producer = client
+                .producer(ProducerConfig::default().linger(Duration::from_millis(200)))
+                .await
+                .expect("producer");
+            (client, producer)
+        })
+        .await;
+        let sent = within(
+            &format!("send to {topic}"),
+            send_from_two_spans(&producer, topic, 0),
+        )
+        .await;
+        let read = within(&format!("read {topic}"), read_in_a_span(&client, topic)).await;
+        traced.push((topic, sent, read));
     }
     // The application's spans are exported by its own batch processor.
-    tokio::task::spawn_blocking(move || provider.force_flush())
-        .await
-        .unwrap()
-        .expect("flush the application's spans");
+    within(
+        "flush the application's spans",
+        tokio::task::spawn_blocking(move || provider.force_flush()),
+    )
+    .await
+    .unwrap()
+    .expect("flush the application's spans");
 
-    for (topic, [(trace_id, first_span), (_, second_span)]) in sent {
-        let mut waited = Duration::ZERO;
-        let (client_span, produce, flush) = loop {
-            {
-                let received = receiver.lock();
-                let find = |pred: &dyn Fn(&Span) -> bool| {
-                    received
-                        .spans
-                        .iter()
-                        .map(|(_, span)| span)
-                        .find(|span| hex(&span.trace_id) == trace_id && pred(span))
-                        .cloned()
-                };
-                let client_span = find(&|s| {
+    for (topic, [(trace_id, first_span), (_, second_span)], (read_trace, read_span)) in traced {
+        let in_trace = |spans: &[Span], trace: &str, pred: &dyn Fn(&Span) -> bool| {
+            spans
+                .iter()
+                .find(|s| hex(&s.trace_id) == trace && pred(s))
+                .cloned()
+        };
+        let client_span = wait_for(
+            &receiver,
+            &format!("stratus.produce span of {topic}"),
+            |spans| {
+                in_trace(spans, &trace_id, &|s| {
                     s.name == "stratus.produce"
                         && s.attributes.iter().any(|kv| {
                             kv.key == "messaging.destination.name"
                                 && format!("{:?}", kv.value).contains(topic)
                         })
-                });
-                let produce = client_span
-                    .as_ref()
-                    .and_then(|c| find(&|s| s.name == "produce" && s.parent_span_id == c.span_id));
-                let flush = produce
-                    .as_ref()
-                    .and_then(|p| find(&|s| s.name == "flush" && s.parent_span_id == p.span_id));
-                if let (Some(c), Some(p), Some(f)) = (&client_span, &produce, &flush) {
-                    break (c.clone(), p.clone(), f.clone());
-                }
-                assert!(
-                    waited < Duration::from_secs(30),
-                    "after 30 s the trace {trace_id} ({topic}) has {:?}; client span {client_span:?}, gateway produce span {produce:?}",
-                    received
-                        .spans
-                        .iter()
-                        .filter(|(_, s)| hex(&s.trace_id) == trace_id)
-                        .map(|(service, s)| (service, &s.name))
-                        .collect::<Vec<_>>(),
-                );
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-            waited += Duration::from_millis(100);
-        };
+                })
+            },
+        )
+        .await;
         // The batch's client span is the child of the span that sent its
         // first record and links the span that sent the second...
         assert_eq!(hex(&client_span.parent_span_id), first_span, "{topic}");
@@ -286,8 +337,43 @@ async fn sdk_batch_span_parents_the_gateway_spans_over_grpc_and_quic() {
         assert_eq!(links, [second_span], "{topic}");
         // ...and the gateway continues it: its server span and the flush that
         // made the records durable.
+        let produce = wait_for(
+            &receiver,
+            &format!("gateway produce span under the {topic} batch"),
+            |spans| {
+                in_trace(spans, &trace_id, &|s| {
+                    s.name == "produce" && s.parent_span_id == client_span.span_id
+                })
+            },
+        )
+        .await;
         assert_eq!(produce.kind, 2, "SPAN_KIND_SERVER ({topic})");
-        assert_eq!(flush.parent_span_id, produce.span_id);
+        wait_for(
+            &receiver,
+            &format!("flush under the {topic} produce span"),
+            |spans| {
+                in_trace(spans, &trace_id, &|s| {
+                    s.name == "flush" && s.parent_span_id == produce.span_id
+                })
+            },
+        )
+        .await;
+        // A consumer's polls carry the span they are made in, too.
+        wait_for(
+            &receiver,
+            &format!("gateway fetch span under read_orders ({topic})"),
+            |spans| {
+                in_trace(spans, &read_trace, &|s| {
+                    s.name == "fetch" && hex(&s.parent_span_id) == read_span
+                })
+            },
+        )
+        .await;
     }
-    server.terminate();
+    within(
+        "stop stratus dev",
+        tokio::task::spawn_blocking(move || server.terminate()),
+    )
+    .await
+    .expect("stratus dev stopped cleanly");
 }

@@ -22,6 +22,7 @@ mod consumer;
 mod error;
 mod group;
 mod producer;
+mod trace;
 mod transport;
 
 pub use admin::Admin;

@@ -11,7 +11,6 @@ mod config;
 mod pipeline;
 #[cfg(test)]
 mod tests;
-mod trace;
 
 use std::collections::HashMap;
 use std::pin::Pin;
@@ -190,7 +189,7 @@ impl Producer {
             record: record.record,
             size,
             enqueued: Instant::now(),
-            origin: trace::Origin::capture(),
+            origin: crate::trace::Origin::capture(),
             done,
             _held: held,
         };

@@ -26,9 +26,9 @@ use stratus_proto::v1::{PartitionRecords, ProduceRequest, ProduceResponse, Recor
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 
-use super::trace::{BatchSpan, Origin};
 use super::{Delivery, Shared, batch};
 use crate::error::{Error, Result, is_retryable};
+use crate::trace::{BatchSpan, Origin};
 
 /// What the producer hands a partition's pipeline.
 #[derive(Debug)]

@@ -34,7 +34,7 @@ struct Log {
 struct FakeGateway(Mutex<Log>);
 
 impl FakeGateway {
-    fn produce_sync(&self, request: ProduceRequest) -> Result<ProduceResponse, Status> {
+    fn produce_sync(&self, request: &ProduceRequest) -> Result<ProduceResponse, Status> {
         let mut log = self.0.lock().unwrap();
         log.attempts += 1;
         let entry = &request.partitions[0];
@@ -126,7 +126,7 @@ impl Transport for Arc<FakeGateway> {
         })
     }
     async fn produce(&self, req: ProduceRequest) -> Result<ProduceResponse, Status> {
-        self.produce_sync(req)
+        self.produce_sync(&req)
     }
     async fn fetch(&self, _: FetchRequest) -> Result<FetchResponse, Status> {
         unused()

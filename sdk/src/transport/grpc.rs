@@ -16,12 +16,14 @@ use stratus_proto::v1::{
     JoinGroupResponse, LeaveGroupRequest, LeaveGroupResponse, ListOffsetsRequest,
     ListOffsetsResponse, ListTopicsRequest, ListTopicsResponse, ProduceRequest, ProduceResponse,
 };
+use tonic::metadata::MetadataValue;
 use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint};
 use tonic::{Status, Streaming};
 
 use super::ordered::{Opener, OrderedProducer, OutgoingRequests};
 use super::{ConnectOptions, Transport};
 use crate::error::Error;
+use crate::trace;
 
 /// One HTTP/2 connection multiplexing every call; tonic clients over it are
 /// cheap handles, made per call.
@@ -121,6 +123,24 @@ fn tls_config(host: &str, options: &ConnectOptions) -> Result<ClientTlsConfig, E
     Ok(config)
 }
 
+/// `message` as a call that carries the caller's trace context, so the
+/// gateway's spans for it continue the application's span.
+fn traced<T>(message: T) -> tonic::Request<T> {
+    let mut request = tonic::Request::new(message);
+    if let Some((parent, state)) = trace::call_context() {
+        let metadata = request.metadata_mut();
+        if let Ok(value) = MetadataValue::try_from(parent) {
+            metadata.insert(trace::TRACEPARENT, value);
+        }
+        if let Ok(value) = MetadataValue::try_from(state)
+            && !value.is_empty()
+        {
+            metadata.insert(trace::TRACESTATE, value);
+        }
+    }
+    request
+}
+
 /// The error with its causes, which is where tonic puts the useful part.
 fn source_chain(error: &dyn std::error::Error) -> String {
     let mut text = error.to_string();
@@ -136,33 +156,37 @@ fn source_chain(error: &dyn std::error::Error) -> String {
 #[async_trait]
 impl Transport for GrpcTransport {
     async fn create_topic(&self, req: CreateTopicRequest) -> Result<CreateTopicResponse, Status> {
-        Ok(self.admin().create_topic(req).await?.into_inner())
+        Ok(self.admin().create_topic(traced(req)).await?.into_inner())
     }
 
     async fn delete_topic(&self, req: DeleteTopicRequest) -> Result<DeleteTopicResponse, Status> {
-        Ok(self.admin().delete_topic(req).await?.into_inner())
+        Ok(self.admin().delete_topic(traced(req)).await?.into_inner())
     }
 
     async fn list_topics(&self, req: ListTopicsRequest) -> Result<ListTopicsResponse, Status> {
-        Ok(self.admin().list_topics(req).await?.into_inner())
+        Ok(self.admin().list_topics(traced(req)).await?.into_inner())
     }
 
     async fn describe_topic(
         &self,
         req: DescribeTopicRequest,
     ) -> Result<DescribeTopicResponse, Status> {
-        Ok(self.admin().describe_topic(req).await?.into_inner())
+        Ok(self.admin().describe_topic(traced(req)).await?.into_inner())
     }
 
     async fn init_producer_id(
         &self,
         req: InitProducerIdRequest,
     ) -> Result<InitProducerIdResponse, Status> {
-        Ok(self.producer().init_producer_id(req).await?.into_inner())
+        Ok(self
+            .producer()
+            .init_producer_id(traced(req))
+            .await?
+            .into_inner())
     }
 
     async fn produce(&self, req: ProduceRequest) -> Result<ProduceResponse, Status> {
-        Ok(self.producer().produce(req).await?.into_inner())
+        Ok(self.producer().produce(traced(req)).await?.into_inner())
     }
 
     fn ordered_produce(&self) -> Option<&OrderedProducer> {
@@ -170,36 +194,44 @@ impl Transport for GrpcTransport {
     }
 
     async fn fetch(&self, req: FetchRequest) -> Result<FetchResponse, Status> {
-        Ok(self.consumer().fetch(req).await?.into_inner())
+        Ok(self.consumer().fetch(traced(req)).await?.into_inner())
     }
 
     async fn list_offsets(&self, req: ListOffsetsRequest) -> Result<ListOffsetsResponse, Status> {
-        Ok(self.consumer().list_offsets(req).await?.into_inner())
+        Ok(self
+            .consumer()
+            .list_offsets(traced(req))
+            .await?
+            .into_inner())
     }
 
     async fn join_group(&self, req: JoinGroupRequest) -> Result<JoinGroupResponse, Status> {
-        Ok(self.groups().join_group(req).await?.into_inner())
+        Ok(self.groups().join_group(traced(req)).await?.into_inner())
     }
 
     async fn heartbeat(&self, req: HeartbeatRequest) -> Result<HeartbeatResponse, Status> {
-        Ok(self.groups().heartbeat(req).await?.into_inner())
+        Ok(self.groups().heartbeat(traced(req)).await?.into_inner())
     }
 
     async fn leave_group(&self, req: LeaveGroupRequest) -> Result<LeaveGroupResponse, Status> {
-        Ok(self.groups().leave_group(req).await?.into_inner())
+        Ok(self.groups().leave_group(traced(req)).await?.into_inner())
     }
 
     async fn commit_offsets(
         &self,
         req: CommitOffsetsRequest,
     ) -> Result<CommitOffsetsResponse, Status> {
-        Ok(self.groups().commit_offsets(req).await?.into_inner())
+        Ok(self
+            .groups()
+            .commit_offsets(traced(req))
+            .await?
+            .into_inner())
     }
 
     async fn fetch_offsets(
         &self,
         req: FetchOffsetsRequest,
     ) -> Result<FetchOffsetsResponse, Status> {
-        Ok(self.groups().fetch_offsets(req).await?.into_inner())
+        Ok(self.groups().fetch_offsets(traced(req)).await?.into_inner())
     }
 }

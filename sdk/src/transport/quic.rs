@@ -33,6 +33,7 @@ use tonic::{Code, Status};
 
 use super::{ConnectOptions, Transport};
 use crate::error::Error;
+use crate::trace;
 
 /// The gateway's default QUIC port.
 const DEFAULT_PORT: u16 = 7401;
@@ -140,7 +141,14 @@ impl QuicTransport {
         &self,
         request: Req,
     ) -> Result<Resp, Status> {
-        let bytes = Frame::from_message(&request, Headers::new())
+        let mut headers = Headers::new();
+        if let Some((parent, state)) = trace::call_context() {
+            headers.insert(trace::TRACEPARENT.to_owned(), parent);
+            if !state.is_empty() {
+                headers.insert(trace::TRACESTATE.to_owned(), state);
+            }
+        }
+        let bytes = Frame::from_message(&request, headers)
             .to_bytes()
             .map_err(|e| Status::invalid_argument(e.to_string()))?;
         let exchange = async {

@@ -1,6 +1,11 @@
-//! Trace context of produced records (feature `otel`).
+//! Trace context (feature `otel`): the application's spans continue into the
+//! gateway's.
 //!
-//! `send` captures the span the application is in (its [`Origin`]); each
+//! Calls carry the span current when they are made, as W3C `traceparent` /
+//! `tracestate` gRPC metadata or QUIC frame headers ([`call_context`]), so a
+//! consumer's poll or an admin call shows the gateway's spans under it.
+//!
+//! Produced records are batched, so they get more: `send` captures the span the application is in (its [`Origin`]); each
 //! batch is sent under a `stratus.produce` client span ([`BatchSpan`]), the
 //! child of its first record's origin and linked to the other records'
 //! origins, as OpenTelemetry's messaging conventions describe batch sends.
@@ -13,9 +18,13 @@
 //! Without the feature both types are empty and cost nothing.
 
 #[cfg(feature = "otel")]
-pub(crate) use traced::{BatchSpan, Origin};
+pub(crate) use traced::{BatchSpan, Origin, call_context};
 #[cfg(not(feature = "otel"))]
-pub(crate) use untraced::{BatchSpan, Origin};
+pub(crate) use untraced::{BatchSpan, Origin, call_context};
+
+/// Metadata keys of W3C trace context.
+pub(crate) const TRACEPARENT: &str = "traceparent";
+pub(crate) const TRACESTATE: &str = "tracestate";
 
 #[cfg(feature = "otel")]
 mod traced {
@@ -53,6 +62,13 @@ mod traced {
         fn span_context(&self) -> Option<SpanContext> {
             self.0.as_ref().map(|cx| cx.span().span_context().clone())
         }
+    }
+
+    /// The `traceparent` and `tracestate` (empty if none) of the span
+    /// current now, if it is a valid one.
+    pub(crate) fn call_context() -> Option<(String, String)> {
+        let span = Origin::capture().span_context()?;
+        Some((traceparent(&span), span.trace_state().header()))
     }
 
     /// The client span of one batch; dropping it ends the span.
@@ -156,6 +172,10 @@ mod untraced {
     use stratus_proto::v1::ProduceRequest;
 
     use crate::error::Error;
+
+    pub(crate) fn call_context() -> Option<(String, String)> {
+        None
+    }
 
     #[derive(Debug, Clone, Default)]
     pub(crate) struct Origin;
