@@ -1,7 +1,8 @@
 //! What telemetry costs: `stratus bench` at maximum rate against `stratus
-//! dev` with OTLP export off and on (spans of every request and metrics every
-//! second to an in-process OTLP receiver, `/metrics` scraped every second),
-//! alternating in one run so both see the same machine. A measurement, not a
+//! dev` with OTLP export off, on (spans of every request and metrics every
+//! second to an in-process OTLP receiver, `/metrics` scraped every second)
+//! and on with 10% of traces sampled (`OTEL_TRACES_SAMPLER`), alternating in
+//! one run so all see the same machine. A measurement, not a
 //! check: ignored by default, run in release mode:
 //!
 //! ```sh
@@ -16,7 +17,7 @@ use std::time::Duration;
 use obs::ObservedDev;
 use obs::receiver::Receiver;
 
-const ROUNDS: usize = 2;
+const ROUNDS: usize = 3;
 
 fn bench(server: &ObservedDev) -> (f64, f64, f64) {
     let workload = concat!(
@@ -51,6 +52,46 @@ fn bench(server: &ObservedDev) -> (f64, f64, f64) {
     )
 }
 
+/// What the gateway exports in a bench run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Setting {
+    /// Nothing exported (the instruments still record).
+    Off,
+    /// Every span and metrics every second over OTLP, `/metrics` scraped.
+    On,
+    /// As `On`, with 10% of traces sampled through the standard variables.
+    Sampled,
+}
+
+impl Setting {
+    const ALL: [Setting; 3] = [Setting::Off, Setting::On, Setting::Sampled];
+
+    fn label(self) -> &'static str {
+        match self {
+            Setting::Off => "off",
+            Setting::On => "on",
+            Setting::Sampled => "on, 10% sampled",
+        }
+    }
+
+    fn env(self, endpoint: &str) -> Vec<(&'static str, String)> {
+        let exporting = vec![
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint.to_owned()),
+            ("OTEL_METRIC_EXPORT_INTERVAL", "1000".to_owned()),
+        ];
+        match self {
+            Setting::Off => Vec::new(),
+            Setting::On => exporting,
+            Setting::Sampled => {
+                let mut env = exporting;
+                env.push(("OTEL_TRACES_SAMPLER", "parentbased_traceidratio".to_owned()));
+                env.push(("OTEL_TRACES_SAMPLER_ARG", "0.1".to_owned()));
+                env
+            }
+        }
+    }
+}
+
 #[tokio::test(flavor = "multi_thread")]
 #[ignore = "a measurement: run with --release --ignored --nocapture"]
 async fn throughput_with_exporters_on_and_off() {
@@ -58,18 +99,12 @@ async fn throughput_with_exporters_on_and_off() {
     let endpoint = receiver.start().await;
     let mut rows = Vec::new();
     for round in 0..ROUNDS {
-        for exporters in [false, true] {
+        for setting in Setting::ALL {
             let dir = tempfile::tempdir().unwrap();
-            let env: Vec<(&str, &str)> = if exporters {
-                vec![
-                    ("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint.as_str()),
-                    ("OTEL_METRIC_EXPORT_INTERVAL", "1000"),
-                ]
-            } else {
-                Vec::new()
-            };
+            let env = setting.env(&endpoint);
+            let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
             let server = ObservedDev::start(dir.path(), &env);
-            let scraping = exporters.then(|| {
+            let scraping = (setting != Setting::Off).then(|| {
                 let metrics = server.metrics.clone();
                 std::thread::spawn(move || {
                     let scrape = ObservedDev::scraper(&metrics);
@@ -80,7 +115,7 @@ async fn throughput_with_exporters_on_and_off() {
                 })
             });
             let (mb, p50, p99) = tokio::task::block_in_place(|| bench(&server));
-            rows.push((round + 1, exporters, mb, p50, p99));
+            rows.push((round + 1, setting, mb, p50, p99));
             server.terminate();
             if let Some(scraping) = scraping {
                 let _ = scraping.join();
@@ -90,19 +125,29 @@ async fn throughput_with_exporters_on_and_off() {
     let spans = receiver.lock().spans.len();
     println!("| round | exporters | MB/s | ack p50 | ack p99 |");
     println!("|---|---|---|---|---|");
-    for (round, exporters, mb, p50, p99) in &rows {
-        let label = if *exporters { "on" } else { "off" };
-        println!("| {round} | {label} | {mb:.1} | {p50:.1} ms | {p99:.1} ms |");
+    for (round, setting, mb, p50, p99) in &rows {
+        println!(
+            "| {round} | {} | {mb:.1} | {p50:.1} ms | {p99:.1} ms |",
+            setting.label()
+        );
     }
-    let mean = |on: bool| {
-        let picked: Vec<f64> = rows.iter().filter(|r| r.1 == on).map(|r| r.2).collect();
+    let mean = |setting: Setting| {
+        let picked: Vec<f64> = rows
+            .iter()
+            .filter(|r| r.1 == setting)
+            .map(|r| r.2)
+            .collect();
         picked.iter().sum::<f64>() / picked.len() as f64
     };
-    println!(
-        "mean MB/s off {:.1}, on {:.1} ({:+.1}%); the receiver got {spans} spans",
-        mean(false),
-        mean(true),
-        100.0 * (mean(true) / mean(false) - 1.0)
-    );
+    let off = mean(Setting::Off);
+    for setting in [Setting::On, Setting::Sampled] {
+        println!(
+            "mean MB/s off {off:.1}, {} {:.1} ({:+.1}%)",
+            setting.label(),
+            mean(setting),
+            100.0 * (mean(setting) / off - 1.0)
+        );
+    }
+    println!("the receiver got {spans} spans");
     assert!(spans > 0, "spans were exported while exporters were on");
 }
