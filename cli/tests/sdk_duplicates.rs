@@ -16,8 +16,8 @@ use stratus_sdk::{Client, ProducerConfig, TopicConfig};
 const PARTITIONS: u32 = 3;
 const KEYS: usize = 11;
 
-/// Several batches in flight per partition (on ordered ProduceStream calls):
-/// the pipelined path is the one whose retries must not duplicate.
+/// Several batches in flight per partition (the default 5, on ordered
+/// streams): the pipelined path is the one whose retries must not duplicate.
 fn config() -> ProducerConfig {
     ProducerConfig::default()
         .linger(Duration::from_millis(1))
@@ -92,5 +92,55 @@ async fn gateway_killed_mid_stream_leaves_exactly_one_copy() {
     assert_eq!(deliveries.len(), count);
     let direct = Client::connect(&second.url).await.unwrap();
     let held = read_topic(&direct, "killed").await;
+    assert_exactly_once(&held, count, KEYS, PARTITIONS);
+}
+
+/// The same over QUIC, whose ordered produce streams carry 5 batches per
+/// partition: the gateway is SIGKILLed while they are in flight and
+/// restarted on the same UDP port and data; the SDK reconnects and retries,
+/// and every record is there exactly once.
+#[tokio::test]
+async fn quic_gateway_killed_mid_stream_leaves_exactly_one_copy() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = std::net::UdpSocket::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let listen = format!("127.0.0.1:{port}");
+    let env = [("STRATUS_GATEWAY__QUIC__LISTEN", listen.as_str())];
+    let first = DevServer::start_with_env(dir.path(), &env);
+    Client::connect(&first.url)
+        .await
+        .unwrap()
+        .admin()
+        .create_topic("killed-quic", PARTITIONS, TopicConfig::default())
+        .await
+        .unwrap();
+    let url = first.quic_url.clone().expect("stratus dev serves QUIC");
+    let client = Client::connect(&url).await.unwrap();
+    let producer = std::sync::Arc::new(client.producer(config()).await.unwrap());
+    let count = 6_000;
+    let sending = {
+        let producer = producer.clone();
+        tokio::spawn(async move { produce_keyed(&producer, "killed-quic", count, KEYS).await })
+    };
+    let watcher = Client::connect(&first.url).await.unwrap();
+    loop {
+        let topic = watcher.admin().describe_topic("killed-quic").await.unwrap();
+        if topic.partitions.iter().map(|p| p.next_offset).sum::<i64>() > 1_000 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    first.kill();
+    let second = DevServer::start_with_env(dir.path(), &env);
+    let deliveries = tokio::time::timeout(Duration::from_secs(120), sending)
+        .await
+        .expect("every record acknowledged after the restart")
+        .unwrap();
+    assert_eq!(deliveries.len(), count);
+    let direct = Client::connect(&second.url).await.unwrap();
+    let held = read_topic(&direct, "killed-quic").await;
     assert_exactly_once(&held, count, KEYS, PARTITIONS);
 }

@@ -15,7 +15,9 @@ const PARTITIONS: u32 = 8;
 const PRODUCERS: u64 = 4;
 const PER_PRODUCER: u64 = 5_000;
 
-async fn round_trip(url: &str) {
+/// Batches in flight per partition: 1 tests the transports' single calls,
+/// 5 (the default) their ordered produce streams.
+async fn round_trip(url: &str, in_flight: usize) {
     let client = Client::connect(url).await.expect("connect");
     client
         .admin()
@@ -26,9 +28,7 @@ async fn round_trip(url: &str) {
     for p in 0..PRODUCERS {
         let client = client.clone();
         tasks.push(tokio::spawn(async move {
-            // One batch in flight per partition: this test is about the
-            // transports; pipelined sequences are the producer's own tests'.
-            let config = ProducerConfig::default().max_in_flight_per_partition(1);
+            let config = ProducerConfig::default().max_in_flight_per_partition(in_flight);
             let producer = client.producer(config).await.expect("producer");
             let mut deliveries = Vec::new();
             for i in 0..PER_PRODUCER {
@@ -81,7 +81,7 @@ async fn round_trip(url: &str) {
 async fn end_to_end_over_grpc() {
     let dir = tempfile::tempdir().unwrap();
     let server = DevServer::start(dir.path());
-    round_trip(&server.url.replace("http://", "grpc://")).await;
+    round_trip(&server.url.replace("http://", "grpc://"), 1).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -90,7 +90,16 @@ async fn end_to_end_over_quic() {
     let server = DevServer::start(dir.path());
     let url = server.quic_url.clone().expect("stratus dev serves QUIC");
     assert!(url.starts_with("quic://127.0.0.1:"), "{url}");
-    round_trip(&url).await;
+    round_trip(&url, 1).await;
+}
+
+/// Idempotent batches pipelined on QUIC's ordered produce streams.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn end_to_end_over_quic_with_5_in_flight() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = DevServer::start(dir.path());
+    let url = server.quic_url.clone().expect("stratus dev serves QUIC");
+    round_trip(&url, 5).await;
 }
 
 /// The client keeps its transport across a gateway restart: the first call

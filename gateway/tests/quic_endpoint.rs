@@ -377,3 +377,109 @@ async fn quic_without_a_certificate_names_the_setting() {
         "{message}"
     );
 }
+
+/// Reads frames from `recv` until `count` have arrived.
+async fn read_frames(recv: &mut quinn::RecvStream, buf: &mut BytesMut, count: usize) -> Vec<Frame> {
+    let mut frames = Vec::new();
+    while frames.len() < count {
+        if let Some(frame) = frame::decode(buf, 64 << 20).unwrap() {
+            frames.push(frame);
+            continue;
+        }
+        let chunk = recv
+            .read_chunk(usize::MAX, true)
+            .await
+            .unwrap()
+            .expect("the stream ended early");
+        buf.extend_from_slice(&chunk.bytes);
+    }
+    frames
+}
+
+fn stream_frame(request: &ProduceRequest) -> Bytes {
+    Frame::from_stream_message(request, Headers::new())
+        .unwrap()
+        .to_bytes()
+        .unwrap()
+}
+
+/// One stream, many produce requests, answered in order; a frame that is not
+/// a produce request ends the stream with an error frame after the requests
+/// before it are answered; a finished stream ends after its last answer.
+#[tokio::test]
+async fn produce_streams_answer_in_order() {
+    let setup = start(QuicConfig::default()).await;
+    let connection = connect(&setup).await;
+    let _: CreateTopicResponse = call(
+        &connection,
+        &CreateTopicRequest {
+            name: "ordered".into(),
+            partitions: 1,
+            config: None,
+        },
+    )
+    .await
+    .unwrap();
+
+    let (mut send, mut recv) = connection.open_bi().await.unwrap();
+    let mut buf = BytesMut::new();
+    for id in 1..=3u64 {
+        let mut request = produce_request("ordered", &["x", "y"]);
+        request.correlation_id = id;
+        send.write_all(&stream_frame(&request)).await.unwrap();
+    }
+    let answers = read_frames(&mut recv, &mut buf, 3).await;
+    for (i, answer) in answers.iter().enumerate() {
+        assert_eq!(answer.kind, MessageKind::ProduceStreamResponse);
+        let response: ProduceResponse = answer.message().unwrap();
+        assert_eq!(response.correlation_id, i as u64 + 1);
+        assert_eq!(response.error, None);
+        assert_eq!(response.partitions[0].base_offset, 2 * i as i64);
+    }
+    // Still open: more requests go through the same stream.
+    let mut request = produce_request("missing-topic", &["z"]);
+    request.correlation_id = 4;
+    send.write_all(&stream_frame(&request)).await.unwrap();
+    let answer = &read_frames(&mut recv, &mut buf, 1).await[0];
+    let response: ProduceResponse = answer.message().unwrap();
+    assert_eq!(response.correlation_id, 4);
+    assert_eq!(
+        response.error.map(|e| e.code),
+        Some(Code::NotFound as i32),
+        "a request's error comes inside its response"
+    );
+    // A frame of another kind ends the stream, with the reason.
+    let wrong = Frame::from_message(&fetch_request("ordered", 0, 0), Headers::new())
+        .to_bytes()
+        .unwrap();
+    let _ = send.write_all(&wrong).await;
+    let answer = &read_frames(&mut recv, &mut buf, 1).await[0];
+    assert_eq!(answer.kind, MessageKind::Error);
+    let detail: ErrorDetail = answer.message().unwrap();
+    assert_eq!(detail.code, Code::InvalidArgument as i32);
+    assert!(
+        detail.message.contains("ProduceStreamRequest"),
+        "{}",
+        detail.message
+    );
+    assert!(
+        recv.read_to_end(1 << 20).await.unwrap().is_empty(),
+        "then the stream ends"
+    );
+
+    // A client that finishes its side gets its answers, then the end.
+    let (mut send, mut recv) = connection.open_bi().await.unwrap();
+    let mut request = produce_request("ordered", &["last"]);
+    request.correlation_id = 9;
+    send.write_all(&stream_frame(&request)).await.unwrap();
+    send.finish().unwrap();
+    let rest = recv.read_to_end(1 << 20).await.unwrap();
+    let mut rest = BytesMut::from(&rest[..]);
+    let answer = frame::decode(&mut rest, 1 << 20)
+        .unwrap()
+        .expect("one answer");
+    let response: ProduceResponse = answer.message().unwrap();
+    assert_eq!(response.partitions[0].base_offset, 6);
+    assert!(rest.is_empty());
+    setup.gateway.shutdown().await;
+}

@@ -5,12 +5,12 @@
 
 use std::sync::Arc;
 
-use stratus_proto::frame::{Frame, MessageKind, WireMessage};
+use stratus_proto::frame::{Frame, Headers, MessageKind, WireMessage};
 use stratus_proto::v1::admin_server::Admin;
 use stratus_proto::v1::consumer_server::Consumer;
 use stratus_proto::v1::groups_server::Groups;
 use stratus_proto::v1::producer_server::Producer;
-use tonic::metadata::{MetadataKey, MetadataValue};
+use tonic::metadata::{MetadataKey, MetadataMap, MetadataValue};
 use tonic::{Request, Response, Status};
 
 use crate::error::frame_status;
@@ -59,6 +59,10 @@ impl Services {
             MessageKind::FetchOffsetsRequest => {
                 unary(frame, |r| self.groups.fetch_offsets(r)).await
             }
+            // Served by `produce_stream` before it gets here.
+            MessageKind::ProduceStreamRequest => Err(Status::internal(
+                "an ordered produce stream reached the single-call dispatcher",
+            )),
             MessageKind::CreateTopicResponse
             | MessageKind::DeleteTopicResponse
             | MessageKind::ListTopicsResponse
@@ -72,6 +76,7 @@ impl Services {
             | MessageKind::LeaveGroupResponse
             | MessageKind::CommitOffsetsResponse
             | MessageKind::FetchOffsetsResponse
+            | MessageKind::ProduceStreamResponse
             | MessageKind::Error => Err(Status::unimplemented(format!(
                 "{} is not a request; open a stream with a request message",
                 frame.kind
@@ -97,15 +102,23 @@ where
 {
     let message: Req = frame.message().map_err(|e| frame_status(&e))?;
     let mut request = Request::new(message);
-    for (key, value) in &frame.headers {
+    *request.metadata_mut() = metadata_from(&frame.headers);
+    let response = method(request).await?;
+    Ok(Frame::from_message(response.get_ref(), Default::default()))
+}
+
+/// A frame's headers as gRPC metadata, so trace context reaches the services
+/// the same way on both transports.
+pub(crate) fn metadata_from(headers: &Headers) -> MetadataMap {
+    let mut metadata = MetadataMap::new();
+    for (key, value) in headers {
         // The codec admits only keys and values that are valid metadata.
         if let (Ok(key), Ok(value)) = (
             MetadataKey::from_bytes(key.as_bytes()),
             MetadataValue::try_from(value.as_str()),
         ) {
-            request.metadata_mut().insert(key, value);
+            metadata.insert(key, value);
         }
     }
-    let response = method(request).await?;
-    Ok(Frame::from_message(response.get_ref(), Default::default()))
+    metadata
 }

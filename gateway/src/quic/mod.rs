@@ -3,7 +3,8 @@
 //! on a connection the way it stalls HTTP/2 over TCP.
 //!
 //! One bidirectional stream per call carries one request frame and one answer
-//! frame (`stratus_proto::frame`). Calls go to the same service methods the
+//! frame (`stratus_proto::frame`); an ordered produce stream carries many
+//! produce requests, answered in order (`produce_stream`). Calls go to the same service methods the
 //! gRPC server uses, so behaviour and errors are identical. TLS 1.3 always,
 //! ALPN `stratus/1`. A bad frame is answered with an error frame and ends its
 //! stream only; the connection and its other streams carry on.
@@ -14,6 +15,7 @@
 
 mod config;
 mod dispatch;
+mod produce_stream;
 mod stream;
 mod tls;
 
@@ -169,7 +171,13 @@ async fn serve_connection(
         tokio::select! {
             accepted = connection.accept_bi() => match accepted {
                 Ok((send, recv)) => {
-                    calls.spawn(stream::serve(send, recv, Arc::clone(&services), Arc::clone(&limits)));
+                    calls.spawn(stream::serve(
+                        send,
+                        recv,
+                        Arc::clone(&services),
+                        Arc::clone(&limits),
+                        shutdown.clone(),
+                    ));
                 }
                 Err(e) => {
                     tracing::debug!(remote = %connection.remote_address(), reason = %e, "QUIC connection ended");

@@ -1,21 +1,22 @@
 //! One QUIC call: read one request frame from a bidirectional stream, answer
-//! with one frame, finish. A bad frame gets an error frame and ends this
-//! stream only.
+//! with one frame, finish (or, for a `ProduceStreamRequest`, serve an ordered
+//! produce stream). A bad frame gets an error frame and ends this stream only.
 
 use std::sync::Arc;
 
 use bytes::BytesMut;
 use quinn::{RecvStream, SendStream, VarInt};
-use stratus_proto::frame::{self, Frame, FrameError, LENGTH_BYTES};
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use stratus_proto::frame::{self, Frame, FrameError, LENGTH_BYTES, MessageKind};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
 use tonic::Status;
 
 use super::dispatch::{Services, status_frame};
+use super::produce_stream;
 use crate::error::quic_request_status;
 
 /// Application error code of a STOP_SENDING sent after refusing a request, so
 /// a client still writing an oversized frame stops at once.
-const REQUEST_REFUSED: VarInt = VarInt::from_u32(1);
+pub(crate) const REQUEST_REFUSED: VarInt = VarInt::from_u32(1);
 
 /// Bounds on what one endpoint reads.
 #[derive(Debug)]
@@ -41,14 +42,28 @@ pub(crate) enum RequestError {
     Stream(#[from] quinn::ReadError),
 }
 
-/// Serves one call to completion.
+/// Serves one call to completion; a stream opened with a
+/// `ProduceStreamRequest` is an ordered produce stream ([`produce_stream`]).
 pub(crate) async fn serve(
     mut send: SendStream,
     mut recv: RecvStream,
     services: Arc<Services>,
     limits: Arc<Limits>,
+    shutdown: watch::Receiver<bool>,
 ) {
-    let response = match read_request(&mut recv, &limits).await {
+    let read = read_frame(&mut recv, &limits)
+        .await
+        .and_then(|frame| frame.ok_or(RequestError::Truncated { received: 0 }));
+    let response = match read {
+        Ok((request, permit)) if request.kind == MessageKind::ProduceStreamRequest => {
+            let stream = Opened {
+                first: request,
+                permit,
+                send,
+                recv,
+            };
+            return produce_stream::serve(stream, services, limits, shutdown).await;
+        }
         Ok((request, permit)) => {
             let response = services.call(request).await;
             drop(permit);
@@ -80,19 +95,29 @@ pub(crate) async fn serve(
     }
 }
 
-/// Reads exactly one frame. Bytes past the length prefix and type are read
-/// only once the frame's whole size is reserved in `limits.buffered`, and
-/// never more than the frame, so memory stays within the configured bounds.
-async fn read_request(
+/// A stream whose first frame has been read.
+pub(crate) struct Opened {
+    pub(crate) first: Frame,
+    /// The first frame's share of `Limits::buffered`.
+    pub(crate) permit: OwnedSemaphorePermit,
+    pub(crate) send: SendStream,
+    pub(crate) recv: RecvStream,
+}
+
+/// Reads exactly one frame; `None` when the stream ends before its first
+/// byte. Bytes past the length prefix and type are read only once the
+/// frame's whole size is reserved in `limits.buffered`, and never more than
+/// the frame, so memory stays within the configured bounds.
+pub(crate) async fn read_frame(
     recv: &mut RecvStream,
     limits: &Limits,
-) -> Result<(Frame, OwnedSemaphorePermit), RequestError> {
+) -> Result<Option<(Frame, OwnedSemaphorePermit)>, RequestError> {
     let mut buf = BytesMut::new();
     let mut reserved: Option<(usize, OwnedSemaphorePermit)> = None;
     loop {
         if let Some(frame) = frame::decode(&mut buf, limits.max_frame_bytes)? {
             let (_, permit) = reserved.expect("a whole frame was reserved before it was read");
-            return Ok((frame, permit));
+            return Ok(Some((frame, permit)));
         }
         if reserved.is_none() && buf.len() > LENGTH_BYTES {
             // `decode` has checked the length against the limit and the type.
@@ -110,6 +135,7 @@ async fn read_request(
         };
         match recv.read_chunk(want, true).await? {
             Some(chunk) => buf.extend_from_slice(&chunk.bytes),
+            None if buf.is_empty() => return Ok(None),
             None => {
                 return Err(RequestError::Truncated {
                     received: buf.len(),

@@ -13,6 +13,7 @@ use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tokio_stream::StreamExt;
 use tokio_stream::wrappers::ReceiverStream;
+use tonic::metadata::MetadataMap;
 use tonic::{Request, Response, Status, Streaming};
 use tracing::Instrument as _;
 
@@ -54,6 +55,104 @@ struct Prepared {
 }
 
 impl ProducerService {
+    /// Serves an ordered produce stream (gRPC `ProduceStream`, or a QUIC
+    /// stream of `ProduceStreamRequest` frames): requests are prepared a few
+    /// at a time, handed to the batcher strictly in arrival order, and
+    /// answered in that order, one response per request, errors inside it.
+    /// The stream ends when `requests` ends or yields an error.
+    pub(crate) fn ordered<S>(&self, metadata: MetadataMap, mut requests: S) -> ResponseStream
+    where
+        S: Stream<Item = Result<ProduceRequest, Status>> + Send + Unpin + 'static,
+    {
+        let (pipeline, mut in_order) = mpsc::channel::<(
+            Instant,
+            tracing::Span,
+            Result<Submitted, (u64, GatewayError)>,
+        )>(MAX_PIPELINED_REQUESTS);
+        let (responses, output) = mpsc::channel(MAX_PIPELINED_REQUESTS);
+
+        // Reader: prepares calls concurrently (encoding is the costly part),
+        // up to MAX_CONCURRENT_PREPARES at once, in arrival order.
+        let (preparing, mut prepared) = mpsc::channel(MAX_CONCURRENT_PREPARES);
+        let shared = Arc::clone(&self.0);
+        tokio::spawn(async move {
+            while let Some(next) = requests.next().await {
+                let Ok(request) = next else { break };
+                let started = Instant::now();
+                let span = produce_span(&request, &metadata);
+                let correlation_id = request.correlation_id;
+                let task = tokio::spawn({
+                    let shared = Arc::clone(&shared);
+                    async move { Self::prepare(&shared, request).await }.instrument(span.clone())
+                });
+                if preparing
+                    .send((started, span, correlation_id, task))
+                    .await
+                    .is_err()
+                {
+                    break;
+                }
+            }
+        });
+
+        // Submitter: hands prepared calls to the batcher strictly in arrival
+        // order, so a producer's batches of one partition reach the sequence
+        // check (and get offsets) in the order it sent them.
+        let shared = Arc::clone(&self.0);
+        tokio::spawn(async move {
+            while let Some((started, span, correlation_id, task)) = prepared.recv().await {
+                let submitted = match task.await {
+                    Ok(Ok(prepared)) => {
+                        Self::enqueue(&shared, prepared, Admission::Wait)
+                            .instrument(span.clone())
+                            .await
+                    }
+                    Ok(Err(e)) => Err(e),
+                    // Cancelled (the runtime is stopping) or a panic, logged.
+                    Err(e) => {
+                        tracing::error!(error = %e, "produce request task failed");
+                        Err(GatewayError::ShuttingDown)
+                    }
+                }
+                .map_err(|e| (correlation_id, e));
+                if pipeline.send((started, span, submitted)).await.is_err() {
+                    break;
+                }
+            }
+        });
+
+        // Responder: answers in the same order, one response per request.
+        let shared = Arc::clone(&self.0);
+        tokio::spawn(async move {
+            while let Some((started, span, submitted)) = in_order.recv().await {
+                let (correlation_id, result) = match submitted {
+                    Ok(s) => (
+                        s.correlation_id,
+                        Self::answer(&shared, s).instrument(span).await,
+                    ),
+                    Err((correlation_id, e)) => (correlation_id, Err(e)),
+                };
+                let response = result.unwrap_or_else(|e| {
+                    let status = Status::from(e);
+                    ProduceResponse {
+                        partitions: Vec::new(),
+                        correlation_id,
+                        error: Some(ErrorDetail {
+                            code: status.code() as i32,
+                            message: status.message().to_owned(),
+                        }),
+                    }
+                });
+                let response = Ok(response);
+                record_produce(started, &response);
+                if responses.send(response).await.is_err() {
+                    break;
+                }
+            }
+        });
+        Box::pin(ReceiverStream::new(output))
+    }
+
     /// Validates, routes and encodes a call (the CPU-heavy part of a produce).
     async fn prepare(shared: &Shared, request: ProduceRequest) -> Result<Prepared, GatewayError> {
         let topic = shared.topics.get(&shared.log, &request.topic).await?;
@@ -177,7 +276,8 @@ fn record_produce(started: Instant, result: &Result<ProduceResponse, Status>) {
     }
 }
 
-type ResponseStream = Pin<Box<dyn Stream<Item = Result<ProduceResponse, Status>> + Send>>;
+pub(crate) type ResponseStream =
+    Pin<Box<dyn Stream<Item = Result<ProduceResponse, Status>> + Send>>;
 
 #[tonic::async_trait]
 impl Producer for ProducerService {
@@ -237,93 +337,6 @@ impl Producer for ProducerService {
         request: Request<Streaming<ProduceRequest>>,
     ) -> Result<Response<Self::ProduceStreamStream>, Status> {
         let metadata = request.metadata().clone();
-        let mut requests = request.into_inner();
-        let (pipeline, mut in_order) = mpsc::channel::<(
-            Instant,
-            tracing::Span,
-            Result<Submitted, (u64, GatewayError)>,
-        )>(MAX_PIPELINED_REQUESTS);
-        let (responses, output) = mpsc::channel(MAX_PIPELINED_REQUESTS);
-
-        // Reader: prepares calls concurrently (encoding is the costly part),
-        // up to MAX_CONCURRENT_PREPARES at once, in arrival order.
-        let (preparing, mut prepared) = mpsc::channel(MAX_CONCURRENT_PREPARES);
-        let shared = Arc::clone(&self.0);
-        tokio::spawn(async move {
-            while let Some(next) = requests.next().await {
-                let Ok(request) = next else { break };
-                let started = Instant::now();
-                let span = produce_span(&request, &metadata);
-                let correlation_id = request.correlation_id;
-                let task = tokio::spawn({
-                    let shared = Arc::clone(&shared);
-                    async move { Self::prepare(&shared, request).await }.instrument(span.clone())
-                });
-                if preparing
-                    .send((started, span, correlation_id, task))
-                    .await
-                    .is_err()
-                {
-                    break;
-                }
-            }
-        });
-
-        // Submitter: hands prepared calls to the batcher strictly in arrival
-        // order, so a producer's batches of one partition reach the sequence
-        // check (and get offsets) in the order it sent them.
-        let shared = Arc::clone(&self.0);
-        tokio::spawn(async move {
-            while let Some((started, span, correlation_id, task)) = prepared.recv().await {
-                let submitted = match task.await {
-                    Ok(Ok(prepared)) => {
-                        Self::enqueue(&shared, prepared, Admission::Wait)
-                            .instrument(span.clone())
-                            .await
-                    }
-                    Ok(Err(e)) => Err(e),
-                    // Cancelled (the runtime is stopping) or a panic, logged.
-                    Err(e) => {
-                        tracing::error!(error = %e, "produce request task failed");
-                        Err(GatewayError::ShuttingDown)
-                    }
-                }
-                .map_err(|e| (correlation_id, e));
-                if pipeline.send((started, span, submitted)).await.is_err() {
-                    break;
-                }
-            }
-        });
-
-        // Responder: answers in the same order, one response per request.
-        let shared = Arc::clone(&self.0);
-        tokio::spawn(async move {
-            while let Some((started, span, submitted)) = in_order.recv().await {
-                let (correlation_id, result) = match submitted {
-                    Ok(s) => (
-                        s.correlation_id,
-                        Self::answer(&shared, s).instrument(span).await,
-                    ),
-                    Err((correlation_id, e)) => (correlation_id, Err(e)),
-                };
-                let response = result.unwrap_or_else(|e| {
-                    let status = Status::from(e);
-                    ProduceResponse {
-                        partitions: Vec::new(),
-                        correlation_id,
-                        error: Some(ErrorDetail {
-                            code: status.code() as i32,
-                            message: status.message().to_owned(),
-                        }),
-                    }
-                });
-                let response = Ok(response);
-                record_produce(started, &response);
-                if responses.send(response).await.is_err() {
-                    break;
-                }
-            }
-        });
-        Ok(Response::new(Box::pin(ReceiverStream::new(output))))
+        Ok(Response::new(self.ordered(metadata, request.into_inner())))
     }
 }

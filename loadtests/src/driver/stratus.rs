@@ -46,16 +46,9 @@ impl Driver for StratusDriver {
             Compression::None => "none",
             _ => "zstd",
         };
-        // The SDK keeps 1 idempotent batch in flight per partition over QUIC
-        // (no ordered path there), whatever is asked.
-        let in_flight = if self.url.starts_with("quic://") {
-            1
-        } else {
-            s.max_in_flight
-        };
         format!(
-            "stratus {} ({compression}, {in_flight} in flight)",
-            self.url
+            "stratus {} ({compression}, {} in flight)",
+            self.url, s.max_in_flight
         )
     }
 

@@ -3,6 +3,12 @@
 //!
 //! The numbers are on the wire: never renumber or reuse one. Requests are odd,
 //! their responses the next even number; `Error` answers any request.
+//!
+//! `ProduceStreamRequest` opens an ordered produce stream: the client keeps
+//! writing `ProduceRequest`s as frames of that kind on one stream, and the
+//! gateway answers each, in order, with a `ProduceResponse` in a
+//! `ProduceStreamResponse` frame (errors of one request inside it), as gRPC's
+//! `ProduceStream` call does.
 
 use crate::v1;
 
@@ -36,6 +42,10 @@ pub enum MessageKind {
     CommitOffsetsResponse = 24,
     FetchOffsetsRequest = 25,
     FetchOffsetsResponse = 26,
+    /// A `ProduceRequest` on an ordered produce stream.
+    ProduceStreamRequest = 27,
+    /// A `ProduceResponse` on an ordered produce stream.
+    ProduceStreamResponse = 28,
     /// The request failed; the payload is an `ErrorDetail` (gRPC status code
     /// and message).
     Error = 255,
@@ -43,7 +53,7 @@ pub enum MessageKind {
 
 impl MessageKind {
     /// Every kind, in wire order.
-    pub const ALL: [MessageKind; 27] = [
+    pub const ALL: [MessageKind; 29] = [
         MessageKind::CreateTopicRequest,
         MessageKind::CreateTopicResponse,
         MessageKind::DeleteTopicRequest,
@@ -70,6 +80,8 @@ impl MessageKind {
         MessageKind::CommitOffsetsResponse,
         MessageKind::FetchOffsetsRequest,
         MessageKind::FetchOffsetsResponse,
+        MessageKind::ProduceStreamRequest,
+        MessageKind::ProduceStreamResponse,
         MessageKind::Error,
     ];
 
@@ -121,6 +133,8 @@ impl MessageKind {
             MessageKind::CommitOffsetsResponse => "CommitOffsetsResponse",
             MessageKind::FetchOffsetsRequest => "FetchOffsetsRequest",
             MessageKind::FetchOffsetsResponse => "FetchOffsetsResponse",
+            MessageKind::ProduceStreamRequest => "ProduceStreamRequest",
+            MessageKind::ProduceStreamResponse => "ProduceStreamResponse",
             MessageKind::Error => "Error",
         }
     }
@@ -132,9 +146,12 @@ impl std::fmt::Display for MessageKind {
     }
 }
 
-/// A protobuf message that travels in frames of one kind.
+/// A protobuf message that travels in frames of one kind (and, for the
+/// produce messages, also on ordered produce streams).
 pub trait WireMessage: prost::Message + Default {
     const KIND: MessageKind;
+    /// The kind of its frames on an ordered produce stream, if it has one.
+    const STREAM_KIND: Option<MessageKind> = None;
 }
 
 macro_rules! wire_messages {
@@ -154,8 +171,6 @@ wire_messages!(
     ListTopicsResponse,
     DescribeTopicRequest,
     DescribeTopicResponse,
-    ProduceRequest,
-    ProduceResponse,
     FetchRequest,
     FetchResponse,
     ListOffsetsRequest,
@@ -173,6 +188,16 @@ wire_messages!(
     FetchOffsetsRequest,
     FetchOffsetsResponse,
 );
+
+impl WireMessage for v1::ProduceRequest {
+    const KIND: MessageKind = MessageKind::ProduceRequest;
+    const STREAM_KIND: Option<MessageKind> = Some(MessageKind::ProduceStreamRequest);
+}
+
+impl WireMessage for v1::ProduceResponse {
+    const KIND: MessageKind = MessageKind::ProduceResponse;
+    const STREAM_KIND: Option<MessageKind> = Some(MessageKind::ProduceStreamResponse);
+}
 
 impl WireMessage for v1::ErrorDetail {
     const KIND: MessageKind = MessageKind::Error;
@@ -218,6 +243,8 @@ mod tests {
                 (24, "CommitOffsetsResponse"),
                 (25, "FetchOffsetsRequest"),
                 (26, "FetchOffsetsResponse"),
+                (27, "ProduceStreamRequest"),
+                (28, "ProduceStreamResponse"),
                 (255, "Error"),
             ]
         );

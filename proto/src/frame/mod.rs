@@ -114,9 +114,20 @@ impl Frame {
         )
     }
 
-    /// The payload decoded as `M`; refuses a frame of another kind.
+    /// A frame carrying `message` on an ordered produce stream; `None` for a
+    /// message that does not travel on one.
+    pub fn from_stream_message<M: WireMessage>(message: &M, headers: Headers) -> Option<Self> {
+        Some(Self {
+            kind: M::STREAM_KIND?,
+            headers,
+            payload: message.encode_to_vec().into(),
+        })
+    }
+
+    /// The payload decoded as `M`; refuses a frame of another kind (a frame of
+    /// `M`'s stream kind is `M` too).
     pub fn message<M: WireMessage>(&self) -> Result<M, FrameError> {
-        if self.kind != M::KIND {
+        if self.kind != M::KIND && Some(self.kind) != M::STREAM_KIND {
             return Err(FrameError::UnexpectedKind {
                 expected: M::KIND,
                 got: self.kind,

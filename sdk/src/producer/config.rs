@@ -22,9 +22,10 @@ pub struct ProducerConfig {
     pub buffer_bytes: usize,
     /// Produce requests in flight per partition (default 5, Kafka's; at most
     /// 5 with idempotence: the gateway remembers a producer's last 5 batches
-    /// per partition to recognise retries). Over gRPC they travel in order
-    /// on `ProduceStream`; 5 doubles throughput over 1. Over QUIC an
-    /// idempotent producer keeps 1.
+    /// per partition to recognise retries). They travel in order on
+    /// long-lived streams (gRPC `ProduceStream`, QUIC produce streams); 5
+    /// doubles throughput over 1. With several gateway URLs an idempotent
+    /// producer keeps 1.
     pub max_in_flight_per_partition: usize,
     /// First wait before a retry; doubled per attempt up to `retry_backoff_max`
     /// (defaults 50 ms and 2 s), with jitter.

@@ -11,9 +11,10 @@
 //! being retried) is refused as out of order and sent again in turn; a batch
 //! whose acknowledgement was lost is recognised by its sequence and answered
 //! with its original offsets. Retries never renumber a batch that may have
-//! been written. A transport without an ordered path (QUIC: one stream per
-//! call) keeps one idempotent batch in flight per partition, since with more
-//! nearly every later batch would overtake and be refused.
+//! been written. A transport without an ordered path (the multi-gateway
+//! failover transport, whose connection changes under it) keeps one
+//! idempotent batch in flight per partition, since with more nearly every
+//! later batch would overtake and be refused.
 
 use std::collections::VecDeque;
 use std::pin::Pin;

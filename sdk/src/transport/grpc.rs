@@ -16,11 +16,11 @@ use stratus_proto::v1::{
     JoinGroupResponse, LeaveGroupRequest, LeaveGroupResponse, ListOffsetsRequest,
     ListOffsetsResponse, ListTopicsRequest, ListTopicsResponse, ProduceRequest, ProduceResponse,
 };
+use tonic::Status;
 use tonic::metadata::MetadataValue;
 use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint};
-use tonic::{Status, Streaming};
 
-use super::ordered::{Opener, OrderedProducer, OutgoingRequests};
+use super::ordered::{Answers, Opener, OrderedProducer, OutgoingRequests};
 use super::{ConnectOptions, Transport};
 use crate::error::Error;
 use crate::trace;
@@ -94,8 +94,10 @@ fn produce_stream_opener(channel: &Channel) -> Opener {
 async fn open_produce_stream(
     mut client: ProducerClient<Channel>,
     requests: OutgoingRequests,
-) -> Result<Streaming<ProduceResponse>, Status> {
-    Ok(client.produce_stream(requests).await?.into_inner())
+) -> Result<Answers, Status> {
+    Ok(Box::pin(
+        client.produce_stream(requests).await?.into_inner(),
+    ))
 }
 
 fn tls_config(host: &str, options: &ConnectOptions) -> Result<ClientTlsConfig, Error> {

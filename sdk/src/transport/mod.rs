@@ -47,7 +47,7 @@ pub(crate) trait Transport: Send + Sync + std::fmt::Debug {
     /// The ordered produce path ([`ordered`]), if this transport has one:
     /// requests for one partition reach the gateway in the order they were
     /// sent, so a producer may keep several in flight. `None`: calls may
-    /// overtake each other (QUIC opens a stream per call).
+    /// overtake each other (the failover transport's connection changes).
     fn ordered_produce(&self) -> Option<&OrderedProducer> {
         None
     }

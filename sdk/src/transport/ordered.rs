@@ -1,6 +1,7 @@
 //! The ordered produce path: produce requests sent over a few long-lived
-//! `ProduceStream` calls, so that requests for one partition reach the
-//! gateway in the order they were handed over.
+//! ordered streams (gRPC `ProduceStream` calls, or QUIC streams of
+//! `ProduceStreamRequest` frames), so that requests for one partition reach
+//! the gateway in the order they were handed over.
 //!
 //! Why: an idempotent producer keeps several batches per partition in flight.
 //! Sent as separate unary calls they race (HTTP/2 streams are independent,
@@ -26,10 +27,12 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
+use futures::StreamExt as _;
+use futures::stream::BoxStream;
 use stratus_proto::v1::{ProduceRequest, ProduceResponse};
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
-use tonic::{Code, Status, Streaming};
+use tonic::{Code, Status};
 
 use crate::error::is_retryable;
 
@@ -59,13 +62,16 @@ impl futures::Stream for OutgoingRequests {
     }
 }
 
-/// Opens one `ProduceStream` call carrying `requests`.
+/// The answers of one ordered stream, in request order; an error ends it.
+pub(crate) type Answers = BoxStream<'static, Result<ProduceResponse, Status>>;
+
+/// Opens one ordered stream carrying `requests` (gRPC `ProduceStream`, or a
+/// QUIC stream of `ProduceStreamRequest` frames).
 pub(crate) type Opener = Arc<
     dyn Fn(
             OutgoingRequests,
-        ) -> Pin<
-            Box<dyn Future<Output = Result<Streaming<ProduceResponse>, Status>> + Send + 'static>,
-        > + Send
+        ) -> Pin<Box<dyn Future<Output = Result<Answers, Status>> + Send + 'static>>
+        + Send
         + Sync,
 >;
 
@@ -180,7 +186,7 @@ async fn run_shard(
 
 /// Forwards calls and answers until the stream breaks; returns why.
 async fn serve_stream(
-    mut responses: Streaming<ProduceResponse>,
+    mut responses: Answers,
     calls: &mut mpsc::UnboundedReceiver<Call>,
     waiting: &mut VecDeque<Waiting>,
     mut forward: impl FnMut(Call, &mut VecDeque<Waiting>),
@@ -207,18 +213,18 @@ async fn serve_stream(
             () = sleep_until(idle_at), if idle_at.is_some() => {
                 return Status::cancelled("the produce stream was idle");
             }
-            message = responses.message() => match message {
-                Ok(Some(response)) => {
+            message = responses.next() => match message {
+                Some(Ok(response)) => {
                     if let Err(status) = answer(waiting, response) {
                         return status;
                     }
                 }
-                Ok(None) => {
+                None => {
                     return Status::unavailable(
                         "the gateway closed the produce stream; the request is retried",
                     );
                 }
-                Err(status) => return unavailable(status),
+                Some(Err(status)) => return unavailable(status),
             },
             () = sleep_until(deadline), if deadline.is_some() => {
                 return Status::deadline_exceeded(format!(

@@ -1,7 +1,9 @@
 //! The QUIC transport: `quic://HOST:PORT?ca=/path/ca.pem` (or `?pin=` a
 //! certificate). One connection, reused by every call; one bidirectional
 //! stream per call carrying one request frame and one answer frame
-//! (`stratus_proto::frame`); a lost connection is replaced on the next call.
+//! (`stratus_proto::frame`), except produce requests of the idempotent
+//! producer, which travel in order on a few long-lived streams
+//! ([`produce_stream`]); a lost connection is replaced on the next call.
 //!
 //! QUIC is for producers on lossy links: a lost packet delays only the call
 //! whose stream it belongs to, where HTTP/2 over TCP stalls every call on the
@@ -31,9 +33,12 @@ use stratus_proto::v1::{
 use tokio::sync::Mutex;
 use tonic::{Code, Status};
 
+use super::ordered::OrderedProducer;
 use super::{ConnectOptions, Transport};
 use crate::error::Error;
 use crate::trace;
+
+mod produce_stream;
 
 /// The gateway's default QUIC port.
 const DEFAULT_PORT: u16 = 7401;
@@ -53,6 +58,13 @@ enum Trust {
 
 #[derive(Debug)]
 pub(crate) struct QuicTransport {
+    link: Arc<Link>,
+    ordered: OrderedProducer,
+}
+
+/// The endpoint and the connection every call and ordered stream shares.
+#[derive(Debug)]
+pub(crate) struct Link {
     endpoint: Endpoint,
     addr: SocketAddr,
     server_name: String,
@@ -87,7 +99,7 @@ impl QuicTransport {
             reason: format!("cannot open a UDP socket: {e}"),
         })?;
         endpoint.set_default_client_config(client_config(&trust)?);
-        let transport = Self {
+        let link = Link {
             endpoint,
             addr,
             server_name: options
@@ -99,18 +111,28 @@ impl QuicTransport {
             connection: Mutex::new(None),
         };
         // Connect now so a wrong address or certificate fails here, clearly.
-        transport
-            .connection()
-            .await
-            .map_err(|status| Error::Connect {
-                url: url.to_string(),
-                reason: status.message().to_owned(),
-            })?;
-        Ok(transport)
+        link.connection().await.map_err(|status| Error::Connect {
+            url: url.to_string(),
+            reason: status.message().to_owned(),
+        })?;
+        let link = Arc::new(link);
+        let ordered =
+            OrderedProducer::start(&produce_stream::opener(&link), options.request_timeout);
+        Ok(Self { link, ordered })
     }
 
+    /// One call: a stream, the request frame, the answer frame.
+    async fn call<Req: WireMessage, Resp: WireMessage>(
+        &self,
+        request: Req,
+    ) -> Result<Resp, Status> {
+        self.link.call(request).await
+    }
+}
+
+impl Link {
     /// The live connection, or a new one if there is none or it was lost.
-    async fn connection(&self) -> Result<Connection, Status> {
+    pub(crate) async fn connection(&self) -> Result<Connection, Status> {
         let mut slot = self.connection.lock().await;
         if let Some(connection) = slot.as_ref()
             && connection.close_reason().is_none()
@@ -185,7 +207,7 @@ impl QuicTransport {
 
 /// A transport failure as a retryable status: the request may or may not
 /// have reached the gateway, which the idempotent producer's retry resolves.
-fn lost(url: &str, err: &dyn std::error::Error) -> Status {
+pub(crate) fn lost(url: &str, err: &dyn std::error::Error) -> Status {
     Status::unavailable(format!("QUIC call to {url} failed: {err}; retry"))
 }
 
@@ -385,6 +407,10 @@ impl Transport for QuicTransport {
 
     async fn produce(&self, req: ProduceRequest) -> Result<ProduceResponse, Status> {
         self.call(req).await
+    }
+
+    fn ordered_produce(&self) -> Option<&OrderedProducer> {
+        Some(&self.ordered)
     }
 
     async fn fetch(&self, req: FetchRequest) -> Result<FetchResponse, Status> {
