@@ -167,6 +167,8 @@ async fn serve_connection(
         }
     };
     let mut calls = JoinSet::new();
+    // Ordered produce streams stop reading when shutdown begins.
+    let streams_see = shutdown.clone();
     loop {
         tokio::select! {
             accepted = connection.accept_bi() => match accepted {
@@ -176,7 +178,7 @@ async fn serve_connection(
                         recv,
                         Arc::clone(&services),
                         Arc::clone(&limits),
-                        shutdown.clone(),
+                        streams_see.clone(),
                     ));
                 }
                 Err(e) => {
