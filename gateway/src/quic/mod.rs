@@ -92,11 +92,22 @@ pub(crate) fn start(
             |e: quinn::VarIntBoundsExceeded| QuicStartError::IdleTimeout(e.to_string()),
         )?));
     server.transport_config(Arc::new(transport));
-    let endpoint =
-        Endpoint::server(server, config.listen).map_err(|source| QuicStartError::Bind {
-            addr: config.listen,
-            source,
-        })?;
+    let reset = tls::stateless_reset(&config.key)?;
+    let mut endpoint_config = quinn::EndpointConfig::new(reset.token_key);
+    let connection_id_key = reset.connection_id_key;
+    endpoint_config.cid_generator(move || {
+        Box::new(quinn_proto::HashedConnectionIdGenerator::from_key(
+            connection_id_key,
+        ))
+    });
+    let bind = |source| QuicStartError::Bind {
+        addr: config.listen,
+        source,
+    };
+    let socket = std::net::UdpSocket::bind(config.listen).map_err(bind)?;
+    let runtime = quinn::default_runtime()
+        .ok_or_else(|| bind(std::io::Error::other("no Tokio runtime to run QUIC on")))?;
+    let endpoint = Endpoint::new(endpoint_config, Some(server), socket, runtime).map_err(bind)?;
     let local_addr = endpoint
         .local_addr()
         .map_err(|source| QuicStartError::Bind {

@@ -66,6 +66,47 @@ fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     options.open(path)?.write_all(bytes)
 }
 
+/// What a restarted gateway needs to reset its previous incarnation's
+/// connections (RFC 9000 §10.3): the HMAC key of reset tokens, and the key
+/// its connection IDs are made and checked with (a packet whose connection
+/// ID fails the check is dropped, not reset).
+pub(crate) struct StatelessReset {
+    pub(crate) token_key: Arc<dyn quinn::crypto::HmacKey>,
+    pub(crate) connection_id_key: u64,
+}
+
+/// Derives both from the TLS private key, so they stay secret and survive
+/// restarts: a gateway restarted after a crash answers its previous
+/// incarnation's clients with a reset they accept, and they reconnect at
+/// once instead of sending into a dead connection until their idle timeout.
+/// Gateways sharing a certificate share the keys, so any of them can reset
+/// connections a load balancer moves to it.
+pub(crate) fn stateless_reset(key: &Path) -> Result<StatelessReset, TlsError> {
+    use aws_lc_rs::{digest, hmac};
+    let pem = std::fs::read(key).map_err(|e| TlsError::Key {
+        path: key.to_owned(),
+        reason: e.to_string(),
+    })?;
+    // Domain separation: these keys are for resets, not for anything the
+    // TLS key itself signs.
+    let derive = |purpose: &[u8]| {
+        let mut context = digest::Context::new(&digest::SHA256);
+        context.update(b"stratus quic ");
+        context.update(purpose);
+        context.update(b"\0");
+        context.update(&pem);
+        context.finish()
+    };
+    let token = derive(b"stateless reset token key");
+    let ids = derive(b"connection id key");
+    let mut id_key = [0u8; 8];
+    id_key.copy_from_slice(&ids.as_ref()[..8]);
+    Ok(StatelessReset {
+        token_key: Arc::new(hmac::Key::new(hmac::HMAC_SHA256, token.as_ref())),
+        connection_id_key: u64::from_le_bytes(id_key),
+    })
+}
+
 /// The rustls server configuration for `cert` and `key`: TLS 1.3 only (QUIC
 /// requires it) and the Stratus ALPN protocol.
 pub(crate) fn server_crypto(cert: &Path, key: &Path) -> Result<rustls::ServerConfig, TlsError> {

@@ -12,6 +12,7 @@
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
 
 use async_trait::async_trait;
 use bytes::BytesMut;
@@ -42,6 +43,15 @@ mod produce_stream;
 
 /// The gateway's default QUIC port.
 const DEFAULT_PORT: u16 = 7401;
+/// A PING this often keeps the connection probing its gateway while the
+/// client only waits for answers: a gateway that crashed and restarted
+/// answers the PING with a stateless reset (it derives reset keys from its
+/// TLS key), so the client learns within this interval, not after
+/// `request_timeout`, that its requests will never be answered.
+const KEEP_ALIVE: Duration = Duration::from_secs(1);
+/// A gateway that answers nothing at all (gone, unreachable) is given up
+/// after this long without a packet.
+const IDLE_TIMEOUT: Duration = Duration::from_secs(10);
 /// Largest answer frame accepted: fetches are bounded by the gateway's
 /// `max_fetch_bytes` (plus one record), far below this.
 const MAX_ANSWER_BYTES: usize = 256 * 1024 * 1024;
@@ -312,7 +322,17 @@ fn client_config(trust: &Trust) -> Result<quinn::ClientConfig, Error> {
     tls.alpn_protocols = vec![ALPN.to_vec()];
     let crypto = quinn::crypto::rustls::QuicClientConfig::try_from(tls)
         .map_err(|e| Error::Tls(e.to_string()))?;
-    Ok(quinn::ClientConfig::new(Arc::new(crypto)))
+    let mut config = quinn::ClientConfig::new(Arc::new(crypto));
+    let mut transport = quinn::TransportConfig::default();
+    transport
+        .keep_alive_interval(Some(KEEP_ALIVE))
+        .max_idle_timeout(Some(
+            IDLE_TIMEOUT
+                .try_into()
+                .expect("the idle timeout fits QUIC's varint"),
+        ));
+    config.transport_config(Arc::new(transport));
+    Ok(config)
 }
 
 /// Trusts exactly one certificate: the handshake must present it and prove
