@@ -16,8 +16,8 @@ use stratus_sdk::{Client, ProducerConfig, TopicConfig};
 const PARTITIONS: u32 = 3;
 const KEYS: usize = 11;
 
-/// Several batches in flight per partition (the default 5, on ordered
-/// streams): the pipelined path is the one whose retries must not duplicate.
+/// The producer's defaults (1 batch in flight per partition) with fast
+/// retries.
 fn config() -> ProducerConfig {
     ProducerConfig::default()
         .linger(Duration::from_millis(1))
@@ -119,7 +119,8 @@ async fn quic_gateway_killed_mid_stream_leaves_exactly_one_copy() {
         .unwrap();
     let url = first.quic_url.clone().expect("stratus dev serves QUIC");
     let client = Client::connect(&url).await.unwrap();
-    let producer = std::sync::Arc::new(client.producer(config()).await.unwrap());
+    let pipelined = config().max_in_flight_per_partition(5);
+    let producer = std::sync::Arc::new(client.producer(pipelined).await.unwrap());
     let count = 6_000;
     let sending = {
         let producer = producer.clone();
