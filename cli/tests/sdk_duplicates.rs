@@ -16,8 +16,9 @@ use stratus_sdk::{Client, ProducerConfig, TopicConfig};
 const PARTITIONS: u32 = 3;
 const KEYS: usize = 11;
 
-/// The producer's defaults (1 batch in flight per partition) with fast
-/// retries.
+/// The producer's defaults (5 batches in flight per partition, on ordered
+/// streams) with fast retries: the pipelined path is the one whose retries
+/// must not duplicate or be refused.
 fn config() -> ProducerConfig {
     ProducerConfig::default()
         .linger(Duration::from_millis(1))

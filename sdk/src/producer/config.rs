@@ -20,13 +20,12 @@ pub struct ProducerConfig {
     /// Bytes of records buffered or in flight, over all partitions; `send`
     /// waits while they are spent (default 32 MiB).
     pub buffer_bytes: usize,
-    /// Produce requests in flight per partition (default 1; at most 5 with
-    /// idempotence: the gateway remembers a producer's last 5 batches per
-    /// partition to recognise retries). They travel in order on long-lived
-    /// streams (gRPC `ProduceStream`, QUIC produce streams); 5 doubles
-    /// throughput over 1, but with connections that drop replies a batch can
-    /// still be refused as out of order and its delivery fail, so 1 stays the
-    /// default until that is fixed. With several gateway URLs an idempotent
+    /// Produce requests in flight per partition (default 5, Kafka's; at most
+    /// 5 with idempotence: the gateway remembers a producer's last 5 batches
+    /// per partition to recognise retries, so no batch more than 5 after the
+    /// oldest unacknowledged one is sent). They travel in order on
+    /// long-lived streams (gRPC `ProduceStream`, QUIC produce streams); 5
+    /// doubles throughput over 1. With several gateway URLs an idempotent
     /// producer keeps 1.
     pub max_in_flight_per_partition: usize,
     /// First wait before a retry; doubled per attempt up to `retry_backoff_max`
@@ -54,7 +53,7 @@ impl Default for ProducerConfig {
             linger: Duration::from_millis(5),
             batch_bytes: 1024 * 1024,
             buffer_bytes: 32 * 1024 * 1024,
-            max_in_flight_per_partition: 1,
+            max_in_flight_per_partition: MAX_IN_FLIGHT_IDEMPOTENT,
             retry_backoff: Duration::from_millis(50),
             retry_backoff_max: Duration::from_secs(2),
             delivery_timeout: Duration::from_secs(120),

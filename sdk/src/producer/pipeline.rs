@@ -293,8 +293,16 @@ impl Pipeline {
         }
         let now = Instant::now();
         let max = self.max_in_flight;
+        // Batch ids count every batch sealed, acknowledged ones included.
+        let oldest = self.batches.front().map_or(0, |b| b.id);
         for (index, batch) in self.batches.iter_mut().enumerate() {
-            if self.in_flight >= max {
+            // Only batches within `max` of the oldest unacknowledged one may
+            // be out, counting those acknowledged in between: later batches
+            // can be acknowledged while an earlier one is being retried, and
+            // sending further would let the gateway write more batches after
+            // it than its dedup window remembers. Its retry would then be
+            // refused as out of order although it was written.
+            if self.in_flight >= max || batch.id - oldest >= max as u64 {
                 break;
             }
             if batch.in_flight {
@@ -408,6 +416,12 @@ impl Pipeline {
         }
         // Refused for good, so not written: later batches take its numbers.
         let batch = self.batches.remove(index).expect("index is in range");
+        tracing::warn!(
+            topic = %self.topic, partition = self.partition,
+            base_sequence = ?batch.base_sequence(), attempts = batch.attempts,
+            sent_as_front = batch.sent_as_front, %error,
+            "produce refused; the batch's records fail and later batches are renumbered"
+        );
         if let Some(seq) = batch.base_sequence() {
             self.renumber_from = Some(self.renumber_from.map_or(seq, |s| s.min(seq)));
         }
