@@ -11,8 +11,11 @@ use async_trait::async_trait;
 use stratus_proto::v1::*;
 use tonic::Status;
 
+use futures::StreamExt as _;
+
 use super::{Producer, ProducerConfig, ProducerRecord};
-use crate::transport::Transport;
+use crate::transport::ordered::{Answers, Opener, OutgoingRequests};
+use crate::transport::{OrderedProducer, Transport};
 
 /// Offset of the records count in a RecordBatch v2 header.
 const RECORDS_COUNT_AT: usize = 57;
@@ -28,6 +31,8 @@ struct Log {
     fail_after_writing: usize,
     attempts: usize,
     batches_written: usize,
+    /// Attempts of the batch at sequence 0 seen on ordered streams.
+    first_batch_attempts: usize,
 }
 
 #[derive(Debug, Default)]
@@ -52,6 +57,7 @@ impl FakeGateway {
                 base_offset,
                 record_count: count as u32,
             }],
+            correlation_id: request.correlation_id,
             ..ProduceResponse::default()
         };
         if let Some(&(_, _, offset)) = log
@@ -93,8 +99,118 @@ fn unused<T>() -> Result<T, Status> {
     Err(Status::unimplemented("not part of the fake gateway"))
 }
 
+/// The fake as a transport: single calls, and optionally an ordered path
+/// that plays one bad connection. The first stream fails to open after its
+/// first request (the batch at sequence 0) was written. On a later stream
+/// the retry of that batch is written but its answer, and every answer
+/// after it, is held back while later requests are still written, until
+/// the stream breaks 100 ms later: a connection that died under its
+/// answers after the gateway had read the requests.
+#[derive(Debug)]
+struct Fake {
+    gateway: Arc<FakeGateway>,
+    ordered: Option<OrderedProducer>,
+}
+
+impl Fake {
+    fn unordered(gateway: &Arc<FakeGateway>) -> Arc<dyn Transport> {
+        Arc::new(Self {
+            gateway: Arc::clone(gateway),
+            ordered: None,
+        })
+    }
+
+    fn ordered(gateway: &Arc<FakeGateway>) -> Arc<dyn Transport> {
+        let for_streams = Arc::clone(gateway);
+        let opener: Opener = Arc::new(move |requests: OutgoingRequests| {
+            Box::pin(Self::open(Arc::clone(&for_streams), requests))
+        });
+        Arc::new(Self {
+            gateway: Arc::clone(gateway),
+            ordered: Some(OrderedProducer::start(&opener, Duration::from_secs(5))),
+        })
+    }
+
+    async fn open(
+        gateway: Arc<FakeGateway>,
+        mut requests: OutgoingRequests,
+    ) -> Result<Answers, Status> {
+        let (answers, answered) = tokio::sync::mpsc::unbounded_channel();
+        let first = requests.next().await;
+        let Some(first) = first else {
+            return Err(Status::unavailable("no request"));
+        };
+        let first_attempt = gateway.note_first_batch(&first);
+        if first_attempt == 1 {
+            let _ = gateway.produce_sync(&first);
+            // Slow to fail, so the batches after it queue up meanwhile and go
+            // out on the next stream before its retry.
+            tokio::time::sleep(Duration::from_millis(5)).await;
+            return Err(Status::unknown("transport error"));
+        }
+        tokio::spawn(async move {
+            let mut next = Some((first, first_attempt));
+            let mut broken_at: Option<tokio::time::Instant> = None;
+            loop {
+                let (request, attempt) = match next.take() {
+                    Some(first) => first,
+                    None => {
+                        let read = match broken_at {
+                            Some(at) => tokio::time::timeout_at(at, requests.next()).await,
+                            None => Ok(requests.next().await),
+                        };
+                        match read {
+                            Ok(Some(request)) => {
+                                let attempt = gateway.note_first_batch(&request);
+                                (request, attempt)
+                            }
+                            // Broken: the answers stream ends unanswered.
+                            Ok(None) | Err(_) => return,
+                        }
+                    }
+                };
+                let retry_of_first = attempt == 2;
+                let answer = gateway
+                    .produce_sync(&request)
+                    .map_err(|status| status.code());
+                if retry_of_first {
+                    broken_at = Some(tokio::time::Instant::now() + Duration::from_millis(100));
+                }
+                if broken_at.is_none() {
+                    let response = answer.unwrap_or_else(|code| ProduceResponse {
+                        correlation_id: request.correlation_id,
+                        error: Some(ErrorDetail {
+                            code: code as i32,
+                            message: "refused by the fake gateway".to_owned(),
+                        }),
+                        ..ProduceResponse::default()
+                    });
+                    let _ = answers.send(Ok(response));
+                }
+            }
+        });
+        Ok(Box::pin(futures::stream::unfold(
+            answered,
+            |mut answered| async move { answered.recv().await.map(|answer| (answer, answered)) },
+        )))
+    }
+}
+
+impl FakeGateway {
+    /// Counts attempts of the batch at sequence 0; returns this one's number
+    /// (0 for other batches).
+    fn note_first_batch(&self, request: &ProduceRequest) -> usize {
+        if request.partitions[0].base_sequence != Some(0) {
+            return 0;
+        }
+        let mut log = self.0.lock().unwrap();
+        log.first_batch_attempts += 1;
+        log.first_batch_attempts
+    }
+}
+
 #[async_trait]
-impl Transport for Arc<FakeGateway> {
+impl Transport for Fake {
     async fn create_topic(&self, _: CreateTopicRequest) -> Result<CreateTopicResponse, Status> {
         unused()
     }
@@ -126,7 +242,10 @@ impl Transport for Arc<FakeGateway> {
         })
     }
     async fn produce(&self, req: ProduceRequest) -> Result<ProduceResponse, Status> {
-        self.produce_sync(&req)
+        self.gateway.produce_sync(&req)
+    }
+    fn ordered_produce(&self) -> Option<&OrderedProducer> {
+        self.ordered.as_ref()
     }
     async fn fetch(&self, _: FetchRequest) -> Result<FetchResponse, Status> {
         unused()
@@ -164,7 +283,7 @@ async fn a_batch_failed_after_writing_is_retried_not_renumbered() {
     let gateway = Arc::new(FakeGateway::default());
     gateway.0.lock().unwrap().fail_after_writing = 1;
     let producer = Producer::start(
-        Arc::new(gateway.clone()),
+        Fake::unordered(&gateway),
         ProducerConfig::default()
             .linger(Duration::ZERO)
             .retry_backoff(Duration::from_millis(1), Duration::from_millis(5)),
@@ -204,4 +323,52 @@ fn zstd_holds(batch: &[u8], value: &str) -> bool {
     const RECORDS_AT: usize = 61;
     zstd::decode_all(&batch[RECORDS_AT..])
         .is_ok_and(|records| records.windows(value.len()).any(|w| w == value.as_bytes()))
+}
+
+/// With 5 batches in flight, the first batch is written but fails alone
+/// (its stream failed to open), is retried behind the batches after it,
+/// which are acknowledged, and its retry's answer is lost with the
+/// connection. No batch more than 5 after it may have been sent meanwhile:
+/// the gateway remembers 5 batches, and the next retry must still be
+/// recognised as written.
+#[tokio::test]
+async fn no_batch_is_sent_beyond_the_dedup_window_of_a_retried_one() {
+    let gateway = Arc::new(FakeGateway::default());
+    let producer = Producer::start(
+        Fake::ordered(&gateway),
+        ProducerConfig::default()
+            .linger(Duration::ZERO)
+            // One record per batch.
+            .batch_bytes(1)
+            .max_in_flight_per_partition(5)
+            .retry_backoff(Duration::from_millis(20), Duration::from_millis(20)),
+    )
+    .await
+    .unwrap();
+    let mut deliveries = Vec::new();
+    for i in 0..30 {
+        let value = format!("record-{i:02}");
+        let delivery = producer
+            .send(ProducerRecord::new("t", value.clone()).partition(0))
+            .await
+            .unwrap();
+        deliveries.push((value, delivery));
+        tokio::task::yield_now().await;
+    }
+    for (value, delivery) in deliveries {
+        let at = delivery.await.unwrap_or_else(|e| panic!("{value}: {e}"));
+        let stored = gateway.0.lock().unwrap().records[at.offset as usize].clone();
+        assert!(
+            zstd_holds(&stored, &value),
+            "offset {} does not hold {value}",
+            at.offset
+        );
+    }
+    let log = gateway.0.lock().unwrap();
+    assert_eq!(log.records.len(), 30, "each record written once");
+    assert!(
+        log.first_batch_attempts >= 3,
+        "the scenario played out: {} attempts",
+        log.first_batch_attempts
+    );
 }

@@ -8,7 +8,7 @@
 
 mod failover;
 mod grpc;
-mod ordered;
+pub(crate) mod ordered;
 mod quic;
 
 use std::path::PathBuf;
