@@ -26,6 +26,42 @@ fn config() -> ProducerConfig {
         .retry_backoff(Duration::from_millis(5), Duration::from_millis(200))
 }
 
+/// Waits until the partitions of `topic` hold more than `records` records.
+async fn wait_until_written(watcher: &Client, topic: &str, records: i64) {
+    loop {
+        let described = watcher.admin().describe_topic(topic).await.unwrap();
+        if described
+            .partitions
+            .iter()
+            .map(|p| p.next_offset)
+            .sum::<i64>()
+            > records
+        {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+/// Every one of the `count` records `sending` produces is acknowledged (the
+/// producer retries across the restart), and the restarted gateway at
+/// `url` holds each exactly once.
+async fn every_record_once_after_restart(
+    sending: tokio::task::JoinHandle<Vec<stratus_sdk::Delivery>>,
+    url: &str,
+    topic: &str,
+    count: usize,
+) {
+    let deliveries = tokio::time::timeout(Duration::from_secs(120), sending)
+        .await
+        .expect("every record acknowledged after the restart")
+        .unwrap();
+    assert_eq!(deliveries.len(), count);
+    let direct = Client::connect(url).await.unwrap();
+    let held = read_topic(&direct, topic).await;
+    assert_exactly_once(&held, count, KEYS, PARTITIONS);
+}
+
 fn host_port(url: &str) -> &str {
     url.trim_start_matches("http://")
 }
@@ -76,24 +112,11 @@ async fn gateway_killed_mid_stream_leaves_exactly_one_copy() {
     };
     // Kill while requests are in flight: some committed, their replies never sent.
     let watcher = Client::connect(&first.url).await.unwrap();
-    loop {
-        let topic = watcher.admin().describe_topic("killed").await.unwrap();
-        if topic.partitions.iter().map(|p| p.next_offset).sum::<i64>() > 1_000 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
+    wait_until_written(&watcher, "killed", 1_000).await;
     first.kill();
     let second = DevServer::start(dir.path());
     proxy.switch(host_port(&second.url));
-    let deliveries = tokio::time::timeout(Duration::from_secs(120), sending)
-        .await
-        .expect("every record acknowledged after the restart")
-        .unwrap();
-    assert_eq!(deliveries.len(), count);
-    let direct = Client::connect(&second.url).await.unwrap();
-    let held = read_topic(&direct, "killed").await;
-    assert_exactly_once(&held, count, KEYS, PARTITIONS);
+    every_record_once_after_restart(sending, &second.url, "killed", count).await;
 }
 
 /// The same over QUIC, whose ordered produce streams carry 5 batches per
@@ -103,12 +126,7 @@ async fn gateway_killed_mid_stream_leaves_exactly_one_copy() {
 #[tokio::test]
 async fn quic_gateway_killed_mid_stream_leaves_exactly_one_copy() {
     let dir = tempfile::tempdir().unwrap();
-    let port = std::net::UdpSocket::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let listen = format!("127.0.0.1:{port}");
+    let listen = common::fixed_quic_listen();
     let env = [("STRATUS_GATEWAY__QUIC__LISTEN", listen.as_str())];
     let first = DevServer::start_with_env(dir.path(), &env);
     Client::connect(&first.url)
@@ -128,21 +146,8 @@ async fn quic_gateway_killed_mid_stream_leaves_exactly_one_copy() {
         tokio::spawn(async move { produce_keyed(&producer, "killed-quic", count, KEYS).await })
     };
     let watcher = Client::connect(&first.url).await.unwrap();
-    loop {
-        let topic = watcher.admin().describe_topic("killed-quic").await.unwrap();
-        if topic.partitions.iter().map(|p| p.next_offset).sum::<i64>() > 1_000 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
+    wait_until_written(&watcher, "killed-quic", 1_000).await;
     first.kill();
     let second = DevServer::start_with_env(dir.path(), &env);
-    let deliveries = tokio::time::timeout(Duration::from_secs(120), sending)
-        .await
-        .expect("every record acknowledged after the restart")
-        .unwrap();
-    assert_eq!(deliveries.len(), count);
-    let direct = Client::connect(&second.url).await.unwrap();
-    let held = read_topic(&direct, "killed-quic").await;
-    assert_exactly_once(&held, count, KEYS, PARTITIONS);
+    every_record_once_after_restart(sending, &second.url, "killed-quic", count).await;
 }

@@ -108,12 +108,7 @@ async fn end_to_end_over_quic_with_5_in_flight() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn quic_reconnects_after_the_gateway_restarts() {
     let dir = tempfile::tempdir().unwrap();
-    let port = std::net::UdpSocket::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let listen = format!("127.0.0.1:{port}");
+    let listen = common::fixed_quic_listen();
     let env = [("STRATUS_GATEWAY__QUIC__LISTEN", listen.as_str())];
     let server = DevServer::start_with_env(dir.path(), &env);
     let url = server.quic_url.clone().unwrap();
@@ -127,7 +122,7 @@ async fn quic_reconnects_after_the_gateway_restarts() {
 
     // Pinning the certificate works as well as trusting it as a CA.
     let cert = url.split_once("?ca=").unwrap().1.to_owned();
-    let pinned = Client::connect(&format!("quic://127.0.0.1:{port}?pin={cert}")).await;
+    let pinned = Client::connect(&format!("quic://{listen}?pin={cert}")).await;
     assert!(pinned.is_err(), "no gateway is running");
 
     let _server = DevServer::start_with_env(dir.path(), &env);
@@ -150,7 +145,7 @@ async fn quic_reconnects_after_the_gateway_restarts() {
     }
     let topics = listed.expect("the client reconnected");
     assert_eq!(topics.len(), 1);
-    let pinned = Client::connect(&format!("quic://127.0.0.1:{port}?pin={cert}"))
+    let pinned = Client::connect(&format!("quic://{listen}?pin={cert}"))
         .await
         .expect("pinned certificate");
     assert_eq!(pinned.admin().list_topics().await.unwrap().len(), 1);

@@ -42,6 +42,17 @@ impl Tier {
     }
 }
 
+/// A loopback UDP address free now, for a QUIC endpoint that must keep its
+/// port across a restart (the client reconnects to the same address).
+pub fn fixed_quic_listen() -> String {
+    let port = std::net::UdpSocket::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    format!("127.0.0.1:{port}")
+}
+
 /// A `stratus dev` child process on a data directory.
 #[derive(Debug)]
 pub struct DevServer {

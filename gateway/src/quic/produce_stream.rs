@@ -21,7 +21,9 @@ use tokio_stream::wrappers::ReceiverStream;
 use tonic::Status;
 
 use super::dispatch::{Services, metadata_from, status_frame};
-use super::stream::{Limits, Opened, REQUEST_REFUSED, RequestError, read_frame};
+use super::stream::{
+    Limits, Opened, REQUEST_REFUSED, RequestError, read_frame, write_answer as write,
+};
 use crate::error::{frame_status, quic_request_status};
 
 /// Serves the stream `opened` to its end.
@@ -57,7 +59,7 @@ pub(crate) async fn serve(
                 .expect("ProduceResponse travels on produce streams"),
             Err(status) => status_frame(&status),
         };
-        if !write(&mut send, &frame).await {
+        if !write_answer(&mut send, &frame).await {
             reader.abort();
             return;
         }
@@ -65,7 +67,7 @@ pub(crate) async fn serve(
     // Every request read was answered; a refused frame ends the stream with
     // the reason.
     if let Ok(status) = refusal.await {
-        let _ = write(&mut send, &status_frame(&status)).await;
+        let _ = write_answer(&mut send, &status_frame(&status)).await;
     }
     let _ = send.finish();
 }
@@ -122,20 +124,6 @@ async fn read_requests(
                 let _ = recv.stop(REQUEST_REFUSED);
                 let _ = refused.send(status);
                 return;
-            }
-        }
-    }
-}
-
-/// Writes `frame`; false once the client is gone.
-async fn write(send: &mut quinn::SendStream, frame: &Frame) -> bool {
-    match frame.to_bytes() {
-        Ok(bytes) => send.write_all(&bytes).await.is_ok(),
-        Err(e) => {
-            let status = Status::internal(format!("cannot frame the response: {e}"));
-            match status_frame(&status).to_bytes() {
-                Ok(bytes) => send.write_all(&bytes).await.is_ok(),
-                Err(_) => false,
             }
         }
     }

@@ -79,20 +79,26 @@ pub(crate) async fn serve(
             status_frame(&quic_request_status(&e))
         }
     };
-    let bytes = match response.to_bytes() {
+    // A client that went away needs no answer; its stream just ends.
+    if write_answer(&mut send, &response).await {
+        let _ = send.finish();
+    }
+}
+
+/// Writes an answer frame (an error frame if it cannot be framed); false
+/// once the client is gone.
+pub(crate) async fn write_answer(send: &mut SendStream, answer: &Frame) -> bool {
+    let bytes = match answer.to_bytes() {
         Ok(bytes) => bytes,
         Err(e) => {
             let status = Status::internal(format!("cannot frame the response: {e}"));
             match status_frame(&status).to_bytes() {
                 Ok(bytes) => bytes,
-                Err(_) => return,
+                Err(_) => return false,
             }
         }
     };
-    // A client that went away needs no answer; its stream just ends.
-    if send.write_all(&bytes).await.is_ok() {
-        let _ = send.finish();
-    }
+    send.write_all(&bytes).await.is_ok()
 }
 
 /// A stream whose first frame has been read.
