@@ -21,9 +21,7 @@ use tokio_stream::wrappers::ReceiverStream;
 use tonic::Status;
 
 use super::dispatch::{Services, metadata_from, status_frame};
-use super::stream::{
-    Limits, Opened, REQUEST_REFUSED, RequestError, read_frame, write_answer as write,
-};
+use super::stream::{Limits, Opened, REQUEST_REFUSED, RequestError, read_frame, write_answer};
 use crate::error::{frame_status, quic_request_status};
 
 /// Serves the stream `opened` to its end.
