@@ -1,0 +1,61 @@
+//! Request handlers: each turns one Kafka request into [`Broker`] calls and
+//! the answers into a Kafka response at the request's version.
+//!
+//! Handlers never touch bytes on the wire (that is `decode`/`encode`) and
+//! never write an error code (that is `BrokerError::code`). A field that a
+//! version cannot carry is only set for versions that carry it; the versions
+//! test encodes every handler's answer at every advertised version.
+
+mod api_versions;
+mod cluster;
+mod configs;
+mod fetch;
+mod metadata;
+mod offsets;
+pub(crate) mod produce;
+mod topics;
+
+use kafka_protocol::messages::{RequestKind, ResponseKind, TopicName};
+use kafka_protocol::protocol::StrBytes;
+
+use crate::{Broker, SessionOptions};
+
+/// A response, or why the connection must close instead.
+pub(crate) type Answer = Result<ResponseKind, String>;
+
+/// Runs the handler of every advertised API but Produce (see `session`).
+pub(crate) async fn dispatch<B: Broker + ?Sized>(
+    broker: &B,
+    options: &SessionOptions,
+    version: i16,
+    body: RequestKind,
+) -> Answer {
+    use RequestKind as K;
+    Ok(match body {
+        K::ApiVersions(r) => api_versions::handle(version, &r),
+        K::Metadata(r) => return metadata::handle(broker, options, version, r).await,
+        K::Fetch(r) => return fetch::handle(broker, version, r).await,
+        K::ListOffsets(r) => offsets::list_offsets(broker, version, r).await,
+        K::OffsetForLeaderEpoch(r) => offsets::offset_for_leader_epoch(broker, r).await,
+        K::DeleteRecords(r) => offsets::delete_records(broker, r).await,
+        K::CreateTopics(r) => topics::create_topics(broker, options, version, r).await,
+        K::DeleteTopics(r) => topics::delete_topics(broker, version, r).await,
+        K::CreatePartitions(r) => topics::create_partitions(broker, r).await,
+        K::DescribeConfigs(r) => configs::describe(broker, version, r).await,
+        K::IncrementalAlterConfigs(r) => configs::alter(broker, r).await,
+        K::DescribeCluster(r) => return cluster::describe_cluster(broker, version, r).await,
+        K::InitProducerId(r) => cluster::init_producer_id(broker, r).await,
+        K::Produce(_) => {
+            return Err("a Produce request reached dispatch; it must be admitted".into());
+        }
+        other => return Err(format!("no handler for {other:?}")),
+    })
+}
+
+fn topic_name(name: &str) -> TopicName {
+    TopicName(str_bytes(name))
+}
+
+fn str_bytes(s: &str) -> StrBytes {
+    StrBytes::from_string(s.to_owned())
+}

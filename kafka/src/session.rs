@@ -1,0 +1,215 @@
+//! The sans-I/O request layer of one connection: a frame in, a response frame
+//! (or nothing) out, with the [`Broker`] doing the work.
+//!
+//! A request passes three steps, so a connection can pipeline while produces
+//! keep their order:
+//!
+//! 1. [`Session::handle_frame`] (synchronous): decode and check the version.
+//!    An error closes the connection.
+//! 2. [`Call::admit`]: the step the connection awaits one request at a time,
+//!    in arrival order. Produce hands its batches to the broker here; every
+//!    other API does nothing yet.
+//! 3. [`Pending`]: the rest (waiting for durability, long-polling fetches,
+//!    admin calls), run concurrently with other requests' third steps. The
+//!    connection writes the [`Reply`]s in request order.
+//!
+//! No sockets, no timers, no spawning here; that is `connection.rs`.
+
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use bytes::Bytes;
+use futures::FutureExt;
+use futures::future::BoxFuture;
+use kafka_protocol::messages::{ApiKey, RequestKind};
+
+use crate::decode::{Decoded, Request, decode_request};
+use crate::handlers::{self, produce};
+use crate::{Broker, FrameError, KafkaConfig, encode};
+
+/// What handlers need from the listener's settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionOptions {
+    /// Create topics that Metadata names and that do not exist.
+    pub auto_create_topics: bool,
+    /// Partitions of topics created without a count.
+    pub default_partitions: u32,
+}
+
+impl From<&KafkaConfig> for SessionOptions {
+    fn from(config: &KafkaConfig) -> Self {
+        Self {
+            auto_create_topics: config.auto_create_topics,
+            default_partitions: config.default_partitions,
+        }
+    }
+}
+
+/// The request layer of one connection.
+pub struct Session<B: Broker + ?Sized> {
+    broker: Arc<B>,
+    options: Arc<SessionOptions>,
+}
+
+impl<B: Broker + ?Sized> fmt::Debug for Session<B> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Session")
+            .field("options", &self.options)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<B: Broker + ?Sized> Session<B> {
+    /// A session answering from `broker`.
+    pub fn new(broker: Arc<B>, options: SessionOptions) -> Self {
+        Self {
+            broker,
+            options: Arc::new(options),
+        }
+    }
+
+    /// Decodes one request frame (size prefix removed). `&mut self`: the
+    /// session is per connection and will carry its authentication state.
+    pub fn handle_frame(&mut self, frame: Bytes) -> Result<Call<B>, FrameError> {
+        Ok(Call {
+            broker: Arc::clone(&self.broker),
+            options: Arc::clone(&self.options),
+            decoded: decode_request(frame)?,
+        })
+    }
+}
+
+/// A decoded request, not yet admitted.
+pub struct Call<B: Broker + ?Sized> {
+    broker: Arc<B>,
+    options: Arc<SessionOptions>,
+    decoded: Decoded,
+}
+
+impl<B: Broker + ?Sized> fmt::Debug for Call<B> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Call")
+            .field("decoded", &self.decoded)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<B: Broker + ?Sized> Call<B> {
+    /// The API called.
+    pub fn api_key(&self) -> ApiKey {
+        match &self.decoded {
+            Decoded::Request(r) => r.api_key,
+            Decoded::ApiVersionsFallback { .. } => ApiKey::ApiVersions,
+        }
+    }
+
+    /// The correlation id the answer carries.
+    pub fn correlation_id(&self) -> i32 {
+        match &self.decoded {
+            Decoded::Request(r) => r.header.correlation_id,
+            Decoded::ApiVersionsFallback { correlation_id } => *correlation_id,
+        }
+    }
+
+    /// Step 2: awaited in arrival order; returns the rest of the work.
+    pub async fn admit(self) -> Pending {
+        let Self {
+            broker,
+            options,
+            decoded,
+        } = self;
+        let request = match decoded {
+            Decoded::ApiVersionsFallback { correlation_id } => {
+                return Pending::ready(framed(encode::api_versions_fallback(correlation_id)));
+            }
+            Decoded::Request(request) => *request,
+        };
+        let Request {
+            header,
+            api_key,
+            version,
+            body,
+        } = request;
+        let correlation_id = header.correlation_id;
+        match body {
+            RequestKind::Produce(produce) => {
+                let admitted = produce::admit(&*broker, version, produce).await;
+                Pending::new(async move {
+                    match admitted.finish().await {
+                        Ok(Some(response)) => framed(encode::response_frame(
+                            api_key,
+                            version,
+                            correlation_id,
+                            &response,
+                        )),
+                        Ok(None) => Reply::Nothing,
+                        Err(reason) => Reply::Close(reason),
+                    }
+                })
+            }
+            body => Pending::new(async move {
+                match handlers::dispatch(&*broker, &options, version, body).await {
+                    Ok(response) => framed(encode::response_frame(
+                        api_key,
+                        version,
+                        correlation_id,
+                        &response,
+                    )),
+                    Err(reason) => Reply::Close(reason),
+                }
+            }),
+        }
+    }
+}
+
+fn framed(encoded: Result<Bytes, String>) -> Reply {
+    match encoded {
+        Ok(frame) => Reply::Frame(frame),
+        Err(reason) => {
+            tracing::error!(%reason, "cannot encode a Kafka response; closing the connection");
+            Reply::Close(reason)
+        }
+    }
+}
+
+/// What the connection does once a request is done.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reply {
+    /// Write this frame (size prefix included).
+    Frame(Bytes),
+    /// Write nothing: a produce with acks=0 that succeeded.
+    Nothing,
+    /// Close the connection without answering: a produce with acks=0 failed
+    /// (Kafka's way to tell such a producer), or no correct answer exists.
+    Close(String),
+}
+
+/// Step 3 of a request: its remaining work, resolving to its [`Reply`].
+pub struct Pending(BoxFuture<'static, Reply>);
+
+impl Pending {
+    fn new(work: impl Future<Output = Reply> + Send + 'static) -> Self {
+        Self(work.boxed())
+    }
+
+    fn ready(reply: Reply) -> Self {
+        Self(futures::future::ready(reply).boxed())
+    }
+}
+
+impl fmt::Debug for Pending {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Pending")
+    }
+}
+
+impl Future for Pending {
+    type Output = Reply;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Reply> {
+        self.0.poll_unpin(cx)
+    }
+}
