@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use stratus_gateway::PartitionGauges;
-use stratus_storage::tier::{Counters, Operation};
+use stratus_tier::{Counters, Operation};
 use stratus_telemetry::{KeyValue, MetricsEndpoint, Telemetry};
 
 use crate::settings::{LogFormat, ServerSettings};
@@ -87,7 +87,7 @@ impl Observability {
 /// `operation`, read from the counting wrapper every tier call goes through.
 fn observe_object_store(tier: &'static str, counters: &Arc<Counters>) {
     let meter = stratus_telemetry::meter();
-    type Field = fn(&stratus_storage::tier::OpStats) -> u64;
+    type Field = fn(&stratus_tier::OpStats) -> u64;
     let fields: [(&'static str, &'static str, Field); 3] = [
         (
             "stratus.object_store.requests",
@@ -130,12 +130,12 @@ fn observe_metadata_retries() {
     meter
         .u64_observable_counter("stratus.metadata.retries")
         .with_description("Metadata transactions retried after a retryable failure")
-        .with_callback(|observer| observer.observe(stratus_storage::meta::retry_counts().0, &[]))
+        .with_callback(|observer| observer.observe(stratus_meta::retry_counts().0, &[]))
         .build();
     meter
         .u64_observable_counter("stratus.metadata.conflicts")
         .with_description("Metadata transactions that conflicted with a concurrent commit")
-        .with_callback(|observer| observer.observe(stratus_storage::meta::retry_counts().1, &[]))
+        .with_callback(|observer| observer.observe(stratus_meta::retry_counts().1, &[]))
         .build();
 }
 

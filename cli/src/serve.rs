@@ -8,10 +8,10 @@ use anyhow::Context;
 use stratus_compactor::Compactor;
 use stratus_gateway::Gateway;
 use stratus_storage::log::{Log, LogConfig};
-use stratus_storage::meta::MetaStore;
-use stratus_storage::meta::memory::MemoryMetaStore;
-use stratus_storage::meta::redb_store::RedbMetaStore;
-use stratus_storage::tier::{Counters, layer, open_tier, probe_tier};
+use stratus_meta::MetaStore;
+use stratus_meta::memory::MemoryMetaStore;
+use stratus_meta::redb_store::RedbMetaStore;
+use stratus_tier::{Counters, layer, open_tier, probe_tier};
 
 use crate::observability::{self, Exposed, Observability};
 use crate::settings::{FlagOverrides, GatewayFlags, LogFormat, ServerSettings, TelemetryFlags};
@@ -266,11 +266,8 @@ pub(crate) async fn open_storage(settings: &ServerSettings) -> anyhow::Result<St
     let meta = open_metadata(&settings.metadata, &data_dir)?;
     let wal_url = settings.wal_url(&data_dir);
     let base = open_tier(&wal_url).context("invalid setting `wal`")?;
-    let faults = settings.wal_fault_config()?;
-    if faults.is_some() {
-        tracing::warn!(spec = %settings.wal_faults, "injecting faults into the WAL tier (wal_faults)");
-    }
-    let tier = layer(base, settings.wal_retry.to_config(), faults);
+    let base = settings.wal_with_faults(base)?;
+    let tier = layer(base, settings.wal_retry.to_config());
     probe_tier(tier.store.as_ref(), &wal_url)
         .await
         .context("invalid setting `wal`")?;
@@ -279,7 +276,7 @@ pub(crate) async fn open_storage(settings: &ServerSettings) -> anyhow::Result<St
         (wal.clone(), format!("{wal_url} (seg/)"), None)
     } else {
         let base = open_tier(&settings.segments).context("invalid setting `segments`")?;
-        let segment_tier = layer(base, settings.wal_retry.to_config(), None);
+        let segment_tier = layer(base, settings.wal_retry.to_config());
         probe_tier(segment_tier.store.as_ref(), &settings.segments)
             .await
             .context("invalid setting `segments`")?;
@@ -313,7 +310,7 @@ pub(crate) async fn open_storage(settings: &ServerSettings) -> anyhow::Result<St
 pub(crate) fn stop_metadata(settings: &ServerSettings) {
     #[cfg(feature = "fdb")]
     if settings.metadata.starts_with("fdb://") {
-        stratus_storage::meta::fdb_store::stop_network();
+        stratus_meta::fdb_store::stop_network();
     }
     #[cfg(not(feature = "fdb"))]
     let _ = settings;
@@ -347,7 +344,7 @@ fn open_metadata(spec: &str, data_dir: &Path) -> anyhow::Result<Arc<dyn MetaStor
 /// `fdb:///etc/foundationdb/fdb.cluster`, or `fdb://` for the default cluster file.
 #[cfg(feature = "fdb")]
 fn open_fdb(cluster_file: &str) -> anyhow::Result<Arc<dyn MetaStore>> {
-    use stratus_storage::meta::fdb_store::FdbMetaStore;
+    use stratus_meta::fdb_store::FdbMetaStore;
     let path = (!cluster_file.is_empty()).then(|| Path::new(cluster_file));
     Ok(Arc::new(FdbMetaStore::open(path).with_context(|| {
         format!("cannot open FoundationDB with cluster file {cluster_file:?}")

@@ -9,7 +9,9 @@ use figment::providers::{Env, Format, Serialized, Toml};
 use serde::{Deserialize, Serialize};
 use stratus_compactor::CompactorConfig;
 use stratus_gateway::GatewayConfig;
-use stratus_storage::tier::{FaultConfig, RetryConfig};
+#[cfg(feature = "faults")]
+use stratus_tier::FaultConfig;
+use stratus_tier::RetryConfig;
 use stratus_telemetry::TelemetryConfig;
 
 /// Everything a `stratus dev` or `stratus gateway` process needs.
@@ -32,7 +34,8 @@ pub(crate) struct ServerSettings {
     /// Retries and per-call timeout for WAL tier requests.
     pub(crate) wal_retry: RetrySettings,
     /// Faults injected into WAL tier requests, for tests and load runs only
-    /// (grammar in `storage/src/tier/faults.rs`, e.g.
+    /// (needs a binary built with feature `faults`; grammar in
+    /// `tier/src/faults.rs`, e.g.
     /// `seed=7;put:error=0.05,timeout=0.01`). Empty: none.
     pub(crate) wal_faults: String,
     /// Log lines as `text` or `json`.
@@ -43,7 +46,7 @@ pub(crate) struct ServerSettings {
     pub(crate) telemetry: TelemetryConfig,
 }
 
-/// How object-store calls are retried; see `stratus_storage::tier::RetryConfig`.
+/// How object-store calls are retried; see `stratus_tier::RetryConfig`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub(crate) struct RetrySettings {
@@ -208,6 +211,7 @@ impl ServerSettings {
     }
 
     /// The parsed `wal_faults`, if any.
+    #[cfg(feature = "faults")]
     pub(crate) fn wal_fault_config(&self) -> anyhow::Result<Option<FaultConfig>> {
         if self.wal_faults.is_empty() {
             return Ok(None);
@@ -217,10 +221,39 @@ impl ServerSettings {
         })
     }
 
+    /// A production build has no fault injection: a `wal_faults` setting is
+    /// refused rather than ignored, so nobody believes faults are injected.
+    #[cfg(not(feature = "faults"))]
+    pub(crate) fn wal_fault_config(&self) -> anyhow::Result<Option<std::convert::Infallible>> {
+        if self.wal_faults.is_empty() {
+            return Ok(None);
+        }
+        anyhow::bail!(
+            "invalid setting `wal_faults` = {:?}: this stratus binary is built without fault \
+             injection; unset it, or build with `--features faults` for tests and load runs",
+            self.wal_faults
+        )
+    }
+
+    /// The WAL tier's base store, wrapped in the injected faults if any.
+    pub(crate) fn wal_with_faults(
+        &self,
+        base: std::sync::Arc<dyn object_store::ObjectStore>,
+    ) -> anyhow::Result<std::sync::Arc<dyn object_store::ObjectStore>> {
+        #[cfg(feature = "faults")]
+        if let Some(config) = self.wal_fault_config()? {
+            tracing::warn!(spec = %self.wal_faults, "injecting faults into the WAL tier (wal_faults)");
+            return Ok(std::sync::Arc::new(stratus_tier::FaultStore::new(base, config)));
+        }
+        #[cfg(not(feature = "faults"))]
+        self.wal_fault_config()?;
+        Ok(base)
+    }
+
     /// The WAL tier URL, defaulting to a directory in the data dir.
     pub(crate) fn wal_url(&self, data_dir: &Path) -> String {
         if self.wal.is_empty() {
-            stratus_storage::tier::file_url(&data_dir.join("wal"))
+            stratus_tier::file_url(&data_dir.join("wal"))
         } else {
             self.wal.clone()
         }

@@ -27,9 +27,9 @@ use stratus_proto::v1::{
     PartitionRecords, ProduceRequest, Record,
 };
 use stratus_storage::log::{Log, LogConfig};
-use stratus_storage::meta::MetaStore;
-use stratus_storage::meta::redb_store::RedbMetaStore;
-use stratus_storage::tier::open_tier;
+use stratus_meta::MetaStore;
+use stratus_meta::redb_store::RedbMetaStore;
+use stratus_tier::open_tier;
 use tokio::sync::watch;
 use tonic::transport::Channel;
 

@@ -15,10 +15,10 @@ use futures::TryStreamExt;
 use object_store::path::Path;
 use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
 use stratus_compactor::{Compactor, CompactorConfig};
-use stratus_storage::batch::{RecordInput, encode_batch};
+use stratus_format::batch::{RecordInput, encode_batch};
 use stratus_storage::log::{AppendBatch, Log, LogConfig};
-use stratus_storage::meta::redb_store::RedbMetaStore;
-use stratus_storage::tier::{OpCounts, Operation, RetryConfig, file_url, layer, open_tier};
+use stratus_meta::redb_store::RedbMetaStore;
+use stratus_tier::{OpCounts, Operation, RetryConfig, file_url, layer, open_tier};
 use stratus_storage::topic::TopicConfig;
 
 const PARTITIONS: u32 = 16;
@@ -42,7 +42,7 @@ fn main() {
 async fn run(mib: usize) {
     let dir = tempfile::tempdir().unwrap();
     let base = open_tier(&file_url(&dir.path().join("tier"))).unwrap();
-    let tier = layer(base, RetryConfig::default(), None);
+    let tier = layer(base, RetryConfig::default());
     let meta = Arc::new(RedbMetaStore::open(&dir.path().join("meta.redb")).unwrap());
     let log = Arc::new(Log::new(meta, tier.store.clone(), &LogConfig::default()));
     let topic = log

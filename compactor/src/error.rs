@@ -1,7 +1,7 @@
-use stratus_storage::batch::BatchError;
+use stratus_format::batch::BatchError;
 use stratus_storage::log::LogError;
-use stratus_storage::meta::MetaError;
-use stratus_storage::segment::SegmentError;
+use stratus_meta::MetaError;
+use stratus_format::segment::SegmentError;
 
 /// What can stop a compaction job. A failed job changes nothing that a
 /// later run cannot finish or clean up.

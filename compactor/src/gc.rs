@@ -12,7 +12,7 @@ use object_store::path::Path;
 use object_store::{ObjectStore, ObjectStoreExt};
 use stratus_storage::keys::decode_i64;
 use stratus_storage::log::{IndexEntry, wal_object_written_ms};
-use stratus_storage::meta::{RangeOptions, RetryPolicy, run};
+use stratus_meta::{RangeOptions, RetryPolicy, run};
 
 use crate::CompactError;
 use crate::context::Context;

@@ -12,7 +12,7 @@
 //! becomes an orphan for garbage collection.
 
 use stratus_storage::keys::KeySpace;
-use stratus_storage::meta::{MetaError, MetaStore, RetryPolicy, Transaction, run};
+use stratus_meta::{MetaError, MetaStore, RetryPolicy, Transaction, run};
 
 /// A lease as stored: `generation u64 LE | expires_at_ms i64 LE | owner UTF-8`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -151,7 +151,7 @@ pub async fn still_held(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use stratus_storage::meta::memory::MemoryMetaStore;
+    use stratus_meta::memory::MemoryMetaStore;
 
     #[tokio::test]
     async fn takeover_after_expiry_bumps_the_generation() {

@@ -6,12 +6,12 @@ use std::collections::HashMap;
 use bytes::{Bytes, BytesMut};
 use object_store::path::Path;
 use object_store::{ObjectStoreExt, PutMode, PutOptions};
-use stratus_storage::batch::{
+use stratus_format::batch::{
     self, Offsets, RecordInput, StoredRecord, decode_records, encode_batch_at_offsets,
     patch_base_offset,
 };
 use stratus_storage::log::{IndexEntry, TierKind};
-use stratus_storage::segment::{BlockEntry, SegmentBuilder};
+use stratus_format::segment::{BlockEntry, SegmentBuilder};
 
 use crate::context::Context;
 use crate::failpoint::{AFTER_SEGMENT_PUT, failpoint};

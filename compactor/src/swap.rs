@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 
 use stratus_storage::keys::{decode_i64, encode_i64};
 use stratus_storage::log::{COMMIT_DEADLINE, IndexEntry};
-use stratus_storage::meta::{MetaError, RangeOptions, RetryPolicy, Transaction, run};
+use stratus_meta::{MetaError, RangeOptions, RetryPolicy, Transaction, run};
 
 use crate::context::Context;
 use crate::failpoint::{AFTER_INDEX_SWAP, failpoint};

@@ -8,7 +8,7 @@ use std::time::Duration;
 use common::{Fixture, eager_config, noise, record};
 use stratus_compactor::CompactorConfig;
 use stratus_compactor::clock::Clock;
-use stratus_storage::batch::RecordInput;
+use stratus_format::batch::RecordInput;
 use stratus_storage::log::TierKind;
 use stratus_storage::topic::TopicConfig;
 

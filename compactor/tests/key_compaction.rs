@@ -18,7 +18,7 @@ mod common;
 use bytes::Bytes;
 use common::{Fixture, eager_config, noise, record, settle};
 use stratus_compactor::clock::Clock;
-use stratus_storage::batch::StoredRecord;
+use stratus_format::batch::StoredRecord;
 use stratus_storage::log::OffsetQuery;
 use stratus_storage::topic::{CleanupPolicy, TopicConfig, TopicRecord};
 

@@ -6,7 +6,7 @@ mod common;
 
 use common::{Fixture, eager_config, noise, record, settle, summary};
 use stratus_compactor::clock::Clock;
-use stratus_storage::batch::RecordInput;
+use stratus_format::batch::RecordInput;
 use stratus_storage::log::{LogError, OffsetQuery, TierKind};
 use stratus_storage::topic::{TopicConfig, TopicRecord};
 
@@ -168,7 +168,7 @@ async fn retention_bytes_keeps_at_least_the_limit_and_no_whole_chunk_more() {
 /// one active within it keeps them.
 #[tokio::test]
 async fn idle_idempotent_producers_expire_after_producer_expiration() {
-    use stratus_storage::batch::{encode_batch, stamp_producer};
+    use stratus_format::batch::{encode_batch, stamp_producer};
     use stratus_storage::log::{AppendBatch, ProducerBatch};
 
     const DAY_MS: i64 = 24 * 60 * 60 * 1000;

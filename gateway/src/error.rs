@@ -2,7 +2,7 @@
 
 use stratus_storage::group::GroupError;
 use stratus_storage::log::LogError;
-use stratus_storage::meta::MetaError;
+use stratus_meta::MetaError;
 use stratus_storage::trigger::TriggerError;
 use tonic::{Code, Status};
 

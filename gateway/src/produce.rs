@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use bytes::BytesMut;
 use stratus_proto::partitioner::partition_for_key;
 use stratus_proto::v1::{self, ProduceRequest};
-use stratus_storage::batch::{Header, RecordInput, encode_batch, stamp_producer};
+use stratus_format::batch::{Header, RecordInput, encode_batch, stamp_producer};
 use stratus_storage::log::{AppendBatch, LogError, ProducerBatch, now_ms};
 use stratus_storage::topic::{CleanupPolicy, TopicRecord};
 

@@ -6,7 +6,7 @@
 
 use bytes::Bytes;
 use stratus_proto::v1::ProduceRequest;
-use stratus_storage::batch::{StoredRecord, check_client_batch};
+use stratus_format::batch::{StoredRecord, check_client_batch};
 use stratus_storage::log::{AppendBatch, LogError};
 use stratus_storage::topic::{CleanupPolicy, TopicRecord};
 
@@ -152,7 +152,7 @@ fn timestamps(records: &[StoredRecord]) -> (i64, i64) {
 mod tests {
     use bytes::BytesMut;
     use stratus_proto::v1::{PartitionRecords, Record};
-    use stratus_storage::batch::{RecordInput, encode_batch, stamp_producer};
+    use stratus_format::batch::{RecordInput, encode_batch, stamp_producer};
     use stratus_storage::topic::TopicConfig;
 
     use super::*;

@@ -21,7 +21,7 @@ use stratus_proto::v1::{
     ProduceResponse, Record,
 };
 use stratus_storage::log::{Log, LogConfig};
-use stratus_storage::meta::memory::MemoryMetaStore;
+use stratus_meta::memory::MemoryMetaStore;
 use tonic::Code;
 
 struct Setup {
@@ -43,7 +43,7 @@ async fn start(quic: QuicConfig) -> Setup {
         },
         ..GatewayConfig::default()
     };
-    let wal = stratus_storage::tier::open_tier("memory://").unwrap();
+    let wal = stratus_tier::open_tier("memory://").unwrap();
     let log = Log::new(Arc::new(MemoryMetaStore::new()), wal, &LogConfig::default());
     let gateway = Gateway::start(config, Arc::new(log)).await.unwrap();
     Setup {
@@ -362,7 +362,7 @@ async fn tls_is_required_and_checked() {
 
 #[tokio::test]
 async fn quic_without_a_certificate_names_the_setting() {
-    let wal = stratus_storage::tier::open_tier("memory://").unwrap();
+    let wal = stratus_tier::open_tier("memory://").unwrap();
     let log = Log::new(Arc::new(MemoryMetaStore::new()), wal, &LogConfig::default());
     let config = GatewayConfig {
         listen: SocketAddr::from(([127, 0, 0, 1], 0)),

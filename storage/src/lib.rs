@@ -1,17 +1,13 @@
-//! Everything Stratus persists: the record batch codec, the WAL object and
-//! segment formats,
-//! the object-store tiers, the metadata store and the key layout on top of it,
-//! and the partition log (append, commit, read).
+//! The domain above the metadata store: the key layout, the partition log
+//! (append, commit, read), topics, producer state, consumer groups and trigger
+//! definitions.
 //!
-//! No networking lives here; the gateway and compactor drive these types.
+//! Byte formats live in `stratus-format`, the metadata seam in `stratus-meta`
+//! and object-store tiers in `stratus-tier`; this crate composes them and never
+//! touches the network. The gateway and compactor drive these types.
 
-pub mod batch;
 pub mod group;
 pub mod keys;
 pub mod log;
-pub mod meta;
-pub mod segment;
-pub mod tier;
 pub mod topic;
 pub mod trigger;
-pub mod wal_object;

@@ -4,10 +4,10 @@
 use std::sync::Arc;
 
 use bytes::Bytes;
-use stratus_storage::batch::{RecordInput, encode_batch};
+use stratus_format::batch::{RecordInput, encode_batch};
 use stratus_storage::log::{AppendBatch, Log, LogConfig};
-use stratus_storage::meta::memory::MemoryMetaStore;
-use stratus_storage::tier::open_tier;
+use stratus_meta::memory::MemoryMetaStore;
+use stratus_tier::open_tier;
 use stratus_storage::topic::TopicConfig;
 
 fn batch(topic_id: u128, partition: u32, values: &[&str]) -> AppendBatch {

@@ -80,7 +80,7 @@ impl ConsumerService {
 }
 
 /// Counts records returned to a consumer (one pass over lengths, no logging).
-fn record_fetched(records: &[stratus_storage::batch::StoredRecord]) {
+fn record_fetched(records: &[stratus_format::batch::StoredRecord]) {
     if records.is_empty() {
         return;
     }

@@ -1,7 +1,7 @@
 //! Conversions between wire messages and storage types.
 
 use stratus_proto::v1;
-use stratus_storage::batch::StoredRecord;
+use stratus_format::batch::StoredRecord;
 use stratus_storage::topic::{CleanupPolicy, TopicConfig, TopicRecord};
 
 use crate::error::GatewayError;

@@ -5,7 +5,7 @@
 use super::record::{Assignment, MemberRecord, Strategy, normalize};
 use super::state::{GroupState, read_topic};
 use super::{GroupError, GroupLimits, Groups, MemberState, validate_group_id, validate_member_id};
-use crate::meta::run;
+use stratus_meta::run;
 
 /// What a member asks for when it joins.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -22,7 +22,7 @@ mod state;
 use std::sync::Arc;
 
 use crate::keys::KeySpace;
-use crate::meta::{MetaError, MetaStore, RetryPolicy};
+use stratus_meta::{MetaError, MetaStore, RetryPolicy};
 
 pub use membership::JoinSpec;
 pub use offsets::{CommitOffset, Committed};

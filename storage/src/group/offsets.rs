@@ -9,7 +9,7 @@ use super::{
     GroupDescription, GroupError, GroupSummary, Groups, MAX_OFFSET_METADATA_BYTES,
     validate_group_id,
 };
-use crate::meta::{MetaError, RangeOptions, Transaction, run};
+use stratus_meta::{MetaError, RangeOptions, Transaction, run};
 
 /// One offset to commit.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -14,7 +14,7 @@ use super::assign::{Subscriber, assign};
 use super::record::{Assignment, GroupRecord, MemberRecord, Strategy, holds, retain};
 use super::{GroupError, MemberState};
 use crate::keys::KeySpace;
-use crate::meta::{MetaError, RangeOptions, Transaction};
+use stratus_meta::{MetaError, RangeOptions, Transaction};
 use crate::topic::TopicRecord;
 
 pub(super) struct GroupState {

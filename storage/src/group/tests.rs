@@ -8,7 +8,7 @@ use object_store::memory::InMemory;
 use super::membership::JoinSpec;
 use super::*;
 use crate::log::{Log, LogConfig};
-use crate::meta::memory::MemoryMetaStore;
+use stratus_meta::memory::MemoryMetaStore;
 use crate::topic::TopicConfig;
 
 const SESSION: i64 = 10_000;

@@ -19,8 +19,8 @@ use super::entry::{
 use super::producer::{ProducerBatch, SequenceCheck};
 use super::{Log, LogError};
 use crate::keys::encode_i64;
-use crate::meta::{MetaError, Transaction, run};
-use crate::wal_object::{ChunkEntry, WalObjectBuilder};
+use stratus_meta::{MetaError, Transaction, run};
+use stratus_format::wal_object::{ChunkEntry, WalObjectBuilder};
 
 /// Commits whose outcome stays unknown after this many re-checks fail the flush.
 const MAX_UNKNOWN_RESULT_RECHECKS: usize = 5;

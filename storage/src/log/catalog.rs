@@ -4,7 +4,7 @@ use bytes::Bytes;
 
 use super::{Log, LogError, PartitionHead, now_ms};
 use crate::keys::{KeySpace, Tag, decode_i64};
-use crate::meta::{MetaError, RangeOptions, Transaction, run};
+use stratus_meta::{MetaError, RangeOptions, Transaction, run};
 use crate::topic::{TopicConfig, TopicRecord, validate_partitions, validate_topic_name};
 
 /// Log start and next offset of one partition.

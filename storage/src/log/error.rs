@@ -1,4 +1,4 @@
-use crate::meta::MetaError;
+use stratus_meta::MetaError;
 use crate::topic::TopicSpecError;
 
 /// What can go wrong in the partition log. Messages say what to do.

@@ -16,7 +16,7 @@ use std::sync::Arc;
 use object_store::ObjectStore;
 
 use crate::keys::KeySpace;
-use crate::meta::{MetaStore, RetryPolicy};
+use stratus_meta::{MetaStore, RetryPolicy};
 
 pub use append::{
     AppendBatch, AppendOutcome, COMMIT_DEADLINE, WrittenObject, wal_object_written_ms,

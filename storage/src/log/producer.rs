@@ -13,7 +13,7 @@ use std::collections::VecDeque;
 
 use super::{Log, LogError};
 use crate::keys::{decode_i64, encode_i64};
-use crate::meta::{MetaError, Transaction, run};
+use stratus_meta::{MetaError, Transaction, run};
 
 /// Batches per producer and partition remembered for deduplication; a
 /// producer may have this many requests in flight per partition.

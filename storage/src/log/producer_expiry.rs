@@ -20,7 +20,7 @@
 
 use super::{Log, LogError};
 use crate::keys::decode_i64;
-use crate::meta::{RangeOptions, run};
+use stratus_meta::{RangeOptions, run};
 
 /// Keys one expiry transaction reads or clears, far below FoundationDB's
 /// 10 MB transaction limit.

@@ -7,9 +7,9 @@ use object_store::ObjectStoreExt;
 use object_store::path::Path;
 
 use super::{IndexEntry, Log, LogError, PartitionHead, TierKind};
-use crate::batch::{DecodedChunk, Offsets, StoredRecord, decode_records};
+use stratus_format::batch::{DecodedChunk, Offsets, StoredRecord, decode_records};
 use crate::keys::decode_i64;
-use crate::meta::RangeOptions;
+use stratus_meta::RangeOptions;
 use crate::topic::TopicRecord;
 
 /// The readable range of a partition.

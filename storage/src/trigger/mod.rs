@@ -13,7 +13,7 @@ mod tests;
 use std::sync::Arc;
 
 use crate::keys::KeySpace;
-use crate::meta::{MetaError, MetaStore, RangeOptions, RetryPolicy, Transaction, run};
+use stratus_meta::{MetaError, MetaStore, RangeOptions, RetryPolicy, Transaction, run};
 use crate::topic::TopicRecord;
 
 pub use spec::{

@@ -6,7 +6,7 @@ use object_store::memory::InMemory;
 
 use super::*;
 use crate::log::{Log, LogConfig};
-use crate::meta::memory::MemoryMetaStore;
+use stratus_meta::memory::MemoryMetaStore;
 use crate::topic::TopicConfig;
 
 async fn setup() -> Triggers {

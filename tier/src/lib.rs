@@ -13,12 +13,14 @@ use object_store::path::Path;
 use object_store::{ObjectStore, ObjectStoreExt, PutMode, PutOptions};
 
 pub mod counting;
+#[cfg(feature = "faults")]
 pub mod faults;
 pub mod operation;
 pub mod retry;
 mod s3;
 
 pub use counting::{Counters, CountingStore, OpCounts, OpStats};
+#[cfg(feature = "faults")]
 pub use faults::{FaultConfig, FaultRule, FaultSpecError, FaultStore, Latency};
 pub use operation::Operation;
 pub use retry::{RetryConfig, RetryStore};
@@ -97,9 +99,9 @@ pub fn open_tier(url: &str) -> Result<Arc<dyn ObjectStore>, TierError> {
 }
 
 /// A tier with Stratus's policy applied: retries with backoff and a per-call
-/// timeout over request counting over (for tests and load runs) injected
-/// faults. Counting sits under the retries so every attempt is counted, as
-/// the object store bills it.
+/// timeout over request counting. Counting sits under the retries so every
+/// attempt is counted, as the object store bills it. Fault injection (feature
+/// `faults`) wraps the base store before it is layered.
 #[derive(Debug, Clone)]
 pub struct LayeredTier {
     pub store: Arc<dyn ObjectStore>,
@@ -107,16 +109,8 @@ pub struct LayeredTier {
 }
 
 /// Wraps `base` as described on [`LayeredTier`].
-pub fn layer(
-    base: Arc<dyn ObjectStore>,
-    retry: RetryConfig,
-    faults: Option<FaultConfig>,
-) -> LayeredTier {
-    let faulty: Arc<dyn ObjectStore> = match faults {
-        Some(config) => Arc::new(FaultStore::new(base, config)),
-        None => base,
-    };
-    let counting = CountingStore::new(faulty);
+pub fn layer(base: Arc<dyn ObjectStore>, retry: RetryConfig) -> LayeredTier {
+    let counting = CountingStore::new(base);
     let counters = counting.counters();
     LayeredTier {
         store: Arc::new(RetryStore::new(counting, retry)),

@@ -8,9 +8,9 @@ use bytes::Bytes;
 use proptest::prelude::*;
 use proptest::test_runner::TestCaseError;
 
-use crate::meta::memory::MemoryMetaStore;
-use crate::meta::redb_store::RedbMetaStore;
-use crate::meta::{MetaError, MetaStore, RangeOptions};
+use crate::memory::MemoryMetaStore;
+use crate::redb_store::RedbMetaStore;
+use crate::{MetaError, MetaStore, RangeOptions};
 
 type Model = BTreeMap<Vec<u8>, Vec<u8>>;
 

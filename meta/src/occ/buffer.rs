@@ -13,7 +13,7 @@ use bytes::Bytes;
 
 use super::Mutation;
 use super::ranges::{RangeSet, point};
-use crate::meta::{MetaError, VERSIONSTAMP_LEN};
+use crate::{MetaError, VERSIONSTAMP_LEN};
 
 /// The last buffered operation on one key.
 #[derive(Debug, Clone)]

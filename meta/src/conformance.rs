@@ -19,7 +19,7 @@ macro_rules! suite {
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $name() {
-                    let store = crate::meta::memory::MemoryMetaStore::new();
+                    let store = crate::memory::MemoryMetaStore::new();
                     super::$name(&store).await;
                 }
             )*
@@ -30,7 +30,7 @@ macro_rules! suite {
                 async fn $name() {
                     let dir = tempfile::tempdir().expect("create temp dir");
                     let path = dir.path().join("meta.redb");
-                    let store = crate::meta::redb_store::RedbMetaStore::open(&path).expect("open redb");
+                    let store = crate::redb_store::RedbMetaStore::open(&path).expect("open redb");
                     super::$name(&store).await;
                 }
             )*
@@ -526,7 +526,7 @@ pub(super) async fn limits_reject_and_write_nothing(store: &dyn MetaStore) {
 /// Durability is the redb backend's alone, so this is not part of the suite.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn redb_survives_reopen() {
-    use crate::meta::redb_store::RedbMetaStore;
+    use crate::redb_store::RedbMetaStore;
 
     let dir = tempfile::tempdir().expect("create temp dir");
     let path = dir.path().join("meta.redb");

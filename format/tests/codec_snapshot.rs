@@ -19,11 +19,11 @@ use std::{env, fs};
 
 use bytes::Bytes;
 use codec_support::expected;
-use stratus_storage::batch::{Header, RecordInput, decode_chunk, encode_batch};
-use stratus_storage::wal_object::{ChunkEntry, WalObjectBuilder, decode_footer};
+use stratus_format::batch::{Header, RecordInput, decode_chunk, encode_batch};
+use stratus_format::wal_object::{ChunkEntry, WalObjectBuilder, decode_footer};
 
 const NEVER_CHANGE: &str = "persisted formats must not change: bytes already in object storage \
-    must stay readable. A deliberate change needs a new format version (see DESIGN.md, Formats)";
+    must stay readable. A deliberate change needs a new format version (see docs/formats.md)";
 
 fn fixed_records() -> Vec<RecordInput> {
     let header = |key: &str, value: &'static [u8]| Header {
@@ -189,7 +189,7 @@ fn snapshot(name: &str, what: &str, actual: &[u8]) -> Bytes {
     assert!(
         bless || env::var_os("CI").is_none(),
         "snapshot {} is missing; persisted formats must be pinned: run \
-         `STRATUS_BLESS=1 cargo test -p stratus-storage --test codec_snapshot` and commit it",
+         `STRATUS_BLESS=1 cargo test -p stratus-format --test codec_snapshot` and commit it",
         path.display()
     );
     // Both tests may write the batch snapshot at once: write whole files only.
@@ -202,7 +202,7 @@ fn snapshot(name: &str, what: &str, actual: &[u8]) -> Bytes {
 
 fn to_hex(what: &str, bytes: &[u8]) -> String {
     let mut out = format!(
-        "# {what}\n# persisted format snapshot: never edit; see storage/tests/codec_snapshot.rs\n"
+        "# {what}\n# persisted format snapshot: never edit; see format/tests/codec_snapshot.rs\n"
     );
     for (i, line) in bytes.chunks(16).enumerate() {
         let hex: Vec<String> = line.iter().map(|b| format!("{b:02x}")).collect();

@@ -67,7 +67,7 @@ fn random_u64() -> u64 {
 /// borrow from the caller's scope (that is what the `'a` lifetime allows):
 ///
 /// ```
-/// use stratus_storage::meta::{MetaError, MetaStore, RetryPolicy, run};
+/// use stratus_meta::{MetaError, MetaStore, RetryPolicy, run};
 ///
 /// async fn increment(store: &dyn MetaStore, key: &[u8]) -> Result<i64, MetaError> {
 ///     run(store, &RetryPolicy::default(), |tx| {

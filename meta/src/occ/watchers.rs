@@ -1,4 +1,4 @@
-//! The in-process notifier behind [`crate::meta::MetaStore::watch`] for the
+//! The in-process notifier behind [`crate::MetaStore::watch`] for the
 //! embedded backends.
 
 use std::collections::BTreeMap;
@@ -8,7 +8,7 @@ use bytes::Bytes;
 use tokio::sync::watch;
 
 use super::ranges::RangeSet;
-use crate::meta::Watch;
+use crate::Watch;
 
 /// Below this many keys the map is never pruned.
 const MIN_PRUNE_AT: usize = 1024;
@@ -84,7 +84,7 @@ impl Watchers {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::meta::occ::ranges::point;
+    use crate::occ::ranges::point;
 
     #[test]
     fn unwatched_keys_are_pruned() {

@@ -5,8 +5,8 @@ mod codec_support;
 use bytes::{BufMut, Bytes};
 use codec_support::{concat, config, records};
 use proptest::prelude::*;
-use stratus_storage::batch::{RecordInput, batch_infos, decode_chunk, encode_batch};
-use stratus_storage::wal_object::{
+use stratus_format::batch::{RecordInput, batch_infos, decode_chunk, encode_batch};
+use stratus_format::wal_object::{
     ChunkEntry, TRAILER_LEN, WalObjectBuilder, WalObjectError, chunk_bytes, decode_footer,
     decode_footer_bytes, decode_trailer,
 };

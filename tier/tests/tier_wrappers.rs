@@ -13,10 +13,10 @@ use object_store::path::Path;
 use object_store::{
     Error, ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload, UpdateVersion,
 };
-use stratus_storage::tier::counting::{Counters, CountingStore, OpStats};
-use stratus_storage::tier::faults::{FaultConfig, FaultRule, FaultStore, Latency};
-use stratus_storage::tier::operation::Operation::{self, Delete, Get, Head, List, Put};
-use stratus_storage::tier::retry::{RetryConfig, RetryStore};
+use stratus_tier::counting::{Counters, CountingStore, OpStats};
+use stratus_tier::faults::{FaultConfig, FaultRule, FaultStore, Latency};
+use stratus_tier::operation::Operation::{self, Delete, Get, Head, List, Put};
+use stratus_tier::retry::{RetryConfig, RetryStore};
 use tokio::time::Instant;
 
 fn create() -> PutOptions {

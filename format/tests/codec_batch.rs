@@ -6,7 +6,7 @@ use bytes::{Bytes, BytesMut};
 use codec_support::{concat, config, expected, kafka_batch, kafka_record, records};
 use kafka_protocol::records::{Compression, RecordBatchDecoder};
 use proptest::prelude::*;
-use stratus_storage::batch::{
+use stratus_format::batch::{
     BatchError, Header, RecordInput, StoredRecord, batch_infos, decode_chunk, decode_chunk_from,
     encode_batch, patch_base_offset, rebase_chunk,
 };

@@ -618,7 +618,7 @@ mod tests {
     use futures::FutureExt;
 
     use super::*;
-    use crate::meta::conformance;
+    use crate::conformance;
 
     const CLUSTER_FILE_VAR: &str = "STRATUS_FDB_CLUSTER_FILE";
 

@@ -9,8 +9,8 @@ use bytes::Bytes;
 use codec_support::{concat, config, fix_crc, kafka_batch, kafka_record, raw_batch, records};
 use kafka_protocol::records::Compression;
 use proptest::prelude::*;
-use stratus_storage::batch::{batch_infos, decode_chunk, decode_chunk_from, encode_batch};
-use stratus_storage::wal_object::{
+use stratus_format::batch::{batch_infos, decode_chunk, decode_chunk_from, encode_batch};
+use stratus_format::wal_object::{
     Trailer, WalObjectBuilder, decode_footer, decode_footer_bytes, decode_header, decode_trailer,
 };
 
@@ -34,7 +34,7 @@ fn decode_everything(bytes: &[u8]) {
 }
 
 /// A small valid object with two chunks, and each chunk's byte range.
-fn sample_object(batches: &[Vec<stratus_storage::batch::RecordInput>]) -> Bytes {
+fn sample_object(batches: &[Vec<stratus_format::batch::RecordInput>]) -> Bytes {
     let encoded: Vec<Bytes> = batches
         .iter()
         .map(|r| encode_batch(r, 1).unwrap())

@@ -7,7 +7,7 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use super::ranges::RangeSet;
-use crate::meta::{MetaError, limits};
+use crate::{MetaError, limits};
 
 /// How long a commit's write set is kept: no transaction older than this may
 /// commit, so no check needs an older entry.
@@ -112,7 +112,7 @@ mod tests {
     use bytes::Bytes;
 
     use super::*;
-    use crate::meta::occ::ranges::point;
+    use crate::occ::ranges::point;
 
     fn set_of(key: &[u8]) -> RangeSet {
         RangeSet::from_unsorted(vec![point(key)])

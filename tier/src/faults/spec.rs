@@ -7,7 +7,7 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use super::{DEFAULT_HANG, FaultConfig, FaultRule, Latency};
-use crate::tier::operation::Operation;
+use crate::operation::Operation;
 
 const EXAMPLE: &str = "put@wal/:error=0.05,timeout=0.01,latency=5ms";
 

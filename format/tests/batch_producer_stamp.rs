@@ -1,7 +1,7 @@
 //! An idempotent producer's fields written into an encoded batch keep it valid.
 
 use bytes::{Bytes, BytesMut};
-use stratus_storage::batch::{
+use stratus_format::batch::{
     RecordInput, batch_infos, decode_chunk, encode_batch, stamp_producer,
 };
 

@@ -8,7 +8,7 @@ use kafka_protocol::records::{
 };
 use proptest::prelude::*;
 use proptest::test_runner::FileFailurePersistence;
-use stratus_storage::batch::{Header, RecordInput, StoredRecord};
+use stratus_format::batch::{Header, RecordInput, StoredRecord};
 
 /// Proptest settings with failures persisted under testdata/, where they are
 /// committed as regression cases.

@@ -9,10 +9,10 @@ use object_store::memory::InMemory;
 use object_store::path::Path;
 use object_store::{Error, ObjectStore, ObjectStoreExt};
 use proptest::prelude::*;
-use stratus_storage::tier::faults::{
+use stratus_tier::faults::{
     DEFAULT_HANG, FAULT_STORE_NAME, FaultConfig, FaultRule, FaultStore, Latency,
 };
-use stratus_storage::tier::operation::Operation;
+use stratus_tier::operation::Operation;
 use tokio::time::Instant;
 
 fn store_with(rules: Vec<FaultRule>, seed: u64) -> (FaultStore<Arc<InMemory>>, Arc<InMemory>) {
