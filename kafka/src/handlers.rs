@@ -18,7 +18,9 @@ mod topics;
 use kafka_protocol::messages::{RequestKind, ResponseKind, TopicName};
 use kafka_protocol::protocol::StrBytes;
 
-use crate::{Broker, SessionOptions};
+use uuid::Uuid;
+
+use crate::{Broker, SessionOptions, TopicRef};
 
 /// A response, or why the connection must close instead.
 pub(crate) type Answer = Result<ResponseKind, String>;
@@ -50,6 +52,16 @@ pub(crate) async fn dispatch<B: Broker + ?Sized>(
         }
         other => return Err(format!("no handler for {other:?}")),
     })
+}
+
+/// A topic named by a request that may give a name, an id or both: the name
+/// wins unless it is null or empty (clients asking by id send a null name).
+fn topic_ref(name: Option<&TopicName>, id: Uuid) -> TopicRef {
+    match name {
+        Some(name) if !name.is_empty() => TopicRef::Name(name.to_string()),
+        _ if !id.is_nil() => TopicRef::Id(id),
+        _ => TopicRef::Name(String::new()),
+    }
 }
 
 fn topic_name(name: &str) -> TopicName {

@@ -42,8 +42,10 @@ pub(crate) async fn describe<B: Broker + ?Sized>(
     let results = request.resources.into_iter().map(|r| async move {
         let outcome = match resource(r.resource_type, &r.resource_name) {
             Ok(res) => {
+                // Null or empty both mean every key, as in Kafka.
                 let keys = r
                     .configuration_keys
+                    .filter(|keys| !keys.is_empty())
                     .map(|keys| keys.iter().map(ToString::to_string).collect());
                 broker.describe_configs(res, keys).await
             }

@@ -36,10 +36,7 @@ pub(crate) async fn handle<B: Broker + ?Sized>(
         Some(topics) => Some(
             topics
                 .into_iter()
-                .map(|t| match t.name {
-                    Some(name) => TopicRef::Name(name.to_string()),
-                    None => TopicRef::Id(t.topic_id),
-                })
+                .map(|t| super::topic_ref(t.name.as_ref(), t.topic_id))
                 .collect(),
         ),
     };

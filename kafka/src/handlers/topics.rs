@@ -134,10 +134,7 @@ pub(crate) async fn delete_topics<B: Broker + ?Sized>(
         request
             .topics
             .into_iter()
-            .map(|t| match t.name {
-                Some(name) => TopicRef::Name(name.to_string()),
-                None => TopicRef::Id(t.topic_id),
-            })
+            .map(|t| super::topic_ref(t.name.as_ref(), t.topic_id))
             .collect()
     } else {
         request
