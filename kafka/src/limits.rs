@@ -40,6 +40,12 @@ pub const MAX_CONTROL_FRAME_BYTES: u32 = 1024 * 1024;
 /// `frame bytes * MAX_REQUEST_ELEMENT_BYTES`.
 pub const MAX_REQUEST_ELEMENT_BYTES: usize = 128;
 
+/// Varints (compact counts, lengths, tagged-field numbers) up to this value
+/// pass the count guard even when fewer bytes follow: tagged-field numbers
+/// are not counts and may end a frame. A lying count within the slack
+/// reserves at most `VARINT_COUNT_SLACK * MAX_REQUEST_ELEMENT_BYTES`.
+pub const VARINT_COUNT_SLACK: u64 = 4096;
+
 /// Default requests read from one connection and not yet answered. Java
 /// producers keep 5 in flight; consumers one fetch plus a few others.
 pub const DEFAULT_MAX_IN_FLIGHT_REQUESTS: u32 = 32;
@@ -112,6 +118,8 @@ mod tests {
                 DEFAULT_MAX_FRAME_BYTES as u64 * MAX_REQUEST_ELEMENT_BYTES as u64
                     <= 2 * 1024 * 1024 * 1024
             );
+            // A count within the varint slack reserves at most 512 KiB.
+            assert!(VARINT_COUNT_SLACK * MAX_REQUEST_ELEMENT_BYTES as u64 <= 512 * 1024);
             // Defaults are within their ranges.
             assert!(DEFAULT_MAX_IN_FLIGHT_REQUESTS >= 1);
             assert!(DEFAULT_MAX_IN_FLIGHT_REQUESTS <= MAX_IN_FLIGHT_REQUESTS_CEILING);

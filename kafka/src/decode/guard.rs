@@ -13,11 +13,15 @@
 //!
 //! - Compact counts are unsigned varints read one byte at a time through
 //!   `try_get_u8`. At the first byte of every varint the guard looks ahead,
-//!   decodes the whole varint as the crate will, and fails the read if its
-//!   value exceeds the bytes after it plus one (compact counts and lengths are
-//!   stored as n + 1). A varint whose fifth byte still has the continuation
-//!   bit fails too, as in Kafka. Booleans are read the same way; a boolean
-//!   byte of 0x80 or more (clients send 0 or 1) may therefore be refused.
+//!   decodes the whole varint, and fails the read if its value exceeds both
+//!   the bytes after it plus one (compact counts and lengths are stored as
+//!   n + 1) and [`VARINT_COUNT_SLACK`]. The slack is for the one varint that
+//!   is not a count or length, a tagged field's number: real ones are small,
+//!   but may sit at the very end of a frame. A varint whose fifth byte still
+//!   has the continuation bit fails too, as in Kafka. Booleans are read the
+//!   same way; a boolean byte of 0x80 or more (clients send 0 or 1) may
+//!   therefore be refused, and so may a tag numbered above the slack that
+//!   the frame's remaining bytes do not cover.
 //! - Classic counts are `i32`s, indistinguishable from `i32` fields such as
 //!   `max_wait_ms`. A first pass replaces every `i32` larger than the bytes
 //!   left with -2, which every count decoder refuses at once without
@@ -26,8 +30,9 @@
 //!   values (with the same, now proven safe, allocations). If nothing was
 //!   replaced the first pass's result is exact and is kept.
 //!
-//! With every count at most the bytes left, one decode reserves at most
-//! `frame bytes * MAX_REQUEST_ELEMENT_BYTES` (see [`crate::limits`]).
+//! With every count at most the bytes left (or the small slack), one decode
+//! reserves at most `frame bytes * MAX_REQUEST_ELEMENT_BYTES` plus the slack's
+//! share (see [`crate::limits`]).
 //!
 //! This module never decodes a message itself; it only watches reads.
 
@@ -35,6 +40,8 @@ use std::ops::Range;
 
 use bytes::{Buf, Bytes, TryGetError};
 use kafka_protocol::protocol::buf::ByteBuf;
+
+use crate::limits::VARINT_COUNT_SLACK;
 
 /// Longest unsigned varint the codec reads (a `u32`).
 const MAX_VARINT_BYTES: usize = 5;
@@ -56,7 +63,7 @@ pub(crate) enum Pass {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Violation {
     /// A varint count or length larger than the bytes after it.
-    CountExceedsFrame { at: usize, count: u32, left: usize },
+    CountExceedsFrame { at: usize, count: u64, left: usize },
     /// A varint longer than five bytes.
     VarintTooLong { at: usize },
 }
@@ -114,14 +121,15 @@ impl Guarded {
     /// codec fails on it by itself.
     fn check_varint(&self) -> Result<(), Violation> {
         let at = self.position();
-        let mut value: u32 = 0;
+        // The full magnitude, not the codec's `u32` (which drops bits shifted
+        // past 32): a varint read from inside this run is then never larger
+        // than this one, which is what lets continuation bytes go unchecked.
+        let mut value: u64 = 0;
         for (i, &b) in self.rest.iter().take(MAX_VARINT_BYTES).enumerate() {
-            // Same arithmetic as kafka-protocol's `UnsignedVarInt` decoder:
-            // bits shifted past 32 are dropped.
-            value |= u32::from(b & 0x7f) << (7 * i);
+            value |= u64::from(b & 0x7f) << (7 * i);
             if b < 0x80 {
                 let left = self.rest.len() - (i + 1);
-                if u64::from(value) > left as u64 + 1 {
+                if value > (left as u64 + 1).max(VARINT_COUNT_SLACK) {
                     return Err(Violation::CountExceedsFrame {
                         at,
                         count: value,
@@ -284,6 +292,26 @@ mod tests {
             buf.try_get_u8().unwrap();
         }
         assert_eq!(buf.remaining(), 200);
+    }
+
+    #[test]
+    fn a_small_tag_number_at_the_end_of_a_frame_passes() {
+        // Header-style tagged fields: one field, tag 19, size 0, and nothing
+        // after it. 19 is more than the bytes left but within the slack.
+        let mut buf = Guarded::new(Bytes::from_static(&[1, 19, 0]), Pass::Exact);
+        for _ in 0..3 {
+            buf.try_get_u8().unwrap();
+        }
+    }
+
+    #[test]
+    fn a_count_hidden_behind_a_high_boolean_is_still_checked() {
+        // A boolean byte 0x81, then a 4-byte varint count of 2^27. Read from
+        // the boolean, the five bytes overflow a u32 to a small value; the
+        // guard must judge them by their full magnitude.
+        let frame = Bytes::from_static(&[0x81, 0x80, 0x80, 0x80, 0x40, 0, 0]);
+        let mut buf = Guarded::new(frame, Pass::Exact);
+        assert!(buf.try_get_u8().is_err());
     }
 
     #[test]
