@@ -48,7 +48,8 @@ pub struct KafkaConfig {
     /// Connections served at once; further ones are closed on accept.
     pub max_connections: u32,
     /// A connection with nothing in flight and no request for this long is
-    /// closed; so is one that stalls in the middle of a request for this long.
+    /// closed; so is one that stalls in the middle of a request, or stops
+    /// reading responses, for this long.
     #[serde(with = "humantime_serde")]
     pub idle_timeout: Duration,
     /// Create a topic named in a Metadata request that does not exist

@@ -34,7 +34,8 @@ pub struct ConnectionLimits {
     pub max_in_flight_requests: u32,
     /// Request bytes read and not yet answered; at least `max_frame_bytes`.
     pub max_in_flight_bytes: u32,
-    /// Longest silence with nothing in flight, and longest stall mid-frame.
+    /// Longest silence with nothing in flight, longest stall mid-frame, and
+    /// longest wait for the client to take a response.
     pub idle_timeout: Duration,
 }
 
@@ -57,7 +58,8 @@ pub enum ConnectionEnd {
     PeerClosed,
     /// Nothing in flight and no request for `idle_timeout`.
     Idle,
-    /// A request started and did not finish arriving within `idle_timeout`.
+    /// A request started and did not finish arriving within `idle_timeout`,
+    /// or the client did not take a response for that long.
     Stalled,
     /// A size prefix above `max_frame_bytes` (or negative); the body was not read.
     FrameTooLarge {
@@ -92,7 +94,7 @@ where
         max_requests: limits.max_in_flight_requests as usize,
     };
     let (tx, rx) = mpsc::channel(limits.max_in_flight_requests.max(1) as usize);
-    let mut writer = AbortOnDrop(tokio::spawn(write_loop(writer, rx)));
+    let mut writer = AbortOnDrop(tokio::spawn(write_loop(writer, rx, limits.idle_timeout)));
     tokio::select! {
         end = read_loop(&mut reader, &mut session, &limits, &budget, tx) => {
             if end != ConnectionEnd::PeerClosed {
@@ -229,6 +231,7 @@ async fn read_prefix<R: AsyncRead + Unpin>(
 async fn write_loop<W: AsyncWrite + Unpin>(
     mut writer: W,
     mut rx: mpsc::Receiver<InFlight>,
+    idle: Duration,
 ) -> Option<ConnectionEnd> {
     while let Some(mut item) = rx.recv().await {
         let reply = match (&mut item.task.0).await {
@@ -240,11 +243,12 @@ async fn write_loop<W: AsyncWrite + Unpin>(
             }
         };
         match reply {
-            Reply::Frame(frame) => {
-                if let Err(e) = write_frame(&mut writer, &frame).await {
-                    return Some(ConnectionEnd::Io(format!("writing a response: {e}")));
-                }
-            }
+            Reply::Frame(frame) => match timeout(idle, write_frame(&mut writer, &frame)).await {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => return Some(ConnectionEnd::Io(format!("writing a response: {e}"))),
+                // A client that stops reading would hold its budget forever.
+                Err(_) => return Some(ConnectionEnd::Stalled),
+            },
             Reply::Nothing => {}
             Reply::Close(reason) => {
                 let _ = writer.shutdown().await;

@@ -300,3 +300,28 @@ async fn closing_between_requests_still_answers_what_was_sent() {
         ConnectionEnd::PeerClosed
     );
 }
+
+#[tokio::test]
+async fn a_client_that_stops_reading_is_dropped() {
+    let broker = Arc::new(FakeBroker::with_topics(&[("orders", 64)]));
+    let limits = ConnectionLimits {
+        idle_timeout: Duration::from_millis(200),
+        ..limits()
+    };
+    // A pipe that holds far less than one Metadata answer for 64 partitions.
+    let (mut client, server) = tokio::io::duplex(64);
+    let served = tokio::spawn(stratus_kafka::serve_connection(
+        server,
+        session(&broker),
+        limits,
+    ));
+    send(
+        &mut client,
+        &request_frame(ApiKey::Metadata, 12, 1, &metadata(None)),
+    )
+    .await;
+    assert_eq!(
+        timeout(SOON, served).await.unwrap().unwrap(),
+        ConnectionEnd::Stalled
+    );
+}

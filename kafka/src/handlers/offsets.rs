@@ -5,6 +5,8 @@
 //! by a leader change. So OffsetForLeaderEpoch answers any epoch the
 //! partition has reached with the log end offset, which no consumer position
 //! can exceed; clients then never detect a (non-existent) truncation.
+//! Without transactions, read_committed and read_uncommitted see the same
+//! offsets, so ListOffsets ignores the isolation level.
 
 use futures::future::join_all;
 use kafka_protocol::messages::delete_records_response::{

@@ -50,7 +50,13 @@ pub(crate) async fn create_topics<B: Broker + ?Sized>(
                 )))
             } else {
                 match new_topic(options, topic) {
-                    Ok(new) => broker.create_topic(new, validate_only).await,
+                    Ok(new) => {
+                        let partitions = new.partitions;
+                        broker
+                            .create_topic(new, validate_only)
+                            .await
+                            .map(|created| (created.id, partitions))
+                    }
                     Err(e) => Err(e),
                 }
             };
@@ -58,15 +64,16 @@ pub(crate) async fn create_topics<B: Broker + ?Sized>(
                 .with_name(name)
                 .with_error_code(code_of(&outcome));
             match outcome {
-                Ok(created) => {
+                Ok((id, partitions)) => {
                     if version >= 5 {
-                        out.num_partitions =
-                            i32::try_from(created.partitions.len()).unwrap_or(i32::MAX);
+                        // The count asked for: a validate-only answer has no
+                        // partitions to count.
+                        out.num_partitions = i32::try_from(partitions).unwrap_or(i32::MAX);
                         out.replication_factor = REPORTED_REPLICATION_FACTOR;
                         out.configs = Some(Vec::new());
                     }
                     if version >= 7 {
-                        out.topic_id = created.id;
+                        out.topic_id = id;
                     }
                 }
                 Err(e) => {
