@@ -42,6 +42,9 @@ struct State {
 #[derive(Debug, Default)]
 pub struct FakeBroker {
     state: Mutex<State>,
+    /// When set, the one broker Metadata lists (and every partition's
+    /// leader): for real clients, which connect to what they are told.
+    endpoint: Mutex<Option<(String, u16)>>,
 }
 
 impl FakeBroker {
@@ -69,6 +72,15 @@ impl FakeBroker {
         id
     }
 
+    /// Tell clients that this one address is the whole cluster.
+    pub fn advertise(&self, host: &str, port: u16) {
+        *self.endpoint.lock().unwrap() = Some((host.to_owned(), port));
+    }
+
+    fn single(&self) -> bool {
+        self.endpoint.lock().unwrap().is_some()
+    }
+
     pub fn topic_id(&self, name: &str) -> Option<Uuid> {
         self.state.lock().unwrap().topics.get(name).map(|t| t.id)
     }
@@ -87,14 +99,14 @@ impl FakeBroker {
         self.state.lock().unwrap().topics[topic].logs[partition].next
     }
 
-    fn info(name: &str, topic: &Topic) -> TopicInfo {
+    fn info(name: &str, topic: &Topic, single: bool) -> TopicInfo {
         TopicInfo {
             name: name.to_owned(),
             id: topic.id,
             partitions: (0..topic.logs.len())
                 .map(|i| PartitionInfo {
                     index: i as i32,
-                    leader_id: 1 + (i as i32 % 2),
+                    leader_id: if single { 1 } else { 1 + (i as i32 % 2) },
                     leader_epoch: 3,
                 })
                 .collect(),
@@ -150,6 +162,18 @@ fn patched(base_offset: i64, stored: &Bytes) -> Bytes {
 #[async_trait]
 impl Broker for FakeBroker {
     async fn cluster(&self) -> Result<ClusterView, BrokerError> {
+        if let Some((host, port)) = self.endpoint.lock().unwrap().clone() {
+            return Ok(ClusterView {
+                cluster_id: "stratus-test".into(),
+                controller_id: 1,
+                brokers: vec![BrokerNode {
+                    id: 1,
+                    host,
+                    port,
+                    rack: None,
+                }],
+            });
+        }
         Ok(ClusterView {
             cluster_id: "stratus-test".into(),
             controller_id: 1,
@@ -171,9 +195,14 @@ impl Broker for FakeBroker {
     }
 
     async fn topics(&self, query: TopicQuery) -> Result<Vec<TopicInfo>, BrokerError> {
+        let single = self.single();
         let state = self.state.lock().unwrap();
         Ok(match query {
-            TopicQuery::All => state.topics.iter().map(|(n, t)| Self::info(n, t)).collect(),
+            TopicQuery::All => state
+                .topics
+                .iter()
+                .map(|(n, t)| Self::info(n, t, single))
+                .collect(),
             TopicQuery::Only(refs) => refs
                 .iter()
                 .filter_map(|r| {
@@ -182,7 +211,7 @@ impl Broker for FakeBroker {
                         TopicRef::Id(id) => t.id == *id,
                     })
                 })
-                .map(|(n, t)| Self::info(n, t))
+                .map(|(n, t)| Self::info(n, t, single))
                 .collect(),
         })
     }
@@ -294,8 +323,9 @@ impl Broker for FakeBroker {
             });
         }
         self.add_topic(&topic.name, topic.partitions);
+        let single = self.single();
         let state = self.state.lock().unwrap();
-        Ok(Self::info(&topic.name, &state.topics[&topic.name]))
+        Ok(Self::info(&topic.name, &state.topics[&topic.name], single))
     }
 
     async fn delete_topic(&self, topic: TopicRef) -> Result<DeletedTopic, BrokerError> {
