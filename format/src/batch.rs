@@ -39,7 +39,7 @@ pub use decode::{
     DecodedChunk, Offsets, decode_chunk, decode_chunk_from, decode_records, decode_segment_chunk,
     decode_segment_chunk_from,
 };
-pub use encode::{encode_batch, encode_batch_at_offsets};
+pub use encode::{BatchCodec, encode_batch, encode_batch_at_offsets, encode_batch_with};
 pub use header::{
     batch_infos, patch_base_offset, rebase_chunk, segment_batch_infos, stamp_producer,
 };

@@ -1,9 +1,7 @@
 //! An idempotent producer's fields written into an encoded batch keep it valid.
 
 use bytes::{Bytes, BytesMut};
-use stratus_format::batch::{
-    RecordInput, batch_infos, decode_chunk, encode_batch, stamp_producer,
-};
+use stratus_format::batch::{RecordInput, batch_infos, decode_chunk, encode_batch, stamp_producer};
 
 #[test]
 fn stamped_batches_carry_the_producer_and_pass_their_crc() {

@@ -2,9 +2,9 @@
 //! and a configuration must follow.
 
 use serde::{Deserialize, Serialize};
+use stratus_format::names::{self, TopicNameError};
 
-/// Longest topic name, as in Kafka.
-pub const MAX_TOPIC_NAME_LEN: usize = 249;
+pub use stratus_format::names::MAX_TOPIC_NAME_LEN;
 /// Most partitions one topic may have.
 pub const MAX_PARTITIONS: u32 = 100_000;
 
@@ -80,18 +80,8 @@ pub struct TopicRecord {
 /// A topic name or configuration that is not allowed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum TopicSpecError {
-    #[error("topic name is empty; give a name of 1 to {MAX_TOPIC_NAME_LEN} characters")]
-    EmptyName,
-    #[error(
-        "topic name is {len} characters long; the limit is {MAX_TOPIC_NAME_LEN}, choose a shorter name"
-    )]
-    NameTooLong { len: usize },
-    #[error("topic name {0:?} is reserved; choose another name")]
-    ReservedName(String),
-    #[error(
-        "topic name {name:?} contains {bad:?}; use only ASCII letters, digits, '.', '_' and '-'"
-    )]
-    InvalidNameCharacter { name: String, bad: char },
+    #[error(transparent)]
+    Name(#[from] TopicNameError),
     #[error("a topic needs between 1 and {MAX_PARTITIONS} partitions, not {0}")]
     PartitionCount(u32),
     #[error("retention.ms must be -1 (forever) or positive, not {0}")]
@@ -106,27 +96,9 @@ pub enum TopicSpecError {
     MaxCompactionLagMs(i64),
 }
 
-/// Checks a topic name against Kafka's rules.
+/// Checks a topic name against Kafka's rules (`stratus_format::names`).
 pub fn validate_topic_name(name: &str) -> Result<(), TopicSpecError> {
-    if name.is_empty() {
-        return Err(TopicSpecError::EmptyName);
-    }
-    if name.len() > MAX_TOPIC_NAME_LEN {
-        return Err(TopicSpecError::NameTooLong { len: name.len() });
-    }
-    if name == "." || name == ".." {
-        return Err(TopicSpecError::ReservedName(name.to_owned()));
-    }
-    if let Some(bad) = name
-        .chars()
-        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-')))
-    {
-        return Err(TopicSpecError::InvalidNameCharacter {
-            name: name.to_owned(),
-            bad,
-        });
-    }
-    Ok(())
+    Ok(names::validate_topic_name(name)?)
 }
 
 impl TopicConfig {
@@ -170,10 +142,16 @@ mod tests {
     #[test]
     fn names_follow_kafka_rules() {
         assert!(validate_topic_name("orders.v2_eu-1").is_ok());
-        assert_eq!(validate_topic_name(""), Err(TopicSpecError::EmptyName));
+        assert_eq!(
+            validate_topic_name(""),
+            Err(TopicSpecError::Name(TopicNameError::Empty))
+        );
         assert!(matches!(
             validate_topic_name("a b"),
-            Err(TopicSpecError::InvalidNameCharacter { bad: ' ', .. })
+            Err(TopicSpecError::Name(TopicNameError::InvalidCharacter {
+                bad: ' ',
+                ..
+            }))
         ));
         assert!(validate_topic_name("..").is_err());
         assert!(validate_topic_name(&"x".repeat(250)).is_err());

@@ -10,7 +10,7 @@ use std::collections::VecDeque;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use stratus_storage::trigger::TriggerSpec;
+use stratus_format::trigger::TriggerSpec;
 
 use crate::event;
 use crate::record::Record;

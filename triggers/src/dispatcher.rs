@@ -10,10 +10,10 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
+use stratus_format::trigger::TriggerSpec;
 use stratus_proto::v1::ListTriggersRequest;
 use stratus_proto::v1::triggers_client::TriggersClient;
 use stratus_sdk::{Client, ProducerConfig};
-use stratus_storage::trigger::TriggerSpec;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
@@ -23,7 +23,7 @@ use crate::failure::TopicSink;
 use crate::record::Record;
 use crate::source::GroupSource;
 use crate::target::invoker_for;
-use crate::wire::spec_from_wire;
+use stratus_format::trigger::wire::spec_from_wire;
 
 /// How a dispatcher runs.
 #[derive(Debug, Clone)]
@@ -224,7 +224,7 @@ async fn list(server: &str) -> Result<Vec<TriggerSpec>, String> {
                     .into_inner()
                     .triggers
                     .into_iter()
-                    .map(spec_from_wire)
+                    .map(|t| spec_from_wire(t).map_err(|e| e.to_string()))
                     .collect();
             }
             Err(status) => last = format!("{url}: {}", status.message()),

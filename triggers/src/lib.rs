@@ -20,8 +20,7 @@ pub mod record;
 pub mod response;
 pub mod source;
 pub mod target;
-pub mod wire;
 
 pub use dispatcher::{Dispatcher, DispatcherConfig};
 pub use record::{Partition, Record};
-pub use stratus_storage::trigger::{StartPosition, Target, TriggerSpec};
+pub use stratus_format::trigger::{StartPosition, Target, TriggerSpec, wire};

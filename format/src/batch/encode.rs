@@ -1,4 +1,5 @@
-//! Encoding producer records into one zstd-compressed v2 batch.
+//! Encoding producer records into one v2 batch, zstd-compressed or not. The
+//! gateway and the SDK both encode here, so the stored layout is written once.
 
 use std::cell::{Cell, RefCell};
 use std::io;
@@ -38,13 +39,28 @@ thread_local! {
 ///
 /// [`MAX_BATCH_UNCOMPRESSED_BYTES`]: super::MAX_BATCH_UNCOMPRESSED_BYTES
 pub fn encode_batch(records: &[RecordInput], zstd_level: i32) -> Result<Bytes, BatchError> {
+    encode_batch_with(records, BatchCodec::Zstd { level: zstd_level })
+}
+
+/// How [`encode_batch_with`] compresses a batch's records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BatchCodec {
+    /// Records stored as they are: no CPU spent on either side.
+    None,
+    /// zstd at `level` (1 is fastest; 0 means zstd's default).
+    Zstd { level: i32 },
+}
+
+/// [`encode_batch`] with the codec chosen by the caller: the SDK builds
+/// uncompressed batches when asked to.
+pub fn encode_batch_with(records: &[RecordInput], codec: BatchCodec) -> Result<Bytes, BatchError> {
     validate(records)?;
     let kafka_records = records
         .iter()
         .enumerate()
         .map(|(index, record)| to_kafka(index, i64::try_from(index).unwrap_or(i64::MAX), record))
         .collect::<Result<Vec<_>, _>>()?;
-    encode_kafka(records, &kafka_records, zstd_level, Gaps::Forbidden)
+    encode_kafka(records, &kafka_records, codec, Gaps::Forbidden)
 }
 
 /// Encodes records that keep the offsets they were given, as key compaction
@@ -73,7 +89,8 @@ pub fn encode_batch_at_offsets(
         previous = Some(*offset);
         kafka_records.push(to_kafka(index, delta, record)?);
     }
-    let batch = encode_kafka(&inputs, &kafka_records, zstd_level, Gaps::Allowed)?;
+    let codec = BatchCodec::Zstd { level: zstd_level };
+    let batch = encode_kafka(&inputs, &kafka_records, codec, Gaps::Allowed)?;
     let mut bytes = BytesMut::from(&batch[..]);
     patch_base_offset(&mut bytes, base)?;
     Ok(bytes.freeze())
@@ -82,7 +99,7 @@ pub fn encode_batch_at_offsets(
 fn encode_kafka(
     records: &[RecordInput],
     kafka_records: &[Record],
-    zstd_level: i32,
+    codec: BatchCodec,
     gaps: Gaps,
 ) -> Result<Bytes, BatchError> {
     let raw_estimate: usize = records
@@ -98,14 +115,18 @@ fn encode_kafka(
     let failure = Cell::new(None);
     let options = RecordEncodeOptions {
         version: 2,
-        compression: Compression::Zstd,
+        compression: match codec {
+            BatchCodec::None => Compression::None,
+            BatchCodec::Zstd { .. } => Compression::Zstd,
+        },
     };
     let encoded = RecordBatchEncoder::encode_with_custom_compression(
         &mut out,
         kafka_records,
         &options,
+        // kafka-protocol calls this for every codec, `None` included.
         Some(|raw: &mut BytesMut, out: &mut BytesMut, _: Compression| {
-            compress_records(raw, zstd_level, out).map_err(|error| {
+            compress_records(raw, codec, out).map_err(|error| {
                 failure.set(Some(error));
                 io::Error::other("compression failed").into()
             })
@@ -199,13 +220,17 @@ fn duplicate_header(index: usize, record: &RecordInput) -> BatchError {
     BatchError::DuplicateHeaderKey { index, key }
 }
 
-fn compress_records(raw: &[u8], level: i32, out: &mut BytesMut) -> Result<(), BatchError> {
+fn compress_records(raw: &[u8], codec: BatchCodec, out: &mut BytesMut) -> Result<(), BatchError> {
     if raw.len() > MAX_BATCH_UNCOMPRESSED_BYTES {
         return Err(BatchError::TooLarge {
             bytes: raw.len(),
             max: MAX_BATCH_UNCOMPRESSED_BYTES,
         });
     }
+    let BatchCodec::Zstd { level } = codec else {
+        out.extend_from_slice(raw);
+        return Ok(());
+    };
     let start = out.len();
     out.resize(start + zstd::zstd_safe::compress_bound(raw.len()), 0);
     let written = compress_to(raw, level, &mut out[start..]);

@@ -1,15 +1,14 @@
 //! The `Triggers` admin service: trigger definitions in metadata. Running
 //! them is the dispatcher's job (crate `stratus-triggers`), not the gateway's.
 
-use stratus_proto::v1::trigger::Target as WireTarget;
+use stratus_format::trigger::wire::{spec_from_wire, spec_to_wire};
 use stratus_proto::v1::triggers_server::Triggers as TriggersApi;
 use stratus_proto::v1::{
     CreateTriggerRequest, CreateTriggerResponse, DeleteTriggerRequest, DeleteTriggerResponse,
-    DescribeTriggerRequest, DescribeTriggerResponse, LambdaTarget, ListTriggersRequest,
-    ListTriggersResponse, LocalTarget, StartPosition as WireStart, Trigger, WebhookTarget,
+    DescribeTriggerRequest, DescribeTriggerResponse, ListTriggersRequest, ListTriggersResponse,
 };
 use stratus_storage::log::now_ms;
-use stratus_storage::trigger::{StartPosition, Target, TriggerSpec, Triggers};
+use stratus_storage::trigger::Triggers;
 use tonic::{Request, Response, Status};
 
 use crate::error::GatewayError;
@@ -26,7 +25,8 @@ impl TriggersApi for TriggersService {
         let wire = request.into_inner().trigger.ok_or_else(|| {
             GatewayError::InvalidArgument("the request has no trigger; send one".to_owned())
         })?;
-        let mut spec = spec_from_wire(wire)?;
+        let mut spec =
+            spec_from_wire(wire).map_err(|e| GatewayError::InvalidArgument(e.to_string()))?;
         spec.created_at_ms = now_ms();
         let spec = self.0.create(spec).await.map_err(GatewayError::from)?;
         tracing::info!(trigger = %spec.name, topic = %spec.topic, target = %spec.target.describe(), "trigger created");
@@ -70,92 +70,5 @@ impl TriggersApi for TriggersService {
             .map_err(GatewayError::from)?;
         tracing::info!(trigger = %spec.name, "trigger deleted");
         Ok(Response::new(DeleteTriggerResponse {}))
-    }
-}
-
-fn spec_from_wire(t: Trigger) -> Result<TriggerSpec, GatewayError> {
-    let timeout_ms = t.timeout_ms;
-    let target = match t.target {
-        Some(WireTarget::Lambda(l)) => Target::Lambda {
-            function_arn: l.function_arn,
-            timeout_ms,
-            endpoint: Some(l.endpoint).filter(|e| !e.is_empty()),
-        },
-        Some(WireTarget::Local(l)) => Target::Local {
-            listen: l.listen,
-            timeout_ms,
-        },
-        Some(WireTarget::Webhook(w)) => Target::Webhook {
-            url: w.url,
-            timeout_ms,
-        },
-        None => {
-            return Err(GatewayError::InvalidArgument(
-                "the trigger has no target; pass one of --lambda ARN, --local HOST:PORT or --webhook URL"
-                    .to_owned(),
-            ));
-        }
-    };
-    let start = match WireStart::try_from(t.start) {
-        Ok(WireStart::Latest) => StartPosition::Latest,
-        Ok(WireStart::Earliest | WireStart::Unspecified) => StartPosition::Earliest,
-        Err(_) => {
-            return Err(GatewayError::InvalidArgument(format!(
-                "unknown start position {}; use earliest or latest",
-                t.start
-            )));
-        }
-    };
-    Ok(TriggerSpec {
-        name: t.name,
-        topic: t.topic,
-        partitions: t.partitions,
-        target,
-        batch_size: t.batch_size,
-        max_batch_bytes: t.max_batch_bytes,
-        batching_window_ms: t.batching_window_ms,
-        start,
-        max_retries: t.max_retries,
-        max_record_age_ms: t.max_record_age_ms,
-        bisect_on_error: t.bisect_on_error,
-        on_failure_topic: Some(t.on_failure_topic).filter(|f| !f.is_empty()),
-        created_at_ms: t.created_at_ms,
-    })
-}
-
-fn spec_to_wire(spec: &TriggerSpec) -> Trigger {
-    let target = match &spec.target {
-        Target::Lambda {
-            function_arn,
-            endpoint,
-            ..
-        } => WireTarget::Lambda(LambdaTarget {
-            function_arn: function_arn.clone(),
-            endpoint: endpoint.clone().unwrap_or_default(),
-        }),
-        Target::Local { listen, .. } => WireTarget::Local(LocalTarget {
-            listen: listen.clone(),
-        }),
-        Target::Webhook { url, .. } => WireTarget::Webhook(WebhookTarget { url: url.clone() }),
-    };
-    Trigger {
-        name: spec.name.clone(),
-        topic: spec.topic.clone(),
-        partitions: spec.partitions.clone(),
-        target: Some(target),
-        timeout_ms: spec.target.timeout_ms(),
-        batch_size: spec.batch_size,
-        max_batch_bytes: spec.max_batch_bytes,
-        batching_window_ms: spec.batching_window_ms,
-        start: match spec.start {
-            StartPosition::Earliest => WireStart::Earliest,
-            StartPosition::Latest => WireStart::Latest,
-        } as i32,
-        max_retries: spec.max_retries,
-        max_record_age_ms: spec.max_record_age_ms,
-        bisect_on_error: spec.bisect_on_error,
-        on_failure_topic: spec.on_failure_topic.clone().unwrap_or_default(),
-        created_at_ms: spec.created_at_ms,
-        group: spec.group(),
     }
 }

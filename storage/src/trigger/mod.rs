@@ -3,22 +3,23 @@
 //!
 //! Creating checks the topics inside the transaction that writes the
 //! definition, so a trigger never names a topic that did not exist when it was
-//! created. This module never talks to the network or to functions; the
+//! created. What a definition is and how it is checked lives in
+//! `stratus-format` (so the dispatcher reads it without linking storage); this
+//! module stores it. It never talks to the network or to functions; the
 //! dispatcher (crate `stratus-triggers`) does.
 
-mod spec;
 #[cfg(test)]
 mod tests;
 
 use std::sync::Arc;
 
 use crate::keys::KeySpace;
-use stratus_meta::{MetaError, MetaStore, RangeOptions, RetryPolicy, Transaction, run};
 use crate::topic::TopicRecord;
+use stratus_meta::{MetaError, MetaStore, RangeOptions, RetryPolicy, Transaction, run};
 
-pub use spec::{
+pub use stratus_format::trigger::{
     FunctionArn, MAX_BATCH_BYTES, MAX_BATCH_SIZE, MAX_BATCHING_WINDOW_MS, MAX_RECORD_AGE_MS,
-    MAX_RETRIES, MAX_TIMEOUT_MS, StartPosition, Target, TriggerSpec, group_of,
+    MAX_RETRIES, MAX_TIMEOUT_MS, StartPosition, Target, TriggerSpec, TriggerSpecError, group_of,
     validate_trigger_name,
 };
 
@@ -48,6 +49,12 @@ pub enum TriggerError {
     Corrupt(String),
     #[error("metadata store: {0}")]
     Meta(#[from] MetaError),
+}
+
+impl From<TriggerSpecError> for TriggerError {
+    fn from(e: TriggerSpecError) -> Self {
+        Self::Invalid(e.0)
+    }
 }
 
 /// The trigger definitions of one cluster. Cheap to share.

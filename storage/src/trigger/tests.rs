@@ -6,8 +6,8 @@ use object_store::memory::InMemory;
 
 use super::*;
 use crate::log::{Log, LogConfig};
-use stratus_meta::memory::MemoryMetaStore;
 use crate::topic::TopicConfig;
+use stratus_meta::memory::MemoryMetaStore;
 
 async fn setup() -> Triggers {
     let meta: Arc<dyn MetaStore> = Arc::new(MemoryMetaStore::new());

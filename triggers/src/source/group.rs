@@ -4,8 +4,8 @@
 use std::time::Duration;
 
 use async_trait::async_trait;
+use stratus_format::trigger::{StartPosition, TriggerSpec};
 use stratus_sdk::{Client, GroupConfig, GroupConsumer, GroupEvent, StartFrom, TopicPartition};
-use stratus_storage::trigger::{StartPosition, TriggerSpec};
 
 use super::{Source, SourceEvent};
 use crate::record::{Partition, Record};

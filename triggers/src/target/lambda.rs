@@ -12,7 +12,7 @@ use aws_sigv4::http_request::{SignableBody, SignableRequest, SigningSettings, si
 use aws_sigv4::sign::v4;
 use aws_smithy_runtime_api::client::identity::Identity;
 use bytes::Bytes;
-use stratus_storage::trigger::FunctionArn;
+use stratus_format::trigger::FunctionArn;
 
 use super::webhook::transport;
 use super::{InvokeError, Invoker};

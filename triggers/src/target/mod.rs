@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use bytes::Bytes;
-use stratus_storage::trigger::{Target, TriggerSpec};
+use stratus_format::trigger::{Target, TriggerSpec};
 
 pub use lambda::{Credentials, LambdaInvoker};
 pub use local::LocalRuntime;

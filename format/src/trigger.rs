@@ -2,14 +2,22 @@
 //! target, with the batching and failure policy the dispatcher applies.
 //!
 //! Checked here, once, before anything is written: a definition that passes
-//! [`TriggerSpec::validate`] is one the dispatcher can run.
+//! [`TriggerSpec::validate`] is one the dispatcher can run. The definition is
+//! persisted as JSON in metadata (by `stratus-storage`) and sent over gRPC
+//! ([`wire`]); the dispatcher reads it from here without linking storage.
+
+pub mod wire;
 
 use std::net::SocketAddr;
 
 use serde::{Deserialize, Serialize};
 
-use super::TriggerError;
-use crate::topic::validate_topic_name;
+use crate::names::validate_topic_name;
+
+/// A trigger definition that is not allowed; the message says what to change.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct TriggerSpecError(pub String);
 
 /// Most records one invocation carries (AWS Lambda's Kafka event source maximum).
 pub const MAX_BATCH_SIZE: u32 = 10_000;
@@ -25,7 +33,7 @@ pub const MAX_RETRIES: i32 = 10_000;
 /// Oldest record age a trigger may set (AWS allows 7 days).
 pub const MAX_RECORD_AGE_MS: u64 = 7 * 24 * 3600 * 1000;
 
-/// A trigger definition, stored as JSON under [`crate::keys::Tag::Trigger`].
+/// A trigger definition, stored as JSON in metadata (key tag `Trigger` of `stratus-storage`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TriggerSpec {
     pub name: String,
@@ -113,9 +121,9 @@ pub struct FunctionArn {
 
 impl FunctionArn {
     /// Parses `arn:PARTITION:lambda:REGION:ACCOUNT:function:NAME[:QUALIFIER]`.
-    pub fn parse(arn: &str) -> Result<Self, TriggerError> {
+    pub fn parse(arn: &str) -> Result<Self, TriggerSpecError> {
         let bad = |why: &str| {
-            TriggerError::Invalid(format!(
+            TriggerSpecError(format!(
                 "function ARN {arn:?} {why}; pass one like \
                  arn:aws:lambda:us-east-1:123456789012:function:my-function"
             ))
@@ -175,54 +183,54 @@ impl TriggerSpec {
 
     /// Checks everything that does not need the topics: names, ranges,
     /// target addresses. Each error names the setting and the fix.
-    pub fn validate(&self) -> Result<(), TriggerError> {
+    pub fn validate(&self) -> Result<(), TriggerSpecError> {
         validate_trigger_name(&self.name)?;
         if validate_topic_name(&self.topic).is_err() {
-            return Err(TriggerError::Invalid(format!(
+            return Err(TriggerSpecError(format!(
                 "topic name {:?} is not valid; pass an existing topic with --topic",
                 self.topic
             )));
         }
         if self.batch_size == 0 || self.batch_size > MAX_BATCH_SIZE {
-            return Err(TriggerError::Invalid(format!(
+            return Err(TriggerSpecError(format!(
                 "batch size {} is out of range; pass --batch-size between 1 and {MAX_BATCH_SIZE}",
                 self.batch_size
             )));
         }
         if self.max_batch_bytes == 0 || self.max_batch_bytes > MAX_BATCH_BYTES {
-            return Err(TriggerError::Invalid(format!(
+            return Err(TriggerSpecError(format!(
                 "max batch bytes {} is out of range; pass --max-batch-bytes between 1 and {MAX_BATCH_BYTES}",
                 self.max_batch_bytes
             )));
         }
         if self.batching_window_ms > MAX_BATCHING_WINDOW_MS {
-            return Err(TriggerError::Invalid(format!(
+            return Err(TriggerSpecError(format!(
                 "batching window {} ms is too long; pass --batching-window of at most {} s",
                 self.batching_window_ms,
                 MAX_BATCHING_WINDOW_MS / 1000
             )));
         }
         if self.max_retries < -1 || self.max_retries > MAX_RETRIES {
-            return Err(TriggerError::Invalid(format!(
+            return Err(TriggerSpecError(format!(
                 "max retries {} is out of range; pass --max-retries between 0 and {MAX_RETRIES}, or -1 to retry forever",
                 self.max_retries
             )));
         }
         if self.max_retries >= 0 && self.on_failure_topic.is_none() {
-            return Err(TriggerError::Invalid(format!(
+            return Err(TriggerSpecError(format!(
                 "max retries {} without an on-failure topic would drop failed records; \
                  pass --on-failure-topic TOPIC, or --max-retries -1 to retry forever",
                 self.max_retries
             )));
         }
         if self.max_record_age_ms > MAX_RECORD_AGE_MS {
-            return Err(TriggerError::Invalid(format!(
+            return Err(TriggerSpecError(format!(
                 "max record age {} ms is over 7 days; pass a shorter --max-record-age, or 0 for no limit",
                 self.max_record_age_ms
             )));
         }
         if self.max_record_age_ms > 0 && self.on_failure_topic.is_none() {
-            return Err(TriggerError::Invalid(
+            return Err(TriggerSpecError(
                 "a max record age without an on-failure topic would drop old records; \
                  pass --on-failure-topic TOPIC, or leave --max-record-age unset"
                     .to_owned(),
@@ -230,13 +238,13 @@ impl TriggerSpec {
         }
         if let Some(failure) = &self.on_failure_topic {
             if failure == &self.topic {
-                return Err(TriggerError::Invalid(format!(
+                return Err(TriggerSpecError(format!(
                     "the on-failure topic is the trigger's own topic {failure:?}, which would feed failures back \
                      to the function; pass another --on-failure-topic"
                 )));
             }
             if validate_topic_name(failure).is_err() {
-                return Err(TriggerError::Invalid(format!(
+                return Err(TriggerSpecError(format!(
                     "on-failure topic name {failure:?} is not valid; pass an existing topic with --on-failure-topic"
                 )));
             }
@@ -245,17 +253,17 @@ impl TriggerSpec {
         sorted.sort_unstable();
         sorted.dedup();
         if sorted.len() != self.partitions.len() {
-            return Err(TriggerError::Invalid(
+            return Err(TriggerSpecError(
                 "a partition is listed twice; pass each --partition once".to_owned(),
             ));
         }
         self.validate_target()
     }
 
-    fn validate_target(&self) -> Result<(), TriggerError> {
+    fn validate_target(&self) -> Result<(), TriggerSpecError> {
         let timeout = self.target.timeout_ms();
         if timeout == 0 || timeout > MAX_TIMEOUT_MS {
-            return Err(TriggerError::Invalid(format!(
+            return Err(TriggerSpecError(format!(
                 "invocation timeout {timeout} ms is out of range; pass --timeout between 1ms and 15m"
             )));
         }
@@ -272,7 +280,7 @@ impl TriggerSpec {
             }
             Target::Local { listen, .. } => {
                 if listen.parse::<SocketAddr>().is_err() {
-                    return Err(TriggerError::Invalid(format!(
+                    return Err(TriggerSpecError(format!(
                         "local runtime address {listen:?} is not HOST:PORT; pass one like --local 127.0.0.1:9001"
                     )));
                 }
@@ -283,12 +291,12 @@ impl TriggerSpec {
     }
 }
 
-fn check_http_url(text: &str, flag: &str) -> Result<(), TriggerError> {
+fn check_http_url(text: &str, flag: &str) -> Result<(), TriggerSpecError> {
     let ok = url::Url::parse(text)
         .ok()
         .filter(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some());
     if ok.is_none() {
-        return Err(TriggerError::Invalid(format!(
+        return Err(TriggerSpecError(format!(
             "{text:?} is not an http:// or https:// URL; pass one like {flag} https://example.com/hook"
         )));
     }
@@ -302,7 +310,7 @@ pub fn group_of(trigger: &str) -> String {
 
 /// Trigger names follow topic names: letters, digits, `.`, `_`, `-`, up to
 /// 200 bytes (leaving room for the group prefix).
-pub fn validate_trigger_name(name: &str) -> Result<(), TriggerError> {
+pub fn validate_trigger_name(name: &str) -> Result<(), TriggerSpecError> {
     let ok = !name.is_empty()
         && name.len() <= 200
         && name != "."
@@ -311,7 +319,7 @@ pub fn validate_trigger_name(name: &str) -> Result<(), TriggerError> {
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
     if !ok {
-        return Err(TriggerError::Invalid(format!(
+        return Err(TriggerSpecError(format!(
             "trigger name {name:?} is not valid; use 1 to 200 letters, digits, '.', '_' or '-'"
         )));
     }

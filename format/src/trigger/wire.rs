@@ -1,13 +1,17 @@
-//! Trigger definitions as the `Triggers` gRPC service sends them.
+//! Trigger definitions as the `Triggers` gRPC service carries them: the one
+//! mapping between [`TriggerSpec`] and `stratus.v1.Trigger`, used by the
+//! gateway that serves the service and the dispatcher that reads it.
 
 use stratus_proto::v1::trigger::Target as WireTarget;
 use stratus_proto::v1::{
     LambdaTarget, LocalTarget, StartPosition as WireStart, Trigger, WebhookTarget,
 };
-use stratus_storage::trigger::{StartPosition, Target, TriggerSpec};
 
-/// A definition from the wire; `None` target or bad enum values are refused.
-pub fn spec_from_wire(t: Trigger) -> Result<TriggerSpec, String> {
+use super::{StartPosition, Target, TriggerSpec, TriggerSpecError};
+
+/// A definition from the wire; a missing target or an unknown enum value is
+/// refused. The result is not yet [validated](TriggerSpec::validate).
+pub fn spec_from_wire(t: Trigger) -> Result<TriggerSpec, TriggerSpecError> {
     let timeout_ms = t.timeout_ms;
     let target = match t.target {
         Some(WireTarget::Lambda(l)) => Target::Lambda {
@@ -24,17 +28,20 @@ pub fn spec_from_wire(t: Trigger) -> Result<TriggerSpec, String> {
             timeout_ms,
         },
         None => {
-            return Err("trigger has no target; pass one of --lambda ARN, --local HOST:PORT or --webhook URL".to_owned());
+            return Err(TriggerSpecError(
+                "trigger has no target; pass one of --lambda ARN, --local HOST:PORT or --webhook URL"
+                    .to_owned(),
+            ));
         }
     };
     let start = match WireStart::try_from(t.start) {
         Ok(WireStart::Latest) => StartPosition::Latest,
         Ok(WireStart::Earliest | WireStart::Unspecified) => StartPosition::Earliest,
         Err(_) => {
-            return Err(format!(
+            return Err(TriggerSpecError(format!(
                 "unknown start position {}; use earliest or latest",
                 t.start
-            ));
+            )));
         }
     };
     Ok(TriggerSpec {
