@@ -37,7 +37,7 @@ pub(crate) fn run(command: &ConfigCommand) -> anyhow::Result<()> {
 }
 
 /// Every variable that sets a server setting, sorted.
-pub(crate) fn env_names() -> anyhow::Result<Vec<String>> {
+pub fn env_names() -> anyhow::Result<Vec<String>> {
     let defaults = serde_json::to_value(ServerSettings::default())?;
     Ok(flatten(&defaults))
 }

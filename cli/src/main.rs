@@ -1,104 +1,10 @@
-//! `stratus`: run a gateway and a compactor (or everything on a laptop with
-//! `stratus dev`), administer topics, consumer groups and triggers, and produce and
-//! consume from a terminal.
-
-mod client;
-mod compactor;
-mod config_env;
-mod consume;
-mod dispatcher;
-mod group;
-mod group_consume;
-mod observability;
-mod produce;
-mod serve;
-mod settings;
-mod status;
-mod topic;
-mod trigger;
+//! The `stratus` binary: parses the command line and hands it to the
+//! `stratus_cli` library, where every command lives.
 
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
-
-/// Stratus: a Kafka-style streaming broker on object storage.
-#[derive(Debug, Parser)]
-#[command(name = "stratus", version)]
-struct Cli {
-    #[command(subcommand)]
-    command: Command,
-}
-
-#[derive(Debug, Subcommand)]
-enum Command {
-    /// Run everything in one process with embedded defaults: a gateway on an
-    /// embedded metadata store and a file:// WAL tier under a data directory.
-    Dev(serve::DevArgs),
-    /// Run a gateway from a configuration file, environment and flags.
-    Gateway(serve::GatewayArgs),
-    /// Run the compactor: WAL objects into segments, retention, key
-    /// compaction and garbage collection (long-running, --once, or --lambda).
-    Compactor(compactor::CompactorArgs),
-    /// Create, list, describe and delete topics.
-    #[command(subcommand)]
-    Topic(topic::TopicCommand),
-    /// Produce lines from stdin as records.
-    Produce(produce::ProduceArgs),
-    /// Print records of a topic (with --group, as a member of a consumer group).
-    Consume(consume::ConsumeArgs),
-    /// List, describe, reset the offsets of, and delete consumer groups.
-    #[command(subcommand)]
-    Group(group::GroupCommand),
-    /// Create, list, describe and delete triggers: topics that invoke
-    /// functions (AWS Lambda, a local Lambda Runtime API, webhooks).
-    #[command(subcommand)]
-    Trigger(trigger::TriggerCommand),
-    /// Run the triggers of a cluster (`stratus dev` runs one in-process).
-    Dispatcher(dispatcher::DispatcherArgs),
-    /// Run benchmark workloads (loadtests/workloads/*.yaml) against Stratus
-    /// or NATS JetStream: throughput, latency, CPU, memory, requests, cost.
-    Bench(stratus_loadtest::LoadtestArgs),
-    /// Show a running gateway's throughput, latency percentiles, errors and
-    /// in-flight bytes from its /metrics endpoint, refreshed every --interval.
-    Status(status::StatusArgs),
-    /// Print what the server configuration reads (`stratus config env`).
-    #[command(subcommand)]
-    Config(config_env::ConfigCommand),
-}
+use clap::Parser;
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(runtime) => runtime,
-        Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    let result = runtime.block_on(async move {
-        match cli.command {
-            Command::Dev(args) => serve::dev(args).await,
-            Command::Gateway(args) => serve::gateway(args).await,
-            Command::Compactor(args) => compactor::run(args).await,
-            Command::Topic(command) => topic::run(command).await,
-            Command::Produce(args) => produce::run(args).await,
-            Command::Consume(args) => consume::run(args).await,
-            Command::Group(command) => group::run(command).await,
-            Command::Trigger(command) => trigger::run(command).await,
-            Command::Dispatcher(args) => dispatcher::run(args).await,
-            Command::Bench(args) => stratus_loadtest::run(args).await,
-            Command::Status(args) => status::run(args).await,
-            Command::Config(command) => config_env::run(&command),
-        }
-    });
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("error: {e:#}");
-            ExitCode::FAILURE
-        }
-    }
+    stratus_cli::run(stratus_cli::Cli::parse())
 }

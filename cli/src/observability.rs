@@ -8,8 +8,8 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use stratus_gateway::PartitionGauges;
-use stratus_tier::{Counters, Operation};
 use stratus_telemetry::{KeyValue, MetricsEndpoint, Telemetry};
+use stratus_tier::{Counters, Operation};
 
 use crate::settings::{LogFormat, ServerSettings};
 

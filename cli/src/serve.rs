@@ -7,10 +7,10 @@ use std::sync::Arc;
 use anyhow::Context;
 use stratus_compactor::Compactor;
 use stratus_gateway::Gateway;
-use stratus_storage::log::{Log, LogConfig};
 use stratus_meta::MetaStore;
 use stratus_meta::memory::MemoryMetaStore;
 use stratus_meta::redb_store::RedbMetaStore;
+use stratus_storage::log::{Log, LogConfig};
 use stratus_tier::{Counters, layer, open_tier, probe_tier};
 
 use crate::observability::{self, Exposed, Observability};

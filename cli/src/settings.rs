@@ -9,15 +9,15 @@ use figment::providers::{Env, Format, Serialized, Toml};
 use serde::{Deserialize, Serialize};
 use stratus_compactor::CompactorConfig;
 use stratus_gateway::GatewayConfig;
+use stratus_telemetry::TelemetryConfig;
 #[cfg(feature = "faults")]
 use stratus_tier::FaultConfig;
 use stratus_tier::RetryConfig;
-use stratus_telemetry::TelemetryConfig;
 
 /// Everything a `stratus dev` or `stratus gateway` process needs.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
-pub(crate) struct ServerSettings {
+pub struct ServerSettings {
     /// Directory for the embedded metadata store and the file:// WAL tier.
     pub(crate) data_dir: PathBuf,
     /// Metadata store: `embedded` (redb file in data_dir), `redb:///path/file.redb`,
@@ -243,7 +243,9 @@ impl ServerSettings {
         #[cfg(feature = "faults")]
         if let Some(config) = self.wal_fault_config()? {
             tracing::warn!(spec = %self.wal_faults, "injecting faults into the WAL tier (wal_faults)");
-            return Ok(std::sync::Arc::new(stratus_tier::FaultStore::new(base, config)));
+            return Ok(std::sync::Arc::new(stratus_tier::FaultStore::new(
+                base, config,
+            )));
         }
         #[cfg(not(feature = "faults"))]
         self.wal_fault_config()?;

@@ -19,6 +19,8 @@ use std::time::{Duration, Instant};
 
 use group_consumer::{GroupConsumer, Seen};
 use stratus_gateway::{Gateway, GatewayConfig, GatewayHandle};
+use stratus_meta::MetaStore;
+use stratus_meta::redb_store::RedbMetaStore;
 use stratus_proto::v1::admin_client::AdminClient;
 use stratus_proto::v1::groups_client::GroupsClient;
 use stratus_proto::v1::producer_client::ProducerClient;
@@ -27,8 +29,6 @@ use stratus_proto::v1::{
     PartitionRecords, ProduceRequest, Record,
 };
 use stratus_storage::log::{Log, LogConfig};
-use stratus_meta::MetaStore;
-use stratus_meta::redb_store::RedbMetaStore;
 use stratus_tier::open_tier;
 use tokio::sync::watch;
 use tonic::transport::Channel;

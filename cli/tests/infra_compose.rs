@@ -10,18 +10,15 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use serde_norway::Value;
+use stratus_cli::settings::ServerSettings;
 use stratus_gateway::GatewayConfig;
 
 const COMPOSE: &str = "infra/docker-compose.yml";
 const DOCKERFILE: &str = "infra/Dockerfile";
 
-/// Where the cli's `ServerSettings` lives. A binary crate cannot export it, so
-/// its fields are read from the source (see `server_settings_fields`);
-/// `gateway` is checked field by field from `GatewayConfig` itself.
-const SETTINGS_RS: &str = "cli/src/settings.rs";
-
-/// Top-level settings the compose file relies on. If one is renamed in
-/// settings.rs, this test fails and names it.
+/// Top-level settings the compose file relies on (fields of
+/// `stratus_cli::settings::ServerSettings`). If one is renamed, this test
+/// fails and names it.
 const SERVER_SETTINGS_USED: &[&str] = &["data_dir", "metadata", "wal", "log_format", "gateway"];
 
 /// `AWS_*` variables that object_store's `AmazonS3Builder::from_env` turns into
@@ -490,98 +487,30 @@ impl Service<'_> {
 // Facts from the code
 // ---------------------------------------------------------------------------
 
-/// `name: Type` fields of `struct NAME { ... }` in cli/src/settings.rs, in the
-/// plain one-field-per-line style rustfmt produces.
-fn struct_fields(source: &str, name: &str) -> Option<Vec<(String, String)>> {
-    let start = source.find(&format!("struct {name} {{"))?;
-    let body = &source[start..];
-    let body = &body[body.find('{')? + 1..body.find("\n}")?];
-    let mut fields = Vec::new();
-    for line in body.lines().map(str::trim) {
-        assert!(
-            !(line.starts_with("#[serde(")
-                && (line.contains("rename") || line.contains("flatten"))),
-            "{SETTINGS_RS}: `{name}` uses `{line}`; teach infra_compose.rs's struct_fields \
-             about it so STRATUS_* keys stay checked"
-        );
-        let Some(field) = line
-            .strip_prefix("pub(crate) ")
-            .or_else(|| line.strip_prefix("pub "))
-        else {
-            continue;
-        };
-        if let Some((field, ty)) = field.trim_end_matches(',').split_once(':') {
-            fields.push((field.trim().to_owned(), ty.trim().to_owned()));
-        }
-    }
-    Some(fields)
-}
-
-/// `STRATUS_*` variables the server reads (the settings layer uses
-/// `Env::prefixed("STRATUS_").split("__")`): `STRATUS_<FIELD>` for each
-/// top-level field of `ServerSettings`, `STRATUS_<FIELD>__<SUBFIELD>` for its
-/// nested settings structs, and `STRATUS_GATEWAY__<FIELD>` for each
-/// `GatewayConfig` field.
+/// `STRATUS_*` variables the server reads: what `stratus config env` prints,
+/// derived from `ServerSettings::default()` serialized the way the settings
+/// layer's `Env::prefixed("STRATUS_").split("__")` nests them
+/// (`STRATUS_<FIELD>`, `STRATUS_<FIELD>__<SUBFIELD>`, ...).
 fn valid_stratus_env_keys() -> BTreeSet<String> {
-    let source = read(SETTINGS_RS);
-    let fields = struct_fields(&source, "ServerSettings")
-        .unwrap_or_else(|| panic!("{SETTINGS_RS} has no `struct ServerSettings {{`"));
-    let names: BTreeSet<&str> = fields.iter().map(|(name, _)| name.as_str()).collect();
+    let defaults =
+        serde_json::to_value(ServerSettings::default()).expect("ServerSettings serializes");
+    let fields = defaults
+        .as_object()
+        .expect("ServerSettings serializes to a JSON object");
     for used in SERVER_SETTINGS_USED {
         assert!(
-            names.contains(used),
-            "{SETTINGS_RS}: ServerSettings has no field `{used}` any more (fields: {names:?}); \
-             update infra/docker-compose.yml (STRATUS_{} / --{}) and SERVER_SETTINGS_USED",
+            fields.contains_key(*used),
+            "ServerSettings has no field `{used}` any more (fields: {:?}); update \
+             infra/docker-compose.yml (STRATUS_{} / --{}) and SERVER_SETTINGS_USED",
+            fields.keys().collect::<Vec<_>>(),
             used.to_ascii_uppercase(),
             used.replace('_', "-")
         );
     }
-    let mut keys = BTreeSet::new();
-    for (field, ty) in &fields {
-        let upper = field.to_ascii_uppercase();
-        if field == "gateway" {
-            let gateway =
-                serde_json::to_value(GatewayConfig::default()).expect("GatewayConfig serializes");
-            let gateway_fields = gateway
-                .as_object()
-                .expect("GatewayConfig serializes to a JSON object");
-            for (sub, value) in gateway_fields {
-                let name = format!("STRATUS_GATEWAY__{}", sub.to_ascii_uppercase());
-                // A nested table (`[gateway.quic]`) is set field by field.
-                match value.as_object() {
-                    Some(nested) => keys.extend(
-                        nested
-                            .keys()
-                            .map(|leaf| format!("{name}__{}", leaf.to_ascii_uppercase())),
-                    ),
-                    None => {
-                        keys.insert(name);
-                    }
-                }
-            }
-        } else if field == "telemetry" {
-            // Defined in stratus-telemetry, not settings.rs: read its fields
-            // from the type itself, as for the gateway.
-            let telemetry = serde_json::to_value(stratus_telemetry::TelemetryConfig::default())
-                .expect("TelemetryConfig serializes");
-            keys.extend(
-                telemetry
-                    .as_object()
-                    .expect("TelemetryConfig serializes to a JSON object")
-                    .keys()
-                    .map(|sub| format!("STRATUS_TELEMETRY__{}", sub.to_ascii_uppercase())),
-            );
-        } else if let Some(nested) = struct_fields(&source, ty) {
-            keys.extend(
-                nested
-                    .iter()
-                    .map(|(sub, _)| format!("STRATUS_{upper}__{}", sub.to_ascii_uppercase())),
-            );
-        } else {
-            keys.insert(format!("STRATUS_{upper}"));
-        }
-    }
-    keys
+    stratus_cli::config_env::env_names()
+        .expect("the settings' STRATUS_* names")
+        .into_iter()
+        .collect()
 }
 
 /// `ARG NAME=default` values of a Dockerfile.
@@ -904,7 +833,7 @@ fn gateway_environment_uses_real_config_keys() {
             assert!(
                 valid.contains(key),
                 "{COMPOSE}: `{}` sets {key}, which the server does not read. Valid keys \
-                 (STRATUS_<FIELD> of ServerSettings in cli/src/settings.rs, \
+                 (`stratus config env`: STRATUS_<FIELD> of ServerSettings in cli/src/settings.rs, \
                  STRATUS_GATEWAY__<FIELD> of GatewayConfig in gateway/src/config.rs):\n  {}\n\
                  Rename it after the config field.",
                 gateway.name,
