@@ -7,8 +7,9 @@ use std::sync::Arc;
 use stratus_compactor::{Compactor, run_lambda};
 
 use crate::observability::{self, Observability};
-use crate::serve::{StorageArgs, open_storage, stop_metadata, wait_for_signal};
+use crate::serve::{StorageArgs, open_storage, stop_metadata};
 use crate::settings::{FlagOverrides, LogFormat, ServerSettings, TelemetryFlags};
+use crate::signal::wait_for_signal;
 
 #[derive(Debug, Clone, clap::Args)]
 pub(crate) struct CompactorArgs {

@@ -16,7 +16,7 @@ use std::time::Duration;
 use anyhow::Context;
 use stratus_sdk::{Assignor, GroupConfig, GroupConsumer, GroupEvent, StartFrom, TopicPartition};
 
-use crate::consume::{OutputFormat, print_record};
+use crate::output::{OutputFormat, print_record};
 
 /// Longest a fetch waits at the end of a partition.
 const FETCH_WAIT: Duration = Duration::from_millis(200);
@@ -112,7 +112,7 @@ async fn consume(
     reported: &mut BTreeMap<TopicPartition, i64>,
     log: &dyn Fn(std::fmt::Arguments<'_>),
 ) -> anyhow::Result<()> {
-    let stop = crate::serve::wait_for_signal();
+    let stop = crate::signal::wait_for_signal();
     tokio::pin!(stop);
     let mut printed = 0u64;
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());

@@ -15,6 +15,7 @@ use stratus_tier::{Counters, layer, open_tier, probe_tier};
 
 use crate::observability::{self, Exposed, Observability};
 use crate::settings::{FlagOverrides, GatewayFlags, LogFormat, ServerSettings, TelemetryFlags};
+use crate::signal::wait_for_signal;
 
 #[derive(Debug, Clone, clap::Args)]
 pub(crate) struct DevArgs {
@@ -357,27 +358,4 @@ fn open_fdb(_cluster_file: &str) -> anyhow::Result<Arc<dyn MetaStore>> {
         "this stratus was built without FoundationDB support; rebuild with \
          `cargo build --release -p stratus-cli --features fdb` (needs libfdb_c) or use `metadata = \"embedded\"`"
     )
-}
-
-pub(crate) async fn wait_for_signal() {
-    let ctrl_c = tokio::signal::ctrl_c();
-    #[cfg(unix)]
-    {
-        let mut term =
-            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                Ok(term) => term,
-                Err(_) => {
-                    let _ = ctrl_c.await;
-                    return;
-                }
-            };
-        tokio::select! {
-            _ = ctrl_c => {}
-            _ = term.recv() => {}
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = ctrl_c.await;
-    }
 }
