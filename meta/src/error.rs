@@ -77,7 +77,7 @@ pub enum MetaError {
     /// tell apart.
     #[error(
         "more than {} versionstamped writes in one transaction; split it into smaller transactions",
-        u16::MAX as u32 + 1
+        limits::MAX_VERSIONSTAMPS
     )]
     TooManyVersionstamps,
 

@@ -50,7 +50,7 @@ use foundationdb::options::{ConflictRangeType, MutationType, StreamingMode};
 use foundationdb::{Database, FdbError, FdbResult, RangeOption};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
 
-use super::limits;
+use super::limits::{self, FALLBACK_WATCH_INTERVAL, MAX_FDB_WATCHES, MAX_WATCH_BASE_AGE};
 use super::{CommitInfo, MetaError, MetaStore, RangeOptions, Transaction, VERSIONSTAMP_LEN, Watch};
 
 /// FoundationDB error codes the adapter maps to specific [`MetaError`]s.
@@ -64,21 +64,6 @@ mod code {
     pub(super) const KEY_TOO_LARGE: i32 = 2102;
     pub(super) const VALUE_TOO_LARGE: i32 = 2103;
 }
-
-/// Outstanding FoundationDB watches per store. FoundationDB refuses more than
-/// 10,000 per database handle (`too_many_watches`); a watch's slot is freed on
-/// its side only after the cancel reaches the network thread, hence headroom.
-const MAX_FDB_WATCHES: usize = 9_000;
-
-/// Past [`MAX_FDB_WATCHES`], a watch is a timer: it wakes its waiter after this
-/// long, who re-reads (a spurious wakeup, which the trait allows). Costs one
-/// read per waiter per interval, but only while that many waiters exist.
-const FALLBACK_WATCH_INTERVAL: Duration = Duration::from_millis(100);
-
-/// How old a cached read version may be to serve as a watch's base. Reading at
-/// it must succeed within FoundationDB's 5 s MVCC window, with margin for the
-/// read itself.
-const MAX_WATCH_BASE_AGE: Duration = Duration::from_secs(3);
 
 /// The client network thread: `Err` if it could not start; `None` inside once
 /// [`stop_network`] ran.

@@ -4,8 +4,9 @@
 //! Every piece of broker state (topics, offsets, index entries, groups, leases)
 //! is read and written through [`MetaStore`] and [`Transaction`], so the same
 //! logic runs on the embedded store on a laptop and on FoundationDB in
-//! production. Backends enforce FoundationDB's size limits ([`limits`]) so code
-//! that works embedded does not fail on FoundationDB.
+//! production. Backends enforce FoundationDB's size limits ([`limits`], the
+//! table of every bound of this crate) so code that works embedded does not
+//! fail on FoundationDB.
 //!
 //! This module must never know what the keys mean; the key layout lives in
 //! [`crate::keys`].
@@ -15,6 +16,7 @@ mod conformance;
 mod error;
 #[cfg(feature = "fdb")]
 pub mod fdb_store;
+pub mod limits;
 pub mod memory;
 mod occ;
 pub mod redb_store;
@@ -27,49 +29,6 @@ use bytes::Bytes;
 
 pub use error::MetaError;
 pub use retry::{RetryPolicy, retry_counts, run, run_with_info};
-
-/// FoundationDB's limits, enforced by every backend.
-pub mod limits {
-    /// Largest key, in bytes.
-    pub const MAX_KEY_BYTES: usize = 10_000;
-    /// Largest value, in bytes.
-    pub const MAX_VALUE_BYTES: usize = 100_000;
-    /// Largest transaction (keys + values written, plus conflict ranges), in bytes.
-    pub const MAX_TRANSACTION_BYTES: usize = 10_000_000;
-    /// Oldest read version a transaction may commit with, in milliseconds.
-    pub const MAX_TRANSACTION_AGE_MS: u64 = 5_000;
-
-    use super::MetaError;
-
-    /// Refuses a key over [`MAX_KEY_BYTES`].
-    pub(crate) fn check_key(key: &[u8]) -> Result<(), MetaError> {
-        if key.len() > MAX_KEY_BYTES {
-            return Err(MetaError::KeyTooLarge { len: key.len() });
-        }
-        Ok(())
-    }
-
-    /// Refuses a value over [`MAX_VALUE_BYTES`].
-    pub(crate) fn check_value(len: usize) -> Result<(), MetaError> {
-        if len > MAX_VALUE_BYTES {
-            return Err(MetaError::ValueTooLarge { len });
-        }
-        Ok(())
-    }
-
-    /// Checks a clear-range's bounds; `Ok(false)` means the range is empty.
-    pub(crate) fn check_clear_range(begin: &[u8], end: &[u8]) -> Result<bool, MetaError> {
-        check_key(begin)?;
-        // One byte of slack so the key after a largest key is a valid end.
-        if end.len() > MAX_KEY_BYTES + 1 {
-            return Err(MetaError::KeyTooLarge { len: end.len() });
-        }
-        if begin > end {
-            return Err(MetaError::InvertedRange);
-        }
-        Ok(begin < end)
-    }
-}
 
 /// Length of a versionstamp: 8-byte commit version, 2-byte order within the commit.
 pub const VERSIONSTAMP_LEN: usize = 10;

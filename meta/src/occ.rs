@@ -26,10 +26,11 @@ use tokio::time::Instant;
 
 pub(crate) use self::buffer::add_le;
 use self::buffer::{Local, WriteBuffer};
-use self::log::{CommitLog, MAX_AGE, MAX_LOG_BYTES};
+use self::log::CommitLog;
 use self::ranges::{RangeSet, key_after, point};
 use self::watchers::Watchers;
-use super::{CommitInfo, MetaError, RangeOptions, Transaction, Watch, limits};
+use super::limits::{self, MAX_COMMIT_LOG_BYTES, MAX_TRANSACTION_AGE};
+use super::{CommitInfo, MetaError, RangeOptions, Transaction, Watch};
 
 /// A resolved write, applied by an [`Engine`] in order.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -96,7 +97,7 @@ impl<E: Engine> Occ<E> {
     pub(crate) fn new(engine: E, last_version: u64) -> Arc<Self> {
         Arc::new(Self {
             engine,
-            commits: Mutex::new(CommitLog::new(last_version, MAX_LOG_BYTES)),
+            commits: Mutex::new(CommitLog::new(last_version, MAX_COMMIT_LOG_BYTES)),
             watchers: Watchers::default(),
         })
     }
@@ -170,7 +171,7 @@ impl<E: Engine> OccTransaction<E> {
     /// Reads past the age limit fail as FoundationDB's do; it also stops a
     /// forgotten transaction from pinning an old redb snapshot.
     fn snapshot(&self) -> Result<&E::Snapshot, MetaError> {
-        if self.started.elapsed() > MAX_AGE {
+        if self.started.elapsed() > MAX_TRANSACTION_AGE {
             return Err(MetaError::TransactionTooOld);
         }
         self.snapshot.as_ref().ok_or(MetaError::Closed)

@@ -42,8 +42,9 @@ impl fmt::Debug for RedbMetaStore {
     }
 }
 
-/// Page cache of a store opened with [`RedbMetaStore::open`].
-pub const DEFAULT_CACHE_BYTES: usize = 64 * 1024 * 1024;
+/// Page cache of a store opened with [`RedbMetaStore::open`]
+/// ([`crate::limits::DEFAULT_REDB_CACHE_BYTES`]).
+pub const DEFAULT_CACHE_BYTES: usize = crate::limits::DEFAULT_REDB_CACHE_BYTES;
 
 impl RedbMetaStore {
     /// Opens the store at `path` with a [`DEFAULT_CACHE_BYTES`] page cache,

@@ -8,6 +8,9 @@ use std::time::Duration;
 
 use futures::future::BoxFuture;
 
+use super::limits::{
+    DEFAULT_RETRY_ATTEMPTS, DEFAULT_RETRY_INITIAL_BACKOFF, DEFAULT_RETRY_MAX_BACKOFF,
+};
 use super::{CommitInfo, MetaError, MetaStore, Transaction};
 
 /// How often and how patiently [`run`] retries.
@@ -23,12 +26,12 @@ pub struct RetryPolicy {
 
 impl Default for RetryPolicy {
     /// 20 attempts, backoff doubling from 1 ms up to 200 ms: about two
-    /// seconds of contention before giving up.
+    /// seconds of contention before giving up (see [`crate::limits`]).
     fn default() -> Self {
         Self {
-            max_attempts: 20,
-            initial_backoff: Duration::from_millis(1),
-            max_backoff: Duration::from_millis(200),
+            max_attempts: DEFAULT_RETRY_ATTEMPTS,
+            initial_backoff: DEFAULT_RETRY_INITIAL_BACKOFF,
+            max_backoff: DEFAULT_RETRY_MAX_BACKOFF,
         }
     }
 }

@@ -2,21 +2,14 @@
 //! against, and the commit version counter it guards.
 
 use std::collections::VecDeque;
-use std::time::Duration;
 
 use tokio::time::Instant;
 
 use super::ranges::RangeSet;
-use crate::{MetaError, limits};
-
-/// How long a commit's write set is kept: no transaction older than this may
-/// commit, so no check needs an older entry.
-pub(crate) const MAX_AGE: Duration = Duration::from_millis(limits::MAX_TRANSACTION_AGE_MS);
-
-/// Upper bound on the bytes of write sets retained. Under a write burst above
-/// this, the oldest entries go early and transactions that read before them
-/// fail with the retryable `TransactionTooOld` instead of memory growing.
-pub(crate) const MAX_LOG_BYTES: usize = 128 * 1024 * 1024;
+use crate::MetaError;
+// A commit's write set is kept for `MAX_TRANSACTION_AGE`: no older transaction
+// may commit, so no check needs an older entry.
+use crate::limits::MAX_TRANSACTION_AGE;
 
 #[derive(Debug)]
 struct Entry {
@@ -63,7 +56,7 @@ impl CommitLog {
         started: Instant,
         reads: &RangeSet,
     ) -> Result<(), MetaError> {
-        if read_version < self.pruned_through || started.elapsed() > MAX_AGE {
+        if read_version < self.pruned_through || started.elapsed() > MAX_TRANSACTION_AGE {
             return Err(MetaError::TransactionTooOld);
         }
         if reads.is_empty() {
@@ -96,7 +89,7 @@ impl CommitLog {
             bytes,
         });
         while let Some(oldest) = self.entries.front() {
-            let expired = now.saturating_duration_since(oldest.committed_at) > MAX_AGE;
+            let expired = now.saturating_duration_since(oldest.committed_at) > MAX_TRANSACTION_AGE;
             if !expired && self.bytes <= self.max_bytes {
                 break;
             }
@@ -112,6 +105,7 @@ mod tests {
     use bytes::Bytes;
 
     use super::*;
+    use crate::limits::MAX_COMMIT_LOG_BYTES;
     use crate::occ::ranges::point;
 
     fn set_of(key: &[u8]) -> RangeSet {
@@ -120,7 +114,7 @@ mod tests {
 
     #[test]
     fn conflicts_only_with_newer_overlapping_commits() {
-        let mut log = CommitLog::new(10, MAX_LOG_BYTES);
+        let mut log = CommitLog::new(10, MAX_COMMIT_LOG_BYTES);
         log.record(11, set_of(b"a"));
         log.record(12, set_of(b"b"));
         let now = Instant::now();
@@ -150,8 +144,8 @@ mod tests {
             Err(MetaError::TransactionTooOld)
         ));
         assert!(log.check(2, now, &set_of(b"z")).is_ok());
-        let log = CommitLog::new(5, MAX_LOG_BYTES);
-        let long_ago = now.checked_sub(MAX_AGE * 2).unwrap_or(now);
+        let log = CommitLog::new(5, MAX_COMMIT_LOG_BYTES);
+        let long_ago = now.checked_sub(MAX_TRANSACTION_AGE * 2).unwrap_or(now);
         if long_ago < now {
             assert!(matches!(
                 log.check(5, long_ago, &set_of(b"z")),

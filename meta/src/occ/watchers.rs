@@ -9,9 +9,7 @@ use tokio::sync::watch;
 
 use super::ranges::RangeSet;
 use crate::Watch;
-
-/// Below this many keys the map is never pruned.
-const MIN_PRUNE_AT: usize = 1024;
+use crate::limits::WATCH_MAP_MIN_PRUNE_AT;
 
 /// Watched keys with a counter each, bumped on every committed write.
 #[derive(Debug)]
@@ -34,7 +32,7 @@ impl Default for Watchers {
         Self {
             inner: Mutex::new(Inner {
                 senders: BTreeMap::new(),
-                prune_at: MIN_PRUNE_AT,
+                prune_at: WATCH_MAP_MIN_PRUNE_AT,
             }),
         }
     }
@@ -53,7 +51,7 @@ impl Watchers {
             inner
                 .senders
                 .retain(|_, sender| sender.receiver_count() > 0);
-            inner.prune_at = (inner.senders.len() * 2).max(MIN_PRUNE_AT);
+            inner.prune_at = (inner.senders.len() * 2).max(WATCH_MAP_MIN_PRUNE_AT);
         }
         let receiver = match inner.senders.get(key) {
             Some(sender) => sender.subscribe(),
@@ -89,10 +87,10 @@ mod tests {
     #[test]
     fn unwatched_keys_are_pruned() {
         let watchers = Watchers::default();
-        for i in 0..(MIN_PRUNE_AT * 3) {
+        for i in 0..(WATCH_MAP_MIN_PRUNE_AT * 3) {
             drop(watchers.watch(format!("key{i}").as_bytes()));
         }
-        assert!(watchers.lock().senders.len() <= MIN_PRUNE_AT);
+        assert!(watchers.lock().senders.len() <= WATCH_MAP_MIN_PRUNE_AT);
         let live = watchers.watch(b"live");
         watchers.notify(&RangeSet::from_unsorted(vec![point(b"live")]));
         drop(live);

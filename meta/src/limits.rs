@@ -1,0 +1,169 @@
+//! Every bound of the metadata store, in one table.
+//!
+//! FoundationDB's limits come first: every backend enforces them, so code that
+//! works on the embedded store does not fail on FoundationDB. The rest bound
+//! the memory and the waiting of the backends themselves. None of them is an
+//! operator setting: the FoundationDB limits are the cluster's, the others are
+//! sized against them, and a caller that wants another retry policy passes its
+//! own [`RetryPolicy`] (the defaults below are what [`RetryPolicy::default`]
+//! gives). The test at the bottom checks how the bounds relate.
+
+use std::time::Duration;
+
+use super::{MetaError, RetryPolicy};
+
+// FoundationDB's limits, enforced by every backend.
+
+/// Largest key, in bytes.
+pub const MAX_KEY_BYTES: usize = 10_000;
+/// Largest value, in bytes.
+pub const MAX_VALUE_BYTES: usize = 100_000;
+/// Largest transaction (keys + values written, plus conflict ranges), in bytes.
+pub const MAX_TRANSACTION_BYTES: usize = 10_000_000;
+/// Oldest read version a transaction may commit with, in milliseconds
+/// (FoundationDB's MVCC window).
+pub const MAX_TRANSACTION_AGE_MS: u64 = 5_000;
+/// [`MAX_TRANSACTION_AGE_MS`] as a duration: no transaction older than this
+/// reads or commits.
+pub const MAX_TRANSACTION_AGE: Duration = Duration::from_millis(MAX_TRANSACTION_AGE_MS);
+/// Versionstamped writes in one transaction: the 2-byte order within a
+/// versionstamp tells this many apart.
+pub const MAX_VERSIONSTAMPS: u32 = 1 << 16;
+/// Outstanding watches FoundationDB allows per database handle before it
+/// answers `too_many_watches` (its `max_watches` default).
+pub const FDB_MAX_WATCHES: usize = 10_000;
+
+// Retries of `run` (`RetryPolicy::default`).
+
+/// Attempts [`super::run`] makes by default, the first included.
+pub const DEFAULT_RETRY_ATTEMPTS: u32 = 20;
+/// Backoff before the first retry: about one embedded commit, so two
+/// conflicting transactions usually succeed on the next try.
+pub const DEFAULT_RETRY_INITIAL_BACKOFF: Duration = Duration::from_millis(1);
+/// Longest backoff between attempts. With [`DEFAULT_RETRY_ATTEMPTS`] that is
+/// about two seconds of contention before giving up, short enough for a
+/// produce call still to answer within its client's timeout.
+pub const DEFAULT_RETRY_MAX_BACKOFF: Duration = Duration::from_millis(200);
+
+// The embedded backends.
+
+/// Page cache of a redb store opened with `RedbMetaStore::open` (redb's own
+/// default of 1 GiB would let metadata alone outgrow a small gateway).
+pub const DEFAULT_REDB_CACHE_BYTES: usize = 64 * 1024 * 1024;
+/// Bytes of recent commits' write sets kept for conflict checks. Under a
+/// write burst above this, the oldest entries go early and transactions that
+/// read before them fail with the retryable `TransactionTooOld` instead of
+/// memory growing.
+pub(crate) const MAX_COMMIT_LOG_BYTES: usize = 128 * 1024 * 1024;
+/// Below this many watched keys the watch map is never pruned; above it, it
+/// is pruned whenever it doubles, so it stays within twice the live watchers.
+pub(crate) const WATCH_MAP_MIN_PRUNE_AT: usize = 1024;
+
+// The FoundationDB backend (feature `fdb`).
+
+/// Outstanding FoundationDB watches per store. A watch's slot is freed on
+/// FoundationDB's side only after the cancel reaches the network thread,
+/// hence the headroom below [`FDB_MAX_WATCHES`].
+#[cfg_attr(not(feature = "fdb"), allow(dead_code))]
+pub(crate) const MAX_FDB_WATCHES: usize = 9_000;
+/// Past [`MAX_FDB_WATCHES`], a watch is a timer: it wakes its waiter after
+/// this long, who re-reads (a spurious wakeup, which the trait allows). Costs
+/// one read per waiter per interval, but only while that many waiters exist.
+#[cfg_attr(not(feature = "fdb"), allow(dead_code))]
+pub(crate) const FALLBACK_WATCH_INTERVAL: Duration = Duration::from_millis(100);
+/// How old a cached read version may be to serve as a watch's base. Reading
+/// at it must succeed within [`MAX_TRANSACTION_AGE`], with margin for the read
+/// itself.
+#[cfg_attr(not(feature = "fdb"), allow(dead_code))]
+pub(crate) const MAX_WATCH_BASE_AGE: Duration = Duration::from_secs(3);
+
+/// The longest [`super::run`] under `policy` takes to succeed or give up, for
+/// a body that only touches the store: every attempt ends within
+/// [`MAX_TRANSACTION_AGE`] (its reads and its commit fail past it), and every
+/// backoff is at most `max_backoff`. Not a bound on time spent waiting for a
+/// read version from an unreachable FoundationDB cluster.
+pub fn longest_run(policy: &RetryPolicy) -> Duration {
+    let attempts = policy.max_attempts.max(1);
+    MAX_TRANSACTION_AGE * attempts + policy.max_backoff * (attempts - 1)
+}
+
+/// Refuses a key over [`MAX_KEY_BYTES`].
+pub(crate) fn check_key(key: &[u8]) -> Result<(), MetaError> {
+    if key.len() > MAX_KEY_BYTES {
+        return Err(MetaError::KeyTooLarge { len: key.len() });
+    }
+    Ok(())
+}
+
+/// Refuses a value over [`MAX_VALUE_BYTES`].
+pub(crate) fn check_value(len: usize) -> Result<(), MetaError> {
+    if len > MAX_VALUE_BYTES {
+        return Err(MetaError::ValueTooLarge { len });
+    }
+    Ok(())
+}
+
+/// Checks a clear-range's bounds; `Ok(false)` means the range is empty.
+pub(crate) fn check_clear_range(begin: &[u8], end: &[u8]) -> Result<bool, MetaError> {
+    check_key(begin)?;
+    // One byte of slack so the key after a largest key is a valid end.
+    if end.len() > MAX_KEY_BYTES + 1 {
+        return Err(MetaError::KeyTooLarge { len: end.len() });
+    }
+    if begin > end {
+        return Err(MetaError::InvertedRange);
+    }
+    Ok(begin < end)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn size_limits_nest() {
+        // One largest pair fits in a transaction, with room for many more.
+        const { assert!(MAX_KEY_BYTES < MAX_VALUE_BYTES) };
+        const { assert!(MAX_KEY_BYTES + MAX_VALUE_BYTES <= MAX_TRANSACTION_BYTES / 10) };
+        assert_eq!(
+            MAX_TRANSACTION_AGE.as_millis(),
+            u128::from(MAX_TRANSACTION_AGE_MS)
+        );
+        // The order field of a versionstamp is a u16.
+        assert_eq!(MAX_VERSIONSTAMPS, u32::from(u16::MAX) + 1);
+    }
+
+    #[test]
+    fn default_retry_policy_backs_off_sanely() {
+        let policy = RetryPolicy::default();
+        assert_eq!(policy.max_attempts, DEFAULT_RETRY_ATTEMPTS);
+        assert_eq!(policy.initial_backoff, DEFAULT_RETRY_INITIAL_BACKOFF);
+        assert_eq!(policy.max_backoff, DEFAULT_RETRY_MAX_BACKOFF);
+        assert!(policy.max_attempts >= 1);
+        assert!(!policy.initial_backoff.is_zero());
+        assert!(policy.max_backoff >= policy.initial_backoff);
+        assert_eq!(
+            longest_run(&policy),
+            MAX_TRANSACTION_AGE * 20 + Duration::from_millis(200) * 19
+        );
+    }
+
+    #[test]
+    fn embedded_bounds_hold_what_they_must() {
+        const { assert!(DEFAULT_REDB_CACHE_BYTES > 0) };
+        // Several largest transactions fit in the commit log, so one big
+        // commit does not by itself expire every reader's window.
+        const { assert!(MAX_COMMIT_LOG_BYTES >= 8 * MAX_TRANSACTION_BYTES) };
+        const { assert!(WATCH_MAP_MIN_PRUNE_AT > 0) };
+    }
+
+    #[test]
+    fn fdb_watch_bounds_stay_inside_foundationdb_limits() {
+        const { assert!(MAX_FDB_WATCHES < FDB_MAX_WATCHES) };
+        assert!(
+            !FALLBACK_WATCH_INTERVAL.is_zero(),
+            "a zero interval would spin"
+        );
+        assert!(MAX_WATCH_BASE_AGE < MAX_TRANSACTION_AGE);
+    }
+}
