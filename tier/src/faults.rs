@@ -80,7 +80,7 @@ pub const FAULT_STORE_NAME: &str = "fault-injector";
 
 /// How long a hang lasts unless a rule says otherwise: far beyond any sane
 /// call timeout, so the caller's timeout is what ends it.
-pub const DEFAULT_HANG: Duration = Duration::from_secs(300);
+pub use super::limits::DEFAULT_HANG;
 
 /// The faults to inject and the seed that makes them reproducible.
 #[derive(Debug, Clone, Default, PartialEq)]

@@ -2,7 +2,7 @@
 //!
 //! A tier is any [`ObjectStore`]; this module only turns a URL into one with
 //! the durability Stratus needs. Policy (retries, metrics, fault injection)
-//! belongs in wrappers, not here.
+//! belongs in wrappers, not here; every bound of the wrappers is in [`limits`].
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -15,6 +15,7 @@ use object_store::{ObjectStore, ObjectStoreExt, PutMode, PutOptions};
 pub mod counting;
 #[cfg(feature = "faults")]
 pub mod faults;
+pub mod limits;
 pub mod operation;
 pub mod retry;
 mod s3;

@@ -59,11 +59,13 @@ use object_store::{
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
+use super::limits;
+
 /// The `store` name on errors this wrapper creates.
 const STORE: &str = "RetryStore";
 
 /// How many deletes of one `delete_stream` run at once.
-pub const DELETE_CONCURRENCY: usize = 8;
+pub use super::limits::DELETE_CONCURRENCY;
 
 /// How hard [`RetryStore`] tries.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -80,12 +82,13 @@ pub struct RetryConfig {
 }
 
 impl Default for RetryConfig {
+    /// The defaults in [`crate::limits`].
     fn default() -> Self {
         Self {
-            max_attempts: 5,
-            initial_backoff: Duration::from_millis(10),
-            max_backoff: Duration::from_secs(1),
-            call_timeout: Duration::from_secs(10),
+            max_attempts: limits::DEFAULT_MAX_ATTEMPTS,
+            initial_backoff: limits::DEFAULT_INITIAL_BACKOFF,
+            max_backoff: limits::DEFAULT_MAX_BACKOFF,
+            call_timeout: limits::DEFAULT_CALL_TIMEOUT,
         }
     }
 }

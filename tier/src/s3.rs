@@ -27,11 +27,9 @@ pub(super) fn open_s3(url: &Url, raw: &str) -> Result<Arc<dyn ObjectStore>, Tier
             url: raw.to_owned(),
             reason: "an s3 url needs a bucket: s3://BUCKET/PREFIX".to_owned(),
         })?;
-    // Retries belong to `RetryStore`, one policy with a per-call timeout; the
-    // client's own retries (10 attempts over up to 3 minutes) would hide a
-    // failing store behind minutes of silence.
+    // Retries belong to `RetryStore` (see `S3_CLIENT_MAX_RETRIES`).
     let no_client_retries = object_store::RetryConfig {
-        max_retries: 0,
+        max_retries: super::limits::S3_CLIENT_MAX_RETRIES,
         ..object_store::RetryConfig::default()
     };
     let mut builder = AmazonS3Builder::from_env()
