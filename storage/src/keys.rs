@@ -101,6 +101,19 @@ pub enum Tag {
     /// when that state is created, so expiry finds a producer's states
     /// without scanning every partition.
     ProducerPartitions = 23,
+    /// `(24, gateway_id: u32)` → a live gateway's registration (JSON,
+    /// [`crate::registry::GatewayRecord`]): its Kafka advertised address,
+    /// zone and lease deadline. Renewed in the background; a gateway whose
+    /// lease ran out is removed by the next live gateway that renews.
+    Gateway = 24,
+    /// `(25,)` → the last gateway id handed out, u32 LE. Ids are never
+    /// reused, so a Kafka broker id always names one gateway process.
+    GatewayIdCounter = 25,
+    /// `(26,)` → the membership generation, i64 LE: advanced in the
+    /// transaction that adds or removes any gateway, so one generation is
+    /// one set of gateways. Kafka leader epochs are this generation, so a
+    /// partition never has two leaders under one epoch.
+    GatewayGeneration = 26,
 }
 
 /// The key space of one Stratus cluster.
@@ -274,6 +287,23 @@ impl KeySpace {
             .ok()
             .filter(|(tag, _)| *tag == Tag::DeletedTopic as u16)
             .map(|(_, id)| id)
+    }
+
+    pub fn gateway(&self, gateway_id: u32) -> Vec<u8> {
+        self.root.pack(&(Tag::Gateway as u16, gateway_id))
+    }
+
+    /// `[begin, end)` covering every gateway registration.
+    pub fn gateways_range(&self) -> (Vec<u8>, Vec<u8>) {
+        self.root.subspace(&(Tag::Gateway as u16,)).range()
+    }
+
+    pub fn gateway_id_counter(&self) -> Vec<u8> {
+        self.root.pack(&(Tag::GatewayIdCounter as u16,))
+    }
+
+    pub fn gateway_generation(&self) -> Vec<u8> {
+        self.root.pack(&(Tag::GatewayGeneration as u16,))
     }
 
     pub fn producer_id_counter(&self) -> Vec<u8> {
@@ -498,6 +528,21 @@ mod tests {
         assert_eq!(Tag::GroupRecord as u16, 16);
         assert_eq!(Tag::GroupMember as u16, 17);
         assert_eq!(Tag::GroupOffset as u16, 18);
+    }
+
+    #[test]
+    fn gateway_keys_are_pinned() {
+        let keys = KeySpace::new("c");
+        let hex = |b: Vec<u8>| b.iter().map(|x| format!("{x:02x}")).collect::<String>();
+        assert_eq!(hex(keys.gateway(5)), "02737472617475730002630015181505");
+        assert_eq!(
+            hex(keys.gateway_id_counter()),
+            "0273747261747573000263001519"
+        );
+        assert_eq!(
+            hex(keys.gateway_generation()),
+            "027374726174757300026300151a"
+        );
     }
 
     #[test]

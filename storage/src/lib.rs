@@ -1,6 +1,6 @@
 //! The domain above the metadata store: the key layout, the partition log
-//! (append, commit, read), topics, producer state, consumer groups and trigger
-//! definitions.
+//! (append, commit, read), topics, producer state, consumer groups, trigger
+//! definitions and the gateway registry.
 //!
 //! Byte formats live in `stratus-format`, the metadata seam in `stratus-meta`
 //! and object-store tiers in `stratus-tier`; this crate composes them and never
@@ -9,5 +9,6 @@
 pub mod group;
 pub mod keys;
 pub mod log;
+pub mod registry;
 pub mod topic;
 pub mod trigger;
