@@ -6,6 +6,7 @@
 //! everything else lives here, so tests use the same types the binary does
 //! (the settings, the `STRATUS_*` names) instead of reading source files.
 
+mod bench;
 mod client;
 mod compactor;
 pub mod config_env;
@@ -63,7 +64,8 @@ enum Command {
     Dispatcher(dispatcher::DispatcherArgs),
     /// Run benchmark workloads (loadtests/workloads/*.yaml) against Stratus
     /// or NATS JetStream: throughput, latency, CPU, memory, requests, cost.
-    Bench(stratus_loadtest::LoadtestArgs),
+    #[cfg_attr(not(feature = "bench"), command(hide = true, disable_help_flag = true))]
+    Bench(bench::BenchArgs),
     /// Show a running gateway's throughput, latency percentiles, errors and
     /// in-flight bytes from its /metrics endpoint, refreshed every --interval.
     Status(status::StatusArgs),
@@ -96,7 +98,7 @@ pub fn run(cli: Cli) -> ExitCode {
             Command::Group(command) => group::run(command).await,
             Command::Trigger(command) => trigger::run(command).await,
             Command::Dispatcher(args) => dispatcher::run(args).await,
-            Command::Bench(args) => stratus_loadtest::run(args).await,
+            Command::Bench(args) => bench::run(args).await,
             Command::Status(args) => status::run(args).await,
             Command::Config(command) => config_env::run(&command),
         }

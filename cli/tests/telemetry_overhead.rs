@@ -6,7 +6,7 @@
 //! check: ignored by default, run in release mode:
 //!
 //! ```sh
-//! cargo test --release -p stratus-cli --test telemetry_overhead -- --ignored --nocapture
+//! cargo test --release -p stratus-cli --features bench --test telemetry_overhead -- --ignored --nocapture
 //! ```
 
 mod obs;

@@ -255,7 +255,7 @@ fn stratus_binary(args: &LoadtestArgs) -> anyhow::Result<PathBuf> {
         return Ok(beside);
     }
     anyhow::bail!(
-        "no `stratus` binary next to {}; build it (cargo build --release -p stratus-cli) or pass --stratus-bin",
+        "no `stratus` binary next to {}; build it (cargo build --release -p stratus-cli --features bench) or pass --stratus-bin",
         exe.display()
     )
 }
