@@ -4,10 +4,12 @@
 //!
 //! Byte formats live in `stratus-format`, the metadata seam in `stratus-meta`
 //! and object-store tiers in `stratus-tier`; this crate composes them and never
-//! touches the network. The gateway and compactor drive these types.
+//! touches the network. The gateway and compactor drive these types. Every
+//! bound of the crate is in [`limits`].
 
 pub mod group;
 pub mod keys;
+pub mod limits;
 pub mod log;
 pub mod registry;
 pub mod topic;

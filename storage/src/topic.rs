@@ -4,9 +4,11 @@
 use serde::{Deserialize, Serialize};
 use stratus_format::names::{self, TopicNameError};
 
-pub use stratus_format::names::MAX_TOPIC_NAME_LEN;
-/// Most partitions one topic may have.
-pub const MAX_PARTITIONS: u32 = 100_000;
+use crate::limits::{
+    DEFAULT_DELETE_RETENTION_MS, DEFAULT_MAX_COMPACTION_LAG_MS, DEFAULT_MAX_MESSAGE_BYTES,
+    DEFAULT_RETENTION_MS,
+};
+pub use crate::limits::{MAX_MESSAGE_BYTES_LIMIT, MAX_PARTITIONS, MAX_TOPIC_NAME_LEN};
 
 /// How old data leaves a partition.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -19,7 +21,8 @@ pub enum CleanupPolicy {
     Compact,
 }
 
-/// Per-topic configuration, with Kafka's names and meanings.
+/// Per-topic configuration, with Kafka's names and meanings; the defaults are
+/// in [`crate::limits`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TopicConfig {
     /// `retention.ms`: records older than this are deleted; -1 keeps them forever.
@@ -42,29 +45,25 @@ pub struct TopicConfig {
 }
 
 fn default_delete_retention_ms() -> i64 {
-    24 * 60 * 60 * 1000
+    DEFAULT_DELETE_RETENTION_MS
 }
 
 fn default_max_compaction_lag_ms() -> i64 {
-    5 * 60 * 1000
+    DEFAULT_MAX_COMPACTION_LAG_MS
 }
 
 impl Default for TopicConfig {
     fn default() -> Self {
         Self {
-            retention_ms: 7 * 24 * 60 * 60 * 1000,
+            retention_ms: DEFAULT_RETENTION_MS,
             retention_bytes: -1,
             cleanup_policy: CleanupPolicy::Delete,
-            max_message_bytes: 1024 * 1024,
+            max_message_bytes: DEFAULT_MAX_MESSAGE_BYTES,
             delete_retention_ms: default_delete_retention_ms(),
             max_compaction_lag_ms: default_max_compaction_lag_ms(),
         }
     }
 }
-
-/// The largest `max.message.bytes` a topic may set: a record must fit in one
-/// metadata-free WAL chunk well below the gateway's request limit.
-pub const MAX_MESSAGE_BYTES_LIMIT: u32 = 64 * 1024 * 1024;
 
 /// A topic as persisted in metadata (JSON; add fields with defaults, never remove).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -5,6 +5,7 @@
 use super::record::{Assignment, MemberRecord, Strategy, normalize};
 use super::state::{GroupState, read_topic};
 use super::{GroupError, GroupLimits, Groups, MemberState, validate_group_id, validate_member_id};
+use crate::limits::MEMBER_ID_CLIENT_PREFIX_BYTES;
 use stratus_meta::run;
 
 /// What a member asks for when it joins.
@@ -19,6 +20,13 @@ pub struct JoinSpec {
     pub strategy: Strategy,
     /// Partitions the member is consuming (when rejoining).
     pub owned: Assignment,
+}
+
+/// The front of `client_id` that starts a member id the server chooses: at
+/// most [`MEMBER_ID_CLIENT_PREFIX_BYTES`], cut at a character boundary, so
+/// the id stays within [`super::MAX_ID_LEN`] whatever the client id.
+fn client_prefix(client_id: &str) -> &str {
+    &client_id[..client_id.floor_char_boundary(MEMBER_ID_CLIENT_PREFIX_BYTES)]
 }
 
 /// Checks that `member_id` may join: the group's strategy matches (unless
@@ -109,7 +117,7 @@ impl Groups {
             }
             _ => format!(
                 "{}-{}",
-                spec.client_id.chars().take(64).collect::<String>(),
+                client_prefix(&spec.client_id),
                 ulid::Ulid::generate()
             ),
         };

@@ -28,13 +28,9 @@ pub use membership::JoinSpec;
 pub use offsets::{CommitOffset, Committed};
 pub use record::{Assignment, GroupRecord, MemberRecord, OffsetRecord, Strategy, holds, normalize};
 
-/// Longest group or member id.
-pub const MAX_ID_LEN: usize = 249;
-/// Largest metadata string stored with a committed offset (Kafka's
-/// `offset.metadata.max.bytes` default).
-pub const MAX_OFFSET_METADATA_BYTES: usize = 4096;
+pub use crate::limits::{MAX_ID_LEN, MAX_OFFSET_METADATA_BYTES};
 
-/// Limits every group operation enforces.
+/// Limits every group operation enforces; the default is in [`crate::limits`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct GroupLimits {
     /// Most live members one group may have.
@@ -43,7 +39,9 @@ pub struct GroupLimits {
 
 impl Default for GroupLimits {
     fn default() -> Self {
-        Self { max_members: 1000 }
+        Self {
+            max_members: crate::limits::DEFAULT_MAX_GROUP_MEMBERS,
+        }
     }
 }
 

@@ -8,8 +8,8 @@ use object_store::memory::InMemory;
 use super::membership::JoinSpec;
 use super::*;
 use crate::log::{Log, LogConfig};
-use stratus_meta::memory::MemoryMetaStore;
 use crate::topic::TopicConfig;
+use stratus_meta::memory::MemoryMetaStore;
 
 const SESSION: i64 = 10_000;
 
@@ -311,4 +311,20 @@ async fn a_recreated_topic_does_not_inherit_offsets_and_a_grown_topic_rebalances
         a.assignment,
         BTreeMap::from([("t".to_owned(), vec![0, 1, 2])])
     );
+}
+
+#[tokio::test]
+async fn a_server_chosen_member_id_is_valid_whatever_the_client_id() {
+    let (groups, _log) = setup(1).await;
+    for client_id in ["😀".repeat(100), "é".repeat(100), "c".repeat(300)] {
+        let spec = JoinSpec {
+            client_id: client_id.clone(),
+            ..spec(None)
+        };
+        let state = groups.join("g", &spec, 0).await.unwrap();
+        assert!(state.member_id.len() <= MAX_ID_LEN, "{}", state.member_id);
+        let prefix = state.member_id.rsplit_once('-').unwrap().0;
+        assert!(client_id.starts_with(prefix) && !prefix.is_empty());
+        groups.leave("g", &state.member_id, 1).await.unwrap();
+    }
 }

@@ -19,17 +19,11 @@ use super::entry::{
 use super::producer::{ProducerBatch, SequenceCheck};
 use super::{Log, LogError};
 use crate::keys::encode_i64;
-use stratus_meta::{MetaError, Transaction, run};
 use stratus_format::wal_object::{ChunkEntry, WalObjectBuilder};
+use stratus_meta::{MetaError, Transaction, run};
 
-/// Commits whose outcome stays unknown after this many re-checks fail the flush.
-const MAX_UNKNOWN_RESULT_RECHECKS: usize = 5;
-
-/// A WAL object is never given offsets once it is this old (by the time in
-/// its ULID key). The compactor deletes uncommitted objects only after its
-/// orphan grace period, which must be longer, so it can never delete an
-/// object that a slow gateway is still about to commit.
-pub const COMMIT_DEADLINE: std::time::Duration = std::time::Duration::from_secs(120);
+pub use crate::limits::COMMIT_DEADLINE;
+use crate::limits::MAX_UNKNOWN_RESULT_RECHECKS;
 
 /// One encoded record batch bound for a partition.
 #[derive(Debug, Clone)]

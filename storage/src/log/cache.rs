@@ -9,6 +9,8 @@ use bytes::Bytes;
 use quick_cache::Weighter;
 use quick_cache::sync::Cache;
 
+use crate::limits::{CHUNK_CACHE_MAX_ITEMS, CHUNK_CACHE_MIN_ITEMS, TYPICAL_CHUNK_BYTES};
+
 type ChunkKey = (String, u64);
 
 #[derive(Debug, Clone, Copy)]
@@ -30,14 +32,12 @@ pub struct ChunkCache {
     misses: AtomicU64,
 }
 
-/// Assumed average chunk size, only to size the cache's bookkeeping.
-const TYPICAL_CHUNK_BYTES: u64 = 16 * 1024;
-
 impl ChunkCache {
     /// A cache holding at most `capacity_bytes`; 0 disables caching.
     pub fn new(capacity_bytes: u64) -> Self {
         let inner = (capacity_bytes > 0).then(|| {
-            let items = (capacity_bytes / TYPICAL_CHUNK_BYTES).clamp(16, 1 << 20);
+            let items = (capacity_bytes / TYPICAL_CHUNK_BYTES)
+                .clamp(CHUNK_CACHE_MIN_ITEMS, CHUNK_CACHE_MAX_ITEMS);
             Cache::with_weighter(items as usize, capacity_bytes, ByteWeighter)
         });
         Self {

@@ -16,6 +16,7 @@ use std::sync::Arc;
 use object_store::ObjectStore;
 
 use crate::keys::KeySpace;
+use crate::limits;
 use stratus_meta::{MetaStore, RetryPolicy};
 
 pub use append::{
@@ -31,7 +32,7 @@ pub use producer::{
 pub use producer_expiry::ProducerExpiry;
 pub use read::{OffsetQuery, PartitionState, ReadResult};
 
-/// Settings of a [`Log`].
+/// Settings of a [`Log`]; the defaults are in [`crate::limits`].
 #[derive(Debug, Clone)]
 pub struct LogConfig {
     /// Name of the cluster; all its keys live under it.
@@ -46,8 +47,8 @@ impl Default for LogConfig {
     fn default() -> Self {
         Self {
             cluster: "default".to_owned(),
-            chunk_cache_bytes: 256 * 1024 * 1024,
-            max_chunks_per_read: 64,
+            chunk_cache_bytes: limits::DEFAULT_CHUNK_CACHE_BYTES,
+            max_chunks_per_read: limits::DEFAULT_MAX_CHUNKS_PER_READ,
         }
     }
 }

@@ -15,9 +15,7 @@ use super::{Log, LogError};
 use crate::keys::{decode_i64, encode_i64};
 use stratus_meta::{MetaError, Transaction, run};
 
-/// Batches per producer and partition remembered for deduplication; a
-/// producer may have this many requests in flight per partition.
-pub const PRODUCER_WINDOW: usize = 5;
+pub use crate::limits::PRODUCER_WINDOW;
 
 /// The producer fields of one batch, as carried in its RecordBatch v2 header.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

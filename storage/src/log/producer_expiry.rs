@@ -14,17 +14,14 @@
 //!
 //! Each transaction re-reads the activity key, so a producer that writes
 //! while it is being expired is left alone (the transaction conflicts and
-//! then sees the new time). States are cleared [`EXPIRE_BATCH`] at a time,
-//! the activity key last, so an interrupted expiry is finished by the next
-//! pass.
+//! then sees the new time). States are cleared [`PRODUCER_EXPIRY_BATCH`] at
+//! a time, the activity key last, so an interrupted expiry is finished by the
+//! next pass.
 
 use super::{Log, LogError};
 use crate::keys::decode_i64;
+use crate::limits::PRODUCER_EXPIRY_BATCH;
 use stratus_meta::{RangeOptions, run};
-
-/// Keys one expiry transaction reads or clears, far below FoundationDB's
-/// 10 MB transaction limit.
-const EXPIRE_BATCH: usize = 500;
 
 /// What one expiry sweep removed.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -45,7 +42,7 @@ impl Log {
                 let (from, end) = (&from, &end);
                 Box::pin(async move {
                     let options = RangeOptions {
-                        limit: EXPIRE_BATCH,
+                        limit: PRODUCER_EXPIRY_BATCH,
                         reverse: false,
                         snapshot: true,
                     };
@@ -63,7 +60,8 @@ impl Log {
                     expiry.partition_states += states;
                 }
             }
-            let Some((last, _)) = page.last().filter(|_| page.len() == EXPIRE_BATCH) else {
+            let Some((last, _)) = page.last().filter(|_| page.len() == PRODUCER_EXPIRY_BATCH)
+            else {
                 return Ok(expiry);
             };
             from = last.to_vec();
@@ -89,7 +87,7 @@ impl Log {
                     }
                     let (begin, end) = self.keys.producer_partitions_range(producer_id);
                     let options = RangeOptions {
-                        limit: EXPIRE_BATCH,
+                        limit: PRODUCER_EXPIRY_BATCH,
                         reverse: false,
                         snapshot: false,
                     };
@@ -102,7 +100,7 @@ impl Log {
                         }
                         tx.clear(key)?;
                     }
-                    let finished = states.len() < EXPIRE_BATCH;
+                    let finished = states.len() < PRODUCER_EXPIRY_BATCH;
                     if finished {
                         tx.clear(&self.keys.producer_epoch(producer_id))?;
                         tx.clear(&activity)?;

@@ -1,0 +1,198 @@
+//! Every bound of the storage domain, in one table: the write path's
+//! deadlines, producer state, the chunk cache, consumer groups and topics.
+//!
+//! Values that are settings elsewhere appear here as their defaults:
+//! [`crate::log::LogConfig`], [`crate::group::GroupLimits`] and
+//! [`crate::topic::TopicConfig`] (per topic, with Kafka's names) take theirs
+//! from this table. The rest are contracts between processes or formats and
+//! stay fixed: [`COMMIT_DEADLINE`] is also what the compactor's orphan grace
+//! is checked against, so a gateway and a compactor must agree on it. The
+//! tests at the bottom check how the bounds relate, to each other and to the
+//! metadata store's and the tiers' own limits.
+//!
+//! Bounds of trigger definitions live with them, in `crate::trigger`.
+
+use std::time::Duration;
+
+// The write path.
+
+/// A WAL object is never given offsets once it is this old (by the time in
+/// its ULID key, taken before its PUT). The compactor deletes uncommitted
+/// objects only after its orphan grace period, which must be at least twice
+/// this, so it can never delete an object that a slow gateway is still about
+/// to commit.
+pub const COMMIT_DEADLINE: Duration = Duration::from_secs(120);
+/// Commits whose outcome stays unknown after this many re-checks fail the
+/// flush: each re-check is a whole metadata transaction, and an outcome that
+/// stays unknown that often means the store is unhealthy, not unlucky.
+pub(crate) const MAX_UNKNOWN_RESULT_RECHECKS: usize = 5;
+/// Batches per producer and partition remembered for deduplication; a
+/// producer may have this many requests in flight per partition (Kafka's
+/// limit for idempotent producers, `max.in.flight.requests.per.connection`).
+pub const PRODUCER_WINDOW: usize = 5;
+/// Keys one producer-expiry transaction reads or clears, far below the
+/// metadata store's transaction size limit.
+pub(crate) const PRODUCER_EXPIRY_BATCH: usize = 500;
+
+// The read path (`LogConfig` defaults and the chunk cache).
+
+/// Bytes of chunk data a gateway keeps in memory for readers
+/// (`LogConfig::chunk_cache_bytes`): enough for consumers tailing a few
+/// hundred busy partitions to read from memory.
+pub const DEFAULT_CHUNK_CACHE_BYTES: u64 = 256 * 1024 * 1024;
+/// Most index entries one read visits (`LogConfig::max_chunks_per_read`): a
+/// fetch of small chunks stops after this many ranged GETs.
+pub const DEFAULT_MAX_CHUNKS_PER_READ: usize = 64;
+/// Assumed average chunk size, only to size the chunk cache's bookkeeping.
+pub(crate) const TYPICAL_CHUNK_BYTES: u64 = 16 * 1024;
+/// Fewest and most entries the chunk cache's bookkeeping is sized for.
+pub(crate) const CHUNK_CACHE_MIN_ITEMS: u64 = 16;
+pub(crate) const CHUNK_CACHE_MAX_ITEMS: u64 = 1 << 20;
+
+// Consumer groups.
+
+/// Longest group or member id, in bytes (Kafka's longest name).
+pub const MAX_ID_LEN: usize = 249;
+/// Largest metadata string stored with a committed offset (Kafka's
+/// `offset.metadata.max.bytes` default).
+pub const MAX_OFFSET_METADATA_BYTES: usize = 4096;
+/// Most live members one group may have (`GroupLimits::max_members`); every
+/// join and heartbeat reads them all.
+pub const DEFAULT_MAX_GROUP_MEMBERS: usize = 1000;
+/// Bytes of the client id kept at the front of a member id the server
+/// chooses (the rest is a ULID).
+pub(crate) const MEMBER_ID_CLIENT_PREFIX_BYTES: usize = 64;
+
+// Topics.
+
+/// Longest topic name, as in Kafka; Kafka's naming rules live in
+/// `stratus_format::names`, which clients share.
+pub use stratus_format::names::MAX_TOPIC_NAME_LEN;
+/// Most partitions one topic may have.
+pub const MAX_PARTITIONS: u32 = 100_000;
+/// The largest `max.message.bytes` a topic may set: a record must fit in one
+/// metadata-free WAL chunk well below the gateway's request limit.
+pub const MAX_MESSAGE_BYTES_LIMIT: u32 = 64 * 1024 * 1024;
+/// `retention.ms` of a new topic: 7 days, Kafka's default.
+pub const DEFAULT_RETENTION_MS: i64 = 7 * 24 * 60 * 60 * 1000;
+/// `max.message.bytes` of a new topic: 1 MiB, Kafka's default.
+pub const DEFAULT_MAX_MESSAGE_BYTES: u32 = 1024 * 1024;
+/// `delete.retention.ms` of a new topic: 1 day, Kafka's default.
+pub const DEFAULT_DELETE_RETENTION_MS: i64 = 24 * 60 * 60 * 1000;
+/// `max.compaction.lag.ms` of a new topic. Kafka's default is unbounded;
+/// ours is 5 minutes, so a duplicate key's lifetime is bounded out of the box.
+pub const DEFAULT_MAX_COMPACTION_LAG_MS: i64 = 5 * 60 * 1000;
+
+#[cfg(test)]
+mod tests {
+    use stratus_meta::RetryPolicy;
+    use stratus_meta::limits::{MAX_KEY_BYTES, MAX_TRANSACTION_BYTES, MAX_VALUE_BYTES};
+    use stratus_tier::RetryConfig;
+
+    use super::*;
+    use crate::group::{GroupLimits, OffsetRecord};
+    use crate::keys::KeySpace;
+    use crate::log::LogConfig;
+    use crate::topic::TopicConfig;
+
+    #[test]
+    fn a_wal_object_can_still_commit_after_a_slow_put_and_a_slow_commit() {
+        // The ULID in a WAL object's key is taken before its PUT: a PUT that
+        // succeeds on its last attempt leaves time to commit.
+        let put = stratus_tier::limits::longest_call(&RetryConfig::default());
+        assert!(put < COMMIT_DEADLINE, "{put:?}");
+        // The deadline is checked before the offset transaction runs; the
+        // transaction and its retries end within one more deadline, so the
+        // object is committed (or given up) before twice the deadline, the
+        // shortest orphan grace the compactor accepts.
+        let commit = stratus_meta::limits::longest_run(&RetryPolicy::default());
+        assert!(commit <= COMMIT_DEADLINE, "{commit:?}");
+        const { assert!(MAX_UNKNOWN_RESULT_RECHECKS >= 1) };
+    }
+
+    #[test]
+    fn producer_state_bounds() {
+        // The persisted state counts its batches in one byte.
+        const { assert!(PRODUCER_WINDOW >= 1 && PRODUCER_WINDOW <= u8::MAX as usize) };
+        // One expiry transaction clears a batch of states and their index
+        // keys, the epoch and the activity key, and reads conflict on the
+        // activity key and the range; with the longest ids that stays far
+        // below the transaction limit.
+        let keys = KeySpace::new(&"c".repeat(MAX_TOPIC_NAME_LEN));
+        let (id, topic, partition) = (i64::MAX, u128::MAX, u32::MAX);
+        let per_state = keys.producer_state(topic, partition, id).len()
+            + keys.producer_partition(id, topic, partition).len();
+        let (begin, end) = keys.producer_partitions_range(id);
+        let activity = keys.producer_activity(id).len();
+        let bytes = PRODUCER_EXPIRY_BATCH * per_state
+            + keys.producer_epoch(id).len()
+            + 3 * activity
+            + 1
+            + begin.len()
+            + end.len();
+        assert!(bytes <= MAX_TRANSACTION_BYTES / 10, "{bytes}");
+    }
+
+    #[test]
+    fn log_defaults_and_chunk_cache_sizing() {
+        let config = LogConfig::default();
+        assert_eq!(config.chunk_cache_bytes, DEFAULT_CHUNK_CACHE_BYTES);
+        assert_eq!(config.max_chunks_per_read, DEFAULT_MAX_CHUNKS_PER_READ);
+        // 0 turns the cache off; the default must not.
+        assert!(config.chunk_cache_bytes > 0);
+        assert!(config.max_chunks_per_read >= 1);
+        const { assert!(TYPICAL_CHUNK_BYTES > 0) };
+        const { assert!(CHUNK_CACHE_MIN_ITEMS <= CHUNK_CACHE_MAX_ITEMS) };
+        // The default cache is sized by its bytes, not by the clamp.
+        let items = config.chunk_cache_bytes / TYPICAL_CHUNK_BYTES;
+        assert!((CHUNK_CACHE_MIN_ITEMS..=CHUNK_CACHE_MAX_ITEMS).contains(&items));
+    }
+
+    #[test]
+    fn group_ids_and_offsets_fit_in_metadata() {
+        assert_eq!(
+            GroupLimits::default().max_members,
+            DEFAULT_MAX_GROUP_MEMBERS
+        );
+        const { assert!(DEFAULT_MAX_GROUP_MEMBERS > 0) };
+        // A member id the server chooses is always a valid member id.
+        let ulid_len = ulid::Ulid::generate().to_string().len();
+        assert!(MEMBER_ID_CLIENT_PREFIX_BYTES + 1 + ulid_len <= MAX_ID_LEN);
+        // The longest keys, even under a cluster name as long as a topic
+        // name (the cluster name itself has no bound).
+        let keys = KeySpace::new(&"c".repeat(MAX_TOPIC_NAME_LEN));
+        let (group, member) = ("g".repeat(MAX_ID_LEN), "m".repeat(MAX_ID_LEN));
+        let topic = "t".repeat(MAX_TOPIC_NAME_LEN);
+        for key in [
+            keys.group(&group),
+            keys.group_member(&group, &member),
+            keys.group_offset(&group, &topic, u32::MAX),
+            keys.topic_by_name(&topic),
+        ] {
+            assert!(key.len() <= MAX_KEY_BYTES, "{}", key.len());
+        }
+        // The largest committed offset, with metadata JSON escapes at six
+        // bytes a byte, fits in one value.
+        let record = OffsetRecord {
+            offset: i64::MAX,
+            metadata: "\u{1}".repeat(MAX_OFFSET_METADATA_BYTES),
+            topic_id: u128::MAX,
+            generation: i64::MAX,
+            committed_ms: i64::MAX,
+        };
+        let value = serde_json::to_vec(&record).unwrap();
+        assert!(value.len() <= MAX_VALUE_BYTES, "{}", value.len());
+    }
+
+    #[test]
+    fn topic_defaults_are_inside_their_limits() {
+        let config = TopicConfig::default();
+        config.validate().unwrap();
+        assert_eq!(config.retention_ms, DEFAULT_RETENTION_MS);
+        assert_eq!(config.max_message_bytes, DEFAULT_MAX_MESSAGE_BYTES);
+        assert_eq!(config.delete_retention_ms, DEFAULT_DELETE_RETENTION_MS);
+        assert_eq!(config.max_compaction_lag_ms, DEFAULT_MAX_COMPACTION_LAG_MS);
+        const { assert!(DEFAULT_MAX_MESSAGE_BYTES <= MAX_MESSAGE_BYTES_LIMIT) };
+        const { assert!(MAX_PARTITIONS >= 1) };
+    }
+}
