@@ -140,7 +140,10 @@ fn observe_metadata_retries() {
 }
 
 /// The `/metrics` address of a process: the setting, or for `stratus dev`
-/// the gateway's port + 1 (an ephemeral port when the gateway's is).
+/// the gateway's port + 1 — but when the gateway's port is ephemeral (0),
+/// an ephemeral port of its own, never "whatever the gateway got + 1": that
+/// neighbour is often taken by another process. The bound address is printed
+/// at start, which is where tests and tools read it.
 pub(crate) fn metrics_listen(settings: &ServerSettings, dev: bool) -> Option<SocketAddr> {
     if settings.telemetry.metrics_listen.is_some() || !dev {
         return settings.telemetry.metrics_listen;
@@ -151,4 +154,44 @@ pub(crate) fn metrics_listen(settings: &ServerSettings, dev: bool) -> Option<Soc
         port => port.checked_add(1)?,
     };
     Some(SocketAddr::new(grpc.ip(), port))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings(grpc: &str, metrics: Option<&str>) -> ServerSettings {
+        let mut settings = ServerSettings::default();
+        settings.gateway.listen = grpc.parse().unwrap();
+        settings.telemetry.metrics_listen = metrics.map(|m| m.parse().unwrap());
+        settings
+    }
+
+    fn addr(text: &str) -> Option<SocketAddr> {
+        Some(text.parse().unwrap())
+    }
+
+    #[test]
+    fn dev_serves_metrics_beside_a_fixed_grpc_port_and_anywhere_beside_an_ephemeral_one() {
+        let fixed = settings("127.0.0.1:7400", None);
+        assert_eq!(metrics_listen(&fixed, true), addr("127.0.0.1:7401"));
+        let ephemeral = settings("127.0.0.1:0", None);
+        assert_eq!(metrics_listen(&ephemeral, true), addr("127.0.0.1:0"));
+        // The last port has no neighbour: no endpoint rather than a wrong one.
+        assert_eq!(
+            metrics_listen(&settings("127.0.0.1:65535", None), true),
+            None
+        );
+    }
+
+    #[test]
+    fn the_setting_wins_and_only_dev_has_a_default() {
+        let set = settings("127.0.0.1:0", Some("127.0.0.1:9100"));
+        assert_eq!(metrics_listen(&set, true), addr("127.0.0.1:9100"));
+        assert_eq!(metrics_listen(&set, false), addr("127.0.0.1:9100"));
+        assert_eq!(
+            metrics_listen(&settings("127.0.0.1:7400", None), false),
+            None
+        );
+    }
 }

@@ -80,7 +80,8 @@ struct CommonArgs {
     #[arg(long, value_parser = ["text", "json"])]
     log_format: Option<String>,
     /// Serve Prometheus metrics at http://ADDR/metrics [`stratus dev`
-    /// default: the gRPC port + 1].
+    /// default: the gRPC port + 1, or an ephemeral port when the gRPC port
+    /// is 0; the address bound is printed].
     #[arg(long)]
     metrics_listen: Option<std::net::SocketAddr>,
 }

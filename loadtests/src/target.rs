@@ -1,11 +1,12 @@
 //! Brokers the tool starts itself, so it can measure them: a `stratus dev`
 //! process (with the workload's `STRATUS_*` settings) or a `nats-server -js`,
-//! each on a fresh data directory and a free loopback port, stopped with
-//! SIGTERM at the end. Its CPU time and peak RSS come from `/proc`; Stratus's
+//! each on a fresh data directory and an ephemeral loopback port (port 0, or
+//! NATS's `-1`: the broker binds it and prints what it got, which is read
+//! back, so no port is picked here and raced for), stopped with SIGTERM at
+//! the end. Its CPU time and peak RSS come from `/proc`; Stratus's
 //! object-store request counts from the line it logs when it stops.
 
 use std::io::{BufRead, BufReader};
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -38,10 +39,6 @@ pub struct StoreRequests {
     pub other: u64,
 }
 
-fn free_port() -> anyhow::Result<u16> {
-    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
-}
-
 impl Spawned {
     /// Starts `stratus dev` from `binary` with `env`.
     pub fn stratus(
@@ -50,19 +47,14 @@ impl Spawned {
         quic: bool,
     ) -> anyhow::Result<Self> {
         let dir = tempfile::tempdir()?;
-        let port = free_port()?;
         let log = dir.path().join("stratus.log");
         let mut command = Command::new(binary);
         command
             .args(["dev", "--data-dir"])
             .arg(dir.path().join("data"))
-            .args([
-                "--listen",
-                &format!("127.0.0.1:{port}"),
-                "--log-format",
-                "json",
-            ])
-            // Any free UDP port for QUIC (its address is read from what dev prints).
+            // Ephemeral gRPC and QUIC ports (and so an ephemeral /metrics
+            // port too); their addresses are read from what dev prints.
+            .args(["--listen", "127.0.0.1:0", "--log-format", "json"])
             .env("STRATUS_GATEWAY__QUIC__LISTEN", "127.0.0.1:0")
             .envs(env)
             .env("RUST_LOG", "info")
@@ -94,7 +86,7 @@ impl Spawned {
         let url = if quic {
             quic_url(&printed).context("stratus dev printed no quic:// address")?
         } else {
-            format!("grpc://127.0.0.1:{port}")
+            grpc_url(&printed).context("stratus dev printed no gateway address")?
         };
         Ok(Self {
             child,
@@ -107,25 +99,26 @@ impl Spawned {
     /// Starts `nats-server -js` on a fresh store directory.
     pub fn nats() -> anyhow::Result<Self> {
         let dir = tempfile::tempdir()?;
-        let port = free_port()?;
         let log = dir.path().join("nats.log");
         let mut child = Command::new("nats-server")
-            .args(["-js", "-a", "127.0.0.1", "-p", &port.to_string(), "-sd"])
+            // `-p -1`: a random port, logged as it is bound.
+            .args(["-js", "-a", "127.0.0.1", "-p", "-1", "-sd"])
             .arg(dir.path().join("js"))
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()
             .context("starting nats-server (install it with scripts/install-bench-peers)")?;
         let stderr = child.stderr.take().expect("piped");
-        wait_for_lines(
+        let printed = wait_for_lines(
             stderr,
             |l| l.contains("Server is ready"),
             Duration::from_secs(30),
         )
         .context("nats-server did not become ready")?;
+        let url = nats_url(&printed).context("nats-server logged no client address")?;
         Ok(Self {
             child,
-            url: format!("nats://127.0.0.1:{port}"),
+            url,
             log,
             _dir: dir,
         })
@@ -190,6 +183,24 @@ fn wait_for_lines(
     });
     rx.recv_timeout(timeout)
         .map_err(|_| anyhow::anyhow!("no ready line within {timeout:?}"))
+}
+
+/// The gRPC URL of the `gateway   http://ADDR` line `stratus dev` prints.
+fn grpc_url(printed: &str) -> Option<String> {
+    printed
+        .lines()
+        .find_map(|line| line.trim().strip_prefix("gateway"))
+        .and_then(|rest| rest.trim().strip_prefix("http://"))
+        .map(|addr| format!("grpc://{addr}"))
+}
+
+/// The `nats://` URL of the address nats-server logs it listens on
+/// (`... Listening for client connections on 127.0.0.1:4222`).
+fn nats_url(printed: &str) -> Option<String> {
+    printed
+        .lines()
+        .find_map(|line| line.split("Listening for client connections on ").nth(1))
+        .map(|addr| format!("nats://{}", addr.trim()))
 }
 
 /// The `quic://ADDR?ca=CERT` URL `stratus dev` prints.
@@ -278,6 +289,21 @@ mod tests {
         assert_eq!(total.put_bytes, 200);
         assert_eq!(total.get, 4);
         assert_eq!(total.other, 4);
+    }
+
+    #[test]
+    fn broker_addresses_are_read_from_what_the_brokers_print() {
+        let dev = "stratus dev is running\n  gateway   http://127.0.0.1:40123\n  \
+                   quic      quic://127.0.0.1:40124?ca=/d/cert.pem\n  data dir  /d\n";
+        assert_eq!(grpc_url(dev).as_deref(), Some("grpc://127.0.0.1:40123"));
+        assert_eq!(
+            quic_url(dev).as_deref(),
+            Some("quic://127.0.0.1:40124?ca=/d/cert.pem")
+        );
+        let nats = "[1] 2026/12/02 06:05:05.695842 [INF] Listening for client connections on \
+                    127.0.0.1:44837\n[1] 2026/12/02 06:05:05.696 [INF] Server is ready\n";
+        assert_eq!(nats_url(nats).as_deref(), Some("nats://127.0.0.1:44837"));
+        assert_eq!(grpc_url("data dir /d\n"), None);
     }
 
     #[test]
