@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use stratus_compactor::Compactor;
-use stratus_gateway::Gateway;
+use stratus_gateway::{Gateway, GatewayHandle};
 use stratus_meta::MetaStore;
 use stratus_meta::memory::MemoryMetaStore;
 use stratus_meta::redb_store::RedbMetaStore;
@@ -14,7 +14,9 @@ use stratus_storage::log::{Log, LogConfig};
 use stratus_tier::{Counters, layer, open_tier, probe_tier};
 
 use crate::observability::{self, Exposed, Observability};
-use crate::settings::{FlagOverrides, GatewayFlags, LogFormat, ServerSettings, TelemetryFlags};
+use crate::settings::{
+    FlagOverrides, GatewayFlags, KafkaFlags, LogFormat, ServerSettings, TelemetryFlags,
+};
 use crate::signal::wait_for_signal;
 
 #[derive(Debug, Clone, clap::Args)]
@@ -79,6 +81,10 @@ struct CommonArgs {
     /// Log lines as `text` or `json`.
     #[arg(long, value_parser = ["text", "json"])]
     log_format: Option<String>,
+    /// Kafka protocol listen address [default: 127.0.0.1:9092, or a free
+    /// port when the gRPC listen port is 0].
+    #[arg(long)]
+    kafka_listen: Option<std::net::SocketAddr>,
     /// Serve Prometheus metrics at http://ADDR/metrics [`stratus dev`
     /// default: the gRPC port + 1, or an ephemeral port when the gRPC port
     /// is 0; the address bound is printed].
@@ -96,6 +102,9 @@ impl CommonArgs {
             gateway: GatewayFlags {
                 listen: self.listen,
                 linger: self.linger.clone(),
+            },
+            kafka: KafkaFlags {
+                listen: self.kafka_listen,
             },
             telemetry: TelemetryFlags {
                 metrics_listen: self.metrics_listen,
@@ -131,6 +140,8 @@ async fn serve(mut settings: ServerSettings, dev: bool, dispatcher: bool) -> any
     let handle = Gateway::start(settings.gateway.clone(), storage.log.clone()).await?;
     let addr = handle.local_addr();
     let quic_addr = handle.quic_addr();
+    let (stop_kafka, kafka_stopped) = tokio::sync::oneshot::channel::<()>();
+    let kafka = start_kafka(&settings, &handle, &storage, addr, kafka_stopped).await?;
     let exposed = storage.exposed(observability::metrics_listen(&settings, dev), true);
     let observability = Observability::start(telemetry, &settings, exposed).await?;
     // `stratus dev` compacts in-process, so a laptop needs nothing else.
@@ -174,6 +185,9 @@ async fn serve(mut settings: ServerSettings, dev: bool, dispatcher: bool) -> any
         println!("  metadata  {}", settings.metadata);
         println!("  wal tier  {}", storage.wal_url);
         println!("  segments  {}", storage.segments_url);
+        if let Some(kafka) = &kafka {
+            println!("  kafka     {}", kafka_address(kafka));
+        }
         if let Some(metrics) = observability.metrics_addr() {
             println!("  metrics   http://{metrics}/metrics");
         }
@@ -191,6 +205,12 @@ async fn serve(mut settings: ServerSettings, dev: bool, dispatcher: bool) -> any
         if let Some(quic_addr) = quic_addr {
             println!("stratus gateway listening on quic://{quic_addr} (UDP)");
         }
+        if let Some(kafka) = &kafka {
+            println!(
+                "stratus gateway listening on kafka://{}",
+                kafka_address(kafka)
+            );
+        }
         if let Some(metrics) = observability.metrics_addr() {
             println!("metrics at http://{metrics}/metrics");
         }
@@ -199,6 +219,12 @@ async fn serve(mut settings: ServerSettings, dev: bool, dispatcher: bool) -> any
     let _ = stop_dispatcher.send(());
     if let Some(dispatcher) = dispatcher {
         let _ = dispatcher.await;
+    }
+    // Kafka clients leave first (the gateway deregisters), then in-flight
+    // produce calls of every protocol are flushed.
+    let _ = stop_kafka.send(());
+    if let Some(kafka) = kafka {
+        kafka.stopped().await;
     }
     tracing::info!("shutting down: flushing in-flight produce calls");
     handle.shutdown().await;
@@ -210,6 +236,53 @@ async fn serve(mut settings: ServerSettings, dev: bool, dispatcher: bool) -> any
     observability.shutdown().await;
     stop_metadata(&settings);
     Ok(())
+}
+
+/// Starts the Kafka listener when `kafka.enabled`. Left at its default, it
+/// listens on port 9092 of the gRPC listen address's IP, or on a free port
+/// when the gRPC port is ephemeral (so parallel test gateways never collide).
+async fn start_kafka(
+    settings: &ServerSettings,
+    handle: &GatewayHandle,
+    storage: &Storage,
+    grpc: std::net::SocketAddr,
+    stopped: tokio::sync::oneshot::Receiver<()>,
+) -> anyhow::Result<Option<stratus_kafka::stratus::KafkaServer>> {
+    if !settings.kafka.enabled {
+        return Ok(None);
+    }
+    let mut config = settings.kafka.clone();
+    if config.listen == stratus_kafka::KafkaConfig::default().listen {
+        let port = if settings.gateway.listen.port() == 0 {
+            0
+        } else {
+            config.listen.port()
+        };
+        config.listen = std::net::SocketAddr::new(settings.gateway.listen.ip(), port);
+    }
+    let log = &storage.log;
+    let registry = stratus_storage::registry::Registry::new(
+        std::sync::Arc::clone(log.meta()),
+        log.keys().clone(),
+    );
+    let server = stratus_kafka::stratus::start(
+        config,
+        handle.core().clone(),
+        registry,
+        grpc.to_string(),
+        settings.gateway.cluster.clone(),
+        async {
+            let _ = stopped.await;
+        },
+    )
+    .await
+    .context("invalid setting `kafka`")?;
+    Ok(Some(server))
+}
+
+fn kafka_address(kafka: &stratus_kafka::stratus::KafkaServer) -> String {
+    let (host, port) = kafka.advertised();
+    format!("{host}:{port}")
 }
 
 /// The metadata store and tiers of a server process, opened and probed.

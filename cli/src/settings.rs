@@ -9,6 +9,7 @@ use figment::providers::{Env, Format, Serialized, Toml};
 use serde::{Deserialize, Serialize};
 use stratus_compactor::CompactorConfig;
 use stratus_gateway::GatewayConfig;
+use stratus_kafka::KafkaConfig;
 use stratus_telemetry::TelemetryConfig;
 #[cfg(feature = "faults")]
 use stratus_tier::FaultConfig;
@@ -41,6 +42,8 @@ pub struct ServerSettings {
     /// Log lines as `text` or `json`.
     pub(crate) log_format: LogFormat,
     pub(crate) gateway: GatewayConfig,
+    /// The Kafka wire-protocol listener (`[kafka]`).
+    pub(crate) kafka: KafkaConfig,
     pub(crate) compactor: CompactorConfig,
     /// The `/metrics` endpoint and gauge refresh (OTLP export is set by `OTEL_*`).
     pub(crate) telemetry: TelemetryConfig,
@@ -122,6 +125,7 @@ impl Default for ServerSettings {
             wal_faults: String::new(),
             log_format: LogFormat::Text,
             gateway: GatewayConfig::default(),
+            kafka: KafkaConfig::default(),
             compactor: CompactorConfig::default(),
             telemetry: TelemetryConfig::default(),
         }
@@ -143,8 +147,22 @@ pub(crate) struct FlagOverrides {
     pub(crate) log_format: Option<LogFormat>,
     #[serde(skip_serializing_if = "GatewayFlags::is_empty")]
     pub(crate) gateway: GatewayFlags,
+    #[serde(skip_serializing_if = "KafkaFlags::is_empty")]
+    pub(crate) kafka: KafkaFlags,
     #[serde(skip_serializing_if = "TelemetryFlags::is_empty")]
     pub(crate) telemetry: TelemetryFlags,
+}
+
+#[derive(Debug, Default, Serialize)]
+pub(crate) struct KafkaFlags {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) listen: Option<std::net::SocketAddr>,
+}
+
+impl KafkaFlags {
+    fn is_empty(&self) -> bool {
+        self.listen.is_none()
+    }
 }
 
 #[derive(Debug, Default, Serialize)]
@@ -204,6 +222,7 @@ impl ServerSettings {
             .validate()
             .context("invalid gateway configuration")?;
         settings.wal_retry.validate()?;
+        settings.kafka.validate()?;
         settings.compactor.validate()?;
         settings.telemetry.validate(Some(settings.gateway.listen))?;
         settings.wal_fault_config()?;

@@ -28,6 +28,9 @@ pub struct ConfigError {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct KafkaConfig {
+    /// Serve the Kafka protocol at all (on by default: every gateway is a
+    /// Kafka broker).
+    pub enabled: bool,
     /// TCP address to listen on; port 0 picks a free port (see
     /// [`KafkaListener::local_addr`](crate::KafkaListener::local_addr)).
     pub listen: SocketAddr,
@@ -63,6 +66,7 @@ pub struct KafkaConfig {
 impl Default for KafkaConfig {
     fn default() -> Self {
         Self {
+            enabled: true,
             listen: SocketAddr::from(([127, 0, 0, 1], 9092)),
             advertised_host: None,
             advertised_port: None,

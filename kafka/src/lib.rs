@@ -24,6 +24,7 @@ mod handlers;
 pub mod limits;
 mod listener;
 mod session;
+pub mod stratus;
 pub mod versions;
 
 pub use broker::*;

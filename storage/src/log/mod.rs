@@ -10,6 +10,7 @@ mod error;
 mod producer;
 mod producer_expiry;
 mod read;
+mod read_batches;
 
 use std::sync::Arc;
 
@@ -31,6 +32,7 @@ pub use producer::{
 };
 pub use producer_expiry::ProducerExpiry;
 pub use read::{OffsetQuery, PartitionState, ReadResult};
+pub use read_batches::BatchRead;
 
 /// Settings of a [`Log`]; the defaults are in [`crate::limits`].
 #[derive(Debug, Clone)]

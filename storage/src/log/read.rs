@@ -7,10 +7,10 @@ use object_store::ObjectStoreExt;
 use object_store::path::Path;
 
 use super::{IndexEntry, Log, LogError, PartitionHead, TierKind};
-use stratus_format::batch::{DecodedChunk, Offsets, StoredRecord, decode_records};
 use crate::keys::decode_i64;
-use stratus_meta::RangeOptions;
 use crate::topic::TopicRecord;
+use stratus_format::batch::{DecodedChunk, Offsets, StoredRecord, decode_records};
+use stratus_meta::RangeOptions;
 
 /// The readable range of a partition.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -189,7 +189,7 @@ impl Log {
     }
 
     /// Index entries of chunks holding `offset` and after, in offset order.
-    async fn index_entries_from(
+    pub(super) async fn index_entries_from(
         &self,
         topic_id: u128,
         partition: u32,

@@ -1,0 +1,378 @@
+//! [`Broker`] over a running gateway: Kafka requests reach the same produce
+//! path, fetch path and topic administration as gRPC and QUIC, so a record
+//! produced over one protocol is read over the other. Translation only:
+//! every rule (validation, durability, idempotence) is the gateway's.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use stratus_gateway::{
+    Admission, Fetch, FetchPartition as GatewayFetchPartition, GatewayCore, PartitionData,
+    PartitionProduce, Produce, ProducerFields,
+};
+use stratus_storage::log::OffsetQuery;
+use stratus_storage::registry::Membership;
+use stratus_storage::topic::TopicRecord;
+use uuid::Uuid;
+
+use super::membership::Member;
+use super::topic_config;
+use crate::{
+    Appended, Broker, BrokerError, BrokerNode, ClusterView, ConfigChange, ConfigEntry,
+    ConfigResource, DeleteBefore, DeletedTopic, FetchQuery, FetchedPartition, ListedOffset,
+    NewTopic, OffsetSpec, PartitionInfo, PendingAppend, ProduceBatch, ProducerIdentity, TopicInfo,
+    TopicQuery, TopicRef,
+};
+
+/// Byte offsets of the RecordBatch v2 fields checked before submitting.
+const MAGIC_AT: usize = 16;
+const ATTRIBUTES_AT: usize = 21;
+const ATTR_TRANSACTIONAL: u8 = 1 << 4;
+const ATTR_CONTROL: u8 = 1 << 5;
+
+/// The gateway as a Kafka broker.
+#[derive(Debug)]
+pub struct GatewayBroker {
+    core: GatewayCore,
+    member: Arc<Member>,
+    cluster_id: String,
+}
+
+impl GatewayBroker {
+    pub(super) fn new(core: GatewayCore, member: Arc<Member>, cluster_id: String) -> Self {
+        Self {
+            core,
+            member,
+            cluster_id,
+        }
+    }
+
+    async fn membership(&self) -> Result<Arc<Membership>, BrokerError> {
+        self.member
+            .membership()
+            .await
+            .map_err(|e| BrokerError::StorageUnavailable(e.to_string()))
+    }
+
+    fn topic_info(&self, topic: &TopicRecord, membership: &Membership) -> TopicInfo {
+        let epoch = i32::try_from(membership.generation).unwrap_or(i32::MAX);
+        let partitions = (0..topic.partitions)
+            .map(|p| {
+                let leader = membership
+                    .leader(None, topic.id, p)
+                    .map_or(self.member.id(), |g| g.id);
+                PartitionInfo {
+                    index: p as i32,
+                    leader_id: leader as i32,
+                    leader_epoch: epoch,
+                }
+            })
+            .collect();
+        TopicInfo {
+            name: topic.name.clone(),
+            id: Uuid::from_u128(topic.id),
+            partitions,
+        }
+    }
+
+    async fn topic(&self, name: &str) -> Result<Arc<TopicRecord>, BrokerError> {
+        Ok(self.core.topics().cached(name).await?)
+    }
+
+    async fn topic_by_ref(&self, topic: &TopicRef) -> Result<TopicRecord, BrokerError> {
+        match topic {
+            TopicRef::Name(name) => Ok(self.core.topics().describe(name).await?),
+            TopicRef::Id(id) => self
+                .core
+                .topics()
+                .list()
+                .await?
+                .into_iter()
+                .find(|t| t.id == id.as_u128())
+                .ok_or(BrokerError::UnknownTopicId(*id)),
+        }
+    }
+}
+
+fn partition_index(partition: i32) -> Result<u32, BrokerError> {
+    u32::try_from(partition).map_err(|_| {
+        BrokerError::UnknownTopicOrPartition(format!("partition {partition} does not exist"))
+    })
+}
+
+/// Refuses what the gateway would store but Kafka clients must be told
+/// precisely: other record formats and transactional batches.
+fn check_batch_kind(records: &[u8]) -> Result<(), BrokerError> {
+    if let Some(&magic) = records.get(MAGIC_AT)
+        && magic != 2
+    {
+        return Err(BrokerError::UnsupportedForMessageFormat(format!(
+            "records use message format v{magic}; Stratus stores RecordBatch v2 only: \
+             use a client from Kafka 0.11 or later"
+        )));
+    }
+    if let Some(&attributes) = records.get(ATTRIBUTES_AT + 1)
+        && attributes & (ATTR_TRANSACTIONAL | ATTR_CONTROL) != 0
+    {
+        return Err(BrokerError::TransactionsUnsupported);
+    }
+    Ok(())
+}
+
+fn unsupported(what: &str) -> BrokerError {
+    BrokerError::PolicyViolation(format!("{what} is not supported by Stratus yet"))
+}
+
+#[async_trait]
+impl Broker for GatewayBroker {
+    async fn cluster(&self) -> Result<ClusterView, BrokerError> {
+        let membership = self.membership().await?;
+        let brokers = membership
+            .gateways
+            .iter()
+            .filter(|g| g.endpoint.kafka_port != 0)
+            .map(|g| BrokerNode {
+                id: g.id as i32,
+                host: g.endpoint.kafka_host.clone(),
+                port: g.endpoint.kafka_port,
+                rack: g.endpoint.zone.clone(),
+            })
+            .collect();
+        Ok(ClusterView {
+            cluster_id: self.cluster_id.clone(),
+            controller_id: self.member.id() as i32,
+            brokers,
+        })
+    }
+
+    async fn topics(&self, query: TopicQuery) -> Result<Vec<TopicInfo>, BrokerError> {
+        let membership = self.membership().await?;
+        let topics = match query {
+            TopicQuery::All => self.core.topics().list().await?,
+            TopicQuery::Only(refs) => {
+                let mut found = Vec::with_capacity(refs.len());
+                for r in &refs {
+                    match self.topic_by_ref(r).await {
+                        Ok(topic) => found.push(topic),
+                        Err(
+                            BrokerError::UnknownTopicOrPartition(_)
+                            | BrokerError::UnknownTopicId(_),
+                        ) => {}
+                        Err(other) => return Err(other),
+                    }
+                }
+                found
+            }
+        };
+        Ok(topics
+            .iter()
+            .map(|t| self.topic_info(t, &membership))
+            .collect())
+    }
+
+    async fn produce(&self, batch: ProduceBatch) -> Result<PendingAppend, BrokerError> {
+        check_batch_kind(&batch.records)?;
+        let produce = Produce {
+            topic: batch.topic,
+            partitions: vec![PartitionProduce {
+                partition: partition_index(batch.partition)?,
+                data: PartitionData::Batch(batch.records),
+                base_sequence: None,
+            }],
+            unrouted: Vec::new(),
+            producer: ProducerFields::BatchHeaders,
+        };
+        // Kafka clients pipeline and expect the broker to hold them: wait
+        // for budget rather than refuse.
+        let pending = self.core.produce().submit(produce, Admission::Wait).await?;
+        Ok(PendingAppend::new(async move {
+            let acks = pending.acknowledged().await?;
+            let ack = acks.first().ok_or_else(|| {
+                BrokerError::Internal("a produce was answered without offsets".into())
+            })?;
+            Ok(Appended {
+                base_offset: ack.base_offset,
+                log_append_time_ms: None,
+                log_start_offset: -1,
+            })
+        }))
+    }
+
+    async fn fetch(
+        &self,
+        query: FetchQuery,
+    ) -> Result<Vec<Result<FetchedPartition, BrokerError>>, BrokerError> {
+        let mut partitions = Vec::with_capacity(query.partitions.len());
+        for p in &query.partitions {
+            partitions.push(GatewayFetchPartition {
+                topic: p.topic.clone(),
+                partition: partition_index(p.partition)?,
+                offset: p.offset,
+                max_bytes: p.max_bytes,
+            });
+        }
+        let fetch = Fetch {
+            partitions,
+            max_bytes: query.max_bytes,
+            min_bytes: query.min_bytes,
+            max_wait: query.max_wait,
+        };
+        let answers = self.core.fetch().fetch_batches(fetch).await?;
+        Ok(answers
+            .into_iter()
+            .map(|answer| {
+                answer.map_err(BrokerError::from).map(|f| FetchedPartition {
+                    high_watermark: f.read.state.high_watermark,
+                    log_start_offset: f.read.state.log_start_offset,
+                    batches: f.read.batches,
+                })
+            })
+            .collect())
+    }
+
+    async fn list_offsets(
+        &self,
+        topic: &str,
+        partition: i32,
+        spec: OffsetSpec,
+    ) -> Result<Option<ListedOffset>, BrokerError> {
+        let record = self.topic(topic).await?;
+        let query = match spec {
+            OffsetSpec::Earliest => OffsetQuery::Earliest,
+            OffsetSpec::Latest => OffsetQuery::Latest,
+            OffsetSpec::Timestamp(t) => OffsetQuery::Timestamp(t),
+            OffsetSpec::MaxTimestamp => return Err(unsupported("ListOffsets by max timestamp")),
+        };
+        let found = self
+            .core
+            .topics()
+            .resolve_offset(&record, partition_index(partition)?, query)
+            .await?;
+        let epoch = i32::try_from(self.membership().await?.generation).ok();
+        Ok(found.map(|(offset, timestamp_ms)| ListedOffset {
+            offset,
+            timestamp_ms,
+            leader_epoch: epoch,
+        }))
+    }
+
+    async fn create_topic(
+        &self,
+        topic: NewTopic,
+        validate_only: bool,
+    ) -> Result<TopicInfo, BrokerError> {
+        if let Some(factor) = topic.replication_factor
+            && factor != -1
+            && factor < 1
+        {
+            return Err(BrokerError::InvalidReplicationFactor(format!(
+                "replication factor {factor} is invalid; pass -1 or at least 1 (Stratus keeps \
+                 every record in object storage, whatever the factor)"
+            )));
+        }
+        let config = topic_config::topic_config(&topic.configs)?;
+        let membership = self.membership().await?;
+        if validate_only {
+            stratus_storage::topic::validate_topic_name(&topic.name)
+                .map_err(|e| BrokerError::InvalidTopic(e.to_string()))?;
+            stratus_storage::topic::validate_partitions(topic.partitions)
+                .map_err(|e| BrokerError::InvalidPartitions(e.to_string()))?;
+            if self.core.topics().describe(&topic.name).await.is_ok() {
+                return Err(BrokerError::TopicAlreadyExists(format!(
+                    "topic {:?} already exists",
+                    topic.name
+                )));
+            }
+            let record = TopicRecord {
+                id: 1,
+                name: topic.name,
+                partitions: topic.partitions,
+                config,
+                created_at_ms: 0,
+            };
+            return Ok(self.topic_info(&record, &membership));
+        }
+        let record = self
+            .core
+            .topics()
+            .create(&topic.name, topic.partitions, config)
+            .await?;
+        Ok(self.topic_info(&record, &membership))
+    }
+
+    async fn delete_topic(&self, topic: TopicRef) -> Result<DeletedTopic, BrokerError> {
+        let record = self.topic_by_ref(&topic).await?;
+        let deleted = self.core.topics().delete(&record.name).await?;
+        Ok(DeletedTopic {
+            name: deleted.name,
+            id: Uuid::from_u128(deleted.id),
+        })
+    }
+
+    async fn create_partitions(
+        &self,
+        topic: &str,
+        total: u32,
+        _validate_only: bool,
+    ) -> Result<(), BrokerError> {
+        let record = self.topic(topic).await?;
+        if total < record.partitions {
+            return Err(BrokerError::InvalidPartitions(format!(
+                "topic {topic:?} has {} partitions; partitions can be added, never removed",
+                record.partitions
+            )));
+        }
+        if total == record.partitions {
+            return Err(BrokerError::InvalidPartitions(format!(
+                "topic {topic:?} already has {total} partitions"
+            )));
+        }
+        Err(unsupported("adding partitions to a topic"))
+    }
+
+    async fn describe_configs(
+        &self,
+        resource: ConfigResource,
+        keys: Option<Vec<String>>,
+    ) -> Result<Vec<ConfigEntry>, BrokerError> {
+        match resource {
+            ConfigResource::Topic(name) => {
+                let record = self.core.topics().describe(&name).await?;
+                Ok(topic_config::describe(&record.config, keys.as_deref()))
+            }
+            // Gateways have no per-broker configs a Kafka tool could change.
+            ConfigResource::Broker(_) => Ok(Vec::new()),
+        }
+    }
+
+    async fn alter_configs(
+        &self,
+        _resource: ConfigResource,
+        _changes: Vec<ConfigChange>,
+        _validate_only: bool,
+    ) -> Result<(), BrokerError> {
+        Err(unsupported("changing configs"))
+    }
+
+    async fn init_producer_id(
+        &self,
+        existing: Option<ProducerIdentity>,
+    ) -> Result<ProducerIdentity, BrokerError> {
+        let (id, epoch) = self
+            .core
+            .produce()
+            .init_producer_id(existing.map(|p| (p.id, p.epoch)))
+            .await
+            .map_err(BrokerError::from)?;
+        Ok(ProducerIdentity { id, epoch })
+    }
+
+    async fn delete_records(
+        &self,
+        _topic: &str,
+        _partition: i32,
+        _before: DeleteBefore,
+    ) -> Result<i64, BrokerError> {
+        Err(unsupported("DeleteRecords"))
+    }
+}
