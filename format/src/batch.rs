@@ -1,4 +1,4 @@
-//! The record batch codec: Kafka's RecordBatch v2 (magic 2), compressed with zstd.
+//! The record batch codec: Kafka's RecordBatch v2 (magic 2).
 //!
 //! This is the byte format of every record Stratus stores, and it is forever:
 //! stored batches are served to Kafka clients as they are, so the format is
@@ -9,6 +9,10 @@
 //!   id. Encoding goes through the `kafka-protocol` crate so the bytes are what
 //!   every Kafka client expects; we only supply the zstd step so the level is
 //!   ours.
+//! - Kafka clients' own batches are stored as they were sent, with whichever
+//!   codec the client chose: none, gzip, snappy, lz4 or zstd.
+//!   [`check_client_batch`] validates one before it is stored; the readers
+//!   decompress all five, each bounded by [`MAX_BATCH_UNCOMPRESSED_BYTES`].
 //! - A *chunk* is a run of batches of one partition, each stored with base offset
 //!   0. The real base offset of batch `i` is the chunk's base offset (kept in
 //!   metadata) plus the record counts of the batches before it; offsets are never
@@ -28,6 +32,7 @@
 //! Nothing in this module does I/O.
 
 mod client;
+mod compression;
 mod decode;
 mod encode;
 mod header;
@@ -35,6 +40,7 @@ mod header;
 use bytes::Bytes;
 
 pub use client::{CheckedBatch, check_client_batch};
+pub use compression::Codec;
 pub use decode::{
     DecodedChunk, Offsets, decode_chunk, decode_chunk_from, decode_records, decode_segment_chunk,
     decode_segment_chunk_from,
@@ -124,6 +130,8 @@ pub struct BatchInfo {
     /// The last record's offset minus the base offset: `record_count - 1`
     /// unless key compaction left gaps.
     pub last_offset_delta: i32,
+    /// How the records are compressed, as the producer sent them.
+    pub codec: Codec,
 }
 
 impl BatchInfo {
@@ -181,11 +189,12 @@ pub enum BatchError {
         stored: u32,
         computed: u32,
     },
+    /// Attribute bits 0-2 hold 5, 6 or 7, which name no codec.
     #[error(
-        "record batch at byte {at} is compressed with {codec}; stratus reads only zstd or \
-         uncompressed batches"
+        "record batch at byte {at} names compression codec {codec}, which kafka does not \
+         define; a producer must use none (0), gzip (1), snappy (2), lz4 (3) or zstd (4)"
     )]
-    UnsupportedCompression { at: usize, codec: &'static str },
+    UnsupportedCompression { at: usize, codec: u8 },
     #[error("record batch at byte {at} does not decompress: {source}")]
     Decompress { at: usize, source: std::io::Error },
     #[error(

@@ -208,8 +208,8 @@ fn rebase_chunk_numbers_batches_consecutively() {
     ));
 }
 
-/// Batches a Kafka client could send: uncompressed, null values, and codecs we
-/// do not store.
+/// Batches a Kafka client could send: uncompressed, null values, and every
+/// codec a client may choose.
 #[test]
 fn reads_kafka_client_batches() {
     let records = [
@@ -225,18 +225,41 @@ fn reads_kafka_client_batches() {
     assert_eq!((decoded[1].offset, decoded[1].timestamp_ms), (8, 999));
     assert!(decoded[1].key.is_none() && decoded[1].value.is_none());
 
-    let zstd = kafka_batch(&records, Compression::Zstd);
-    assert_eq!(decode_chunk(&zstd, 7).unwrap(), decoded);
+    for compression in [
+        Compression::Gzip,
+        Compression::Snappy,
+        Compression::Lz4,
+        Compression::Zstd,
+    ] {
+        let batch = kafka_batch(&records, compression);
+        assert_eq!(decode_chunk(&batch, 7).unwrap(), decoded, "{compression:?}");
+    }
+}
 
-    let gzip = kafka_batch(&records, Compression::Gzip);
-    let err = decode_chunk(&gzip, 0).unwrap_err();
-    assert!(
-        matches!(
-            err,
-            BatchError::UnsupportedCompression { codec: "gzip", .. }
-        ),
-        "{err}"
-    );
+/// Codecs 5 to 7 do not exist: refused from the header, naming the valid ones.
+#[test]
+fn undefined_codecs_are_refused() {
+    let plain = kafka_batch(&[kafka_record(0, 1, None, Some("v"))], Compression::None);
+    for id in 5..=7u8 {
+        let mut batch = plain.to_vec();
+        batch[22] |= id;
+        codec_support::fix_crc(&mut batch);
+        let batch = Bytes::from(batch);
+        for err in [
+            decode_chunk(&batch, 0).unwrap_err(),
+            batch_infos(&batch).unwrap_err(),
+        ] {
+            assert!(
+                matches!(err, BatchError::UnsupportedCompression { codec, .. } if codec == id),
+                "{err}"
+            );
+            assert!(
+                err.to_string()
+                    .contains("gzip (1), snappy (2), lz4 (3) or zstd (4)"),
+                "{err}"
+            );
+        }
+    }
 }
 
 /// Control batches (transaction markers) take offsets but are not records.

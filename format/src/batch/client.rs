@@ -3,9 +3,10 @@
 //!
 //! The bytes are untrusted. A batch is accepted only if it is exactly one
 //! RecordBatch v2 that the reader will later serve without error: its CRC-32C
-//! matches, it is zstd-compressed or uncompressed, it decompresses to at most
-//! [`MAX_BATCH_UNCOMPRESSED_BYTES`] (checked while decompressing, so a small
-//! hostile batch cannot exhaust memory), its records parse with dense offset
+//! matches, its codec is one Kafka defines (none, gzip, snappy, lz4 or zstd;
+//! the stored bytes keep the producer's compression), it decompresses to at
+//! most [`MAX_BATCH_UNCOMPRESSED_BYTES`] (checked while decompressing, so a
+//! small hostile batch cannot exhaust memory), its records parse with dense offset
 //! deltas `0..n` and nothing trails them, and it is neither transactional
 //! nor a control batch nor stamped with LogAppendTime (offsets and append
 //! times are the broker's to assign). Nothing here does I/O.
@@ -23,7 +24,8 @@ const ATTR_TRANSACTIONAL: i16 = 1 << 4;
 /// A producer-built batch that passed every check.
 #[derive(Debug, Clone)]
 pub struct CheckedBatch {
-    /// The header, as the batch will be stored.
+    /// The header, as the batch will be stored; `info.codec` is the
+    /// producer's compression.
     pub info: BatchInfo,
     /// Its records, decoded (offsets `0..n`), for per-record policy checks
     /// such as sizes and keys.

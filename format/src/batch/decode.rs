@@ -5,15 +5,11 @@
 //! timestamp arithmetic is checked: corrupt or hostile input yields an error,
 //! never a panic or an unbounded allocation.
 
-use std::cell::RefCell;
-use std::io::{self, Read};
-
 use bytes::Bytes;
-use zstd::bulk::Decompressor;
 
+use super::compression::decompress;
 use super::header::{
-    ATTR_CODEC_MASK, ATTR_CONTROL, ATTR_LOG_APPEND_TIME, CRC_COVERS_FROM, Gaps, RawHeader,
-    parse_header,
+    ATTR_CONTROL, ATTR_LOG_APPEND_TIME, CRC_COVERS_FROM, Gaps, RawHeader, parse_header,
 };
 use super::{BATCH_HEADER_LEN, BatchError, Header, MAX_BATCH_UNCOMPRESSED_BYTES, StoredRecord};
 
@@ -22,11 +18,6 @@ use super::{BATCH_HEADER_LEN, BatchError, Header, MAX_BATCH_UNCOMPRESSED_BYTES, 
 const MIN_RECORD_LEN: usize = 7;
 /// The smallest encoded header: key length and value length, one byte each.
 const MIN_HEADER_LEN: usize = 2;
-
-thread_local! {
-    /// As for compression: reuse one zstd context per thread.
-    static DECOMPRESSOR: RefCell<Option<Decompressor<'static>>> = const { RefCell::new(None) };
-}
 
 /// Decodes every record of a stored chunk. Batch `i` gets base offset
 /// `chunk_base_offset` plus the record counts of the batches before it; the
@@ -247,7 +238,8 @@ impl BatchRef<'_> {
         Ok(Flow::More)
     }
 
-    /// Checks the CRC and returns the uncompressed record bytes.
+    /// Checks the CRC and returns the decompressed record bytes, whatever the
+    /// codec.
     fn verified_records(&self) -> Result<Bytes, BatchError> {
         let (at, end) = (self.at, self.at + self.header.info.byte_len);
         // In bounds: parse_header checked the batch lies within the chunk.
@@ -264,19 +256,12 @@ impl BatchRef<'_> {
             });
         }
         let payload = self.chunk.slice(at + BATCH_HEADER_LEN..end);
-        match self.header.attributes & ATTR_CODEC_MASK {
-            0 => Ok(payload),
-            4 => decompress(&payload, at),
-            codec => Err(BatchError::UnsupportedCompression {
-                at,
-                codec: match codec {
-                    1 => "gzip",
-                    2 => "snappy",
-                    3 => "lz4",
-                    _ => "an unknown codec",
-                },
-            }),
-        }
+        decompress(
+            self.header.info.codec,
+            &payload,
+            at,
+            MAX_BATCH_UNCOMPRESSED_BYTES,
+        )
     }
 }
 
@@ -412,67 +397,4 @@ impl Cursor {
         let len = usize::try_from(self.varint()?).map_err(|_| "its length is negative")?;
         self.take(len)
     }
-}
-
-fn decompress(payload: &[u8], at: usize) -> Result<Bytes, BatchError> {
-    let max = MAX_BATCH_UNCOMPRESSED_BYTES;
-    let too_large = BatchError::DecompressedTooLarge { at, max };
-    // Our own batches are one frame that declares its size: decompress with a
-    // reused context into one exact allocation. Anything else (Kafka's
-    // streaming producers omit the size) goes through a capped stream.
-    let one_frame = zstd::zstd_safe::find_frame_compressed_size(payload) == Ok(payload.len());
-    let declared = match zstd::zstd_safe::get_frame_content_size(payload) {
-        Ok(Some(size)) if one_frame => Some(size),
-        _ => None,
-    };
-    let raw = match declared {
-        Some(size) if size > max as u64 => return Err(too_large),
-        Some(size) => decompress_sized(payload, size as usize),
-        None => decompress_capped(payload, max),
-    }
-    .map_err(|source| BatchError::Decompress { at, source })?;
-    if raw.len() > max {
-        return Err(too_large);
-    }
-    Ok(Bytes::from(raw))
-}
-
-fn decompress_sized(payload: &[u8], size: usize) -> io::Result<Vec<u8>> {
-    let mut out = Vec::with_capacity(size);
-    DECOMPRESSOR
-        .try_with(|cell| match cell.try_borrow_mut() {
-            Ok(mut slot) => decompress_with(&mut slot, payload, &mut out),
-            Err(_) => decompress_with(&mut None, payload, &mut out),
-        })
-        .map_err(io::Error::other)??;
-    if out.len() != size {
-        return Err(io::Error::other(format!(
-            "the frame declares {size} bytes but holds {}",
-            out.len()
-        )));
-    }
-    Ok(out)
-}
-
-fn decompress_with(
-    slot: &mut Option<Decompressor<'static>>,
-    payload: &[u8],
-    out: &mut Vec<u8>,
-) -> io::Result<usize> {
-    let mut decompressor = match slot.take() {
-        Some(decompressor) => decompressor,
-        None => Decompressor::new()?,
-    };
-    let written = decompressor.decompress_to_buffer(payload, out);
-    *slot = Some(decompressor);
-    written
-}
-
-/// Reads one byte past `max` so an oversized payload is detected, not truncated.
-fn decompress_capped(payload: &[u8], max: usize) -> io::Result<Vec<u8>> {
-    let mut out = Vec::new();
-    zstd::stream::read::Decoder::with_buffer(payload)?
-        .take(max as u64 + 1)
-        .read_to_end(&mut out)?;
-    Ok(out)
 }

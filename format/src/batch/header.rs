@@ -17,7 +17,7 @@
 //! |     57 |    4 | record count           |                                        |
 //! |     61 |    … | records                | compressed as a whole per the codec    |
 
-use super::{BATCH_HEADER_LEN, BatchError, BatchInfo};
+use super::{BATCH_HEADER_LEN, BatchError, BatchInfo, Codec};
 
 const LENGTH_AT: usize = 8;
 const MAGIC_AT: usize = 16;
@@ -47,8 +47,6 @@ pub(super) struct RawHeader {
     pub(super) crc: u32,
 }
 
-/// Reads the header of the batch starting at `at`, checking that the whole
-/// batch lies within `chunk` and that its counts agree with each other.
 /// Whether a batch's offsets may have gaps (see [`parse_header`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Gaps {
@@ -58,6 +56,9 @@ pub(super) enum Gaps {
     Allowed,
 }
 
+/// Reads the header of the batch starting at `at`, checking that the whole
+/// batch lies within `chunk`, that its counts agree with each other and that
+/// its codec is one Kafka defines.
 pub(super) fn parse_header(chunk: &[u8], at: usize, gaps: Gaps) -> Result<RawHeader, BatchError> {
     let bytes = chunk.get(at..).unwrap_or_default();
     let Some(head) = bytes.first_chunk::<BATCH_HEADER_LEN>() else {
@@ -90,6 +91,13 @@ pub(super) fn parse_header(chunk: &[u8], at: usize, gaps: Gaps) -> Result<RawHea
             available: bytes.len(),
         });
     }
+    let attributes = i16::from_be_bytes([head[ATTRIBUTES_AT], head[ATTRIBUTES_AT + 1]]);
+    // Masked to three bits, so the cast is exact.
+    let codec_id = (attributes & ATTR_CODEC_MASK) as u8;
+    let codec = Codec::from_id(codec_id).ok_or(BatchError::UnsupportedCompression {
+        at,
+        codec: codec_id,
+    })?;
     let count = i32_at(head, RECORD_COUNT_AT);
     let last_offset_delta = i32_at(head, LAST_OFFSET_DELTA_AT);
     // WAL chunks take exactly `record_count` offsets (deltas 0..n, no gaps):
@@ -129,8 +137,9 @@ pub(super) fn parse_header(chunk: &[u8], at: usize, gaps: Gaps) -> Result<RawHea
             ]),
             base_sequence: i32_at(head, BASE_SEQUENCE_AT),
             last_offset_delta,
+            codec,
         },
-        attributes: i16::from_be_bytes([head[ATTRIBUTES_AT], head[ATTRIBUTES_AT + 1]]),
+        attributes,
         crc: u32::from_be_bytes(four(head, CRC_AT)),
     })
 }

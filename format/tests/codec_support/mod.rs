@@ -2,8 +2,9 @@
 #![allow(dead_code, unreachable_pub)]
 
 use bytes::{Bytes, BytesMut};
+use kafka_protocol::protocol::StrBytes;
 use kafka_protocol::records::{
-    Compression, NO_PARTITION_LEADER_EPOCH, NO_PRODUCER_EPOCH, NO_PRODUCER_ID, Record,
+    Compression, NO_PARTITION_LEADER_EPOCH, NO_PRODUCER_EPOCH, NO_PRODUCER_ID, NO_SEQUENCE, Record,
     RecordBatchEncoder, RecordEncodeOptions, TimestampType,
 };
 use proptest::prelude::*;
@@ -111,6 +112,28 @@ pub fn kafka_record(offset: i64, timestamp: i64, key: Option<&str>, value: Optio
         value: value.map(|v| Bytes::copy_from_slice(v.as_bytes())),
         headers: Default::default(),
     }
+}
+
+/// `records` as a Kafka client would send them: offsets `0..n`, CreateTime,
+/// no producer id. The sequence keeps `offset - sequence` constant, so
+/// kafka-protocol writes one batch (with base sequence -1).
+pub fn kafka_records(records: &[RecordInput]) -> Vec<Record> {
+    records
+        .iter()
+        .zip(0i64..)
+        .map(|(r, offset)| Record {
+            sequence: NO_SEQUENCE.wrapping_add(offset as i32),
+            timestamp: r.timestamp_ms,
+            key: r.key.clone(),
+            value: r.value.clone(),
+            headers: r
+                .headers
+                .iter()
+                .map(|h| (StrBytes::from_string(h.key.clone()), Some(h.value.clone())))
+                .collect(),
+            ..kafka_record(offset, 0, None, None)
+        })
+        .collect()
 }
 
 /// Encodes with kafka-protocol's own codecs.
