@@ -60,6 +60,8 @@ pub struct DevServer {
     pub url: String,
     /// `quic://HOST:PORT?ca=CERT` when QUIC is on.
     pub quic_url: Option<String>,
+    /// `HOST:PORT` of the Kafka listener (bootstrap.servers).
+    pub kafka: Option<String>,
     pub data_dir: PathBuf,
 }
 
@@ -106,7 +108,7 @@ impl DevServer {
         let stdout = child.stdout.take().expect("stdout");
         let mut lines = BufReader::new(stdout).lines();
         // `stratus dev` prints its gRPC and QUIC addresses before its data dir.
-        let (mut url, mut quic_url) = (None, None);
+        let (mut url, mut quic_url, mut kafka) = (None, None, None);
         loop {
             let line = lines
                 .next()
@@ -119,6 +121,8 @@ impl DevServer {
                 && addr.starts_with("quic://")
             {
                 quic_url = Some(addr.to_owned());
+            } else if let Some(addr) = line.strip_prefix("kafka ") {
+                kafka = Some(addr.trim().to_owned());
             } else if line.starts_with("data dir") {
                 break;
             }
@@ -130,6 +134,7 @@ impl DevServer {
             child,
             url,
             quic_url,
+            kafka,
             data_dir: data_dir.to_owned(),
         }
     }
