@@ -5,6 +5,8 @@ use std::time::Duration;
 
 use stratus_triggers::{Dispatcher, DispatcherConfig};
 
+use crate::limits::{self, DISPATCHER_REFRESH};
+
 #[derive(Debug, clap::Args)]
 pub(crate) struct DispatcherArgs {
     /// Gateway address(es): `HOST:PORT` or `grpc://HOST:PORT`, comma-separated for failover.
@@ -16,7 +18,7 @@ pub(crate) struct DispatcherArgs {
     )]
     server: String,
     /// How often to re-read the trigger definitions.
-    #[arg(long, default_value = "5s", value_parser = humantime::parse_duration)]
+    #[arg(long, default_value = limits::flag_default(DISPATCHER_REFRESH), value_parser = humantime::parse_duration)]
     refresh: Duration,
     /// Group session timeout: how long partitions wait for a dispatcher that
     /// stopped answering before moving [default: the gateway's].

@@ -16,10 +16,8 @@ use std::time::Duration;
 use anyhow::Context;
 use stratus_sdk::{Assignor, GroupConfig, GroupConsumer, GroupEvent, StartFrom, TopicPartition};
 
+use crate::limits::{self, GROUP_COMMIT_INTERVAL, GROUP_FETCH_WAIT};
 use crate::output::{OutputFormat, print_record};
-
-/// Longest a fetch waits at the end of a partition.
-const FETCH_WAIT: Duration = Duration::from_millis(200);
 
 #[derive(Debug, Clone, clap::Args)]
 pub(crate) struct GroupArgs {
@@ -33,7 +31,12 @@ pub(crate) struct GroupArgs {
     #[arg(long, value_parser = humantime::parse_duration, requires = "group")]
     session_timeout: Option<Duration>,
     /// With --group: how often printed records are committed.
-    #[arg(long, value_parser = humantime::parse_duration, default_value = "1s", requires = "group")]
+    #[arg(
+        long,
+        value_parser = humantime::parse_duration,
+        default_value = limits::flag_default(GROUP_COMMIT_INTERVAL),
+        requires = "group"
+    )]
     commit_interval: Duration,
     /// With --group: partition assignment, `sticky` (moves the fewest
     /// partitions) or `range`.
@@ -81,7 +84,7 @@ pub(crate) async fn run(
         StartAt::Earliest => StartFrom::Earliest,
         StartAt::Latest => StartFrom::Latest,
     };
-    config.fetch_wait = FETCH_WAIT;
+    config.fetch_wait = GROUP_FETCH_WAIT;
     let mut consumer = client.group_consumer(config).await?;
     let log = |message: std::fmt::Arguments<'_>| {
         if args.verbose {

@@ -14,6 +14,7 @@ mod consume;
 mod dispatcher;
 mod group;
 mod group_consume;
+mod limits;
 mod observability;
 mod output;
 mod produce;

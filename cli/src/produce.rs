@@ -11,10 +11,7 @@ use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::sync::mpsc;
 
 use crate::client::ServerArgs;
-
-/// Acknowledgements awaited by the printer at most; past it reading stdin
-/// waits (the producer's buffer bounds bytes, this bounds futures).
-const MAX_UNPRINTED: usize = 64 * 1024;
+use crate::limits::{self, PRODUCE_BATCH_BYTES, PRODUCE_LINGER, PRODUCE_MAX_UNPRINTED};
 
 #[derive(Debug, clap::Args)]
 pub(crate) struct ProduceArgs {
@@ -35,10 +32,10 @@ pub(crate) struct ProduceArgs {
     headers: Vec<String>,
     /// How long a partition's first unsent line waits for more before its
     /// batch is sent, e.g. `10ms`.
-    #[arg(long, default_value = "10ms", value_parser = humantime::parse_duration)]
+    #[arg(long, default_value = limits::flag_default(PRODUCE_LINGER), value_parser = humantime::parse_duration)]
     linger: Duration,
     /// A partition's batch is sent once it holds this many bytes.
-    #[arg(long, default_value_t = 1024 * 1024)]
+    #[arg(long, default_value_t = PRODUCE_BATCH_BYTES)]
     batch_bytes: usize,
     /// Send without producer id and sequence numbers: a retry after a lost
     /// acknowledgement may then write a record twice.
@@ -58,7 +55,7 @@ pub(crate) async fn run(args: ProduceArgs) -> anyhow::Result<()> {
         .batch_bytes(args.batch_bytes)
         .idempotence(!args.no_idempotence);
     let producer = args.server.client().await?.producer(config).await?;
-    let (acks, unprinted) = mpsc::channel(MAX_UNPRINTED);
+    let (acks, unprinted) = mpsc::channel(PRODUCE_MAX_UNPRINTED);
     let printer = tokio::spawn(print_acks(args.topic.clone(), args.quiet, unprinted));
     let mut lines = BufReader::new(tokio::io::stdin()).lines();
     let mut total = 0u64;

@@ -161,7 +161,7 @@ async fn serve(mut settings: ServerSettings, dev: bool, dispatcher: bool) -> any
     let dispatcher = dispatcher.then(|| {
         let config = stratus_triggers::DispatcherConfig {
             server: format!("grpc://{addr}"),
-            refresh: std::time::Duration::from_secs(1),
+            refresh: crate::limits::DEV_DISPATCHER_REFRESH,
             ..stratus_triggers::DispatcherConfig::default()
         };
         tokio::spawn(async move {

@@ -15,6 +15,8 @@ use stratus_telemetry::TelemetryConfig;
 use stratus_tier::FaultConfig;
 use stratus_tier::RetryConfig;
 
+use crate::limits::WAL_RETRY_MAX_ATTEMPTS;
+
 /// Everything a `stratus dev` or `stratus gateway` process needs.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -88,9 +90,11 @@ impl RetrySettings {
 
     fn validate(&self) -> anyhow::Result<()> {
         anyhow::ensure!(
-            (1..=100).contains(&self.max_attempts),
-            "invalid setting `wal_retry.max_attempts` = {}: expected between 1 and 100",
-            self.max_attempts
+            WAL_RETRY_MAX_ATTEMPTS.contains(&self.max_attempts),
+            "invalid setting `wal_retry.max_attempts` = {}: expected between {} and {}",
+            self.max_attempts,
+            WAL_RETRY_MAX_ATTEMPTS.start(),
+            WAL_RETRY_MAX_ATTEMPTS.end()
         );
         anyhow::ensure!(
             self.initial_backoff <= self.max_backoff,

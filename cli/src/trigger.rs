@@ -13,6 +13,10 @@ use stratus_triggers::wire::{spec_from_wire, spec_to_wire};
 use tonic::transport::Channel;
 
 use crate::client::{ServerArgs, status};
+use crate::limits::{
+    self, TRIGGER_BATCH_SIZE, TRIGGER_BATCHING_WINDOW, TRIGGER_MAX_BATCH_BYTES,
+    TRIGGER_RETRIES_WITH_FAILURE_TOPIC, TRIGGER_RETRIES_WITHOUT_FAILURE_TOPIC, TRIGGER_TIMEOUT,
+};
 
 #[derive(Debug, clap::Subcommand)]
 pub(crate) enum TriggerCommand {
@@ -62,16 +66,16 @@ pub(crate) struct CreateArgs {
     #[arg(long)]
     webhook: Option<String>,
     /// Per-invocation timeout.
-    #[arg(long, default_value = "30s", value_parser = humantime::parse_duration)]
+    #[arg(long, default_value = limits::flag_default(TRIGGER_TIMEOUT), value_parser = humantime::parse_duration)]
     timeout: Duration,
     /// Most records per invocation.
-    #[arg(long, default_value_t = 100)]
+    #[arg(long, default_value_t = TRIGGER_BATCH_SIZE)]
     batch_size: u32,
     /// Most key + value + header bytes per invocation.
-    #[arg(long, default_value_t = 1024 * 1024)]
+    #[arg(long, default_value_t = TRIGGER_MAX_BATCH_BYTES)]
     max_batch_bytes: u64,
     /// How long to gather records before invoking (0 invokes at once).
-    #[arg(long, default_value = "0s", value_parser = humantime::parse_duration)]
+    #[arg(long, default_value = limits::flag_default(TRIGGER_BATCHING_WINDOW), value_parser = humantime::parse_duration)]
     batching_window: Duration,
     /// Where to begin without a committed offset.
     #[arg(long, value_enum, default_value = "earliest")]
@@ -149,9 +153,9 @@ fn spec(args: &CreateArgs) -> TriggerSpec {
         }
     };
     let default_retries = if args.on_failure_topic.is_some() {
-        3
+        TRIGGER_RETRIES_WITH_FAILURE_TOPIC
     } else {
-        -1
+        TRIGGER_RETRIES_WITHOUT_FAILURE_TOPIC
     };
     TriggerSpec {
         name: args.name.clone(),

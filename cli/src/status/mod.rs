@@ -10,6 +10,8 @@ use std::time::Duration;
 
 use scrape::{Scrape, fetch, quantile};
 
+use crate::limits::{self, STATUS_INTERVAL, STATUS_INTERVALS};
+
 #[derive(Debug, Clone, clap::Args)]
 pub(crate) struct StatusArgs {
     /// The gateway's metrics endpoint (`stratus dev` prints it).
@@ -20,7 +22,7 @@ pub(crate) struct StatusArgs {
     )]
     metrics: String,
     /// Window between the two scrapes a view is computed from, e.g. `2s`.
-    #[arg(long, default_value = "2s", value_parser = humantime::parse_duration)]
+    #[arg(long, default_value = limits::flag_default(STATUS_INTERVAL), value_parser = humantime::parse_duration)]
     interval: Duration,
     /// Print one view and exit.
     #[arg(long)]
@@ -29,9 +31,12 @@ pub(crate) struct StatusArgs {
 
 pub(crate) async fn run(args: StatusArgs) -> anyhow::Result<()> {
     anyhow::ensure!(
-        args.interval >= Duration::from_millis(100) && args.interval <= Duration::from_secs(3600),
-        "--interval {:?} is out of range; use between 100ms and 1h, e.g. 2s",
-        args.interval
+        STATUS_INTERVALS.contains(&args.interval),
+        "--interval {:?} is out of range; use between {} and {}, e.g. {}",
+        args.interval,
+        limits::flag_default(*STATUS_INTERVALS.start()),
+        limits::flag_default(*STATUS_INTERVALS.end()),
+        limits::flag_default(STATUS_INTERVAL)
     );
     let clear = !args.once && std::io::IsTerminal::is_terminal(&std::io::stdout());
     let mut before = fetch(&args.metrics).await?;

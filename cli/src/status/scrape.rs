@@ -7,8 +7,7 @@ use anyhow::Context;
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::TcpStream;
 
-/// Largest response read; a gateway's exposition is tens of kilobytes.
-const MAX_RESPONSE_BYTES: u64 = 64 * 1024 * 1024;
+use crate::limits::SCRAPE_MAX_RESPONSE_BYTES;
 
 /// One sample of a scrape.
 #[derive(Debug, Clone, PartialEq)]
@@ -37,7 +36,7 @@ pub(crate) async fn fetch(url: &str) -> anyhow::Result<Scrape> {
     stream.write_all(request.as_bytes()).await?;
     let mut response = Vec::new();
     stream
-        .take(MAX_RESPONSE_BYTES)
+        .take(SCRAPE_MAX_RESPONSE_BYTES)
         .read_to_end(&mut response)
         .await
         .with_context(|| format!("reading {url}"))?;
