@@ -16,10 +16,10 @@ use object_store::path::Path;
 use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
 use stratus_compactor::{Compactor, CompactorConfig};
 use stratus_format::batch::{RecordInput, encode_batch};
-use stratus_storage::log::{AppendBatch, Log, LogConfig};
 use stratus_meta::redb_store::RedbMetaStore;
-use stratus_tier::{OpCounts, Operation, RetryConfig, file_url, layer, open_tier};
+use stratus_storage::log::{AppendBatch, Log, LogConfig};
 use stratus_storage::topic::TopicConfig;
+use stratus_tier::{OpCounts, Operation, RetryConfig, file_url, layer, open_tier};
 
 const PARTITIONS: u32 = 16;
 const RECORD_BYTES: usize = 1024;

@@ -16,8 +16,9 @@ use crate::report::PassReport;
 use crate::{CompactError, Partition, gc, job};
 
 /// The lease that serializes garbage collection across compactors; shard
-/// numbers of partitions stay below `lease_shards` (at most 4096).
-const GC_SHARD: u32 = u32::MAX;
+/// numbers of partitions stay below `lease_shards` (at most
+/// [`crate::limits::MAX_LEASE_SHARDS`]).
+pub(crate) const GC_SHARD: u32 = u32::MAX;
 
 /// Compacts the partitions of one cluster. Any number may run at once.
 #[derive(Debug)]

@@ -3,9 +3,12 @@
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
-use stratus_storage::log::COMMIT_DEADLINE;
 
-/// Every knob of a compactor. Defaults suit `stratus dev` and small clusters.
+use crate::limits::{self, MIN_ORPHAN_GRACE};
+
+/// Every knob of a compactor. Defaults suit `stratus dev` and small clusters;
+/// they and the ranges [`CompactorConfig::validate`] accepts are in
+/// [`crate::limits`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct CompactorConfig {
@@ -61,19 +64,19 @@ pub struct CompactorConfig {
 impl Default for CompactorConfig {
     fn default() -> Self {
         Self {
-            interval: Duration::from_secs(10),
-            lease_ttl: Duration::from_secs(60),
-            lease_shards: 16,
-            segment_bytes: 64 * 1024 * 1024,
-            block_bytes: 1024 * 1024,
-            wal_max_age: Duration::from_secs(30),
-            merge_fanin: 4,
-            object_grace: Duration::from_secs(10 * 60),
-            orphan_grace: Duration::from_secs(60 * 60),
-            orphan_scan_interval: Duration::from_secs(15 * 60),
-            zstd_level: 3,
-            max_jobs_per_partition: 16,
-            producer_expiration: Duration::from_secs(7 * 24 * 60 * 60),
+            interval: limits::DEFAULT_INTERVAL,
+            lease_ttl: limits::DEFAULT_LEASE_TTL,
+            lease_shards: limits::DEFAULT_LEASE_SHARDS,
+            segment_bytes: limits::DEFAULT_SEGMENT_BYTES,
+            block_bytes: limits::DEFAULT_BLOCK_BYTES,
+            wal_max_age: limits::DEFAULT_WAL_MAX_AGE,
+            merge_fanin: limits::DEFAULT_MERGE_FANIN,
+            object_grace: limits::DEFAULT_OBJECT_GRACE,
+            orphan_grace: limits::DEFAULT_ORPHAN_GRACE,
+            orphan_scan_interval: limits::DEFAULT_ORPHAN_SCAN_INTERVAL,
+            zstd_level: limits::DEFAULT_ZSTD_LEVEL,
+            max_jobs_per_partition: limits::DEFAULT_MAX_JOBS_PER_PARTITION,
+            producer_expiration: limits::DEFAULT_PRODUCER_EXPIRATION,
         }
     }
 }
@@ -104,21 +107,21 @@ impl CompactorConfig {
                 "a positive duration such as 10s".into(),
             );
         }
-        if self.lease_ttl < Duration::from_secs(1) {
+        if self.lease_ttl < limits::MIN_LEASE_TTL {
             return fail(
                 "lease_ttl",
                 format!("{:?}", self.lease_ttl),
                 "at least 1s (a job must finish or renew within it)".into(),
             );
         }
-        if !(1..=4096).contains(&self.lease_shards) {
+        if !(1..=limits::MAX_LEASE_SHARDS).contains(&self.lease_shards) {
             return fail(
                 "lease_shards",
                 self.lease_shards.to_string(),
-                "between 1 and 4096".into(),
+                format!("between 1 and {}", limits::MAX_LEASE_SHARDS),
             );
         }
-        if !(1024..=4 * 1024 * 1024 * 1024).contains(&self.segment_bytes) {
+        if !(limits::MIN_SEGMENT_BYTES..=limits::MAX_SEGMENT_BYTES).contains(&self.segment_bytes) {
             return fail(
                 "segment_bytes",
                 self.segment_bytes.to_string(),
@@ -132,37 +135,39 @@ impl CompactorConfig {
                 format!("between 1 and segment_bytes ({})", self.segment_bytes),
             );
         }
-        // Shorter would expire producers between two retries of one batch.
-        if self.producer_expiration < Duration::from_secs(60) {
+        if self.producer_expiration < limits::MIN_PRODUCER_EXPIRATION {
             return fail(
                 "producer_expiration",
                 format!("{:?}", self.producer_expiration),
                 "at least 1m (7d, Kafka's default, suits most clusters)".into(),
             );
         }
-        if self.merge_fanin < 2 {
+        if self.merge_fanin < limits::MIN_MERGE_FANIN {
             return fail(
                 "merge_fanin",
                 self.merge_fanin.to_string(),
-                "at least 2".into(),
+                format!("at least {}", limits::MIN_MERGE_FANIN),
             );
         }
-        let minimum_orphan_grace = COMMIT_DEADLINE * 2;
-        if self.orphan_grace < minimum_orphan_grace {
+        if self.orphan_grace < MIN_ORPHAN_GRACE {
             return fail(
                 "orphan_grace",
                 format!("{:?}", self.orphan_grace),
                 format!(
-                    "at least {minimum_orphan_grace:?}: twice the commit deadline, so a slow \
+                    "at least {MIN_ORPHAN_GRACE:?}: twice the commit deadline, so a slow \
                      gateway's object is never deleted before it could commit"
                 ),
             );
         }
-        if !(-7..=22).contains(&self.zstd_level) {
+        if !limits::ZSTD_LEVELS.contains(&self.zstd_level) {
             return fail(
                 "zstd_level",
                 self.zstd_level.to_string(),
-                "between -7 and 22".into(),
+                format!(
+                    "between {} and {}",
+                    limits::ZSTD_LEVELS.start(),
+                    limits::ZSTD_LEVELS.end()
+                ),
             );
         }
         if self.max_jobs_per_partition == 0 {

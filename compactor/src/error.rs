@@ -1,7 +1,7 @@
 use stratus_format::batch::BatchError;
-use stratus_storage::log::LogError;
-use stratus_meta::MetaError;
 use stratus_format::segment::SegmentError;
+use stratus_meta::MetaError;
+use stratus_storage::log::LogError;
 
 /// What can stop a compaction job. A failed job changes nothing that a
 /// later run cannot finish or clean up.

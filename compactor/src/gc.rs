@@ -10,22 +10,17 @@
 use futures::TryStreamExt;
 use object_store::path::Path;
 use object_store::{ObjectStore, ObjectStoreExt};
+use stratus_meta::{RangeOptions, RetryPolicy, run};
 use stratus_storage::keys::decode_i64;
 use stratus_storage::log::{IndexEntry, wal_object_written_ms};
-use stratus_meta::{RangeOptions, RetryPolicy, run};
 
 use crate::CompactError;
 use crate::context::Context;
 use crate::failpoint::{AFTER_OBJECT_DELETE, BEFORE_OBJECT_DELETE, failpoint};
+use crate::limits::{GARBAGE_BATCH, RELEASE_BATCH};
 use crate::report::PassReport;
 use crate::rewrite::segment_written_ms;
 use crate::swap::release_references;
-
-/// Garbage entries handled per metadata read.
-const GARBAGE_BATCH: usize = 1_000;
-/// Index entries of a deleted topic released per transaction (well under
-/// FoundationDB's 10 MB transaction limit).
-const RELEASE_BATCH: usize = 500;
 
 /// Deletes objects that have been unreferenced for longer than the grace.
 pub(crate) async fn collect_garbage(

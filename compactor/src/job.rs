@@ -5,15 +5,12 @@ use stratus_storage::log::IndexEntry;
 
 use crate::context::Context;
 use crate::lease::LeaseGuard;
+use crate::limits::MAX_ENTRIES_PER_JOB;
 use crate::plan::{Action, CleanState, next_action};
 use crate::report::PassReport;
 use crate::rewrite::rewrite;
 use crate::swap::{self, Swap, SwapOutcome};
 use crate::{CompactError, Partition};
-
-/// Most index entries one job reads: far more than compaction leaves behind,
-/// and few enough for one metadata read.
-const MAX_ENTRIES_PER_JOB: usize = 100_000;
 
 /// Runs due actions on one partition. Returns early (without error) when
 /// the lease was lost or the index changed underneath; the next pass

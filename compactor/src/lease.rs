@@ -11,8 +11,8 @@
 //! new owner's work is never overwritten, and the stalled compactor's segment
 //! becomes an orphan for garbage collection.
 
-use stratus_storage::keys::KeySpace;
 use stratus_meta::{MetaError, MetaStore, RetryPolicy, Transaction, run};
+use stratus_storage::keys::KeySpace;
 
 /// A lease as stored: `generation u64 LE | expires_at_ms i64 LE | owner UTF-8`.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -9,7 +9,8 @@
 //! state the next pass finishes: a segment is written before the swap that
 //! references it (an unreferenced segment is an orphan for GC), an object is
 //! deleted only after a grace period once no index entry references it, and
-//! its bookkeeping is cleared only after the delete.
+//! its bookkeeping is cleared only after the delete. Every bound of the
+//! compactor is in [`limits`].
 
 pub mod clock;
 mod compactor;
@@ -21,6 +22,7 @@ mod gc;
 mod job;
 mod lambda;
 pub mod lease;
+pub mod limits;
 pub mod plan;
 mod report;
 mod rewrite;

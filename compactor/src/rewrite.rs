@@ -10,18 +10,14 @@ use stratus_format::batch::{
     self, Offsets, RecordInput, StoredRecord, decode_records, encode_batch_at_offsets,
     patch_base_offset,
 };
-use stratus_storage::log::{IndexEntry, TierKind};
 use stratus_format::segment::{BlockEntry, SegmentBuilder};
+use stratus_storage::log::{IndexEntry, TierKind};
 
 use crate::context::Context;
 use crate::failpoint::{AFTER_SEGMENT_PUT, failpoint};
+use crate::limits::{CLEAN_BATCH_BYTES, CLEAN_BATCH_RECORDS};
 use crate::plan::{CleanState, RewriteKind};
 use crate::{CompactError, Partition};
-
-/// Records one re-encoded batch holds at most when cleaning.
-const CLEAN_BATCH_RECORDS: usize = 4096;
-/// Payload bytes one re-encoded batch holds at most when cleaning.
-const CLEAN_BATCH_BYTES: usize = 256 * 1024;
 
 /// A segment written to the segment tier, not yet referenced by the index.
 #[derive(Debug, Clone)]

@@ -10,9 +10,9 @@
 
 use std::collections::BTreeMap;
 
+use stratus_meta::{MetaError, RangeOptions, RetryPolicy, Transaction, run};
 use stratus_storage::keys::{decode_i64, encode_i64};
 use stratus_storage::log::{COMMIT_DEADLINE, IndexEntry};
-use stratus_meta::{MetaError, RangeOptions, RetryPolicy, Transaction, run};
 
 use crate::context::Context;
 use crate::failpoint::{AFTER_INDEX_SWAP, failpoint};

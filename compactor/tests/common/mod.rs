@@ -14,8 +14,8 @@ use object_store::{ObjectStore, ObjectStoreExt};
 use stratus_compactor::clock::ManualClock;
 use stratus_compactor::{Compactor, CompactorConfig};
 use stratus_format::batch::{Header, RecordInput, StoredRecord, encode_batch};
-use stratus_storage::log::{AppendBatch, IndexEntry, Log, LogConfig};
 use stratus_meta::memory::MemoryMetaStore;
+use stratus_storage::log::{AppendBatch, IndexEntry, Log, LogConfig};
 use stratus_storage::topic::{TopicConfig, TopicRecord};
 
 pub struct Fixture {
