@@ -185,6 +185,19 @@ mod tests {
     }
 
     #[test]
+    fn stratus_status_reads_where_a_default_dev_serves() {
+        let served = metrics_listen(&ServerSettings::default(), true).expect("dev serves /metrics");
+        let cli = <crate::Cli as clap::CommandFactory>::command();
+        let status = cli.find_subcommand("status").expect("stratus status");
+        let metrics = status
+            .get_arguments()
+            .find(|arg| arg.get_id() == "metrics")
+            .expect("--metrics");
+        let default = metrics.get_default_values()[0].to_string_lossy();
+        assert_eq!(default, format!("http://{served}/metrics"));
+    }
+
+    #[test]
     fn the_setting_wins_and_only_dev_has_a_default() {
         let set = settings("127.0.0.1:0", Some("127.0.0.1:9100"));
         assert_eq!(metrics_listen(&set, true), addr("127.0.0.1:9100"));
