@@ -5,9 +5,12 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use crate::limits;
+
 /// Where metrics are served and how often cluster-wide gauges are refreshed.
 /// OTLP export is configured by the standard `OTEL_*` environment variables,
-/// not here, so any OpenTelemetry deployment tooling works unchanged.
+/// not here, so any OpenTelemetry deployment tooling works unchanged. The
+/// defaults and accepted ranges are in [`crate::limits`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct TelemetryConfig {
@@ -27,8 +30,8 @@ impl Default for TelemetryConfig {
     fn default() -> Self {
         Self {
             metrics_listen: None,
-            partition_metrics_interval: Duration::from_secs(15),
-            max_partition_series: 10_000,
+            partition_metrics_interval: limits::DEFAULT_PARTITION_METRICS_INTERVAL,
+            max_partition_series: limits::DEFAULT_MAX_PARTITION_SERIES,
         }
     }
 }
@@ -56,14 +59,14 @@ impl TelemetryConfig {
                 expected: "expected an address other than gateway.listen; pick another port",
             });
         }
-        if self.partition_metrics_interval < Duration::from_secs(1) {
+        if self.partition_metrics_interval < limits::MIN_PARTITION_METRICS_INTERVAL {
             return Err(TelemetryConfigError {
                 setting: "partition_metrics_interval",
                 value: format!("{:?}", self.partition_metrics_interval),
                 expected: "expected at least 1s",
             });
         }
-        if self.max_partition_series > 1_000_000 {
+        if self.max_partition_series > limits::MAX_PARTITION_SERIES_LIMIT {
             return Err(TelemetryConfigError {
                 setting: "max_partition_series",
                 value: self.max_partition_series.to_string(),

@@ -17,9 +17,7 @@ use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 use tokio::task::JoinHandle;
 
-/// Scrapes served at once; more wait in the accept queue. Scrapers are a
-/// handful of Prometheus servers and `stratus status`, so this is generous.
-const MAX_CONNECTIONS: usize = 32;
+use crate::limits::{ACCEPT_ERROR_BACKOFF, MAX_METRICS_CONNECTIONS, METRICS_BODY_INITIAL_BYTES};
 
 /// Why the endpoint could not start.
 #[derive(Debug, thiserror::Error)]
@@ -65,7 +63,7 @@ impl Drop for MetricsEndpoint {
 }
 
 async fn accept_loop(listener: TcpListener, registry: Arc<prometheus::Registry>) {
-    let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
+    let slots = Arc::new(Semaphore::new(MAX_METRICS_CONNECTIONS));
     loop {
         let Ok(slot) = Arc::clone(&slots).acquire_owned().await else {
             return;
@@ -75,7 +73,7 @@ async fn accept_loop(listener: TcpListener, registry: Arc<prometheus::Registry>)
             Err(e) => {
                 // Out of file descriptors, usually: back off instead of spinning.
                 tracing::warn!(error = %e, "metrics endpoint cannot accept");
-                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                tokio::time::sleep(ACCEPT_ERROR_BACKOFF).await;
                 continue;
             }
         };
@@ -120,7 +118,7 @@ fn respond(registry: &prometheus::Registry, request: &Request<Incoming>) -> Resp
         );
     }
     let encoder = TextEncoder::new();
-    let mut body = Vec::with_capacity(64 * 1024);
+    let mut body = Vec::with_capacity(METRICS_BODY_INITIAL_BYTES);
     match encoder.encode(&registry.gather(), &mut body) {
         Ok(()) => reply(StatusCode::OK, encoder.format_type(), body),
         Err(e) => reply(

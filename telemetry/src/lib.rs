@@ -7,11 +7,12 @@
 //! Components record through [`metrics()`] and never learn where the numbers
 //! go; without [`Telemetry::init`] (tests, client commands) the instruments are
 //! no-ops. Nothing here may log or allocate per record: hot paths add to
-//! counters and histograms only.
+//! counters and histograms only. Every bound of the crate is in [`limits`].
 
 mod config;
 mod endpoint;
 mod instruments;
+pub mod limits;
 mod setup;
 
 pub use config::{TelemetryConfig, TelemetryConfigError};

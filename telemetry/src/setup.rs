@@ -74,7 +74,7 @@ impl Telemetry {
         if otlp_configured("METRICS") {
             let exporter = MetricExporter::builder()
                 .with_tonic()
-                .with_timeout(std::time::Duration::from_secs(10))
+                .with_timeout(crate::limits::OTLP_EXPORT_TIMEOUT)
                 .build()
                 .map_err(|e| otlp_error("metrics", &e))?;
             // The interval comes from OTEL_METRIC_EXPORT_INTERVAL (default 60s).
