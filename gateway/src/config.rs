@@ -1,9 +1,19 @@
 //! Gateway settings: one typed struct, validated before anything starts.
+//! Defaults and ranges are rows of `crate::limits`; this module only names
+//! the settings and checks them through `check::Limit`.
+
+pub(crate) mod check;
+mod quic;
 
 use std::net::SocketAddr;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
+
+pub use check::ConfigError;
+pub use quic::QuicConfig;
+
+use crate::limits;
 
 /// Every limit and knob of a gateway. Defaults suit `stratus dev`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -21,22 +31,29 @@ pub struct GatewayConfig {
     /// WAL objects written at once; their commits stay in arrival order.
     /// High-latency tiers (S3 Standard) need more to keep the tail short.
     pub max_concurrent_flushes: usize,
-    /// Bytes of produce requests accepted but not yet acknowledged; beyond it
-    /// unary produce calls fail with RESOURCE_EXHAUSTED and streams wait.
+    /// Bytes of produce requests accepted but not yet acknowledged, counted
+    /// before a request is validated and encoded; beyond it unary produce
+    /// calls fail with RESOURCE_EXHAUSTED and streams wait.
     pub max_inflight_bytes: u64,
     /// Largest gRPC request accepted, in bytes.
     pub max_request_bytes: u64,
+    /// Requests of one ordered produce stream accepted but not yet answered;
+    /// beyond it the stream stops reading until answers go out.
+    pub max_pipelined_requests: usize,
     /// Bytes of chunk data cached in memory for readers.
     pub chunk_cache_bytes: u64,
     /// zstd level for record batches the gateway encodes (1 is fastest).
     pub zstd_level: i32,
+    /// How long a cached topic record is trusted before it is read again.
+    #[serde(with = "humantime_serde")]
+    pub topic_cache_ttl: Duration,
     /// Cap on a fetch's `max_wait_ms`.
     #[serde(with = "humantime_serde")]
     pub max_fetch_wait: Duration,
     /// Cap on a fetch's `max_bytes`; also the default when a fetch gives 0.
     pub max_fetch_bytes: u32,
     /// The QUIC endpoint (`[gateway.quic]`).
-    pub quic: crate::quic::QuicConfig,
+    pub quic: QuicConfig,
     /// Consumer group limits (`[gateway.groups]`).
     pub groups: GroupsConfig,
 }
@@ -61,56 +78,25 @@ pub struct GroupsConfig {
 impl Default for GroupsConfig {
     fn default() -> Self {
         Self {
-            max_members: 1000,
-            min_session_timeout: Duration::from_secs(1),
-            max_session_timeout: Duration::from_secs(300),
-            default_session_timeout: Duration::from_secs(10),
+            max_members: limits::GROUP_MAX_MEMBERS.default,
+            min_session_timeout: limits::GROUP_MIN_SESSION_TIMEOUT.default,
+            max_session_timeout: limits::GROUP_MAX_SESSION_TIMEOUT.default,
+            default_session_timeout: limits::GROUP_DEFAULT_SESSION_TIMEOUT.default,
         }
     }
 }
 
 impl GroupsConfig {
     fn validate(&self) -> Result<(), ConfigError> {
-        let fail = |setting, value: String, expected| {
-            Err(ConfigError {
-                setting,
-                value,
-                expected,
-            })
-        };
-        if !(1..=10_000).contains(&self.max_members) {
-            return fail(
-                "groups.max_members",
-                self.max_members.to_string(),
-                "expected between 1 and 10000 (every member's record is rewritten in one transaction on a rebalance)",
-            );
-        }
-        if self.min_session_timeout < Duration::from_millis(100) {
-            return fail(
-                "groups.min_session_timeout",
-                format!("{:?}", self.min_session_timeout),
-                "expected at least 100ms",
-            );
-        }
-        if self.max_session_timeout < self.min_session_timeout
-            || self.max_session_timeout > Duration::from_secs(3600)
-        {
-            return fail(
-                "groups.max_session_timeout",
-                format!("{:?}", self.max_session_timeout),
-                "expected at least groups.min_session_timeout and at most 1h",
-            );
-        }
-        if self.default_session_timeout < self.min_session_timeout
-            || self.default_session_timeout > self.max_session_timeout
-        {
-            return fail(
-                "groups.default_session_timeout",
-                format!("{:?}", self.default_session_timeout),
-                "expected between groups.min_session_timeout and groups.max_session_timeout",
-            );
-        }
-        Ok(())
+        let (min, max) = (self.min_session_timeout, self.max_session_timeout);
+        limits::GROUP_MAX_MEMBERS.check(self.max_members)?;
+        limits::GROUP_MIN_SESSION_TIMEOUT.check(min)?;
+        limits::GROUP_MAX_SESSION_TIMEOUT.check_against(max, Some(min), None)?;
+        limits::GROUP_DEFAULT_SESSION_TIMEOUT.check_against(
+            self.default_session_timeout,
+            Some(min),
+            Some(max),
+        )
     }
 }
 
@@ -119,93 +105,42 @@ impl Default for GatewayConfig {
         Self {
             listen: SocketAddr::from(([127, 0, 0, 1], 7400)),
             cluster: "default".to_owned(),
-            linger: Duration::from_millis(5),
-            flush_bytes: 4 * 1024 * 1024,
-            max_concurrent_flushes: 16,
-            max_inflight_bytes: 256 * 1024 * 1024,
-            max_request_bytes: 16 * 1024 * 1024,
-            chunk_cache_bytes: 256 * 1024 * 1024,
-            zstd_level: 1,
-            max_fetch_wait: Duration::from_secs(30),
-            max_fetch_bytes: 8 * 1024 * 1024,
-            quic: crate::quic::QuicConfig::default(),
+            linger: limits::LINGER.default,
+            flush_bytes: limits::FLUSH_BYTES.default,
+            max_concurrent_flushes: limits::MAX_CONCURRENT_FLUSHES.default,
+            max_inflight_bytes: limits::MAX_INFLIGHT_BYTES.default,
+            max_request_bytes: limits::MAX_REQUEST_BYTES.default,
+            max_pipelined_requests: limits::MAX_PIPELINED_REQUESTS.default,
+            chunk_cache_bytes: limits::CHUNK_CACHE_BYTES.default,
+            zstd_level: limits::ZSTD_LEVEL.default,
+            topic_cache_ttl: limits::TOPIC_CACHE_TTL.default,
+            max_fetch_wait: limits::MAX_FETCH_WAIT.default,
+            max_fetch_bytes: limits::MAX_FETCH_BYTES.default,
+            quic: QuicConfig::default(),
             groups: GroupsConfig::default(),
         }
     }
 }
 
-/// A setting out of range, named so the fix is obvious.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("invalid setting `{setting}` = {value}: {expected}")]
-pub struct ConfigError {
-    pub setting: &'static str,
-    pub value: String,
-    pub expected: &'static str,
-}
-
 impl GatewayConfig {
     /// Checks every setting; the error names the first bad one.
     pub fn validate(&self) -> Result<(), ConfigError> {
-        let fail = |setting, value: String, expected| {
-            Err(ConfigError {
-                setting,
-                value,
-                expected,
-            })
-        };
-        if self.linger > Duration::from_secs(10) {
-            return fail(
-                "linger",
-                format!("{:?}", self.linger),
-                "expected at most 10s",
-            );
-        }
-        if self.flush_bytes < 1024 || self.flush_bytes > 256 * 1024 * 1024 {
-            return fail(
-                "flush_bytes",
-                self.flush_bytes.to_string(),
-                "expected between 1 KiB and 256 MiB",
-            );
-        }
-        if !(1..=64).contains(&self.max_concurrent_flushes) {
-            return fail(
-                "max_concurrent_flushes",
-                self.max_concurrent_flushes.to_string(),
-                "expected between 1 and 64",
-            );
-        }
-        if self.max_request_bytes < 1024 || self.max_request_bytes > 1024 * 1024 * 1024 {
-            return fail(
-                "max_request_bytes",
-                self.max_request_bytes.to_string(),
-                "expected between 1 KiB and 1 GiB",
-            );
-        }
-        if self.max_inflight_bytes < self.max_request_bytes
-            || self.max_inflight_bytes > u64::from(u32::MAX)
-        {
-            return fail(
-                "max_inflight_bytes",
-                self.max_inflight_bytes.to_string(),
-                "expected at least max_request_bytes and at most 4 GiB",
-            );
-        }
-        if !(-7..=22).contains(&self.zstd_level) {
-            return fail(
-                "zstd_level",
-                self.zstd_level.to_string(),
-                "expected between -7 and 22",
-            );
-        }
-        if self.max_fetch_bytes < 1024 {
-            return fail(
-                "max_fetch_bytes",
-                self.max_fetch_bytes.to_string(),
-                "expected at least 1024",
-            );
-        }
+        limits::LINGER.check(self.linger)?;
+        limits::FLUSH_BYTES.check(self.flush_bytes)?;
+        limits::MAX_CONCURRENT_FLUSHES.check(self.max_concurrent_flushes)?;
+        limits::MAX_REQUEST_BYTES.check(self.max_request_bytes)?;
+        limits::MAX_INFLIGHT_BYTES.check_against(
+            self.max_inflight_bytes,
+            Some(self.max_request_bytes),
+            None,
+        )?;
+        limits::ZSTD_LEVEL.check(self.zstd_level)?;
+        limits::MAX_FETCH_BYTES.check(self.max_fetch_bytes)?;
+        limits::MAX_PIPELINED_REQUESTS.check(self.max_pipelined_requests)?;
+        limits::TOPIC_CACHE_TTL.check(self.topic_cache_ttl)?;
         if self.cluster.is_empty() {
-            return fail("cluster", "\"\"".to_owned(), "expected a non-empty name");
+            let expected = "expected a non-empty name";
+            return Err(ConfigError::new("cluster", "\"\"".to_owned(), expected));
         }
         self.quic.validate()?;
         self.groups.validate()
@@ -233,15 +168,63 @@ mod tests {
     }
 
     #[test]
+    fn messages_are_the_ones_operators_know() {
+        let cases = [
+            (
+                GatewayConfig {
+                    max_inflight_bytes: 1024,
+                    ..GatewayConfig::default()
+                },
+                "invalid setting `max_inflight_bytes` = 1024: expected at least \
+                 max_request_bytes and at most 4 GiB",
+            ),
+            (
+                GatewayConfig {
+                    linger: Duration::from_secs(11),
+                    ..GatewayConfig::default()
+                },
+                "invalid setting `linger` = 11s: expected at most 10s",
+            ),
+            (
+                GatewayConfig {
+                    max_fetch_bytes: 10,
+                    ..GatewayConfig::default()
+                },
+                "invalid setting `max_fetch_bytes` = 10: expected at least 1024",
+            ),
+            (
+                GatewayConfig {
+                    cluster: String::new(),
+                    ..GatewayConfig::default()
+                },
+                "invalid setting `cluster` = \"\": expected a non-empty name",
+            ),
+        ];
+        for (config, message) in cases {
+            assert_eq!(config.validate().unwrap_err().to_string(), message);
+        }
+    }
+
+    #[test]
     fn group_limits_are_validated() {
         let mut config = GatewayConfig::default();
         config.groups.default_session_timeout = Duration::from_secs(600);
         let err = config.validate().unwrap_err();
         assert_eq!(err.setting, "groups.default_session_timeout");
+        assert_eq!(
+            err.expected,
+            "expected between groups.min_session_timeout and groups.max_session_timeout"
+        );
         config.groups = GroupsConfig {
             max_members: 0,
             ..GroupsConfig::default()
         };
-        assert_eq!(config.validate().unwrap_err().setting, "groups.max_members");
+        let err = config.validate().unwrap_err();
+        assert_eq!(err.setting, "groups.max_members");
+        assert_eq!(
+            err.expected,
+            "expected between 1 and 10000 (every member's record is rewritten in one \
+             transaction on a rebalance)"
+        );
     }
 }

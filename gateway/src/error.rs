@@ -1,8 +1,10 @@
-//! Gateway errors and their one mapping to gRPC status codes.
+//! Gateway errors and their one mapping to gRPC status codes. Transports
+//! build on this module; it must never depend on one (framing errors of QUIC
+//! are mapped in `quic::status`).
 
+use stratus_meta::MetaError;
 use stratus_storage::group::GroupError;
 use stratus_storage::log::LogError;
-use stratus_meta::MetaError;
 use stratus_storage::trigger::TriggerError;
 use tonic::{Code, Status};
 
@@ -104,34 +106,6 @@ fn log_code(err: &LogError) -> Code {
         LogError::Meta(meta) => meta_code(meta),
         LogError::ObjectStore { .. } | LogError::CommitDeadlinePassed { .. } => Code::Unavailable,
         LogError::CorruptObject { .. } | LogError::CorruptMetadata { .. } => Code::DataLoss,
-    }
-}
-
-/// The status a QUIC request gets for a frame the codec refused: the one
-/// mapping of framing errors; service errors arrive as `Status` already.
-pub(crate) fn frame_status(err: &stratus_proto::frame::FrameError) -> Status {
-    use stratus_proto::frame::FrameError;
-    let code = match err {
-        FrameError::UnknownKind(_) | FrameError::UnexpectedKind { .. } => Code::Unimplemented,
-        FrameError::TooLarge { .. }
-        | FrameError::TooShort(_)
-        | FrameError::HeaderOverrun { .. }
-        | FrameError::TooManyHeaders { .. }
-        | FrameError::InvalidHeaderKey { .. }
-        | FrameError::InvalidHeaderValue { .. }
-        | FrameError::DuplicateHeader { .. }
-        | FrameError::BadPayload { .. } => Code::InvalidArgument,
-    };
-    Status::new(code, err.to_string())
-}
-
-/// The status a QUIC request that could not be read is answered with.
-pub(crate) fn quic_request_status(err: &crate::quic::RequestError) -> Status {
-    use crate::quic::RequestError;
-    match err {
-        RequestError::Frame(frame) => frame_status(frame),
-        RequestError::Truncated { .. } => Status::invalid_argument(err.to_string()),
-        RequestError::Stream(_) => Status::cancelled(err.to_string()),
     }
 }
 

@@ -1,25 +1,41 @@
-//! The stateless Stratus gateway: gRPC services over the partition log, the
-//! cross-partition batcher that turns many produce calls into one WAL object
-//! and one metadata transaction, and long-polling fetches woken by commits.
+//! The stateless Stratus gateway: one produce path (admission, validation,
+//! routing, encoding, and the cross-partition batcher that turns many
+//! produce calls into one WAL object and one metadata transaction), one
+//! fetch path long-polling on commits, topic administration, and the
+//! transports over them (gRPC, QUIC; the Kafka listener through
+//! [`GatewayCore`]).
 //!
-//! A gateway holds no state that matters: everything acknowledged is in the WAL
-//! tier and the metadata store, so any gateway can serve any request.
+//! A gateway holds no state that matters: everything acknowledged is in the
+//! WAL tier and the metadata store, so any gateway can serve any request.
+//!
+//! Modules depend one way: transports (`server`, `service`, `quic`) on
+//! `core`, `core` on the paths (`produce`, `fetch`, `admin`), and all of them
+//! on `config`, `limits`, `error`, `topics` and `telemetry`, which depend on
+//! no transport.
 
-mod batcher;
+mod admin;
 mod config;
+mod core;
 mod error;
+mod fetch;
+mod limits;
 mod partition_gauges;
 mod produce;
-mod produce_batch;
 mod quic;
 mod server;
 mod service;
 mod telemetry;
 mod topics;
 
-pub use batcher::{Admission, Batcher, BatcherSettings, BatcherStats, Ticket};
-pub use config::{ConfigError, GatewayConfig};
+pub use admin::TopicAdmin;
+pub use config::{ConfigError, GatewayConfig, GroupsConfig, QuicConfig};
+pub use core::GatewayCore;
 pub use error::GatewayError;
+pub use fetch::{Fetch, FetchPartition, FetchPath, Fetched, FetchedBatches};
 pub use partition_gauges::PartitionGauges;
-pub use quic::{CertificateFiles, QuicConfig, QuicStartError, TlsError, self_signed_in};
+pub use produce::{
+    Admission, Admitted, Batcher, BatcherSettings, BatcherStats, PartitionAck, PartitionData,
+    PartitionProduce, PendingProduce, Produce, ProducePath, ProduceRecord, ProducerFields, Ticket,
+};
+pub use quic::{CertificateFiles, QuicStartError, TlsError, self_signed_in};
 pub use server::{Gateway, GatewayHandle, StartError};

@@ -64,43 +64,69 @@ impl Drop for PartitionGauges {
     }
 }
 
+/// A series the gauges export, read from the snapshot.
+#[derive(Debug, Clone, Copy)]
+enum Series {
+    LogStart,
+    NextOffset,
+    GroupLag,
+}
+
+const GAUGES: [(&str, &str, Series); 3] = [
+    (
+        "stratus.partition.log_start_offset",
+        "First offset still readable, per topic and partition",
+        Series::LogStart,
+    ),
+    (
+        "stratus.partition.next_offset",
+        "Offset the next record will get, per topic and partition",
+        Series::NextOffset,
+    ),
+    (
+        "stratus.group.lag",
+        "Records a consumer group has yet to commit, per group, topic and partition",
+        Series::GroupLag,
+    ),
+];
+
 fn register(snapshot: &Snapshot) {
-    let meter = stratus_telemetry::meter();
-    let starts = Arc::downgrade(snapshot);
-    meter
-        .i64_observable_gauge("stratus.partition.log_start_offset")
-        .with_description("First offset still readable, per topic and partition")
+    for (name, description, series) in GAUGES {
+        gauge(snapshot, name, description, series);
+    }
+}
+
+/// Every point of `series` in `rows`.
+fn points(rows: &Rows, series: Series, observe: &mut dyn FnMut(i64, &[KeyValue])) {
+    match series {
+        Series::LogStart => rows
+            .partitions
+            .iter()
+            .for_each(|row| observe(row.log_start_offset, &row.labels)),
+        Series::NextOffset => rows
+            .partitions
+            .iter()
+            .for_each(|row| observe(row.next_offset, &row.labels)),
+        Series::GroupLag => rows
+            .lags
+            .iter()
+            .for_each(|row| observe(row.lag, &row.labels)),
+    }
+}
+
+/// Registers the gauge of one series. It holds a weak reference, so a
+/// dropped refresher reports nothing.
+fn gauge(snapshot: &Snapshot, name: &'static str, description: &'static str, series: Series) {
+    let rows = Arc::downgrade(snapshot);
+    stratus_telemetry::meter()
+        .i64_observable_gauge(name)
+        .with_description(description)
         .with_callback(move |observer| {
-            if let Some(rows) = starts.upgrade() {
-                for row in &rows.lock().unwrap_or_else(|e| e.into_inner()).partitions {
-                    observer.observe(row.log_start_offset, &row.labels);
-                }
-            }
-        })
-        .build();
-    let heads = Arc::downgrade(snapshot);
-    meter
-        .i64_observable_gauge("stratus.partition.next_offset")
-        .with_description("Offset the next record will get, per topic and partition")
-        .with_callback(move |observer| {
-            if let Some(rows) = heads.upgrade() {
-                for row in &rows.lock().unwrap_or_else(|e| e.into_inner()).partitions {
-                    observer.observe(row.next_offset, &row.labels);
-                }
-            }
-        })
-        .build();
-    let lags = Arc::downgrade(snapshot);
-    meter
-        .i64_observable_gauge("stratus.group.lag")
-        .with_description(
-            "Records a consumer group has yet to commit, per group, topic and partition",
-        )
-        .with_callback(move |observer| {
-            if let Some(rows) = lags.upgrade() {
-                for row in &rows.lock().unwrap_or_else(|e| e.into_inner()).lags {
-                    observer.observe(row.lag, &row.labels);
-                }
+            if let Some(rows) = rows.upgrade() {
+                let rows = rows.lock().unwrap_or_else(|e| e.into_inner());
+                points(&rows, series, &mut |value, labels| {
+                    observer.observe(value, labels)
+                });
             }
         })
         .build();

@@ -1,9 +1,10 @@
-//! Starting and stopping a gateway: the gRPC server (Admin, Producer,
-//! Consumer, Groups, Triggers, health, reflection) and the batcher behind it.
+//! Starting and stopping a gateway: the services of `crate::core`, the gRPC
+//! server over them (Admin, Producer, Consumer, Groups, Triggers, health,
+//! reflection) and the QUIC endpoint. Other transports (the Kafka listener)
+//! reach the same services through [`GatewayHandle::core`].
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
 
 use stratus_proto::v1::FILE_DESCRIPTOR_SET;
 use stratus_proto::v1::admin_server::AdminServer;
@@ -11,7 +12,6 @@ use stratus_proto::v1::consumer_server::ConsumerServer;
 use stratus_proto::v1::groups_server::GroupsServer;
 use stratus_proto::v1::producer_server::ProducerServer;
 use stratus_proto::v1::triggers_server::TriggersServer;
-use stratus_storage::group::{GroupLimits, Groups};
 use stratus_storage::log::Log;
 use stratus_storage::trigger::Triggers;
 use tokio::net::TcpListener;
@@ -19,17 +19,14 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tonic::transport::server::TcpIncoming;
 
-use crate::batcher::{Batcher, BatcherSettings};
 use crate::config::GatewayConfig;
-use crate::produce::StickyPartitioner;
+use crate::core::GatewayCore;
+use crate::limits::TCP_KEEPALIVE;
+use crate::produce::Batcher;
 use crate::quic::{self, QuicHandle, QuicStartError};
 use crate::service::{
-    AdminService, ConsumerService, GroupsService, ProducerService, Shared, TriggersService,
+    AdminService, ConsumerService, GroupsService, ProducerService, TriggersService,
 };
-use crate::topics::TopicCache;
-
-/// How long a gateway trusts a cached topic record.
-const TOPIC_CACHE_TTL: Duration = Duration::from_secs(1);
 
 /// Builder for a running gateway.
 #[derive(Debug)]
@@ -42,7 +39,7 @@ pub struct GatewayHandle {
     shutdown: watch::Sender<bool>,
     server: JoinHandle<Result<(), tonic::transport::Error>>,
     batcher_task: JoinHandle<()>,
-    batcher: Batcher,
+    core: GatewayCore,
     quic: Option<QuicHandle>,
 }
 
@@ -77,34 +74,11 @@ impl Gateway {
             addr: config.listen,
             source,
         })?;
-        let (batcher, batcher_task) = Batcher::start(
-            Arc::clone(&log),
-            BatcherSettings {
-                linger: config.linger,
-                flush_bytes: config.flush_bytes,
-                max_inflight_bytes: config.max_inflight_bytes,
-                max_concurrent_flushes: config.max_concurrent_flushes,
-            },
-        );
         let (shutdown, shutdown_rx) = watch::channel(false);
         let max_request = config.max_request_bytes as usize;
-        let groups = Groups::new(
-            Arc::clone(log.meta()),
-            log.keys().clone(),
-            GroupLimits {
-                max_members: config.groups.max_members,
-            },
-        );
+        let (core, batcher_task) =
+            GatewayCore::start(&config, Arc::clone(&log), shutdown_rx.clone());
         let triggers = Triggers::new(Arc::clone(log.meta()), log.keys().clone());
-        let shared = Arc::new(Shared {
-            log,
-            groups,
-            batcher: batcher.clone(),
-            topics: TopicCache::new(TOPIC_CACHE_TTL),
-            keyless: StickyPartitioner::default(),
-            config,
-            shutdown: shutdown_rx.clone(),
-        });
 
         let (health_reporter, health) = tonic_health::server::health_reporter();
         health_reporter
@@ -128,33 +102,31 @@ impl Gateway {
             .build_v1()
             .map_err(|e| StartError::Reflection(e.to_string()))?;
 
-        let quic = if shared.config.quic.enabled {
+        let quic = if config.quic.enabled {
             let services = quic::Services {
-                admin: AdminService(Arc::clone(&shared)),
-                producer: ProducerService(Arc::clone(&shared)),
-                consumer: ConsumerService(Arc::clone(&shared)),
-                groups: GroupsService(Arc::clone(&shared)),
+                admin: AdminService(core.clone()),
+                producer: ProducerService(core.clone()),
+                consumer: ConsumerService(core.clone()),
+                groups: GroupsService(core.clone()),
             };
-            Some(quic::start(
-                &shared.config.quic,
-                services,
-                shutdown_rx.clone(),
-            )?)
+            Some(quic::start(&config.quic, services, shutdown_rx.clone())?)
         } else {
             None
         };
         let router = tonic::transport::Server::builder()
             .add_service(health)
             .add_service(reflection)
-            .add_service(AdminServer::new(AdminService(Arc::clone(&shared))))
-            .add_service(GroupsServer::new(GroupsService(Arc::clone(&shared))))
+            .add_service(AdminServer::new(AdminService(core.clone())))
+            .add_service(GroupsServer::new(GroupsService(core.clone())))
             .add_service(TriggersServer::new(TriggersService(triggers)))
             .add_service(
-                ProducerServer::new(ProducerService(Arc::clone(&shared)))
+                ProducerServer::new(ProducerService(core.clone()))
                     .max_decoding_message_size(max_request),
             )
             .add_service(
-                ConsumerServer::new(ConsumerService(shared)).max_encoding_message_size(usize::MAX),
+                // Fetch answers are bounded by max_fetch_bytes, not here.
+                ConsumerServer::new(ConsumerService(core.clone()))
+                    .max_encoding_message_size(usize::MAX),
             );
         let mut stop = shutdown_rx;
         let server = tokio::spawn(
@@ -163,7 +135,7 @@ impl Gateway {
                 // to every small response.
                 TcpIncoming::from(listener)
                     .with_nodelay(Some(true))
-                    .with_keepalive(Some(Duration::from_secs(60))),
+                    .with_keepalive(Some(TCP_KEEPALIVE)),
                 async move {
                     let _ = stop.wait_for(|stopping| *stopping).await;
                 },
@@ -175,7 +147,7 @@ impl Gateway {
             shutdown,
             server,
             batcher_task,
-            batcher,
+            core,
             quic,
         })
     }
@@ -192,7 +164,13 @@ impl GatewayHandle {
     }
 
     pub fn batcher(&self) -> &Batcher {
-        &self.batcher
+        self.core.batcher()
+    }
+
+    /// The gateway's services, for transports other than gRPC and QUIC:
+    /// the produce path, the fetch path, topic administration and groups.
+    pub fn core(&self) -> &GatewayCore {
+        &self.core
     }
 
     /// Stops accepting calls, lets in-flight produce calls flush and be
@@ -210,9 +188,11 @@ impl GatewayHandle {
         {
             tracing::warn!(error = %e, "QUIC endpoint task failed");
         }
-        // The services held the last other batcher handles; dropping ours ends
-        // the flush task once it has answered everything queued.
-        drop(self.batcher);
+        // gRPC and QUIC are done submitting; other holders of the core (a
+        // Kafka listener still running) get UNAVAILABLE from here on. The
+        // flush task ends once it has answered everything queued.
+        self.core.batcher().close();
+        drop(self.core);
         if let Err(e) = self.batcher_task.await {
             tracing::warn!(error = %e, "batcher task failed");
         }

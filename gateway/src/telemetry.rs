@@ -8,12 +8,14 @@ use std::sync::{Arc, Weak};
 
 use opentelemetry::Context;
 use opentelemetry::trace::TraceContextExt as _;
-use stratus_proto::trace_context::extract_span_context;
+use stratus_proto::trace_context::{extract_span_context, span_context_from};
+use stratus_proto::v1::{ProduceRequest, ProduceResponse};
 use stratus_storage::log::Log;
 use stratus_telemetry::KeyValue;
 use tokio::sync::Semaphore;
-use tonic::Code;
+use tokio::time::Instant;
 use tonic::metadata::MetadataMap;
+use tonic::{Code, Status};
 use tracing_opentelemetry::OpenTelemetrySpanExt as _;
 
 /// A server span for one call, the child of the caller's span when the call
@@ -32,6 +34,38 @@ pub(crate) fn server_span_from(
         let _ = span.set_parent(Context::new().with_remote_span_context(parent));
     }
     span
+}
+
+/// The server span of one produce request: the child of the client span
+/// named in the request, else of the one in the call's metadata.
+pub(crate) fn produce_span(request: &ProduceRequest, metadata: &MetadataMap) -> tracing::Span {
+    let span = tracing::info_span!("produce", otel.kind = "server", topic = %request.topic);
+    match span_context_from(&request.traceparent, &request.tracestate) {
+        Some(parent) => server_span_from(span, Some(parent)),
+        None => server_span(span, metadata),
+    }
+}
+
+/// Counts one answered produce request; `started` is when it was received.
+pub(crate) fn record_produce(started: Instant, result: &Result<ProduceResponse, Status>) {
+    let metrics = stratus_telemetry::metrics();
+    match result {
+        Ok(response) if response.error.is_none() => {
+            metrics.produce_requests.add(1, &outcome(true));
+            metrics
+                .produce_ack_seconds
+                .record(started.elapsed().as_secs_f64(), &[]);
+        }
+        Ok(response) => {
+            let code = response.error.as_ref().map_or(0, |e| e.code);
+            metrics.produce_requests.add(1, &outcome(false));
+            metrics.produce_errors.add(1, &kind(Code::from_i32(code)));
+        }
+        Err(status) => {
+            metrics.produce_requests.add(1, &outcome(false));
+            metrics.produce_errors.add(1, &kind(status.code()));
+        }
+    }
 }
 
 /// The label of a failed call: its gRPC status code in snake case.
@@ -71,27 +105,20 @@ pub(crate) fn kind(code: Code) -> [KeyValue; 1] {
 /// against their bound, and the chunk cache. They hold weak references, so a
 /// stopped gateway reports nothing rather than being kept alive.
 pub(crate) fn observe_gateway(inflight: &Arc<Semaphore>, max_inflight_bytes: u64, log: &Arc<Log>) {
+    bytes_gauge(
+        "stratus.inflight.bytes",
+        "Produce bytes accepted but not yet acknowledged",
+        Arc::downgrade(inflight),
+        move |budget| max_inflight_bytes.saturating_sub(budget.available_permits() as u64),
+    );
     let meter = stratus_telemetry::meter();
-    let budget: Weak<Semaphore> = Arc::downgrade(inflight);
-    meter
-        .u64_observable_gauge("stratus.inflight.bytes")
-        .with_unit("By")
-        .with_description("Produce bytes accepted but not yet acknowledged")
-        .with_callback(move |observer| {
-            if let Some(budget) = budget.upgrade() {
-                let free = budget.available_permits() as u64;
-                observer.observe(max_inflight_bytes.saturating_sub(free), &[]);
-            }
-        })
-        .build();
     meter
         .u64_observable_gauge("stratus.inflight.limit.bytes")
         .with_unit("By")
         .with_description("The in-flight bound, max_inflight_bytes")
         .with_callback(move |observer| observer.observe(max_inflight_bytes, &[]))
         .build();
-    let cache = Arc::downgrade(log);
-    let hits = cache.clone();
+    let hits = Arc::downgrade(log);
     meter
         .u64_observable_counter("stratus.chunk_cache.lookups")
         .with_description("Chunk cache lookups of readers, by result (hit or miss)")
@@ -103,13 +130,28 @@ pub(crate) fn observe_gateway(inflight: &Arc<Semaphore>, max_inflight_bytes: u64
             }
         })
         .build();
-    meter
-        .u64_observable_gauge("stratus.chunk_cache.bytes")
+    bytes_gauge(
+        "stratus.chunk_cache.bytes",
+        "Bytes held by the chunk cache",
+        Arc::downgrade(log),
+        Log::cache_weight,
+    );
+}
+
+/// A gauge in bytes, read from `source` for as long as it lives.
+fn bytes_gauge<T: Send + Sync + 'static>(
+    name: &'static str,
+    description: &'static str,
+    source: Weak<T>,
+    read: impl Fn(&T) -> u64 + Send + Sync + 'static,
+) {
+    stratus_telemetry::meter()
+        .u64_observable_gauge(name)
         .with_unit("By")
-        .with_description("Bytes held by the chunk cache")
+        .with_description(description)
         .with_callback(move |observer| {
-            if let Some(log) = cache.upgrade() {
-                observer.observe(log.cache_weight(), &[]);
+            if let Some(source) = source.upgrade() {
+                observer.observe(read(&source), &[]);
             }
         })
         .build();

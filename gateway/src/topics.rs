@@ -12,8 +12,7 @@ use std::time::{Duration, Instant};
 use stratus_storage::log::{Log, LogError};
 use stratus_storage::topic::TopicRecord;
 
-/// Most topics kept; beyond it the cache is cleared (topic lookups are cheap).
-const MAX_CACHED_TOPICS: usize = 10_000;
+use crate::limits::MAX_CACHED_TOPICS;
 
 #[derive(Debug)]
 pub(crate) struct TopicCache {

@@ -13,6 +13,7 @@ use rustls::pki_types::pem::PemObject;
 use stratus_gateway::{
     Gateway, GatewayConfig, GatewayHandle, QuicConfig, StartError, self_signed_in,
 };
+use stratus_meta::memory::MemoryMetaStore;
 use stratus_proto::frame::{self, ALPN, Frame, Headers, MessageKind, WireMessage};
 use stratus_proto::v1::admin_client::AdminClient;
 use stratus_proto::v1::{
@@ -21,7 +22,6 @@ use stratus_proto::v1::{
     ProduceResponse, Record,
 };
 use stratus_storage::log::{Log, LogConfig};
-use stratus_meta::memory::MemoryMetaStore;
 use tonic::Code;
 
 struct Setup {
@@ -150,20 +150,41 @@ fn fetch_request(topic: &str, offset: i64, max_wait_ms: u32) -> FetchRequest {
     }
 }
 
-#[tokio::test]
-async fn calls_behave_as_over_grpc() {
-    let setup = start(QuicConfig::default()).await;
-    let connection = connect(&setup).await;
-    let created: CreateTopicResponse = call(
-        &connection,
+/// Creates `topic` with `partitions` partitions over `connection`.
+async fn create_topic(
+    connection: &Connection,
+    topic: &str,
+    partitions: u32,
+) -> CreateTopicResponse {
+    call(
+        connection,
         &CreateTopicRequest {
-            name: "orders".into(),
-            partitions: 2,
+            name: topic.into(),
+            partitions,
             config: None,
         },
     )
     .await
-    .unwrap();
+    .unwrap()
+}
+
+/// Opens a stream holding a long poll at the start of `topic`'s empty
+/// partition 0; its answer comes once something is produced there.
+async fn open_long_poll(connection: &Connection, topic: &str) -> quinn::RecvStream {
+    let (mut send, recv) = connection.open_bi().await.unwrap();
+    let bytes = Frame::from_message(&fetch_request(topic, 0, 30_000), Headers::new())
+        .to_bytes()
+        .unwrap();
+    send.write_all(&bytes).await.unwrap();
+    send.finish().unwrap();
+    recv
+}
+
+#[tokio::test]
+async fn calls_behave_as_over_grpc() {
+    let setup = start(QuicConfig::default()).await;
+    let connection = connect(&setup).await;
+    let created = create_topic(&connection, "orders", 2).await;
     assert_eq!(created.topic.unwrap().partitions.len(), 2);
     let acked: ProduceResponse = call(&connection, &produce_request("orders", &["a", "b"]))
         .await
@@ -210,24 +231,10 @@ async fn bad_frames_close_only_their_stream() {
     })
     .await;
     let connection = connect(&setup).await;
-    let _: CreateTopicResponse = call(
-        &connection,
-        &CreateTopicRequest {
-            name: "t".into(),
-            partitions: 1,
-            config: None,
-        },
-    )
-    .await
-    .unwrap();
+    create_topic(&connection, "t", 1).await;
     // A call in flight on the same connection while bad frames arrive: a
     // long poll at the end of the log.
-    let (mut poll_send, mut poll_recv) = connection.open_bi().await.unwrap();
-    let poll = Frame::from_message(&fetch_request("t", 0, 30_000), Headers::new())
-        .to_bytes()
-        .unwrap();
-    poll_send.write_all(&poll).await.unwrap();
-    poll_send.finish().unwrap();
+    let mut poll_recv = open_long_poll(&connection, "t").await;
 
     let error = |frame: Frame| -> ErrorDetail {
         assert_eq!(frame.kind, MessageKind::Error);
@@ -301,25 +308,10 @@ async fn streams_per_connection_are_limited() {
     })
     .await;
     let connection = connect(&setup).await;
-    let _: CreateTopicResponse = call(
-        &connection,
-        &CreateTopicRequest {
-            name: "t".into(),
-            partitions: 1,
-            config: None,
-        },
-    )
-    .await
-    .unwrap();
+    create_topic(&connection, "t", 1).await;
     let mut polls = Vec::new();
     for _ in 0..2 {
-        let (mut send, recv) = connection.open_bi().await.unwrap();
-        let bytes = Frame::from_message(&fetch_request("t", 0, 30_000), Headers::new())
-            .to_bytes()
-            .unwrap();
-        send.write_all(&bytes).await.unwrap();
-        send.finish().unwrap();
-        polls.push(recv);
+        polls.push(open_long_poll(&connection, "t").await);
     }
     // Both streams are taken by long polls: a third cannot open.
     assert!(
@@ -410,16 +402,7 @@ fn stream_frame(request: &ProduceRequest) -> Bytes {
 async fn produce_streams_answer_in_order() {
     let setup = start(QuicConfig::default()).await;
     let connection = connect(&setup).await;
-    let _: CreateTopicResponse = call(
-        &connection,
-        &CreateTopicRequest {
-            name: "ordered".into(),
-            partitions: 1,
-            config: None,
-        },
-    )
-    .await
-    .unwrap();
+    create_topic(&connection, "ordered", 1).await;
 
     let (mut send, mut recv) = connection.open_bi().await.unwrap();
     let mut buf = BytesMut::new();

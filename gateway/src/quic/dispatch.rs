@@ -13,7 +13,8 @@ use stratus_proto::v1::producer_server::Producer;
 use tonic::metadata::{MetadataKey, MetadataMap, MetadataValue};
 use tonic::{Request, Response, Status};
 
-use crate::error::frame_status;
+use super::io::status_frame;
+use super::status::frame_status;
 use crate::service::{AdminService, ConsumerService, GroupsService, ProducerService};
 
 /// The services a QUIC call can reach.
@@ -83,11 +84,6 @@ impl Services {
             ))),
         }
     }
-}
-
-/// The error frame for `status`: its gRPC code and message.
-pub(crate) fn status_frame(status: &Status) -> Frame {
-    Frame::error(status.code() as i32, status.message())
 }
 
 /// Decodes the request, carries the frame's headers over as gRPC metadata

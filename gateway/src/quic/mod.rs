@@ -13,32 +13,26 @@
 //! client wait for a free one), frame size, request bytes buffered across the
 //! endpoint, idle time.
 
-mod config;
 mod dispatch;
+mod io;
 mod produce_stream;
+mod status;
 mod stream;
 mod tls;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
 
 use quinn::{Connection, Endpoint, Incoming, VarInt};
 use tokio::sync::{Semaphore, watch};
 use tokio::task::{JoinHandle, JoinSet};
 
-pub use config::QuicConfig;
 pub(crate) use dispatch::Services;
-pub(crate) use stream::RequestError;
 pub use tls::{CertificateFiles, TlsError, self_signed_in};
 
-use stream::Limits;
-
-/// Connection-level receive window: bounds what one connection can make
-/// quinn buffer while its streams wait for `max_buffered_bytes`.
-const CONNECTION_RECEIVE_WINDOW: u32 = 16 * 1024 * 1024;
-/// How long shutdown waits for peers to acknowledge the connection close.
-const CLOSE_GRACE: Duration = Duration::from_secs(2);
+use crate::config::QuicConfig;
+use crate::limits::{QUIC_CLOSE_GRACE, QUIC_MAX_UNI_STREAMS};
+use io::Limits;
 
 /// Why the QUIC endpoint could not start.
 #[derive(Debug, thiserror::Error)]
@@ -86,8 +80,10 @@ pub(crate) fn start(
     let mut transport = quinn::TransportConfig::default();
     transport
         .max_concurrent_bidi_streams(VarInt::from_u32(config.max_concurrent_streams))
-        .max_concurrent_uni_streams(VarInt::from_u32(0))
-        .receive_window(VarInt::from_u32(CONNECTION_RECEIVE_WINDOW))
+        .max_concurrent_uni_streams(VarInt::from_u32(QUIC_MAX_UNI_STREAMS))
+        .receive_window(VarInt::from_u32(
+            u32::try_from(config.receive_window).unwrap_or(u32::MAX),
+        ))
         .max_idle_timeout(Some(config.idle_timeout.try_into().map_err(
             |e: quinn::VarIntBoundsExceeded| QuicStartError::IdleTimeout(e.to_string()),
         )?));
@@ -161,7 +157,7 @@ async fn accept_loop(
     // Connections see the shutdown too: they finish their calls and close.
     while connections.join_next().await.is_some() {}
     endpoint.close(VarInt::from_u32(0), b"gateway shutting down");
-    let _ = tokio::time::timeout(CLOSE_GRACE, endpoint.wait_idle()).await;
+    let _ = tokio::time::timeout(QUIC_CLOSE_GRACE, endpoint.wait_idle()).await;
 }
 
 async fn serve_connection(

@@ -20,9 +20,12 @@ use tokio::sync::{mpsc, oneshot, watch};
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::Status;
 
-use super::dispatch::{Services, metadata_from, status_frame};
-use super::stream::{Limits, Opened, REQUEST_REFUSED, RequestError, read_frame, write_answer};
-use crate::error::{frame_status, quic_request_status};
+use super::dispatch::{Services, metadata_from};
+use super::io::{
+    Limits, Opened, REQUEST_REFUSED, RequestError, read_frame, status_frame, write_answer,
+};
+use super::status::{frame_status, request_status};
+use crate::limits::QUIC_STREAM_DECODE_AHEAD;
 
 /// Serves the stream `opened` to its end.
 pub(crate) async fn serve(
@@ -38,7 +41,7 @@ pub(crate) async fn serve(
         recv,
     } = opened;
     let metadata = metadata_from(&first.headers);
-    let (requests, pending) = mpsc::channel(1);
+    let (requests, pending) = mpsc::channel(QUIC_STREAM_DECODE_AHEAD);
     let (refused, refusal) = oneshot::channel();
     let reader = tokio::spawn(read_requests(
         (first, permit),
@@ -94,7 +97,7 @@ async fn read_requests(
                     Ok(None) | Err(RequestError::Stream(_)) => return,
                     Err(e) => {
                         let _ = recv.stop(REQUEST_REFUSED);
-                        let _ = refused.send(quic_request_status(&e));
+                        let _ = refused.send(request_status(&e));
                         return;
                     }
                 }

@@ -1,4 +1,4 @@
-use std::sync::Arc;
+//! The gRPC `Admin` service: topic administration over `crate::admin`.
 
 use stratus_proto::v1::admin_server::Admin;
 use stratus_proto::v1::{
@@ -9,26 +9,26 @@ use stratus_proto::v1::{
 use stratus_storage::topic::TopicRecord;
 use tonic::{Request, Response, Status};
 
-use super::Shared;
 use super::convert::{topic_config, topic_id, wire_config};
+use crate::core::GatewayCore;
 use crate::error::GatewayError;
 
 #[derive(Debug)]
-pub(crate) struct AdminService(pub(crate) Arc<Shared>);
+pub(crate) struct AdminService(pub(crate) GatewayCore);
 
 impl AdminService {
     async fn describe(&self, topic: &TopicRecord) -> Result<TopicDescription, GatewayError> {
-        let offsets = self.0.log.partition_offsets(topic).await?;
+        let states = self.0.topics().partition_states(topic).await?;
         Ok(TopicDescription {
             name: topic.name.clone(),
             topic_id: topic_id(topic),
             config: Some(wire_config(&topic.config)),
-            partitions: offsets
+            partitions: states
                 .into_iter()
-                .map(|p| PartitionDescription {
-                    partition: p.partition,
-                    log_start_offset: p.log_start_offset,
-                    next_offset: p.next_offset,
+                .map(|(partition, state)| PartitionDescription {
+                    partition,
+                    log_start_offset: state.log_start_offset,
+                    next_offset: state.high_watermark,
                 })
                 .collect(),
             created_at_ms: topic.created_at_ms,
@@ -44,14 +44,10 @@ impl Admin for AdminService {
     ) -> Result<Response<CreateTopicResponse>, Status> {
         let request = request.into_inner();
         let config = topic_config(request.config)?;
-        let topic = self
-            .0
-            .log
-            .create_topic(&request.name, request.partitions, config)
-            .await
-            .map_err(GatewayError::from)?;
-        self.0.topics.forget(&topic.name);
-        tracing::info!(topic = %topic.name, partitions = topic.partitions, "topic created");
+        let topics = self.0.topics();
+        let topic = topics
+            .create(&request.name, request.partitions, config)
+            .await?;
         Ok(Response::new(CreateTopicResponse {
             topic: Some(self.describe(&topic).await?),
         }))
@@ -62,13 +58,7 @@ impl Admin for AdminService {
         request: Request<DeleteTopicRequest>,
     ) -> Result<Response<DeleteTopicResponse>, Status> {
         let name = request.into_inner().name;
-        self.0
-            .log
-            .delete_topic(&name)
-            .await
-            .map_err(GatewayError::from)?;
-        self.0.topics.forget(&name);
-        tracing::info!(topic = %name, "topic deleted");
+        self.0.topics().delete(&name).await?;
         Ok(Response::new(DeleteTopicResponse {}))
     }
 
@@ -76,7 +66,7 @@ impl Admin for AdminService {
         &self,
         _request: Request<ListTopicsRequest>,
     ) -> Result<Response<ListTopicsResponse>, Status> {
-        let topics = self.0.log.list_topics().await.map_err(GatewayError::from)?;
+        let topics = self.0.topics().list().await?;
         Ok(Response::new(ListTopicsResponse {
             topics: topics
                 .into_iter()
@@ -93,7 +83,7 @@ impl Admin for AdminService {
         request: Request<DescribeTopicRequest>,
     ) -> Result<Response<DescribeTopicResponse>, Status> {
         let name = request.into_inner().name;
-        let topic = self.0.log.topic(&name).await.map_err(GatewayError::from)?;
+        let topic = self.0.topics().describe(&name).await?;
         Ok(Response::new(DescribeTopicResponse {
             topic: Some(self.describe(&topic).await?),
         }))

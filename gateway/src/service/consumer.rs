@@ -1,5 +1,7 @@
+//! The gRPC `Consumer` service: fetch, subscribe and list offsets, over the
+//! fetch path and topic lookups of `crate::core`.
+
 use std::pin::Pin;
-use std::sync::Arc;
 use std::time::Duration;
 
 use futures::Stream;
@@ -10,92 +12,72 @@ use stratus_proto::v1::{
 };
 use stratus_storage::log::OffsetQuery;
 use tokio::sync::mpsc;
-use tokio::time::Instant;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status};
 use tracing::Instrument as _;
 
-use super::Shared;
-use super::convert::consumed;
+use super::convert::{consumed, partitions_or_all};
+use crate::core::GatewayCore;
 use crate::error::GatewayError;
+use crate::fetch::{FetchPartition, Fetched};
+use crate::limits::{SUBSCRIBE_BUFFER, SUBSCRIBE_POLL};
 use crate::telemetry::{kind, outcome, server_span};
 
-/// How long one wait of a subscription lasts before it re-checks its client.
-const SUBSCRIBE_POLL: Duration = Duration::from_secs(5);
-/// Responses a subscription buffers for a slow client.
-const SUBSCRIBE_BUFFER: usize = 4;
-
 #[derive(Debug)]
-pub(crate) struct ConsumerService(pub(crate) Arc<Shared>);
+pub(crate) struct ConsumerService(pub(crate) GatewayCore);
 
 impl ConsumerService {
+    /// One answered Fetch (or the opening of a Subscribe): `fetch_once` in
+    /// the call's server span, counted by outcome. `wanted` is the
+    /// partition, offset and byte limit.
+    async fn counted(
+        &self,
+        span: tracing::Span,
+        topic: &str,
+        (partition, offset, max_bytes): (u32, i64, u32),
+        max_wait: Duration,
+    ) -> Result<FetchResponse, Status> {
+        let result = Self::fetch_once(&self.0, topic, partition, offset, max_bytes, max_wait)
+            .instrument(span)
+            .await
+            .map_err(Status::from);
+        let metrics = stratus_telemetry::metrics();
+        metrics.fetch_requests.add(1, &outcome(result.is_ok()));
+        if let Err(status) = &result {
+            metrics.fetch_errors.add(1, &kind(status.code()));
+        }
+        result
+    }
+
     /// Reads from `offset`; at the end of the log waits for a commit to the
-    /// partition (a watch, not polling) until `max_wait` passes.
+    /// partition until `max_wait` passes.
     async fn fetch_once(
-        shared: &Shared,
-        topic_name: &str,
+        core: &GatewayCore,
+        topic: &str,
         partition: u32,
         offset: i64,
         max_bytes: u32,
         max_wait: Duration,
     ) -> Result<FetchResponse, GatewayError> {
-        let topic = shared.topics.get(&shared.log, topic_name).await?;
-        let max_bytes = match max_bytes {
-            0 => shared.config.max_fetch_bytes,
-            n => n.min(shared.config.max_fetch_bytes),
-        } as usize;
-        let deadline = Instant::now() + max_wait.min(shared.config.max_fetch_wait);
-        loop {
-            // Watch before reading, so a commit between the read and the wait wakes us.
-            let watch = shared
-                .log
-                .meta()
-                .watch(&shared.log.head_key(topic.id, partition));
-            let read = shared
-                .log
-                .read(&topic, partition, offset, max_bytes)
-                .await?;
-            let done = !read.records.is_empty() || Instant::now() >= deadline;
-            if done {
-                record_fetched(&read.records);
-                return Ok(FetchResponse {
-                    topic: topic.name.clone(),
-                    partition,
-                    next_fetch_offset: read.next_offset,
-                    high_watermark: read.state.high_watermark,
-                    log_start_offset: read.state.log_start_offset,
-                    records: read.records.into_iter().map(consumed).collect(),
-                });
-            }
-            tokio::select! {
-                () = watch.changed() => {}
-                () = tokio::time::sleep_until(deadline) => {}
-                () = shared.shutting_down() => {}
-            }
-            if *shared.shutdown.borrow() {
-                return Err(GatewayError::ShuttingDown);
-            }
-        }
-    }
-}
-
-/// Counts records returned to a consumer (one pass over lengths, no logging).
-fn record_fetched(records: &[stratus_format::batch::StoredRecord]) {
-    if records.is_empty() {
-        return;
-    }
-    let bytes: usize = records.iter().map(|r| r.payload_len()).sum();
-    let metrics = stratus_telemetry::metrics();
-    metrics.fetch_records.add(records.len() as u64, &[]);
-    metrics.fetch_bytes.add(bytes as u64, &[]);
-}
-
-/// Counts one answered Fetch (or the opening of a Subscribe).
-fn record_fetch<T>(result: &Result<T, Status>) {
-    let metrics = stratus_telemetry::metrics();
-    metrics.fetch_requests.add(1, &outcome(result.is_ok()));
-    if let Err(status) = result {
-        metrics.fetch_errors.add(1, &kind(status.code()));
+        let wanted = FetchPartition {
+            topic: topic.to_owned(),
+            partition,
+            offset,
+            max_bytes,
+        };
+        let Fetched {
+            topic,
+            partition,
+            read,
+        } = core.fetch().fetch_one(wanted, max_wait).await?;
+        Ok(FetchResponse {
+            topic: topic.name.clone(),
+            partition,
+            next_fetch_offset: read.next_offset,
+            high_watermark: read.state.high_watermark,
+            log_start_offset: read.state.log_start_offset,
+            records: read.records.into_iter().map(consumed).collect(),
+        })
     }
 }
 
@@ -112,19 +94,10 @@ impl Consumer for ConsumerService {
             request.metadata(),
         );
         let r = request.into_inner();
-        let result = Self::fetch_once(
-            &self.0,
-            &r.topic,
-            r.partition,
-            r.offset,
-            r.max_bytes,
-            Duration::from_millis(u64::from(r.max_wait_ms)),
-        )
-        .instrument(span)
-        .await
-        .map_err(Status::from);
-        record_fetch(&result);
-        Ok(Response::new(result?))
+        let wanted = (r.partition, r.offset, r.max_bytes);
+        let max_wait = Duration::from_millis(u64::from(r.max_wait_ms));
+        let fetched = self.counted(span, &r.topic, wanted, max_wait).await?;
+        Ok(Response::new(fetched))
     }
 
     type SubscribeStream = SubscribeStream;
@@ -139,21 +112,10 @@ impl Consumer for ConsumerService {
         );
         let r = request.into_inner();
         // Fail fast on a bad topic, partition or offset instead of in the stream.
-        let first = Self::fetch_once(
-            &self.0,
-            &r.topic,
-            r.partition,
-            r.offset,
-            r.max_bytes_per_message,
-            Duration::ZERO,
-        )
-        .instrument(span)
-        .await
-        .map_err(Status::from);
-        record_fetch(&first);
-        let first = first?;
+        let wanted = (r.partition, r.offset, r.max_bytes_per_message);
+        let first = self.counted(span, &r.topic, wanted, Duration::ZERO).await?;
         let (sender, receiver) = mpsc::channel(SUBSCRIBE_BUFFER);
-        let shared = Arc::clone(&self.0);
+        let core = self.0.clone();
         tokio::spawn(async move {
             let mut offset = first.next_fetch_offset;
             if !first.records.is_empty() && sender.send(Ok(first)).await.is_err() {
@@ -161,7 +123,7 @@ impl Consumer for ConsumerService {
             }
             loop {
                 let next = Self::fetch_once(
-                    &shared,
+                    &core,
                     &r.topic,
                     r.partition,
                     offset,
@@ -196,12 +158,8 @@ impl Consumer for ConsumerService {
         request: Request<ListOffsetsRequest>,
     ) -> Result<Response<ListOffsetsResponse>, Status> {
         let r = request.into_inner();
-        let topic = self
-            .0
-            .topics
-            .get(&self.0.log, &r.topic)
-            .await
-            .map_err(GatewayError::from)?;
+        let topics = self.0.topics();
+        let topic = topics.cached(&r.topic).await?;
         let query = match OffsetSpec::try_from(r.spec) {
             Ok(OffsetSpec::Earliest) => OffsetQuery::Earliest,
             Ok(OffsetSpec::Latest) => OffsetQuery::Latest,
@@ -214,19 +172,10 @@ impl Consumer for ConsumerService {
                 .into());
             }
         };
-        let partitions = if r.partitions.is_empty() {
-            (0..topic.partitions).collect()
-        } else {
-            r.partitions
-        };
+        let partitions = partitions_or_all(r.partitions, topic.partitions);
         let mut out = Vec::with_capacity(partitions.len());
         for partition in partitions {
-            let found = self
-                .0
-                .log
-                .resolve_offset(&topic, partition, query)
-                .await
-                .map_err(GatewayError::from)?;
+            let found = topics.resolve_offset(&topic, partition, query).await?;
             let (offset, timestamp_ms) = found.map_or((-1, -1), |(o, t)| (o, t.unwrap_or(-1)));
             out.push(PartitionOffset {
                 partition,

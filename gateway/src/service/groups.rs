@@ -3,7 +3,6 @@
 //! any member; nothing here is kept between calls.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
 use std::time::Duration;
 
 use stratus_proto::v1::groups_server::Groups as GroupsApi;
@@ -18,15 +17,17 @@ use stratus_proto::v1::{
 use stratus_storage::group::{
     Assignment, CommitOffset, Committed, GroupDescription, JoinSpec, MemberState, Strategy,
 };
-use stratus_storage::log::{OffsetQuery, now_ms};
+use stratus_storage::log::{LogError, OffsetQuery, now_ms};
 use stratus_storage::topic::TopicRecord;
 use tonic::{Request, Response, Status};
 
-use super::Shared;
+use super::convert::partitions_or_all;
+use crate::core::GatewayCore;
 use crate::error::GatewayError;
+use crate::limits::HEARTBEATS_PER_SESSION;
 
 #[derive(Debug)]
-pub(crate) struct GroupsService(pub(crate) Arc<Shared>);
+pub(crate) struct GroupsService(pub(crate) GatewayCore);
 
 fn strategy(wire: i32) -> Result<Strategy, GatewayError> {
     match AssignmentStrategy::try_from(wire) {
@@ -70,7 +71,7 @@ fn member_assignment(state: MemberState) -> MemberAssignment {
         assignment: wire_assignment(&state.assignment),
         pending: wire_assignment(&state.pending),
         session_timeout_ms: session,
-        heartbeat_interval_ms: (session / 3).max(1),
+        heartbeat_interval_ms: (session / HEARTBEATS_PER_SESSION).max(1),
         strategy: wire_strategy(state.strategy),
     }
 }
@@ -89,7 +90,7 @@ fn wire_committed(c: Committed) -> CommittedOffset {
 impl GroupsService {
     /// The session timeout a join asks for, within the configured bounds.
     fn session_timeout(&self, requested_ms: u32) -> Result<i64, GatewayError> {
-        let limits = &self.0.config.groups;
+        let limits = self.0.group_limits();
         if requested_ms == 0 {
             return Ok(limits.default_session_timeout.as_millis() as i64);
         }
@@ -130,26 +131,25 @@ impl GroupsService {
         topics.dedup();
         let mut out = Vec::new();
         for name in topics {
-            let topic = match self.0.topics.get(&self.0.log, name).await {
+            let topic = match self.0.topics().cached(name).await {
                 Ok(topic) => topic,
                 // A deleted topic has no lag to show.
-                Err(stratus_storage::log::LogError::TopicNotFound { .. }) => continue,
-                Err(e) => return Err(e.into()),
+                Err(GatewayError::Log(LogError::TopicNotFound { .. })) => continue,
+                Err(e) => return Err(e),
             };
-            for p in self.0.log.partition_offsets(&topic).await? {
-                let committed_offset = committed.get(&(name, p.partition)).copied();
-                let from = committed_offset
-                    .unwrap_or(p.log_start_offset)
-                    .max(p.log_start_offset);
+            for (partition, state) in self.0.topics().partition_states(&topic).await? {
+                let committed_offset = committed.get(&(name, partition)).copied();
+                let start = state.log_start_offset;
+                let from = committed_offset.unwrap_or(start).max(start);
                 out.push(PartitionLag {
                     topic: name.to_owned(),
-                    partition: p.partition,
+                    partition,
                     committed_offset: committed_offset.unwrap_or(-1),
-                    log_start_offset: p.log_start_offset,
-                    next_offset: p.next_offset,
-                    lag: (p.next_offset - from).max(0),
+                    log_start_offset: start,
+                    next_offset: state.high_watermark,
+                    lag: (state.high_watermark - from).max(0),
                     member_id: owners
-                        .get(&(name, p.partition))
+                        .get(&(name, partition))
                         .map(|m| (*m).to_owned())
                         .unwrap_or_default(),
                 });
@@ -165,13 +165,10 @@ impl GroupsService {
         partition: u32,
         request: &ResetOffsetsRequest,
     ) -> Result<i64, GatewayError> {
-        let log = &self.0.log;
+        let topics = self.0.topics();
         let resolve = |query| async move {
-            Ok::<_, GatewayError>(
-                log.resolve_offset(topic, partition, query)
-                    .await?
-                    .map(|(o, _)| o),
-            )
+            let found = topics.resolve_offset(topic, partition, query).await?;
+            Ok::<_, GatewayError>(found.map(|(o, _)| o))
         };
         let latest =
             || async { Ok::<_, GatewayError>(resolve(OffsetQuery::Latest).await?.unwrap_or(0)) };
@@ -185,7 +182,7 @@ impl GroupsService {
                 }
             }
             Ok(ResetTo::Offset) => {
-                let state = log.partition_state(topic, partition).await?;
+                let state = topics.partition_state(topic, partition).await?;
                 Ok(request
                     .offset
                     .clamp(state.log_start_offset, state.high_watermark))
@@ -215,7 +212,7 @@ impl GroupsApi for GroupsService {
         };
         let state = self
             .0
-            .groups
+            .groups()
             .join(&r.group, &spec, now_ms())
             .await
             .map_err(GatewayError::from)?;
@@ -231,7 +228,7 @@ impl GroupsApi for GroupsService {
         let r = request.into_inner();
         let state = self
             .0
-            .groups
+            .groups()
             .heartbeat(&r.group, &r.member_id, &assignment(r.owned), now_ms())
             .await
             .map_err(GatewayError::from)?;
@@ -246,7 +243,7 @@ impl GroupsApi for GroupsService {
     ) -> Result<Response<LeaveGroupResponse>, Status> {
         let r = request.into_inner();
         self.0
-            .groups
+            .groups()
             .leave(&r.group, &r.member_id, now_ms())
             .await
             .map_err(GatewayError::from)?;
@@ -269,7 +266,7 @@ impl GroupsApi for GroupsService {
             })
             .collect();
         self.0
-            .groups
+            .groups()
             .commit(&r.group, &r.member_id, r.generation, &offsets, now_ms())
             .await
             .map_err(GatewayError::from)?;
@@ -283,7 +280,7 @@ impl GroupsApi for GroupsService {
         let r = request.into_inner();
         let offsets = self
             .0
-            .groups
+            .groups()
             .committed(&r.group, &r.topics)
             .await
             .map_err(GatewayError::from)?;
@@ -298,7 +295,7 @@ impl GroupsApi for GroupsService {
     ) -> Result<Response<ListGroupsResponse>, Status> {
         let groups = self
             .0
-            .groups
+            .groups()
             .list(now_ms())
             .await
             .map_err(GatewayError::from)?;
@@ -324,7 +321,7 @@ impl GroupsApi for GroupsService {
         let now = now_ms();
         let description = self
             .0
-            .groups
+            .groups()
             .describe(&group, now)
             .await
             .map_err(GatewayError::from)?;
@@ -366,7 +363,7 @@ impl GroupsApi for GroupsService {
     ) -> Result<Response<DeleteGroupResponse>, Status> {
         let group = request.into_inner().group;
         self.0
-            .groups
+            .groups()
             .delete(&group, now_ms())
             .await
             .map_err(GatewayError::from)?;
@@ -378,17 +375,8 @@ impl GroupsApi for GroupsService {
         request: Request<ResetOffsetsRequest>,
     ) -> Result<Response<ResetOffsetsResponse>, Status> {
         let r = request.into_inner();
-        let topic = self
-            .0
-            .topics
-            .get(&self.0.log, &r.topic)
-            .await
-            .map_err(GatewayError::from)?;
-        let partitions: Vec<u32> = if r.partitions.is_empty() {
-            (0..topic.partitions).collect()
-        } else {
-            r.partitions.clone()
-        };
+        let topic = self.0.topics().cached(&r.topic).await?;
+        let partitions = partitions_or_all(r.partitions.clone(), topic.partitions);
         let mut offsets = Vec::with_capacity(partitions.len());
         for partition in partitions {
             let offset = self.reset_offset(&topic, partition, &r).await?;
@@ -402,7 +390,7 @@ impl GroupsApi for GroupsService {
         let now = now_ms();
         if !r.dry_run {
             self.0
-                .groups
+                .groups()
                 .reset(&r.group, &offsets, now)
                 .await
                 .map_err(GatewayError::from)?;

@@ -8,30 +8,36 @@
 //! it sent them. Calls that arrive while flushes are busy go out together in
 //! the next one (group commit): the busier the gateway, the larger and
 //! cheaper each flush.
+//!
+//! A call is acknowledged in exactly one place, [`acknowledge`], and only
+//! with the outcome of a flush whose WAL object was durable before its
+//! transaction committed. The batcher takes calls already admitted and
+//! encoded; it never validates or counts budget itself.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use stratus_storage::log::{AppendBatch, AppendOutcome, Log, LogError, WrittenObject};
-use tokio::sync::{OwnedSemaphorePermit, Semaphore, TryAcquireError, mpsc, oneshot};
+use tokio::sync::{Notify, mpsc, oneshot};
 use tokio::time::Instant;
 use tracing::Instrument as _;
 
+use super::admit::Admitted;
 use crate::error::GatewayError;
-use crate::telemetry::observe_gateway;
 
 /// One produce call waiting for its flush.
 #[derive(Debug)]
 struct Pending {
     batches: Vec<AppendBatch>,
+    /// Encoded bytes: what the call adds to its flush's WAL object.
     bytes: u64,
     received: Instant,
     /// The caller's span: the flush span links to it (or is its child).
     span: tracing::Span,
     reply: oneshot::Sender<Result<Vec<AppendOutcome>, GatewayError>>,
-    /// Released when the call is answered, freeing in-flight budget.
-    _permit: OwnedSemaphorePermit,
+    /// Returned to the in-flight budget once the call is answered.
+    admitted: Admitted,
 }
 
 /// Counters describing what the batcher did.
@@ -42,13 +48,15 @@ pub struct BatcherStats {
     pub flushed_calls: AtomicU64,
 }
 
-/// Handle to submit produce calls; cheap to clone. The flush task ends after
-/// every handle is dropped and the calls already submitted are answered.
+/// Handle to submit produce calls; cheap to clone. The flush task ends once
+/// [`Batcher::close`] is called or every handle is dropped, after answering
+/// the calls already submitted.
 #[derive(Debug, Clone)]
 pub struct Batcher {
+    // Unbounded because every call in it holds in-flight budget: the budget
+    // is the bound.
     sender: mpsc::UnboundedSender<Pending>,
-    inflight: Arc<Semaphore>,
-    max_inflight_bytes: u64,
+    closing: Arc<Notify>,
     stats: Arc<BatcherStats>,
 }
 
@@ -57,7 +65,6 @@ pub struct Batcher {
 pub struct BatcherSettings {
     pub linger: Duration,
     pub flush_bytes: u64,
-    pub max_inflight_bytes: u64,
     /// Flushes whose WAL objects may be written at once; commits stay in order.
     pub max_concurrent_flushes: usize,
 }
@@ -67,16 +74,13 @@ impl Batcher {
     pub fn start(log: Arc<Log>, settings: BatcherSettings) -> (Self, tokio::task::JoinHandle<()>) {
         let (sender, receiver) = mpsc::unbounded_channel();
         let stats = Arc::new(BatcherStats::default());
-        // The semaphore counts bytes; the config caps the limit at u32::MAX permits.
-        let permits = usize::try_from(settings.max_inflight_bytes).unwrap_or(usize::MAX);
+        let closing = Arc::new(Notify::new());
         let batcher = Self {
             sender,
-            inflight: Arc::new(Semaphore::new(permits)),
-            max_inflight_bytes: settings.max_inflight_bytes,
+            closing: Arc::clone(&closing),
             stats: Arc::clone(&stats),
         };
-        observe_gateway(&batcher.inflight, settings.max_inflight_bytes, &log);
-        let task = tokio::spawn(flush_loop(log, receiver, settings, stats));
+        let task = tokio::spawn(flush_loop(log, receiver, closing, settings, stats));
         (batcher, task)
     }
 
@@ -84,41 +88,22 @@ impl Batcher {
         &self.stats
     }
 
-    /// Queues a call's batches for the next flush. With [`Admission::Reject`] it
-    /// fails at once with RESOURCE_EXHAUSTED when the in-flight budget is spent;
-    /// with [`Admission::Wait`] it waits for budget (backpressure for streams,
-    /// where waiting stops the client through flow control). Calls are flushed
-    /// in the order this returns.
-    pub async fn submit(
+    /// Queues an admitted call's batches for the next flush. Calls are
+    /// flushed, and their offsets assigned, in the order this returns.
+    pub fn submit(
         &self,
         batches: Vec<AppendBatch>,
-        admission: Admission,
+        admitted: Admitted,
     ) -> Result<Ticket, GatewayError> {
-        let bytes = self.size_of(&batches)?;
-        let permits = bytes as u32;
-        let permit = match admission {
-            Admission::Reject => match Arc::clone(&self.inflight).try_acquire_many_owned(permits) {
-                Ok(permit) => permit,
-                Err(TryAcquireError::NoPermits) => {
-                    return Err(GatewayError::Overloaded {
-                        limit: self.max_inflight_bytes,
-                    });
-                }
-                Err(TryAcquireError::Closed) => return Err(GatewayError::ShuttingDown),
-            },
-            Admission::Wait => Arc::clone(&self.inflight)
-                .acquire_many_owned(permits)
-                .await
-                .map_err(|_| GatewayError::ShuttingDown)?,
-        };
+        let bytes = batches.iter().map(|b| b.batch.len() as u64).sum::<u64>();
         let (reply, answer) = oneshot::channel();
         let pending = Pending {
             batches,
-            bytes,
+            bytes: bytes.max(1),
             received: Instant::now(),
             span: tracing::Span::current(),
             reply,
-            _permit: permit,
+            admitted,
         };
         self.sender
             .send(pending)
@@ -126,29 +111,12 @@ impl Batcher {
         Ok(Ticket { answer })
     }
 
-    fn size_of(&self, batches: &[AppendBatch]) -> Result<u64, GatewayError> {
-        let bytes: u64 = batches
-            .iter()
-            .map(|b| b.batch.len() as u64)
-            .sum::<u64>()
-            .max(1);
-        if bytes > self.max_inflight_bytes {
-            return Err(GatewayError::RequestTooLarge {
-                size: bytes as usize,
-                limit: self.max_inflight_bytes,
-            });
-        }
-        Ok(bytes)
+    /// Stops taking calls: later submits fail with UNAVAILABLE (nothing of
+    /// them was written), and the flush task ends once the calls already
+    /// queued are answered.
+    pub fn close(&self) {
+        self.closing.notify_one();
     }
-}
-
-/// What to do when the in-flight budget is spent.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Admission {
-    /// Fail with RESOURCE_EXHAUSTED.
-    Reject,
-    /// Wait for budget.
-    Wait,
 }
 
 /// The pending answer to a submitted call: one outcome per batch.
@@ -174,23 +142,39 @@ struct InFlightFlush {
 }
 
 /// How to answer one call of a flush: its batch count and its reply channel.
-/// Dropping the permit returns the call's bytes to the in-flight budget.
+/// Dropping the admission returns the call's bytes to the in-flight budget.
 type Reply = (
     usize,
     oneshot::Sender<Result<Vec<AppendOutcome>, GatewayError>>,
-    OwnedSemaphorePermit,
+    Admitted,
 );
 
 async fn flush_loop(
     log: Arc<Log>,
     mut receiver: mpsc::UnboundedReceiver<Pending>,
+    closing: Arc<Notify>,
     settings: BatcherSettings,
     stats: Arc<BatcherStats>,
 ) {
     // The channel's capacity bounds how many flushes write at once.
     let (to_committer, committer_queue) = mpsc::channel(settings.max_concurrent_flushes.max(1));
     let committer = tokio::spawn(commit_in_order(Arc::clone(&log), committer_queue));
-    while let Some(first) = receiver.recv().await {
+    let mut closed = false;
+    loop {
+        let first = tokio::select! {
+            // Calls already queued go out before a close takes effect.
+            biased;
+            next = receiver.recv() => match next {
+                Some(first) => first,
+                None => break,
+            },
+            () = closing.notified(), if !closed => {
+                // Later sends fail; what is queued still drains.
+                receiver.close();
+                closed = true;
+                continue;
+            }
+        };
         let deadline = first.received + settings.linger;
         let mut waiting = first.bytes;
         let mut flush = vec![first];
@@ -217,7 +201,7 @@ async fn flush_loop(
         let mut batches = Vec::with_capacity(flush.iter().map(|p| p.batches.len()).sum());
         let mut replies = Vec::with_capacity(flush.len());
         for pending in flush {
-            replies.push((pending.batches.len(), pending.reply, pending._permit));
+            replies.push((pending.batches.len(), pending.reply, pending.admitted));
             batches.extend(pending.batches);
         }
         let batches = Arc::new(batches);
@@ -253,31 +237,46 @@ async fn flush_loop(
 
 /// Commits flushes strictly in the order they were cut, each after its WAL
 /// object is durable, so offsets follow arrival order even though objects
-/// are written concurrently.
+/// are written concurrently; then answers the flush's calls.
 async fn commit_in_order(log: Arc<Log>, mut queue: mpsc::Receiver<InFlightFlush>) {
     while let Some(flush) = queue.recv().await {
-        let result = match flush.write.await {
-            Ok(Ok(written)) => {
-                let commit = tracing::info_span!(parent: &flush.span, "metadata.commit");
-                let started = Instant::now();
-                let committed = log
-                    .commit_object(&flush.batches, written)
-                    .instrument(commit)
-                    .await;
-                let metrics = stratus_telemetry::metrics();
-                metrics
-                    .metadata_commit_seconds
-                    .record(started.elapsed().as_secs_f64(), &[]);
-                committed
-            }
-            Ok(Err(e)) => Err(e),
-            Err(e) => Err(LogError::CorruptMetadata {
-                reason: format!("wal object writer failed: {e}"),
-            }),
-        };
-        record_flush(&flush.batches, &result);
-        acknowledge(flush.replies, result);
+        let InFlightFlush {
+            span,
+            batches,
+            write,
+            replies,
+        } = flush;
+        let result = durable_then_committed(&log, &span, &batches, write).await;
+        record_flush(&batches, &result);
+        acknowledge(replies, result);
     }
+}
+
+/// Waits for the flush's WAL PUT, then runs the transaction that assigns
+/// its offsets. `Ok` means both happened; an `Err` means nothing of the
+/// flush is visible (a written, uncommitted object is garbage collected).
+async fn durable_then_committed(
+    log: &Log,
+    span: &tracing::Span,
+    batches: &[AppendBatch],
+    write: tokio::task::JoinHandle<Result<WrittenObject, LogError>>,
+) -> Result<Vec<AppendOutcome>, LogError> {
+    let written = match write.await {
+        Ok(written) => written?,
+        Err(e) => {
+            return Err(LogError::CorruptMetadata {
+                reason: format!("wal object writer failed: {e}"),
+            });
+        }
+    };
+    let commit = tracing::info_span!(parent: span, "metadata.commit");
+    let started = Instant::now();
+    let committed = log.commit_object(batches, written).instrument(commit).await;
+    let metrics = stratus_telemetry::metrics();
+    metrics
+        .metadata_commit_seconds
+        .record(started.elapsed().as_secs_f64(), &[]);
+    committed
 }
 
 /// The span of one flush: a child of its first call's span (so a traced
@@ -325,16 +324,19 @@ fn acknowledge(replies: Vec<Reply>, result: Result<Vec<AppendOutcome>, LogError>
     match result {
         Ok(outcomes) => {
             let mut outcomes = outcomes.into_iter();
-            for (count, reply, _permit) in replies {
+            for (count, reply, admitted) in replies {
                 let answer: Vec<AppendOutcome> = outcomes.by_ref().take(count).collect();
                 let _ = reply.send(Ok(answer));
+                // Answered: the call's bytes go back to the in-flight budget.
+                drop(admitted);
             }
         }
         Err(err) => {
             tracing::warn!(error = %err, calls = replies.len(), "flush failed; failing its produce calls");
             let message = err.to_string();
-            for (_, reply, _permit) in replies {
+            for (_, reply, admitted) in replies {
                 let _ = reply.send(Err(GatewayError::FlushFailed(message.clone())));
+                drop(admitted);
             }
         }
     }

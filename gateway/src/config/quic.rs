@@ -1,5 +1,6 @@
 //! Settings of the QUIC listener (`[gateway.quic]`), validated with the rest of
-//! the gateway's.
+//! the gateway's. Here, not in `crate::quic`, so that settings never depend
+//! on the transport that reads them.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -7,7 +8,8 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::config::ConfigError;
+use super::check::ConfigError;
+use crate::limits;
 
 /// The QUIC endpoint: where it listens, its certificate, and its limits.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -34,6 +36,10 @@ pub struct QuicConfig {
     /// beyond it new requests wait unread, which stops their senders through
     /// flow control.
     pub max_buffered_bytes: u64,
+    /// Bytes one connection may have in flight to the gateway unread (its
+    /// connection-level receive window); bounds what one connection makes
+    /// quinn buffer while its streams wait for `max_buffered_bytes`.
+    pub receive_window: u64,
     /// A connection with no traffic for this long is closed.
     #[serde(with = "humantime_serde")]
     pub idle_timeout: Duration,
@@ -46,11 +52,12 @@ impl Default for QuicConfig {
             listen: SocketAddr::from(([127, 0, 0, 1], 7401)),
             cert: PathBuf::new(),
             key: PathBuf::new(),
-            max_connections: 1024,
-            max_concurrent_streams: 256,
-            max_frame_bytes: 16 * 1024 * 1024,
-            max_buffered_bytes: 256 * 1024 * 1024,
-            idle_timeout: Duration::from_secs(30),
+            max_connections: limits::QUIC_MAX_CONNECTIONS.default,
+            max_concurrent_streams: limits::QUIC_MAX_CONCURRENT_STREAMS.default,
+            max_frame_bytes: limits::QUIC_MAX_FRAME_BYTES.default,
+            max_buffered_bytes: limits::QUIC_MAX_BUFFERED_BYTES.default,
+            receive_window: limits::QUIC_RECEIVE_WINDOW.default,
+            idle_timeout: limits::QUIC_IDLE_TIMEOUT.default,
         }
     }
 }
@@ -58,63 +65,24 @@ impl Default for QuicConfig {
 impl QuicConfig {
     /// Checks every setting; the error names the first bad one.
     pub fn validate(&self) -> Result<(), ConfigError> {
-        let fail = |setting, value: String, expected| {
-            Err(ConfigError {
-                setting,
-                value,
-                expected,
-            })
-        };
         if !self.enabled {
             return Ok(());
         }
         if self.cert.as_os_str().is_empty() != self.key.as_os_str().is_empty() {
-            return fail(
-                "quic.cert",
-                format!("{:?} with quic.key {:?}", self.cert, self.key),
-                "expected both quic.cert and quic.key, or neither",
-            );
+            let value = format!("{:?} with quic.key {:?}", self.cert, self.key);
+            let expected = "expected both quic.cert and quic.key, or neither";
+            return Err(ConfigError::new("quic.cert", value, expected));
         }
-        if !(1..=100_000).contains(&self.max_connections) {
-            return fail(
-                "quic.max_connections",
-                self.max_connections.to_string(),
-                "expected between 1 and 100000",
-            );
-        }
-        if !(1..=10_000).contains(&self.max_concurrent_streams) {
-            return fail(
-                "quic.max_concurrent_streams",
-                self.max_concurrent_streams.to_string(),
-                "expected between 1 and 10000",
-            );
-        }
-        if self.max_frame_bytes < 1024 || self.max_frame_bytes > 1024 * 1024 * 1024 {
-            return fail(
-                "quic.max_frame_bytes",
-                self.max_frame_bytes.to_string(),
-                "expected between 1 KiB and 1 GiB",
-            );
-        }
-        if self.max_buffered_bytes < self.max_frame_bytes
-            || self.max_buffered_bytes > u64::from(u32::MAX)
-        {
-            return fail(
-                "quic.max_buffered_bytes",
-                self.max_buffered_bytes.to_string(),
-                "expected at least quic.max_frame_bytes and at most 4 GiB",
-            );
-        }
-        if self.idle_timeout < Duration::from_secs(1)
-            || self.idle_timeout > Duration::from_secs(3600)
-        {
-            return fail(
-                "quic.idle_timeout",
-                format!("{:?}", self.idle_timeout),
-                "expected between 1s and 1h",
-            );
-        }
-        Ok(())
+        limits::QUIC_MAX_CONNECTIONS.check(self.max_connections)?;
+        limits::QUIC_MAX_CONCURRENT_STREAMS.check(self.max_concurrent_streams)?;
+        limits::QUIC_MAX_FRAME_BYTES.check(self.max_frame_bytes)?;
+        limits::QUIC_MAX_BUFFERED_BYTES.check_against(
+            self.max_buffered_bytes,
+            Some(self.max_frame_bytes),
+            None,
+        )?;
+        limits::QUIC_IDLE_TIMEOUT.check(self.idle_timeout)?;
+        limits::QUIC_RECEIVE_WINDOW.check(self.receive_window)
     }
 
     /// Whether the certificate must be made up (by `stratus dev`) because
