@@ -181,13 +181,13 @@ async fn serve(mut settings: ServerSettings, dev: bool, dispatcher: bool) -> any
             println!("  quic      quic://{quic_addr}?ca={cert}");
             println!("  quic cert {cert} (self-signed; clients trust it with ?ca=)");
         }
+        if let Some(kafka) = &kafka {
+            println!("  kafka     {}", kafka_address(kafka));
+        }
         println!("  data dir  {}", storage.data_dir.display());
         println!("  metadata  {}", settings.metadata);
         println!("  wal tier  {}", storage.wal_url);
         println!("  segments  {}", storage.segments_url);
-        if let Some(kafka) = &kafka {
-            println!("  kafka     {}", kafka_address(kafka));
-        }
         if let Some(metrics) = observability.metrics_addr() {
             println!("  metrics   http://{metrics}/metrics");
         }
