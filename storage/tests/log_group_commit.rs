@@ -5,10 +5,10 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use stratus_format::batch::{RecordInput, encode_batch};
-use stratus_storage::log::{AppendBatch, Log, LogConfig};
 use stratus_meta::memory::MemoryMetaStore;
-use stratus_tier::open_tier;
+use stratus_storage::log::{AppendBatch, Log, LogConfig};
 use stratus_storage::topic::TopicConfig;
+use stratus_tier::open_tier;
 
 fn batch(topic_id: u128, partition: u32, values: &[&str]) -> AppendBatch {
     let records: Vec<RecordInput> = values

@@ -14,8 +14,8 @@ use super::assign::{Subscriber, assign};
 use super::record::{Assignment, GroupRecord, MemberRecord, Strategy, holds, retain};
 use super::{GroupError, MemberState};
 use crate::keys::KeySpace;
-use stratus_meta::{MetaError, RangeOptions, Transaction};
 use crate::topic::TopicRecord;
+use stratus_meta::{MetaError, RangeOptions, Transaction};
 
 pub(super) struct GroupState {
     pub(super) group: String,

@@ -4,8 +4,8 @@ use bytes::Bytes;
 
 use super::{Log, LogError, PartitionHead, now_ms};
 use crate::keys::{KeySpace, Tag, decode_i64};
-use stratus_meta::{MetaError, RangeOptions, Transaction, run};
 use crate::topic::{TopicConfig, TopicRecord, validate_partitions, validate_topic_name};
+use stratus_meta::{MetaError, RangeOptions, Transaction, run};
 
 /// Log start and next offset of one partition.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -1,5 +1,5 @@
-use stratus_meta::MetaError;
 use crate::topic::TopicSpecError;
+use stratus_meta::MetaError;
 
 /// What can go wrong in the partition log. Messages say what to do.
 #[derive(Debug, thiserror::Error)]
