@@ -1,7 +1,8 @@
 //! Starting and stopping a gateway: the services of `crate::core`, the gRPC
 //! server over them (Admin, Producer, Consumer, Groups, Triggers, health,
 //! reflection) and the QUIC endpoint. Other transports (the Kafka listener)
-//! reach the same services through [`GatewayHandle::core`].
+//! reach the same services through [`GatewayHandle::core`]. Wiring only: no
+//! request is handled here.
 
 use std::net::SocketAddr;
 use std::sync::Arc;

@@ -3,7 +3,8 @@
 //!
 //! Staleness is safe: appends re-check that the topic id still exists in the
 //! same transaction that assigns offsets, and a stale entry is dropped when a
-//! call finds its topic gone.
+//! call finds its topic gone. The cache only ever holds what metadata said;
+//! it never decides that a topic exists.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};

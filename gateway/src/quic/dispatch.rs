@@ -1,7 +1,7 @@
 //! One request frame in, one response frame out: decodes the protobuf
 //! message, calls the same service method the gRPC server calls, and turns a
 //! `Status` into an error frame. Behaviour and errors are gRPC's by
-//! construction.
+//! construction: nothing here may decide a call's outcome itself.
 
 use std::sync::Arc;
 

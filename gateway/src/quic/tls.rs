@@ -1,5 +1,6 @@
 //! The QUIC endpoint's TLS: loading the configured certificate and key, and
-//! the self-signed pair `stratus dev` makes for itself.
+//! the self-signed pair `stratus dev` makes for itself. TLS 1.3 only; this
+//! module never offers a plaintext or older-TLS fallback.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

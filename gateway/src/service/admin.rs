@@ -1,4 +1,5 @@
 //! The gRPC `Admin` service: topic administration over `crate::admin`.
+//! Translation only; the rules are `TopicAdmin`'s and storage's.
 
 use stratus_proto::v1::admin_server::Admin;
 use stratus_proto::v1::{

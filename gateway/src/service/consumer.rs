@@ -1,5 +1,6 @@
 //! The gRPC `Consumer` service: fetch, subscribe and list offsets, over the
-//! fetch path and topic lookups of `crate::core`.
+//! fetch path and topic lookups of `crate::core`. Translation only: how a
+//! read waits and what it may return are the fetch path's.
 
 use std::pin::Pin;
 use std::time::Duration;

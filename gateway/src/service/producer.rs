@@ -1,6 +1,7 @@
 //! The gRPC `Producer` service: a thin adapter that translates messages
 //! (`convert`) and calls the produce path. Unary calls are refused when the
 //! in-flight budget is spent; ordered streams wait (`produce_stream`).
+//! Nothing here validates, encodes or acknowledges: that is `crate::produce`.
 
 use stratus_proto::v1::producer_server::Producer;
 use stratus_proto::v1::{
