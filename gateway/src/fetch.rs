@@ -64,16 +64,20 @@ pub struct Fetched<R = ReadResult> {
 /// What a batch fetch read from one partition.
 pub type FetchedBatches = Fetched<BatchRead>;
 
+/// Where a fetch reads one partition, and how much.
+#[derive(Clone, Copy)]
+struct ReadAt<'a> {
+    log: &'a Log,
+    topic: &'a TopicRecord,
+    partition: u32,
+    offset: i64,
+    budget: usize,
+}
+
 /// A form in which a fetch reads a partition.
 trait PartitionRead: Sized + Send + Sync + 'static {
-    /// Reads about `budget` bytes from `offset`.
-    fn read<'a>(
-        log: &'a Log,
-        topic: &'a TopicRecord,
-        partition: u32,
-        offset: i64,
-        budget: usize,
-    ) -> BoxFuture<'a, Result<Self, LogError>>;
+    /// Reads about `at.budget` bytes from `at.offset`.
+    fn read(at: ReadAt<'_>) -> BoxFuture<'_, Result<Self, LogError>>;
     /// Bytes counted against `max_bytes` and `min_bytes`.
     fn bytes(&self) -> usize;
     /// Records read, for the fetch counters.
@@ -82,14 +86,10 @@ trait PartitionRead: Sized + Send + Sync + 'static {
 }
 
 impl PartitionRead for ReadResult {
-    fn read<'a>(
-        log: &'a Log,
-        topic: &'a TopicRecord,
-        partition: u32,
-        offset: i64,
-        budget: usize,
-    ) -> BoxFuture<'a, Result<Self, LogError>> {
-        log.read(topic, partition, offset, budget).boxed()
+    fn read(at: ReadAt<'_>) -> BoxFuture<'_, Result<Self, LogError>> {
+        at.log
+            .read(at.topic, at.partition, at.offset, at.budget)
+            .boxed()
     }
 
     fn bytes(&self) -> usize {
@@ -106,14 +106,10 @@ impl PartitionRead for ReadResult {
 }
 
 impl PartitionRead for BatchRead {
-    fn read<'a>(
-        log: &'a Log,
-        topic: &'a TopicRecord,
-        partition: u32,
-        offset: i64,
-        budget: usize,
-    ) -> BoxFuture<'a, Result<Self, LogError>> {
-        log.read_batches(topic, partition, offset, budget).boxed()
+    fn read(at: ReadAt<'_>) -> BoxFuture<'_, Result<Self, LogError>> {
+        at.log
+            .read_batches(at.topic, at.partition, at.offset, at.budget)
+            .boxed()
     }
 
     fn bytes(&self) -> usize {
@@ -265,7 +261,14 @@ impl FetchPath {
     ) -> Result<Fetched<R>, GatewayError> {
         let head = self.log.head_key(topic.id, p.partition);
         let watch = self.log.meta().watch(&head);
-        let read = R::read(&self.log, &topic, p.partition, p.offset, budget).await?;
+        let at = ReadAt {
+            log: &self.log,
+            topic: &topic,
+            partition: p.partition,
+            offset: p.offset,
+            budget,
+        };
+        let read = R::read(at).await?;
         if read.is_empty() {
             commits.push(watch.changed().boxed());
         }

@@ -9,12 +9,24 @@ use std::time::Duration;
 use bytes::{Bytes, BytesMut};
 use stratus_format::batch::{RecordInput, encode_batch, stamp_producer};
 use stratus_gateway::{
-    Admission, Fetch, FetchPartition, Gateway, GatewayConfig, GatewayError, GatewayHandle,
-    PartitionData, PartitionProduce, Produce, ProduceRecord, ProducerFields, QuicConfig,
+    Admission, Fetch, FetchPartition, Gateway, GatewayConfig, GatewayCore, GatewayError,
+    GatewayHandle, PartitionData, PartitionProduce, Produce, ProduceRecord, ProducerFields,
+    QuicConfig,
 };
 use stratus_meta::memory::MemoryMetaStore;
 use stratus_storage::log::{Log, LogConfig, LogError};
 use stratus_storage::topic::TopicConfig;
+
+/// A gateway with a topic "events" of `partitions` partitions, and its core.
+async fn start_with_events(partitions: u32) -> (GatewayHandle, GatewayCore) {
+    let gateway = start().await;
+    let core = gateway.core().clone();
+    core.topics()
+        .create("events", partitions, TopicConfig::default())
+        .await
+        .unwrap();
+    (gateway, core)
+}
 
 async fn start() -> GatewayHandle {
     let config = GatewayConfig {
@@ -49,6 +61,16 @@ fn kafka_batch(values: &[&str], producer: Option<(i64, i16, i32)>) -> Bytes {
     bytes.freeze()
 }
 
+/// A fetch of `partitions` with the gateway's byte caps.
+fn fetch_of(partitions: Vec<FetchPartition>, max_wait: Duration) -> Fetch {
+    Fetch {
+        partitions,
+        max_bytes: 0,
+        min_bytes: 0,
+        max_wait,
+    }
+}
+
 fn batch_call(partition: u32, bytes: Bytes) -> Produce {
     Produce {
         topic: "events".into(),
@@ -64,12 +86,7 @@ fn batch_call(partition: u32, bytes: Bytes) -> Produce {
 
 #[tokio::test]
 async fn batches_as_sent_are_acknowledged_with_offsets_and_deduplicated() {
-    let gateway = start().await;
-    let core = gateway.core().clone();
-    core.topics()
-        .create("events", 2, TopicConfig::default())
-        .await
-        .unwrap();
+    let (gateway, core) = start_with_events(2).await;
     let (id, epoch) = core.produce().init_producer_id(None).await.unwrap();
 
     let first = kafka_batch(&["a", "b"], Some((id, epoch, 0)));
@@ -114,24 +131,14 @@ async fn batches_as_sent_are_acknowledged_with_offsets_and_deduplicated() {
 
 #[tokio::test]
 async fn a_fetch_of_many_partitions_waits_for_the_first_commit() {
-    let gateway = start().await;
-    let core = gateway.core().clone();
-    core.topics()
-        .create("events", 2, TopicConfig::default())
-        .await
-        .unwrap();
+    let (gateway, core) = start_with_events(2).await;
     let wanted = |partition| FetchPartition {
         topic: "events".into(),
         partition,
         offset: 0,
         max_bytes: 0,
     };
-    let fetch = Fetch {
-        partitions: vec![wanted(0), wanted(1)],
-        max_bytes: 0,
-        min_bytes: 0,
-        max_wait: Duration::from_secs(20),
-    };
+    let fetch = fetch_of(vec![wanted(0), wanted(1)], Duration::from_secs(20));
     let waiting = tokio::spawn({
         let core = core.clone();
         async move { core.fetch().fetch(fetch).await }
@@ -166,15 +173,11 @@ async fn a_fetch_of_many_partitions_waits_for_the_first_commit() {
         .await
         .unwrap();
     assert_eq!(pending.acknowledged().await.unwrap()[0].base_offset, 1);
-    let batches = Fetch {
-        partitions: vec![FetchPartition {
-            offset: 1,
-            ..wanted(1)
-        }],
-        max_bytes: 0,
-        min_bytes: 0,
-        max_wait: Duration::ZERO,
+    let from_one = FetchPartition {
+        offset: 1,
+        ..wanted(1)
     };
+    let batches = fetch_of(vec![from_one], Duration::ZERO);
     let answers = core.fetch().fetch_batches(batches).await.unwrap();
     let read = &answers[0].as_ref().unwrap().read;
     assert_eq!(read.batches.len(), 1, "the batch holding offset 1");
@@ -183,12 +186,7 @@ async fn a_fetch_of_many_partitions_waits_for_the_first_commit() {
     assert_eq!(read.state.high_watermark, 3);
 
     // One partition's error is its own answer, returned at once.
-    let missing = Fetch {
-        partitions: vec![wanted(0), wanted(7)],
-        max_bytes: 0,
-        min_bytes: 0,
-        max_wait: Duration::from_secs(20),
-    };
+    let missing = fetch_of(vec![wanted(0), wanted(7)], Duration::from_secs(20));
     let answers = tokio::time::timeout(Duration::from_secs(5), core.fetch().fetch(missing))
         .await
         .unwrap()
@@ -203,12 +201,7 @@ async fn a_fetch_of_many_partitions_waits_for_the_first_commit() {
 
 #[tokio::test]
 async fn after_shutdown_other_transports_are_told_to_go_elsewhere() {
-    let gateway = start().await;
-    let core = gateway.core().clone();
-    core.topics()
-        .create("events", 1, TopicConfig::default())
-        .await
-        .unwrap();
+    let (gateway, core) = start_with_events(1).await;
     gateway.shutdown().await;
     let refused = core
         .produce()
