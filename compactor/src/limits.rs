@@ -96,7 +96,6 @@ mod tests {
     use stratus_storage::keys::KeySpace;
     use stratus_storage::limits::MAX_TOPIC_NAME_LEN;
     use stratus_tier::RetryConfig;
-    use stratus_tier::limits::longest_call;
 
     use super::*;
     use crate::CompactorConfig;
@@ -133,7 +132,7 @@ mod tests {
         assert_eq!(MIN_ORPHAN_GRACE, COMMIT_DEADLINE * 2);
         assert!(config.orphan_grace >= MIN_ORPHAN_GRACE);
         // A segment PUT that succeeds on its last attempt can still be swapped in.
-        let call = longest_call(&RetryConfig::default());
+        let call = RetryConfig::default().longest_call();
         assert!(call < COMMIT_DEADLINE, "{call:?}");
         // A reader that looked an entry up just before a swap finishes its
         // ranged GET, retries included, before the object is deleted.
@@ -146,7 +145,7 @@ mod tests {
         assert!(config.lease_ttl >= MIN_LEASE_TTL);
         // A lease outlives one object-store call that exhausts its retries,
         // so one slow call alone does not hand a shard to another compactor.
-        assert!(config.lease_ttl > longest_call(&RetryConfig::default()));
+        assert!(config.lease_ttl > RetryConfig::default().longest_call());
         assert!((1..=MAX_LEASE_SHARDS).contains(&config.lease_shards));
         // Garbage collection's lease never collides with a partition shard
         // (those are below `lease_shards`).

@@ -99,7 +99,7 @@ mod tests {
     fn a_wal_object_can_still_commit_after_a_slow_put_and_a_slow_commit() {
         // The ULID in a WAL object's key is taken before its PUT: a PUT that
         // succeeds on its last attempt leaves time to commit.
-        let put = stratus_tier::limits::longest_call(&RetryConfig::default());
+        let put = RetryConfig::default().longest_call();
         assert!(put < COMMIT_DEADLINE, "{put:?}");
         // The deadline is checked before the offset transaction runs; the
         // transaction and its retries end within one more deadline, so the

@@ -1,13 +1,10 @@
 //! Every bound of the object-store tiers, in one table.
 //!
-//! The retry defaults are what [`RetryConfig::default`] gives; operators set
-//! their own through the `wal_retry` settings, which map onto [`RetryConfig`]
+//! The retry defaults are what `RetryConfig::default` gives; operators set
+//! their own through the `wal_retry` settings, which map onto `RetryConfig`
 //! field by field. The test at the bottom checks how the bounds relate.
 
 use std::time::Duration;
-
-use super::retry::RetryConfig;
-
 // Retries (`RetryConfig::default`).
 
 /// Attempts per call, the first included: a store that fails five times in a
@@ -37,47 +34,14 @@ pub const S3_CLIENT_MAX_RETRIES: usize = 0;
 #[cfg(feature = "faults")]
 pub const DEFAULT_HANG: Duration = Duration::from_secs(300);
 
-/// The longest one call through a `RetryStore` with `config` takes to succeed
-/// or give up: every attempt is cut off at `call_timeout`, and every backoff
-/// is at most `max_backoff`. (A body read after `get_opts` returned, and
-/// multipart uploads, are outside it; see the retry module.)
-pub fn longest_call(config: &RetryConfig) -> Duration {
-    let attempts = config.max_attempts.max(1);
-    config.call_timeout * attempts + config.max_backoff * (attempts - 1)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn default_retries_are_bounded_and_grow() {
-        let config = RetryConfig::default();
-        assert_eq!(config.max_attempts, DEFAULT_MAX_ATTEMPTS);
-        assert_eq!(config.initial_backoff, DEFAULT_INITIAL_BACKOFF);
-        assert_eq!(config.max_backoff, DEFAULT_MAX_BACKOFF);
-        assert_eq!(config.call_timeout, DEFAULT_CALL_TIMEOUT);
-        assert!(config.max_attempts >= 1);
-        assert!(!config.initial_backoff.is_zero());
-        assert!(config.max_backoff >= config.initial_backoff);
-        assert!(!config.call_timeout.is_zero());
-        // 5 attempts of 10 s with 4 backoffs of at most 1 s.
-        assert_eq!(longest_call(&config), Duration::from_secs(54));
-    }
 
     #[test]
     fn concurrency_and_client_retries() {
         const { assert!(DELETE_CONCURRENCY > 0) };
         // Any client retry would run inside one `call_timeout` unseen.
         const { assert!(S3_CLIENT_MAX_RETRIES == 0) };
-    }
-
-    #[cfg(feature = "faults")]
-    #[test]
-    fn an_injected_hang_outlasts_every_attempt() {
-        let config = RetryConfig::default();
-        assert!(DEFAULT_HANG > config.call_timeout);
-        // Even a whole call's retries end before one hang does.
-        assert!(DEFAULT_HANG > longest_call(&config));
     }
 }

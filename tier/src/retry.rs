@@ -93,6 +93,17 @@ impl Default for RetryConfig {
     }
 }
 
+impl RetryConfig {
+    /// The longest one call through a [`RetryStore`] with this config takes
+    /// to succeed or give up: every attempt is cut off at `call_timeout`,
+    /// and every backoff is at most `max_backoff`. (A body read after
+    /// `get_opts` returned, and multipart uploads, are outside it.)
+    pub fn longest_call(&self) -> Duration {
+        let attempts = self.max_attempts.max(1);
+        self.call_timeout * attempts + self.max_backoff * (attempts - 1)
+    }
+}
+
 /// Whether `err` may go away on retry. Definitive answers (not found, already
 /// exists, precondition, not modified, not implemented or supported, denied,
 /// bad path or configuration) are not retried, and neither are error kinds
@@ -524,5 +535,34 @@ fn unknown(operation: &'static str, location: &Path, conflict: &Error, read: Err
             conflict: conflict.to_string(),
             read,
         }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_retries_are_bounded_and_grow() {
+        let config = RetryConfig::default();
+        assert_eq!(config.max_attempts, limits::DEFAULT_MAX_ATTEMPTS);
+        assert_eq!(config.initial_backoff, limits::DEFAULT_INITIAL_BACKOFF);
+        assert_eq!(config.max_backoff, limits::DEFAULT_MAX_BACKOFF);
+        assert_eq!(config.call_timeout, limits::DEFAULT_CALL_TIMEOUT);
+        assert!(config.max_attempts >= 1);
+        assert!(!config.initial_backoff.is_zero());
+        assert!(config.max_backoff >= config.initial_backoff);
+        assert!(!config.call_timeout.is_zero());
+        // 5 attempts of 10 s with 4 backoffs of at most 1 s.
+        assert_eq!(config.longest_call(), Duration::from_secs(54));
+    }
+
+    #[cfg(feature = "faults")]
+    #[test]
+    fn an_injected_hang_outlasts_every_attempt() {
+        let config = RetryConfig::default();
+        assert!(limits::DEFAULT_HANG > config.call_timeout);
+        // Even a whole call's retries end before one hang does.
+        assert!(limits::DEFAULT_HANG > config.longest_call());
     }
 }
