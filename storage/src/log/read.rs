@@ -73,6 +73,28 @@ impl Log {
         })
     }
 
+    /// The partition's range, if `offset` lies within it (the high-water mark
+    /// included); [`LogError::OffsetOutOfRange`] otherwise. Both read forms
+    /// start here.
+    pub(super) async fn readable_state(
+        &self,
+        topic: &TopicRecord,
+        partition: u32,
+        offset: i64,
+    ) -> Result<PartitionState, LogError> {
+        let state = self.partition_state(topic, partition).await?;
+        if offset < state.log_start_offset || offset > state.high_watermark {
+            return Err(LogError::OffsetOutOfRange {
+                topic: topic.name.clone(),
+                partition,
+                offset,
+                log_start: state.log_start_offset,
+                next_offset: state.high_watermark,
+            });
+        }
+        Ok(state)
+    }
+
     /// Reads committed records from `offset`, about `max_bytes` of them (at
     /// least one record when any is available). Reading at the high-water mark
     /// returns no records; below the log start or above the high-water mark is
@@ -84,16 +106,7 @@ impl Log {
         offset: i64,
         max_bytes: usize,
     ) -> Result<ReadResult, LogError> {
-        let state = self.partition_state(topic, partition).await?;
-        if offset < state.log_start_offset || offset > state.high_watermark {
-            return Err(LogError::OffsetOutOfRange {
-                topic: topic.name.clone(),
-                partition,
-                offset,
-                log_start: state.log_start_offset,
-                next_offset: state.high_watermark,
-            });
-        }
+        let state = self.readable_state(topic, partition, offset).await?;
         let mut result = ReadResult {
             records: Vec::new(),
             next_offset: offset,

@@ -32,16 +32,7 @@ impl Log {
         offset: i64,
         max_bytes: usize,
     ) -> Result<BatchRead, LogError> {
-        let state = self.partition_state(topic, partition).await?;
-        if offset < state.log_start_offset || offset > state.high_watermark {
-            return Err(LogError::OffsetOutOfRange {
-                topic: topic.name.clone(),
-                partition,
-                offset,
-                log_start: state.log_start_offset,
-                next_offset: state.high_watermark,
-            });
-        }
+        let state = self.readable_state(topic, partition, offset).await?;
         let mut read = BatchRead {
             batches: Vec::new(),
             state,
