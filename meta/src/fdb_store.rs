@@ -50,6 +50,7 @@ use foundationdb::options::{ConflictRangeType, MutationType, StreamingMode};
 use foundationdb::{Database, FdbError, FdbResult, RangeOption};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
 
+use super::checks;
 use super::limits::{self, FALLBACK_WATCH_INTERVAL, MAX_FDB_WATCHES, MAX_WATCH_BASE_AGE};
 use super::{CommitInfo, MetaError, MetaStore, RangeOptions, Transaction, VERSIONSTAMP_LEN, Watch};
 
@@ -494,8 +495,8 @@ impl Transaction for FdbTransaction {
     }
 
     fn set(&mut self, key: &[u8], value: &[u8]) -> Result<(), MetaError> {
-        limits::check_key(key)?;
-        limits::check_value(value.len())?;
+        checks::key(key)?;
+        checks::value(value.len())?;
         self.trx.set(key, value);
         self.record_write(key, value.len());
         self.stamped.remove(key);
@@ -503,7 +504,7 @@ impl Transaction for FdbTransaction {
     }
 
     fn clear(&mut self, key: &[u8]) -> Result<(), MetaError> {
-        limits::check_key(key)?;
+        checks::key(key)?;
         self.trx.clear(key);
         self.record_write(key, 0);
         self.stamped.remove(key);
@@ -511,7 +512,7 @@ impl Transaction for FdbTransaction {
     }
 
     fn clear_range(&mut self, begin: &[u8], end: &[u8]) -> Result<(), MetaError> {
-        if limits::check_clear_range(begin, end)? {
+        if checks::clear_range(begin, end)? {
             self.trx.clear_range(begin, end);
             self.record_write(begin, 0);
             self.sizes.write(end, 0);
@@ -522,7 +523,7 @@ impl Transaction for FdbTransaction {
     }
 
     fn atomic_add(&mut self, key: &[u8], delta: i64) -> Result<(), MetaError> {
-        limits::check_key(key)?;
+        checks::key(key)?;
         if self.stamped.contains(key) {
             return Err(MetaError::VersionstampedKeyRead);
         }
@@ -539,8 +540,8 @@ impl Transaction for FdbTransaction {
         key: &[u8],
         value_prefix: &[u8],
     ) -> Result<(), MetaError> {
-        limits::check_key(key)?;
-        limits::check_value(value_prefix.len() + VERSIONSTAMP_LEN)?;
+        checks::key(key)?;
+        checks::value(value_prefix.len() + VERSIONSTAMP_LEN)?;
         let param = stamped_value_param(value_prefix)?;
         self.trx
             .atomic_op(key, &param, MutationType::SetVersionstampedValue);
@@ -550,7 +551,7 @@ impl Transaction for FdbTransaction {
     }
 
     fn add_read_conflict_key(&mut self, key: &[u8]) -> Result<(), MetaError> {
-        limits::check_key(key)?;
+        checks::key(key)?;
         // The point range [key, key + \0), as FoundationDB records a read.
         let end = [key, &[0]].concat();
         self.trx

@@ -11,6 +11,7 @@
 //! This module must never know what the keys mean; the key layout lives in
 //! [`crate::keys`].
 
+mod checks;
 #[cfg(test)]
 mod conformance;
 mod error;

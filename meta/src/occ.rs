@@ -29,6 +29,7 @@ use self::buffer::{Local, WriteBuffer};
 use self::log::CommitLog;
 use self::ranges::{RangeSet, key_after, point};
 use self::watchers::Watchers;
+use super::checks;
 use super::limits::{self, MAX_COMMIT_LOG_BYTES, MAX_TRANSACTION_AGE};
 use super::{CommitInfo, MetaError, RangeOptions, Transaction, Watch};
 
@@ -245,27 +246,27 @@ impl<E: Engine> Transaction for OccTransaction<E> {
     }
 
     fn set(&mut self, key: &[u8], value: &[u8]) -> Result<(), MetaError> {
-        limits::check_key(key)?;
-        limits::check_value(value.len())?;
+        checks::key(key)?;
+        checks::value(value.len())?;
         self.writes.set(key, value);
         Ok(())
     }
 
     fn clear(&mut self, key: &[u8]) -> Result<(), MetaError> {
-        limits::check_key(key)?;
+        checks::key(key)?;
         self.writes.clear(key);
         Ok(())
     }
 
     fn clear_range(&mut self, begin: &[u8], end: &[u8]) -> Result<(), MetaError> {
-        if limits::check_clear_range(begin, end)? {
+        if checks::clear_range(begin, end)? {
             self.writes.clear_range(begin, end);
         }
         Ok(())
     }
 
     fn atomic_add(&mut self, key: &[u8], delta: i64) -> Result<(), MetaError> {
-        limits::check_key(key)?;
+        checks::key(key)?;
         self.writes.atomic_add(key, delta)
     }
 
@@ -274,13 +275,13 @@ impl<E: Engine> Transaction for OccTransaction<E> {
         key: &[u8],
         value_prefix: &[u8],
     ) -> Result<(), MetaError> {
-        limits::check_key(key)?;
-        limits::check_value(value_prefix.len() + super::VERSIONSTAMP_LEN)?;
+        checks::key(key)?;
+        checks::value(value_prefix.len() + super::VERSIONSTAMP_LEN)?;
         self.writes.set_versionstamped_value(key, value_prefix)
     }
 
     fn add_read_conflict_key(&mut self, key: &[u8]) -> Result<(), MetaError> {
-        limits::check_key(key)?;
+        checks::key(key)?;
         let (begin, end) = point(key);
         self.add_read(begin, end);
         Ok(())

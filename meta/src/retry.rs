@@ -10,6 +10,7 @@ use futures::future::BoxFuture;
 
 use super::limits::{
     DEFAULT_RETRY_ATTEMPTS, DEFAULT_RETRY_INITIAL_BACKOFF, DEFAULT_RETRY_MAX_BACKOFF,
+    MAX_TRANSACTION_AGE,
 };
 use super::{CommitInfo, MetaError, MetaStore, Transaction};
 
@@ -37,6 +38,16 @@ impl Default for RetryPolicy {
 }
 
 impl RetryPolicy {
+    /// The longest [`run`] under this policy takes to succeed or give up, for
+    /// a body that only touches the store: every attempt ends within
+    /// [`MAX_TRANSACTION_AGE`] (its reads and its commit fail past it), and
+    /// every backoff is at most `max_backoff`. Not a bound on waiting for a
+    /// read version from an unreachable FoundationDB cluster.
+    pub fn longest_run(&self) -> Duration {
+        let attempts = self.max_attempts.max(1);
+        MAX_TRANSACTION_AGE * attempts + self.max_backoff * (attempts - 1)
+    }
+
     /// The pause after failed attempt number `attempt` (1-based): exponential
     /// growth capped at `max_backoff`, then a random point in its upper half
     /// so contending transactions spread out instead of colliding again.
@@ -159,6 +170,19 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_default_policy_is_the_limits_table() {
+        let policy = RetryPolicy::default();
+        assert_eq!(policy.max_attempts, DEFAULT_RETRY_ATTEMPTS);
+        assert_eq!(policy.initial_backoff, DEFAULT_RETRY_INITIAL_BACKOFF);
+        assert_eq!(policy.max_backoff, DEFAULT_RETRY_MAX_BACKOFF);
+        // 20 attempts of at most 5 s with 19 backoffs of at most 200 ms.
+        assert_eq!(
+            policy.longest_run(),
+            MAX_TRANSACTION_AGE * 20 + Duration::from_millis(200) * 19
+        );
+    }
 
     #[test]
     fn backoff_grows_jitters_and_caps() {
