@@ -1,10 +1,14 @@
 //! Every bound of the object-store tiers, in one table.
 //!
-//! The retry defaults are what `RetryConfig::default` gives; operators set
-//! their own through the `wal_retry` settings, which map onto `RetryConfig`
-//! field by field. The test at the bottom checks how the bounds relate.
+//! The retry defaults are what [`crate::RetryConfig::default`] gives;
+//! operators set their own through the `wal_retry` settings, which map onto
+//! [`crate::RetryConfig`] field by field. The tests at the bottom check how
+//! the bounds relate (and `retry`'s, how the default config and its
+//! `longest_call` follow from them). This module imports nothing of the
+//! crate, so every other module may import it.
 
 use std::time::Duration;
+
 // Retries (`RetryConfig::default`).
 
 /// Attempts per call, the first included: a store that fails five times in a
@@ -37,6 +41,22 @@ pub const DEFAULT_HANG: Duration = Duration::from_secs(300);
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn default_retries_are_bounded_and_grow() {
+        const { assert!(DEFAULT_MAX_ATTEMPTS >= 1) };
+        assert!(!DEFAULT_INITIAL_BACKOFF.is_zero());
+        assert!(DEFAULT_MAX_BACKOFF >= DEFAULT_INITIAL_BACKOFF);
+        assert!(!DEFAULT_CALL_TIMEOUT.is_zero());
+    }
+
+    #[cfg(feature = "faults")]
+    #[test]
+    fn an_injected_hang_outlasts_an_attempt() {
+        // So the caller's timeout is what ends it (`retry`'s tests check it
+        // outlasts a whole retried call too).
+        assert!(DEFAULT_HANG > DEFAULT_CALL_TIMEOUT);
+    }
 
     #[test]
     fn concurrency_and_client_retries() {
