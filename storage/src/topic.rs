@@ -157,6 +157,16 @@ mod tests {
     }
 
     #[test]
+    fn the_default_config_is_the_limits_table_and_valid() {
+        let config = TopicConfig::default();
+        config.validate().unwrap();
+        assert_eq!(config.retention_ms, DEFAULT_RETENTION_MS);
+        assert_eq!(config.max_message_bytes, DEFAULT_MAX_MESSAGE_BYTES);
+        assert_eq!(config.delete_retention_ms, DEFAULT_DELETE_RETENTION_MS);
+        assert_eq!(config.max_compaction_lag_ms, DEFAULT_MAX_COMPACTION_LAG_MS);
+    }
+
+    #[test]
     fn config_limits_are_named() {
         let config = TopicConfig {
             retention_ms: 0,

@@ -112,6 +112,27 @@ pub fn normalize(mut a: Assignment) -> Assignment {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::limits::MAX_OFFSET_METADATA_BYTES;
+
+    /// The largest committed offset, its metadata all JSON escapes, fits in
+    /// one metadata value.
+    #[test]
+    fn the_largest_offset_record_fits_in_a_value() {
+        let record = OffsetRecord {
+            offset: i64::MAX,
+            metadata: "\u{1}".repeat(MAX_OFFSET_METADATA_BYTES),
+            topic_id: u128::MAX,
+            generation: i64::MIN,
+            committed_ms: i64::MIN,
+        };
+        let value = serde_json::to_vec(&record).unwrap();
+        assert!(
+            value.len() <= stratus_meta::limits::MAX_VALUE_BYTES,
+            "{}",
+            value.len()
+        );
+        assert!(value.len() <= 6 * MAX_OFFSET_METADATA_BYTES + 1024);
+    }
 
     /// The persisted JSON shapes are part of the format.
     #[test]
