@@ -1,17 +1,16 @@
 //! Every bound of the compactor, in one table: the defaults of
-//! [`CompactorConfig`] (operators set their own under `[compactor]`), the
-//! ranges [`CompactorConfig::validate`] accepts, and the fixed batch sizes of
-//! the jobs and of garbage collection. The tests at the bottom check how the
-//! bounds relate, to each other and to the commit deadline of the write path
-//! and the metadata store's and the tiers' limits.
+//! [`crate::CompactorConfig`] (operators set their own under `[compactor]`),
+//! the ranges its `validate` accepts, and the fixed batch sizes of the jobs
+//! and of garbage collection. The tests at the bottom check how the bounds
+//! relate, to each other and to the commit deadline of the write path and the
+//! metadata store's and the tiers' limits (the config's own tests check that
+//! its defaults validate). This module imports nothing of the crate, so every
+//! other module may import it.
 
 use std::ops::RangeInclusive;
 use std::time::Duration;
 
 use stratus_storage::log::COMMIT_DEADLINE;
-
-#[cfg(doc)]
-use crate::CompactorConfig;
 
 // `CompactorConfig` defaults.
 
@@ -98,55 +97,28 @@ mod tests {
     use stratus_tier::RetryConfig;
 
     use super::*;
-    use crate::CompactorConfig;
-
-    #[test]
-    fn defaults_are_the_table_and_valid() {
-        let config = CompactorConfig::default();
-        config.validate().unwrap();
-        assert_eq!(
-            config,
-            CompactorConfig {
-                interval: DEFAULT_INTERVAL,
-                lease_ttl: DEFAULT_LEASE_TTL,
-                lease_shards: DEFAULT_LEASE_SHARDS,
-                segment_bytes: DEFAULT_SEGMENT_BYTES,
-                block_bytes: DEFAULT_BLOCK_BYTES,
-                wal_max_age: DEFAULT_WAL_MAX_AGE,
-                merge_fanin: DEFAULT_MERGE_FANIN,
-                object_grace: DEFAULT_OBJECT_GRACE,
-                orphan_grace: DEFAULT_ORPHAN_GRACE,
-                orphan_scan_interval: DEFAULT_ORPHAN_SCAN_INTERVAL,
-                zstd_level: DEFAULT_ZSTD_LEVEL,
-                max_jobs_per_partition: DEFAULT_MAX_JOBS_PER_PARTITION,
-                producer_expiration: DEFAULT_PRODUCER_EXPIRATION,
-            }
-        );
-    }
 
     #[test]
     fn nothing_is_deleted_that_could_still_be_committed_or_read() {
-        let config = CompactorConfig::default();
         // A gateway commits a WAL object, and a compactor swaps in a segment,
         // only before the commit deadline; an orphan goes only after twice it.
         assert_eq!(MIN_ORPHAN_GRACE, COMMIT_DEADLINE * 2);
-        assert!(config.orphan_grace >= MIN_ORPHAN_GRACE);
+        assert!(DEFAULT_ORPHAN_GRACE >= MIN_ORPHAN_GRACE);
         // A segment PUT that succeeds on its last attempt can still be swapped in.
         let call = RetryConfig::default().longest_call();
         assert!(call < COMMIT_DEADLINE, "{call:?}");
         // A reader that looked an entry up just before a swap finishes its
         // ranged GET, retries included, before the object is deleted.
-        assert!(config.object_grace > call, "{call:?}");
+        assert!(DEFAULT_OBJECT_GRACE > call, "{call:?}");
     }
 
     #[test]
     fn leases_and_shards() {
-        let config = CompactorConfig::default();
-        assert!(config.lease_ttl >= MIN_LEASE_TTL);
+        assert!(DEFAULT_LEASE_TTL >= MIN_LEASE_TTL);
         // A lease outlives one object-store call that exhausts its retries,
         // so one slow call alone does not hand a shard to another compactor.
-        assert!(config.lease_ttl > RetryConfig::default().longest_call());
-        assert!((1..=MAX_LEASE_SHARDS).contains(&config.lease_shards));
+        assert!(DEFAULT_LEASE_TTL > RetryConfig::default().longest_call());
+        const { assert!(DEFAULT_LEASE_SHARDS >= 1 && DEFAULT_LEASE_SHARDS <= MAX_LEASE_SHARDS) };
         // Garbage collection's lease never collides with a partition shard
         // (those are below `lease_shards`).
         const { assert!(crate::compactor::GC_SHARD > MAX_LEASE_SHARDS) };
@@ -154,18 +126,18 @@ mod tests {
 
     #[test]
     fn segments_blocks_and_batches_nest() {
-        let config = CompactorConfig::default();
-        assert!((MIN_SEGMENT_BYTES..=MAX_SEGMENT_BYTES).contains(&config.segment_bytes));
-        assert!(config.block_bytes >= 1 && config.block_bytes <= config.segment_bytes);
-        assert!(config.merge_fanin >= MIN_MERGE_FANIN);
+        const { assert!(MIN_SEGMENT_BYTES <= DEFAULT_SEGMENT_BYTES) };
+        const { assert!(DEFAULT_SEGMENT_BYTES <= MAX_SEGMENT_BYTES) };
+        const { assert!(DEFAULT_BLOCK_BYTES >= 1 && DEFAULT_BLOCK_BYTES <= DEFAULT_SEGMENT_BYTES) };
+        const { assert!(DEFAULT_MERGE_FANIN >= MIN_MERGE_FANIN) };
         // A re-encoded batch is at most about a block, so cleaning does not
         // make blocks (the unit of a reader's GET) much larger than set.
-        assert!(CLEAN_BATCH_BYTES as u64 <= config.block_bytes);
+        const { assert!(CLEAN_BATCH_BYTES as u64 <= DEFAULT_BLOCK_BYTES) };
         const { assert!(CLEAN_BATCH_RECORDS > 0 && CLEAN_BATCH_RECORDS <= i32::MAX as usize) };
-        assert!(ZSTD_LEVELS.contains(&config.zstd_level));
-        assert!(config.max_jobs_per_partition >= 1);
-        assert!(config.producer_expiration >= MIN_PRODUCER_EXPIRATION);
-        assert!(!config.interval.is_zero());
+        assert!(ZSTD_LEVELS.contains(&DEFAULT_ZSTD_LEVEL));
+        const { assert!(DEFAULT_MAX_JOBS_PER_PARTITION >= 1) };
+        assert!(DEFAULT_PRODUCER_EXPIRATION >= MIN_PRODUCER_EXPIRATION);
+        assert!(!DEFAULT_INTERVAL.is_zero());
     }
 
     #[test]
