@@ -87,6 +87,27 @@ mod tests {
     }
 
     #[test]
+    fn range_errors_name_the_limits_table_values() {
+        let config = TelemetryConfig {
+            max_partition_series: limits::MAX_PARTITION_SERIES_LIMIT + 1,
+            ..TelemetryConfig::default()
+        };
+        let err = config.validate(None).unwrap_err();
+        let limit = limits::MAX_PARTITION_SERIES_LIMIT;
+        assert!(err.expected.ends_with(&format!("at most {limit}")), "{err}");
+        let config = TelemetryConfig {
+            partition_metrics_interval: limits::MIN_PARTITION_METRICS_INTERVAL / 2,
+            ..TelemetryConfig::default()
+        };
+        let err = config.validate(None).unwrap_err();
+        assert_eq!(
+            limits::MIN_PARTITION_METRICS_INTERVAL,
+            Duration::from_secs(1)
+        );
+        assert!(err.expected.ends_with("at least 1s"), "{err}");
+    }
+
+    #[test]
     fn metrics_endpoint_cannot_share_the_grpc_address() {
         let addr: SocketAddr = "127.0.0.1:7400".parse().unwrap();
         let config = TelemetryConfig {
