@@ -77,6 +77,13 @@ pub const ZSTD_LEVELS: RangeInclusive<i32> = -7..=22;
 /// Most index entries one job reads: far more than compaction leaves behind,
 /// and few enough for one metadata read.
 pub(crate) const MAX_ENTRIES_PER_JOB: usize = 100_000;
+/// Most index entries one WAL rewrite or retention trim replaces. Its swap
+/// reads, clears and releases every one of them in one transaction (a few
+/// hundred bytes each), so a backlog of small WAL chunks is compacted in
+/// several swaps instead of one that exceeds the transaction size limit and
+/// fails on every pass. (Key compaction rewrites a whole partition and is not
+/// bounded by this.)
+pub(crate) const MAX_ENTRIES_PER_SWAP: usize = 10_000;
 /// Records one batch re-encoded by key compaction holds at most.
 pub(crate) const CLEAN_BATCH_RECORDS: usize = 4096;
 /// Payload bytes one batch re-encoded by key compaction holds at most (one
@@ -94,6 +101,7 @@ mod tests {
     use stratus_meta::limits::MAX_TRANSACTION_BYTES;
     use stratus_storage::keys::KeySpace;
     use stratus_storage::limits::MAX_TOPIC_NAME_LEN;
+    use stratus_storage::log::{IndexEntry, TierKind};
     use stratus_tier::RetryConfig;
 
     use super::*;
@@ -142,7 +150,7 @@ mod tests {
 
     #[test]
     fn garbage_collection_batches_fit_in_one_transaction() {
-        const { assert!(GARBAGE_BATCH > 0 && RELEASE_BATCH > 0 && MAX_ENTRIES_PER_JOB > 0) };
+        const { assert!(GARBAGE_BATCH > 0 && RELEASE_BATCH > 0) };
         // Releasing an entry reads and clears its index key, and for its
         // object (at worst one per entry) reads and sets the reference count
         // and sets a garbage marker. With the longest keys, under a cluster
@@ -161,5 +169,44 @@ mod tests {
         let per_entry = (2 * index + 1) + index + (2 * refs + 1) + (refs + 8) + garbage;
         let bytes = RELEASE_BATCH * per_entry;
         assert!(bytes <= MAX_TRANSACTION_BYTES / 4, "{bytes}");
+    }
+
+    #[test]
+    fn a_swap_of_the_most_entries_fits_in_one_transaction() {
+        const { assert!(MAX_ENTRIES_PER_SWAP > 0 && MAX_ENTRIES_PER_SWAP <= MAX_ENTRIES_PER_JOB) };
+        // Per replaced entry (a WAL chunk, at worst in an object of its own):
+        // the index key read (a conflict range) and cleared, its object's
+        // reference count read and set, a garbage marker, and a time-index
+        // key cleared. Per new block: its index entry, a time-index key.
+        // Cluster names have no bound; this holds for names up to 64 bytes.
+        let keys = KeySpace::new(&"c".repeat(64));
+        let wal = format!("wal/{}.wal", ulid::Ulid::nil());
+        let seg = format!(
+            "seg/{:032x}/{}/{}.seg",
+            u128::MAX,
+            u32::MAX,
+            ulid::Ulid::nil()
+        );
+        let index = keys.index_entry(u128::MAX, u32::MAX, i64::MAX).len();
+        let time = keys
+            .time_index_entry(u128::MAX, u32::MAX, i64::MAX, i64::MAX)
+            .len();
+        let refs = keys.object_refs(&wal).len();
+        let garbage = keys.garbage(i64::MAX, &wal).len();
+        let per_old = (2 * index + 1) + index + (2 * refs + 1) + (refs + 8) + garbage + time;
+        let block = IndexEntry {
+            tier: TierKind::Segment,
+            object_key: seg,
+            base_offset: i64::MAX,
+            offset_count: u32::MAX,
+            byte_offset: u64::MAX,
+            byte_len: u32::MAX,
+            first_timestamp_ms: i64::MAX,
+            max_timestamp_ms: i64::MAX,
+        };
+        let per_new = index + block.encode().len() + time;
+        let new_blocks = 2 * (DEFAULT_SEGMENT_BYTES / DEFAULT_BLOCK_BYTES) as usize;
+        let bytes = MAX_ENTRIES_PER_SWAP * per_old + new_blocks * per_new;
+        assert!(bytes <= MAX_TRANSACTION_BYTES, "{bytes}");
     }
 }

@@ -7,6 +7,7 @@ use stratus_storage::log::{IndexEntry, TierKind, wal_object_written_ms};
 use stratus_storage::topic::{CleanupPolicy, TopicConfig};
 
 use crate::config::CompactorConfig;
+use crate::limits::MAX_ENTRIES_PER_SWAP;
 
 /// The next change to make to a partition's index.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -127,6 +128,8 @@ fn retention(entries: &[IndexEntry], topic: &TopicConfig, now_ms: i64) -> Option
         }
         drop = drop.max(by_size);
     }
+    // The rest goes in the next swap.
+    let drop = drop.min(MAX_ENTRIES_PER_SWAP);
     (drop > 0).then(|| Action::Trim {
         entries: drop,
         log_start: entries[drop - 1].end_offset(),
@@ -169,13 +172,16 @@ fn entry_written_ms(entry: &IndexEntry) -> i64 {
 }
 
 /// WAL chunks to turn into a segment: the WAL entries after the segments, up
-/// to `segment_bytes` of them, once there are that many or the oldest is
-/// `wal_max_age` old.
+/// to `segment_bytes` of them (and at most [`MAX_ENTRIES_PER_SWAP`]), once
+/// there are that many bytes or the oldest is `wal_max_age` old.
 fn wal_run(entries: &[IndexEntry], now_ms: i64, config: &CompactorConfig) -> Option<Action> {
     let start = entries.iter().position(|e| e.tier == TierKind::Wal)?;
     let mut end = start;
     let mut bytes = 0u64;
-    while end < entries.len() && entries[end].tier == TierKind::Wal {
+    while end < entries.len()
+        && entries[end].tier == TierKind::Wal
+        && end - start < MAX_ENTRIES_PER_SWAP
+    {
         bytes += u64::from(entries[end].byte_len);
         end += 1;
         if bytes >= config.segment_bytes {
@@ -303,6 +309,38 @@ mod tests {
             Some(Action::Rewrite {
                 range: 0..2,
                 kind: RewriteKind::Wal
+            })
+        );
+    }
+
+    #[test]
+    fn one_swap_replaces_at_most_the_entry_limit() {
+        let topic = TopicConfig::default();
+        let clean = CleanState::default();
+        let backlog: Vec<IndexEntry> = (0..MAX_ENTRIES_PER_SWAP as i64 + 5)
+            .map(|i| wal(i * 10, 1, 50_000))
+            .collect();
+        // Far fewer bytes than a segment: the entry count ends the run.
+        let config = CompactorConfig {
+            segment_bytes: 1 << 30,
+            ..config()
+        };
+        assert_eq!(
+            next_action(&backlog, &topic, clean, 60_000, &config),
+            Some(Action::Rewrite {
+                range: 0..MAX_ENTRIES_PER_SWAP,
+                kind: RewriteKind::Wal
+            })
+        );
+        let expired = TopicConfig {
+            retention_ms: 1_000,
+            ..TopicConfig::default()
+        };
+        assert_eq!(
+            next_action(&backlog, &expired, clean, 60_000, &config),
+            Some(Action::Trim {
+                entries: MAX_ENTRIES_PER_SWAP,
+                log_start: backlog[MAX_ENTRIES_PER_SWAP - 1].end_offset()
             })
         );
     }
