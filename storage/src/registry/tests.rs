@@ -51,12 +51,14 @@ async fn ids_are_never_reused_and_every_change_is_a_new_generation() {
 #[tokio::test]
 async fn renewing_keeps_the_generation_and_evicts_expired_peers() {
     let registry = registry();
-    let dead = registry
-        .register(&endpoint(9092, None), Duration::ZERO)
-        .await
-        .unwrap();
+    // The live gateway first: registering evicts expired peers too, and the
+    // eviction under test is the renewal's.
     let live = registry
         .register(&endpoint(9093, None), LEASE)
+        .await
+        .unwrap();
+    let dead = registry
+        .register(&endpoint(9092, None), Duration::ZERO)
         .await
         .unwrap();
     let before = registry.membership().await.unwrap().generation;
