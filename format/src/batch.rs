@@ -53,12 +53,7 @@ pub use header::{
 /// Bytes of a v2 batch header, up to and including the record count.
 pub const BATCH_HEADER_LEN: usize = 61;
 
-/// Largest decompressed record payload of one batch that we write or read.
-///
-/// The reader refuses anything larger so a small corrupt or hostile batch cannot
-/// make it allocate without bound. Batches already written must stay readable,
-/// so this may grow but must never shrink.
-pub const MAX_BATCH_UNCOMPRESSED_BYTES: usize = 64 * 1024 * 1024;
+pub use crate::limits::MAX_BATCH_UNCOMPRESSED_BYTES;
 
 /// One record header. Kafka header keys are strings; values are bytes.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -3,6 +3,7 @@
 //! per-partition segment ([`segment`]); and the definitions other crates
 //! read without linking the storage engine: Kafka's topic-name rules
 //! ([`names`]) and trigger definitions with their gRPC mapping ([`trigger`]).
+//! Every bound they enforce is in [`limits`].
 //!
 //! These bytes are forever: every layout here is pinned by the snapshot tests
 //! in `tests/codec_snapshot.rs`. Nothing in this crate does I/O, spawns tasks
@@ -10,6 +11,7 @@
 //! client are checked against what is actually present and never trusted.
 
 pub mod batch;
+pub mod limits;
 pub mod names;
 pub mod segment;
 pub mod trigger;

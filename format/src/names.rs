@@ -2,8 +2,7 @@
 //! listener) and by trigger definitions, so a name valid in one is valid in
 //! all of them.
 
-/// Longest topic name, Kafka's limit.
-pub const MAX_TOPIC_NAME_LEN: usize = 249;
+pub use crate::limits::MAX_TOPIC_NAME_LEN;
 
 /// A topic name Kafka would not accept.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

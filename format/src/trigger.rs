@@ -19,19 +19,13 @@ use crate::names::validate_topic_name;
 #[error("{0}")]
 pub struct TriggerSpecError(pub String);
 
-/// Most records one invocation carries (AWS Lambda's Kafka event source maximum).
-pub const MAX_BATCH_SIZE: u32 = 10_000;
-/// Largest batch payload: AWS Lambda's synchronous invocation limit is 6 MB
-/// for the whole event, and base64 inflates keys and values by a third.
-pub const MAX_BATCH_BYTES: u64 = 4 * 1024 * 1024;
-/// Longest batching window (AWS allows 300 s).
-pub const MAX_BATCHING_WINDOW_MS: u64 = 300_000;
-/// Longest invocation timeout (AWS Lambda's maximum function timeout).
-pub const MAX_TIMEOUT_MS: u64 = 900_000;
-/// Most retries of one batch; -1 means retry forever.
-pub const MAX_RETRIES: i32 = 10_000;
-/// Oldest record age a trigger may set (AWS allows 7 days).
-pub const MAX_RECORD_AGE_MS: u64 = 7 * 24 * 3600 * 1000;
+/// The bounds a definition is checked against, under the names callers use.
+pub use crate::limits::{
+    MAX_TRIGGER_BATCH_BYTES as MAX_BATCH_BYTES, MAX_TRIGGER_BATCH_SIZE as MAX_BATCH_SIZE,
+    MAX_TRIGGER_BATCHING_WINDOW_MS as MAX_BATCHING_WINDOW_MS,
+    MAX_TRIGGER_RECORD_AGE_MS as MAX_RECORD_AGE_MS, MAX_TRIGGER_RETRIES as MAX_RETRIES,
+    MAX_TRIGGER_TIMEOUT_MS as MAX_TIMEOUT_MS,
+};
 
 /// A trigger definition, stored as JSON in metadata (key tag `Trigger` of `stratus-storage`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

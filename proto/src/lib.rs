@@ -12,6 +12,7 @@ pub mod v1 {
 }
 
 pub mod frame;
+pub mod limits;
 pub mod partitioner;
 
 #[cfg(feature = "otel")]

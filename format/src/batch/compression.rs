@@ -16,6 +16,7 @@ use bytes::Bytes;
 use zstd::bulk::Decompressor;
 
 use super::BatchError;
+use crate::limits::DECOMPRESS_READ_STEP;
 
 /// The compression codec of a batch: bits 0-2 of its attributes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -117,9 +118,6 @@ pub(super) fn decompress(
     }
 }
 
-/// The smallest step a streaming read grows its buffer by.
-const READ_STEP: usize = 64 * 1024;
-
 /// Reads `reader` to its end into one buffer. The buffer only ever has room
 /// for `max + 1` bytes, so the decompressor behind `reader` cannot produce
 /// more than that however much its input expands; filling it is `TooLarge`.
@@ -134,7 +132,10 @@ fn read_bounded(mut reader: impl Read, max: usize) -> Result<Vec<u8>, Failure> {
             if filled == limit {
                 return Err(Failure::TooLarge);
             }
-            let next = filled.saturating_mul(2).max(READ_STEP).min(limit);
+            let next = filled
+                .saturating_mul(2)
+                .max(DECOMPRESS_READ_STEP)
+                .min(limit);
             buf.reserve_exact(next - buf.len());
             buf.resize(next, 0);
         }

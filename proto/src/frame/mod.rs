@@ -35,12 +35,7 @@ use crate::v1::ErrorDetail;
 
 /// Bytes of the length prefix.
 pub const LENGTH_BYTES: usize = 4;
-/// Most headers a frame may carry.
-pub const MAX_HEADERS: usize = 16;
-/// Longest header key.
-pub const MAX_HEADER_KEY_BYTES: usize = 64;
-/// Longest header value.
-pub const MAX_HEADER_VALUE_BYTES: usize = 4096;
+pub use crate::limits::{MAX_HEADER_KEY_BYTES, MAX_HEADER_VALUE_BYTES, MAX_HEADERS};
 /// ALPN protocol both ends of a Stratus QUIC connection require.
 pub const ALPN: &[u8] = b"stratus/1";
 
