@@ -137,6 +137,7 @@ async fn serve(mut settings: ServerSettings, dev: bool, dispatcher: bool) -> any
         settings.gateway.quic.cert = files.cert;
         settings.gateway.quic.key = files.key;
     }
+    settings.gateway.quic.listen = quic_listen(&settings);
     let handle = Gateway::start(settings.gateway.clone(), storage.log.clone()).await?;
     let addr = handle.local_addr();
     let quic_addr = handle.quic_addr();
@@ -236,6 +237,22 @@ async fn serve(mut settings: ServerSettings, dev: bool, dispatcher: bool) -> any
     observability.shutdown().await;
     stop_metadata(&settings);
     Ok(())
+}
+
+/// Where QUIC listens. Left at its default, on the gRPC listen address's IP,
+/// and on a free port when the gRPC port is ephemeral (as the Kafka listener
+/// and `/metrics` do), so parallel test gateways never collide on 7401.
+fn quic_listen(settings: &ServerSettings) -> std::net::SocketAddr {
+    let configured = settings.gateway.quic.listen;
+    if configured != stratus_gateway::QuicConfig::default().listen {
+        return configured;
+    }
+    let port = if settings.gateway.listen.port() == 0 {
+        0
+    } else {
+        configured.port()
+    };
+    std::net::SocketAddr::new(settings.gateway.listen.ip(), port)
 }
 
 /// Starts the Kafka listener when `kafka.enabled`. Left at its default, it

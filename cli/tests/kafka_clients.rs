@@ -7,11 +7,13 @@
 //! delivered must be in the log exactly once, in send order per partition,
 //! read back over gRPC (one log, two protocols).
 //!
-//! The clients are installed by `scripts/install-kafka-clients`; a missing
-//! one fails the test with that instruction. Consumers here assign
-//! partitions: consumer groups over the Kafka protocol are not served yet,
-//! so kafka-python, aiokafka and kafkajs (whose consumers need a group
-//! coordinator) are not run.
+//! Each client produces 100,000 records into 8 partitions; confluent-kafka
+//! runs once per codec (none, gzip, snappy, lz4, zstd), so every codec Kafka
+//! clients send is stored and served. The clients are installed by
+//! `scripts/install-kafka-clients`; a missing one fails the test with that
+//! instruction. Consumers here assign partitions without a group: consumer
+//! groups over the Kafka protocol are not served yet, so kafkajs (which only
+//! consumes in a group) is not run.
 
 mod common;
 
@@ -23,7 +25,9 @@ use std::time::Duration;
 use common::{DevServer, create_topic, read_all};
 
 /// The clients whose scenario runs without a group coordinator.
-const CLIENTS: &str = "confluent,kcat,java,franz-go";
+const CLIENTS: &str = "confluent,kcat,kafka-python,aiokafka,java,franz-go";
+/// The codecs confluent-kafka produces with, one run each.
+const CODECS: &str = "none,gzip,snappy,lz4,zstd";
 
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
@@ -56,8 +60,10 @@ fn kafka_clients_produce_and_read_back() {
             "assign",
             "--clients",
             CLIENTS,
+            "--codecs",
+            CODECS,
         ])
-        .args(["--count", "20000", "--partitions", "8", "--timeout", "120"])
+        .args(["--count", "100000", "--partitions", "8", "--timeout", "240"])
         .output()
         .expect("run testkit/kafka/run-all.py (python3 must be on PATH)");
     let report = String::from_utf8_lossy(&output.stdout);
@@ -69,7 +75,8 @@ fn kafka_clients_produce_and_read_back() {
     );
     assert_eq!(
         report.lines().filter(|l| l.starts_with("ok ")).count(),
-        CLIENTS.split(',').count() + 1,
+        // confluent once per codec, every other client once, and the placement check.
+        CLIENTS.split(',').count() - 1 + CODECS.split(',').count() + 1,
         "every client and the placement check pass:\n{report}"
     );
 }

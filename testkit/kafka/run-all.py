@@ -7,6 +7,7 @@ summary is not ok, a program is missing, or the placements differ.
 
   python3 testkit/kafka/run-all.py --bootstrap 127.0.0.1:9092 [--count 1000]
       [--partitions 8] [--modes group,assign] [--clients confluent,kcat,...]
+      [--codecs none,gzip,snappy,lz4,zstd]   (confluent runs once per codec)
       [--summaries FILE]   (every JSON summary, one per line)
 
 Needs scripts/install-kafka-clients. Standard library only."""
@@ -34,6 +35,7 @@ CLIENTS = {
     "franz-go": [os.path.join(ROOT, "target", "kafka-go", "kafka-scenario")],
 }
 GROUP_ONLY = {"kafkajs"}  # no manual partition assignment
+CODEC_CLIENTS = {"confluent"}  # take --compression; the others send uncompressed batches
 
 
 def main():
@@ -46,39 +48,47 @@ def main():
     p.add_argument("--prefix", default=f"scn{os.getpid()}")
     p.add_argument("--timeout", type=float, default=60)
     p.add_argument("--summaries", default=None)
+    p.add_argument("--codecs", default="none", help="codecs the confluent producer runs with, one run each")
     a = p.parse_args()
 
     runs = failed = 0
     placements = {}
     out = open(a.summaries, "w") if a.summaries else None
+    runs_wanted = []
     for client in a.clients.split(","):
         for mode in a.modes.split(","):
             if mode != "group" and client in GROUP_ONLY:
                 continue
-            topic = f"{a.prefix}-{client}-{mode}"
-            cmd = CLIENTS[client] + ["--bootstrap", a.bootstrap, "--topic", topic, "--count", str(a.count),
-                                     "--partitions", str(a.partitions), "--consume", mode,
-                                     "--timeout", str(a.timeout)]
-            t = time.monotonic()
-            try:
-                r = subprocess.run(cmd, capture_output=True, text=True, timeout=a.timeout * 4 + 30, cwd=ROOT)
-                lines = [l for l in r.stdout.splitlines() if l.startswith("{")]
-                s = json.loads(lines[-1]) if lines else {"ok": False, "error": r.stderr.strip()[-400:]}
-            except (OSError, subprocess.TimeoutExpired) as e:
-                s = {"ok": False, "error": f"{type(e).__name__}: {e}"}
-            secs = time.monotonic() - t
-            runs += 1
-            if out:
-                out.write(json.dumps({"runner_client": client, "runner_seconds": round(secs, 1), **s}) + "\n")
-            if not s.get("ok"):
-                failed += 1
-            if s.get("placement"):
-                placements[f"{client}/{mode}"] = s["placement"]
-            print(f"{'ok  ' if s.get('ok') else 'FAIL'} {client:13} {mode:6} {secs:5.1f}s "
-                  f"produced={s.get('produced')} consumed={s.get('consumed')} dense={s.get('offsets_dense')} "
-                  f"identical={s.get('records_identical')} ordered={s.get('order_preserved')} "
-                  f"murmur2={s.get('placement_murmur2')} version={s.get('client_version')}"
-                  + (f" error={s.get('error')}" if s.get("error") else ""), flush=True)
+            for codec in (a.codecs.split(",") if client in CODEC_CLIENTS else [None]):
+                runs_wanted.append((client, mode, codec))
+    for client, mode, codec in runs_wanted:
+        topic = f"{a.prefix}-{client}-{mode}" + (f"-{codec}" if codec else "")
+        cmd = CLIENTS[client] + ["--bootstrap", a.bootstrap, "--topic", topic, "--count", str(a.count),
+                                 "--partitions", str(a.partitions), "--consume", mode,
+                                 "--timeout", str(a.timeout)]
+        if codec:
+            cmd += ["--compression", codec]
+        t = time.monotonic()
+        try:
+            r = subprocess.run(cmd, capture_output=True, text=True, timeout=a.timeout * 4 + 30, cwd=ROOT)
+            lines = [l for l in r.stdout.splitlines() if l.startswith("{")]
+            s = json.loads(lines[-1]) if lines else {"ok": False, "error": r.stderr.strip()[-400:]}
+        except (OSError, subprocess.TimeoutExpired) as e:
+            s = {"ok": False, "error": f"{type(e).__name__}: {e}"}
+        secs = time.monotonic() - t
+        runs += 1
+        if out:
+            out.write(json.dumps({"runner_client": client, "runner_seconds": round(secs, 1), **s}) + "\n")
+        if not s.get("ok"):
+            failed += 1
+        if s.get("placement"):
+            placements[f"{client}/{mode}/{codec}"] = s["placement"]
+        label = client + (f"/{codec}" if codec else "")
+        print(f"{'ok  ' if s.get('ok') else 'FAIL'} {label:16} {mode:6} {secs:5.1f}s "
+              f"produced={s.get('produced')} consumed={s.get('consumed')} dense={s.get('offsets_dense')} "
+              f"identical={s.get('records_identical')} ordered={s.get('order_preserved')} "
+              f"murmur2={s.get('placement_murmur2')} version={s.get('client_version')}"
+              + (f" error={s.get('error')}" if s.get("error") else ""), flush=True)
     distinct = {json.dumps(v, sort_keys=True) for v in placements.values()}
     same = len(distinct) <= 1
     if not same:

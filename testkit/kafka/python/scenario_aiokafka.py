@@ -65,8 +65,14 @@ async def produce(args):
     return produced, errors
 
 
+def group_of(args):
+    """A group only when the run consumes as one: an assigning consumer
+    without a group needs no coordinator, as with the other clients."""
+    return f"scenario-{args.run}" if args.consume == "group" else None
+
+
 async def consume(args, partitions):
-    consumer = AIOKafkaConsumer(bootstrap_servers=args.bootstrap, group_id=f"scenario-{args.run}",
+    consumer = AIOKafkaConsumer(bootstrap_servers=args.bootstrap, group_id=group_of(args),
                                 auto_offset_reset="earliest", enable_auto_commit=False)
     await consumer.start()
     consumed, mine = [], 0

@@ -4,6 +4,7 @@ topic, produce --count keyed records with headers (idempotent, acks=all,
 murmur2 partitioner like the Java client), consume them back, print a JSON
 summary line. Run with target/py-venv/kafka/bin/python."""
 
+import argparse
 import sys
 import time
 
@@ -36,6 +37,17 @@ def create_topic(args):
         time.sleep(0.2)
 
 
+def parse_args():
+    """The shared command line, plus the codec the producer compresses with
+    (the other clients send uncompressed batches)."""
+    extra = argparse.ArgumentParser(add_help=False)
+    extra.add_argument("--compression", choices=["none", "gzip", "snappy", "lz4", "zstd"], default="none")
+    known, rest = extra.parse_known_args()
+    args = sc.parse_args(CLIENT, rest)
+    args.compression = known.compression
+    return args
+
+
 def produce(args):
     producer = Producer({
         "bootstrap.servers": args.bootstrap,
@@ -43,6 +55,7 @@ def produce(args):
         "acks": "all",
         "partitioner": "murmur2_random",
         "linger.ms": 5,
+        "compression.type": args.compression,
     })
     produced, errors = {}, []
 
@@ -106,7 +119,7 @@ def consume(args, partitions):
 
 
 def main():
-    args = sc.parse_args(CLIENT)
+    args = parse_args()
     version = f"{confluent_kafka.__version__} (librdkafka {confluent_kafka.libversion()[0]})"
     clock = sc.Clock()
     topic_partitions, produced, errors, consumed, error = 0, {}, 0, [], None
@@ -120,8 +133,10 @@ def main():
         consume_ms = clock.ms()
     except Exception as e:  # the summary says what failed
         error = f"{type(e).__name__}: {e}"
-    return sc.emit(sc.summarize(CLIENT, version, args, topic_partitions, produced, errors,
-                                consumed, produce_ms, consume_ms, error=error))
+    summary = sc.summarize(CLIENT, version, args, topic_partitions, produced, errors,
+                           consumed, produce_ms, consume_ms, error=error)
+    summary["compression"] = args.compression
+    return sc.emit(summary)
 
 
 if __name__ == "__main__":

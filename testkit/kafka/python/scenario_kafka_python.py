@@ -66,8 +66,14 @@ def produce(args):
     return produced, errors
 
 
+def group_of(args):
+    """A group only when the run consumes as one: an assigning consumer
+    without a group needs no coordinator, as with the other clients."""
+    return f"scenario-{args.run}" if args.consume == "group" else None
+
+
 def consume(args, partitions):
-    consumer = KafkaConsumer(bootstrap_servers=args.bootstrap, group_id=f"scenario-{args.run}",
+    consumer = KafkaConsumer(bootstrap_servers=args.bootstrap, group_id=group_of(args),
                              auto_offset_reset="earliest", enable_auto_commit=False,
                              bootstrap_timeout_ms=ms(args))
     if args.consume == "group":
