@@ -19,6 +19,7 @@ use stratus_proto::v1::{
 };
 
 use crate::error::{Error, Result, is_retryable};
+use crate::limits::{DEFAULT_FETCH_MAX_BYTES, DEFAULT_FETCH_WAIT, fetch_retry_backoff};
 use crate::transport::Transport;
 
 /// Where to start (or move) reading a partition.
@@ -88,8 +89,8 @@ impl Consumer {
             topic: topic.to_owned(),
             positions: BTreeMap::new(),
             in_flight: FuturesUnordered::new(),
-            max_bytes: 1024 * 1024,
-            max_wait: Duration::from_millis(500),
+            max_bytes: DEFAULT_FETCH_MAX_BYTES,
+            max_wait: DEFAULT_FETCH_WAIT,
             generation: 0,
         }
     }
@@ -302,10 +303,7 @@ impl Consumer {
                 max_wait_ms: self.max_wait.as_millis() as u32,
             };
             let (partition, generation) = (*partition, position.generation);
-            let backoff = match position.failures {
-                0 => Duration::ZERO,
-                n => Duration::from_millis(50 << n.min(6)),
-            };
+            let backoff = fetch_retry_backoff(position.failures);
             self.in_flight.push(Box::pin(async move {
                 tokio::time::sleep(backoff).await;
                 (partition, generation, transport.fetch(request).await)

@@ -21,6 +21,7 @@ mod client;
 mod consumer;
 mod error;
 mod group;
+pub mod limits;
 mod producer;
 mod trace;
 mod transport;

@@ -37,11 +37,7 @@ mod traced {
     use tracing_opentelemetry::OpenTelemetrySpanExt as _;
 
     use crate::error::Error;
-
-    /// Links a batch span keeps at most (OpenTelemetry's default span link
-    /// limit): a batch of 10,000 records from 10,000 requests links the
-    /// first 128 and says how many there were.
-    const MAX_LINKS: usize = 128;
+    use crate::limits::MAX_SPAN_LINKS;
 
     /// The span current when a record was sent, if it is a valid one: the
     /// `tracing` span (through `tracing-opentelemetry`), else the
@@ -116,14 +112,14 @@ mod traced {
             let mut linked = 0usize;
             for origin in origins.filter_map(Origin::span_context) {
                 if seen.insert(origin.span_id()) {
-                    if linked < MAX_LINKS {
+                    if linked < MAX_SPAN_LINKS {
                         span.add_link(origin);
                     }
                     linked += 1;
                 }
             }
-            if linked > MAX_LINKS {
-                span.set_attribute("stratus.links.dropped", (linked - MAX_LINKS) as i64);
+            if linked > MAX_SPAN_LINKS {
+                span.set_attribute("stratus.links.dropped", (linked - MAX_SPAN_LINKS) as i64);
             }
             let carried = Some(span.context().span().span_context().clone());
             Self { span, carried }

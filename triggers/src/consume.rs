@@ -3,9 +3,9 @@
 //! partition at a time, and commit a batch's end offset only after
 //! [`deliver`] finished it.
 //!
-//! Bounds: a partition buffers at most two batches' worth before it is
-//! paused, and at most one batch per partition is in flight, so a crash
-//! re-delivers at most one batch per owned partition.
+//! Bounds: a partition buffers at most [`BUFFERED_BATCHES`] batches' worth
+//! before it is paused, and at most one batch per partition is in flight, so
+//! a crash re-delivers at most one batch per owned partition.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
@@ -16,6 +16,7 @@ use tokio::task::{AbortHandle, JoinSet};
 use tokio::time::Instant;
 
 use crate::deliver::{Delivered, FailureSink, Policy, deliver};
+use crate::limits::{BUFFERED_BATCHES, POLL_RETRY_PAUSE, POLL_RETRY_PAUSE_MAX};
 use crate::record::{Partition, Record};
 use crate::source::{Source, SourceEvent};
 use crate::target::Invoker;
@@ -89,7 +90,8 @@ impl PartitionState {
     }
 
     fn full(&self, run: &Run) -> bool {
-        self.buffer.len() >= 2 * run.batch_size || self.bytes >= 2 * run.max_batch_bytes
+        self.buffer.len() as u64 >= BUFFERED_BATCHES * run.batch_size as u64
+            || self.bytes >= BUFFERED_BATCHES * run.max_batch_bytes
     }
 }
 
@@ -148,7 +150,8 @@ pub async fn consume(mut source: Box<dyn Source>, run: Arc<Run>, mut stop: watch
                 Err(e) => {
                     failures += 1;
                     tracing::warn!(trigger = %run.trigger, error = %e, "polling the group failed; retrying");
-                    tokio::time::sleep(Duration::from_millis(100 * u64::from(failures.min(50)))).await;
+                    let pause = POLL_RETRY_PAUSE.saturating_mul(failures).min(POLL_RETRY_PAUSE_MAX);
+                    tokio::time::sleep(pause).await;
                 }
             },
             () = sleep_until(wake) => {}

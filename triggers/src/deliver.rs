@@ -13,6 +13,9 @@ use async_trait::async_trait;
 use stratus_format::trigger::TriggerSpec;
 
 use crate::event;
+use crate::limits::{
+    DELIVERY_BACKOFF_MAX_DOUBLINGS, DELIVERY_INITIAL_BACKOFF, DELIVERY_MAX_BACKOFF,
+};
 use crate::record::Record;
 use crate::response::{Reported, reported};
 use crate::target::{InvokeError, Invoker};
@@ -35,14 +38,16 @@ impl Policy {
             max_retries: spec.max_retries,
             bisect_on_error: spec.bisect_on_error,
             max_record_age_ms: spec.max_record_age_ms,
-            initial_backoff: Duration::from_millis(100),
-            max_backoff: Duration::from_secs(10),
+            initial_backoff: DELIVERY_INITIAL_BACKOFF,
+            max_backoff: DELIVERY_MAX_BACKOFF,
         }
     }
 
     fn backoff(&self, attempt: u32) -> Duration {
-        let factor = 1u32 << attempt.saturating_sub(1).min(16);
-        (self.initial_backoff * factor).min(self.max_backoff)
+        let doublings = attempt
+            .saturating_sub(1)
+            .min(DELIVERY_BACKOFF_MAX_DOUBLINGS);
+        (self.initial_backoff * (1u32 << doublings)).min(self.max_backoff)
     }
 
     fn exhausted(&self, attempts: u32) -> bool {

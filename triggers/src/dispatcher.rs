@@ -20,6 +20,7 @@ use tokio::task::JoinHandle;
 use crate::consume::{Run, consume};
 use crate::deliver::{Failure, FailureSink, Policy};
 use crate::failure::TopicSink;
+use crate::limits::{DEFAULT_REFRESH, STOP_TIMEOUT};
 use crate::record::Record;
 use crate::source::GroupSource;
 use crate::target::invoker_for;
@@ -40,7 +41,7 @@ impl Default for DispatcherConfig {
     fn default() -> Self {
         Self {
             server: "grpc://127.0.0.1:7400".to_owned(),
-            refresh: Duration::from_secs(5),
+            refresh: DEFAULT_REFRESH,
             session_timeout: None,
         }
     }
@@ -133,11 +134,12 @@ async fn reconcile(
 async fn stop(r: Running) {
     let _ = r.stop.send(true);
     // Leaving the group is quick; a stuck task is not worth waiting for.
-    if tokio::time::timeout(Duration::from_secs(10), r.task)
-        .await
-        .is_err()
-    {
-        tracing::warn!(trigger = %r.spec.name, "trigger did not stop within 10 s");
+    if tokio::time::timeout(STOP_TIMEOUT, r.task).await.is_err() {
+        tracing::warn!(
+            trigger = %r.spec.name,
+            "trigger did not stop within {} s",
+            STOP_TIMEOUT.as_secs()
+        );
     }
 }
 

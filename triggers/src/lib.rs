@@ -16,6 +16,7 @@ pub mod deliver;
 pub mod dispatcher;
 pub mod event;
 pub mod failure;
+pub mod limits;
 pub mod record;
 pub mod response;
 pub mod source;

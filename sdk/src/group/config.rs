@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use crate::error::{Error, Result};
+use crate::limits::{DEFAULT_AUTO_COMMIT_INTERVAL, DEFAULT_FETCH_WAIT, MAX_GROUP_FETCH_WAIT};
 
 /// How the gateway divides a group's partitions among its members.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -63,9 +64,9 @@ impl GroupConfig {
             client_id: "stratus-sdk".to_owned(),
             session_timeout: None,
             assignor: Assignor::Sticky,
-            auto_commit: Some(Duration::from_secs(5)),
+            auto_commit: Some(DEFAULT_AUTO_COMMIT_INTERVAL),
             start: StartFrom::Earliest,
-            fetch_wait: Duration::from_millis(500),
+            fetch_wait: DEFAULT_FETCH_WAIT,
             max_fetch_bytes: 0,
         }
     }
@@ -88,10 +89,11 @@ impl GroupConfig {
                     .to_owned(),
             ));
         }
-        if self.fetch_wait > Duration::from_secs(30) {
+        if self.fetch_wait > MAX_GROUP_FETCH_WAIT {
             return Err(Error::Config(format!(
-                "fetch_wait {:?} is longer than 30 s; a member must poll often enough to see rebalances",
-                self.fetch_wait
+                "fetch_wait {:?} is longer than {} s; a member must poll often enough to see rebalances",
+                self.fetch_wait,
+                MAX_GROUP_FETCH_WAIT.as_secs()
             )));
         }
         Ok(())

@@ -22,12 +22,11 @@ use super::config::{Assignor, GroupConfig, StartFrom};
 use super::state::State;
 use super::{GroupEvent, TopicPartition};
 use crate::error::{Error, Result, is_retryable};
+use crate::limits::{
+    INITIAL_HEARTBEAT_INTERVAL, MEMBERSHIP_RETRY_FOR, MEMBERSHIP_RETRY_PAUSE,
+    MIN_HEARTBEAT_INTERVAL,
+};
 use crate::transport::Transport;
-
-/// Pause between attempts of a membership call that failed transiently.
-const RETRY_PAUSE: Duration = Duration::from_millis(200);
-/// How long a membership call is retried before its error is returned.
-const RETRY_FOR: Duration = Duration::from_secs(30);
 
 pub(crate) struct Shared {
     pub(crate) transport: Arc<dyn Transport>,
@@ -47,7 +46,7 @@ impl Shared {
             state: Mutex::new(State::default()),
             wake: Notify::new(),
             membership: tokio::sync::Mutex::new(()),
-            heartbeat_ms: AtomicU64::new(1000),
+            heartbeat_ms: AtomicU64::new(INITIAL_HEARTBEAT_INTERVAL.as_millis() as u64),
         }
     }
 
@@ -159,7 +158,8 @@ impl Shared {
     async fn apply(&self, assignment: &MemberAssignment) -> Result<()> {
         if assignment.heartbeat_interval_ms > 0 {
             self.heartbeat_ms.store(
-                u64::from(assignment.heartbeat_interval_ms).max(50),
+                u64::from(assignment.heartbeat_interval_ms)
+                    .max(MIN_HEARTBEAT_INTERVAL.as_millis() as u64),
                 Ordering::Relaxed,
             );
         }
@@ -363,21 +363,21 @@ impl Shared {
         Ok(())
     }
 
-    /// Runs `call` until it succeeds, fails for good, or [`RETRY_FOR`]
-    /// passes; a multi-gateway transport moves to the next gateway between
-    /// attempts.
+    /// Runs `call` until it succeeds, fails for good, or
+    /// [`MEMBERSHIP_RETRY_FOR`] passes; a multi-gateway transport moves to
+    /// the next gateway between attempts.
     async fn retrying<T, F, Fut>(&self, mut call: F) -> Result<T>
     where
         F: FnMut() -> Fut,
         Fut: Future<Output = Result<T, Status>>,
     {
-        let deadline = tokio::time::Instant::now() + RETRY_FOR;
+        let deadline = tokio::time::Instant::now() + MEMBERSHIP_RETRY_FOR;
         loop {
             match call().await {
                 Ok(value) => return Ok(value),
                 Err(status) if is_retryable(&status) && tokio::time::Instant::now() < deadline => {
                     tracing::debug!(group = %self.config.group, error = %status.message(), "retrying a group call");
-                    tokio::time::sleep(RETRY_PAUSE).await;
+                    tokio::time::sleep(MEMBERSHIP_RETRY_PAUSE).await;
                 }
                 Err(status) => return Err(Error::Status(status)),
             }

@@ -34,7 +34,6 @@ mod state;
 use std::collections::BTreeMap;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::time::Duration;
 
 use futures::StreamExt;
 use futures::stream::FuturesUnordered;
@@ -47,6 +46,7 @@ use membership::Shared;
 
 use crate::consumer::{ConsumerRecord, into_records};
 use crate::error::{Error, Result, is_retryable};
+use crate::limits::fetch_retry_backoff;
 use crate::transport::Transport;
 
 /// One partition of one topic.
@@ -253,10 +253,7 @@ impl GroupConsumer {
                 max_bytes: self.shared.config.max_fetch_bytes,
                 max_wait_ms: self.shared.config.fetch_wait.as_millis() as u32,
             };
-            let backoff = match pos.failures {
-                0 => Duration::ZERO,
-                n => Duration::from_millis(50 << n.min(6)),
-            };
+            let backoff = fetch_retry_backoff(pos.failures);
             let reset_to = match self.shared.config.start {
                 StartFrom::Earliest => OffsetSpec::Earliest,
                 StartFrom::Latest => OffsetSpec::Latest,

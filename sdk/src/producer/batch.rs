@@ -11,6 +11,8 @@ use bytes::{Bytes, BytesMut};
 use stratus_format::batch::{self as format, BatchCodec, RecordInput};
 use stratus_proto::v1::Record;
 
+use crate::limits::ZSTD_LEVEL;
+
 /// How the producer compresses the batches it builds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[non_exhaustive]
@@ -23,10 +25,6 @@ pub enum Compression {
     /// price of more bytes sent and stored.
     None,
 }
-
-/// zstd level for client batches: level 1 compresses several times faster
-/// than zstd's default and loses little ratio on record data.
-const ZSTD_LEVEL: i32 = 1;
 
 /// Encodes `records` as one batch, with producer fields to be stamped by
 /// [`stamp`]. `None` when the records cannot share one batch the way the

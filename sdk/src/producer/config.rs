@@ -7,6 +7,7 @@ use stratus_proto::v1::{Header, Record};
 
 use super::Compression;
 use crate::error::{Error, Result};
+use crate::limits::{self, MAX_IN_FLIGHT_IDEMPOTENT};
 
 /// How a [`Producer`](super::Producer) batches, buffers and retries.
 #[derive(Debug, Clone)]
@@ -43,20 +44,16 @@ pub struct ProducerConfig {
     pub compression: Compression,
 }
 
-/// The gateway's dedup window per partition: in-flight requests beyond it
-/// could not be recognised as retries.
-pub(crate) const MAX_IN_FLIGHT_IDEMPOTENT: usize = 5;
-
 impl Default for ProducerConfig {
     fn default() -> Self {
         Self {
-            linger: Duration::from_millis(5),
-            batch_bytes: 1024 * 1024,
-            buffer_bytes: 32 * 1024 * 1024,
+            linger: limits::DEFAULT_LINGER,
+            batch_bytes: limits::DEFAULT_BATCH_BYTES,
+            buffer_bytes: limits::DEFAULT_BUFFER_BYTES,
             max_in_flight_per_partition: MAX_IN_FLIGHT_IDEMPOTENT,
-            retry_backoff: Duration::from_millis(50),
-            retry_backoff_max: Duration::from_secs(2),
-            delivery_timeout: Duration::from_secs(120),
+            retry_backoff: limits::DEFAULT_RETRY_BACKOFF,
+            retry_backoff_max: limits::DEFAULT_RETRY_BACKOFF_MAX,
+            delivery_timeout: limits::DEFAULT_DELIVERY_TIMEOUT,
             idempotence: true,
             compression: Compression::Zstd,
         }
@@ -106,7 +103,7 @@ impl ProducerConfig {
                 self.batch_bytes, self.buffer_bytes
             ));
         }
-        if self.buffer_bytes > u32::MAX as usize {
+        if self.buffer_bytes > limits::MAX_BUFFER_BYTES {
             return bad(format!(
                 "buffer_bytes {} is over the limit of 4 GiB",
                 self.buffer_bytes
@@ -115,7 +112,7 @@ impl ProducerConfig {
         let max_in_flight = if self.idempotence {
             MAX_IN_FLIGHT_IDEMPOTENT
         } else {
-            1024
+            limits::MAX_IN_FLIGHT_WITHOUT_IDEMPOTENCE
         };
         if self.max_in_flight_per_partition == 0 || self.max_in_flight_per_partition > max_in_flight
         {
@@ -207,14 +204,13 @@ impl ProducerRecord {
     /// Bytes this record holds in the buffer: its payload plus a fixed
     /// allowance for framing.
     pub(crate) fn buffered_size(&self) -> usize {
-        const OVERHEAD: usize = 32;
         let r = &self.record;
-        OVERHEAD
+        limits::RECORD_FRAMING_BYTES
             + r.key.as_ref().map_or(0, Bytes::len)
             + r.value.as_ref().map_or(0, Bytes::len)
             + r.headers
                 .iter()
-                .map(|h| h.key.len() + h.value.len() + 8)
+                .map(|h| h.key.len() + h.value.len() + limits::HEADER_FRAMING_BYTES)
                 .sum::<usize>()
     }
 }

@@ -29,6 +29,7 @@ use tokio::time::Instant;
 
 use super::{Delivery, Shared, batch};
 use crate::error::{Error, Result, is_retryable};
+use crate::limits::{RETRY_BACKOFF_MAX_DOUBLINGS, RETRY_JITTER_MIN};
 use crate::trace::{BatchSpan, Origin};
 
 /// What the producer hands a partition's pipeline.
@@ -431,12 +432,15 @@ impl Pipeline {
     fn retry_later(&mut self, index: usize, error: &Error) {
         let config = &self.shared.config;
         let batch = &mut self.batches[index];
-        let exponent = batch.attempts.saturating_sub(1).min(16);
+        let exponent = batch
+            .attempts
+            .saturating_sub(1)
+            .min(RETRY_BACKOFF_MAX_DOUBLINGS);
         let backoff = config
             .retry_backoff
             .saturating_mul(1 << exponent)
             .min(config.retry_backoff_max);
-        let jitter = rand::random_range(0.5..=1.0);
+        let jitter = rand::random_range(RETRY_JITTER_MIN..=1.0);
         tracing::debug!(
             topic = %self.topic, partition = self.partition, attempts = batch.attempts,
             %error, "produce failed; retrying"

@@ -23,6 +23,7 @@ use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint};
 use super::ordered::{Answers, Opener, OrderedProducer, OutgoingRequests};
 use super::{ConnectOptions, Transport};
 use crate::error::Error;
+use crate::limits::GRPC_MAX_ANSWER_BYTES;
 use crate::trace;
 
 /// One HTTP/2 connection multiplexing every call; tonic clients over it are
@@ -70,7 +71,7 @@ impl GrpcTransport {
     }
 
     fn producer(&self) -> ProducerClient<Channel> {
-        ProducerClient::new(self.channel.clone()).max_decoding_message_size(usize::MAX)
+        ProducerClient::new(self.channel.clone()).max_decoding_message_size(GRPC_MAX_ANSWER_BYTES)
     }
 
     fn groups(&self) -> GroupsClient<Channel> {
@@ -78,7 +79,7 @@ impl GrpcTransport {
     }
 
     fn consumer(&self) -> ConsumerClient<Channel> {
-        ConsumerClient::new(self.channel.clone()).max_decoding_message_size(usize::MAX)
+        ConsumerClient::new(self.channel.clone()).max_decoding_message_size(GRPC_MAX_ANSWER_BYTES)
     }
 }
 
@@ -86,7 +87,8 @@ impl GrpcTransport {
 fn produce_stream_opener(channel: &Channel) -> Opener {
     let channel = channel.clone();
     Arc::new(move |requests| {
-        let client = ProducerClient::new(channel.clone()).max_decoding_message_size(usize::MAX);
+        let client =
+            ProducerClient::new(channel.clone()).max_decoding_message_size(GRPC_MAX_ANSWER_BYTES);
         Box::pin(open_produce_stream(client, requests))
     })
 }

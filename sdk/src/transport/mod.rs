@@ -27,6 +27,7 @@ use stratus_proto::v1::{
 use tonic::Status;
 
 use crate::error::Error;
+use crate::limits::{DEFAULT_CONNECT_TIMEOUT, DEFAULT_REQUEST_TIMEOUT};
 pub(crate) use ordered::OrderedProducer;
 
 /// One connection (or connection pool) to a gateway.
@@ -81,8 +82,8 @@ impl Default for ConnectOptions {
         Self {
             ca_file: None,
             tls_domain: None,
-            connect_timeout: Duration::from_secs(10),
-            request_timeout: Duration::from_secs(30),
+            connect_timeout: DEFAULT_CONNECT_TIMEOUT,
+            request_timeout: DEFAULT_REQUEST_TIMEOUT,
         }
     }
 }

@@ -11,7 +11,7 @@
 //! strictly in arrival order, so batches of a partition reach the sequence
 //! check in order and none is refused for overtaking.
 //!
-//! Requests are spread over [`SHARDS`] streams by a key (the partition), so
+//! Requests are spread over [`ORDERED_STREAMS`] streams by a key (the partition), so
 //! one partition always uses the same stream while the gateway encodes the
 //! streams' requests in parallel. [`OrderedProducer::send`] enqueues the
 //! request before it returns: the order of `send` calls is the wire order.
@@ -35,14 +35,7 @@ use tokio::time::Instant;
 use tonic::{Code, Status};
 
 use crate::error::is_retryable;
-
-/// Streams per transport. More than one lets the gateway work on several
-/// requests at once (each stream's requests are handled in order).
-pub(crate) const SHARDS: usize = 4;
-
-/// A stream with nothing in flight for this long is closed; the next request
-/// opens a new one.
-const IDLE_CLOSE: Duration = Duration::from_millis(500);
+use crate::limits::{ORDERED_STREAM_IDLE_CLOSE, ORDERED_STREAMS};
 
 /// The answer to one request sent on the ordered path.
 pub(crate) type ProduceFuture =
@@ -81,7 +74,7 @@ struct Call {
     reply: oneshot::Sender<Result<ProduceResponse, Status>>,
 }
 
-/// Sends produce requests over [`SHARDS`] ordered streams.
+/// Sends produce requests over [`ORDERED_STREAMS`] ordered streams.
 pub(crate) struct OrderedProducer {
     shards: Vec<mpsc::UnboundedSender<Call>>,
 }
@@ -98,7 +91,7 @@ impl OrderedProducer {
     /// Starts the shard tasks; each opens its stream on its first request.
     /// Must be called inside a Tokio runtime.
     pub(crate) fn start(open: &Opener, request_timeout: Duration) -> Self {
-        let shards = (0..SHARDS)
+        let shards = (0..ORDERED_STREAMS)
             .map(|_| {
                 let (tx, rx) = mpsc::unbounded_channel();
                 tokio::spawn(run_shard(Arc::clone(open), rx, request_timeout));
@@ -201,7 +194,9 @@ async fn serve_stream(
         }
         // An idle stream is closed, so a gateway shutting down gracefully
         // (which waits for open calls) is not held up by a quiet producer.
-        let idle_at = waiting.is_empty().then(|| last_call + IDLE_CLOSE);
+        let idle_at = waiting
+            .is_empty()
+            .then(|| last_call + ORDERED_STREAM_IDLE_CLOSE);
         tokio::select! {
             call = calls.recv(), if !producer_gone => match call {
                 Some(call) => {

@@ -8,6 +8,7 @@ use stratus_format::trigger::{StartPosition, TriggerSpec};
 use stratus_sdk::{Client, GroupConfig, GroupConsumer, GroupEvent, StartFrom, TopicPartition};
 
 use super::{Source, SourceEvent};
+use crate::limits::GROUP_FETCH_WAIT;
 use crate::record::{Partition, Record};
 
 #[derive(Debug)]
@@ -30,7 +31,7 @@ impl GroupSource {
             StartPosition::Latest => StartFrom::Latest,
         };
         config.session_timeout = session_timeout;
-        config.fetch_wait = Duration::from_millis(200);
+        config.fetch_wait = GROUP_FETCH_WAIT;
         let consumer = client
             .group_consumer(config)
             .await

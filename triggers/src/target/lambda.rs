@@ -16,6 +16,7 @@ use stratus_format::trigger::FunctionArn;
 
 use super::webhook::transport;
 use super::{InvokeError, Invoker};
+use crate::limits::LAMBDA_TIMEOUT_MARGIN;
 
 /// AWS credentials, read from the standard environment variables.
 #[derive(Clone)]
@@ -80,7 +81,7 @@ impl LambdaInvoker {
         );
         // The function may run up to `timeout`; leave room for the round trip.
         let client = reqwest::Client::builder()
-            .timeout(timeout + Duration::from_secs(5))
+            .timeout(timeout + LAMBDA_TIMEOUT_MARGIN)
             .build()
             .map_err(|e| format!("cannot build an HTTP client: {e}"))?;
         let credentials = aws_credential_types::Credentials::new(

@@ -25,6 +25,7 @@ use tokio::net::TcpListener;
 use tokio::sync::{Notify, oneshot};
 
 use super::{InvokeError, Invoker};
+use crate::limits::RUNTIME_API_ACCEPT_PAUSE;
 
 type Reply = oneshot::Sender<Result<Bytes, InvokeError>>;
 
@@ -130,7 +131,7 @@ async fn serve(listener: TcpListener, inner: Arc<Inner>) {
             Ok(accepted) => accepted,
             Err(e) => {
                 tracing::warn!(error = %e, "runtime API accept failed");
-                tokio::time::sleep(Duration::from_millis(100)).await;
+                tokio::time::sleep(RUNTIME_API_ACCEPT_PAUSE).await;
                 continue;
             }
         };

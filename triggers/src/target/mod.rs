@@ -14,6 +14,8 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use stratus_format::trigger::{Target, TriggerSpec};
 
+use crate::limits::ERROR_BODY_EXCERPT_BYTES;
+
 pub use lambda::{Credentials, LambdaInvoker};
 pub use local::LocalRuntime;
 pub use webhook::WebhookInvoker;
@@ -50,7 +52,8 @@ impl InvokeError {
         InvokeError::Function {
             error_type: field("errorType").unwrap_or_else(|| fallback_type.to_owned()),
             message: field("errorMessage").unwrap_or_else(|| {
-                String::from_utf8_lossy(&body[..body.len().min(1024)]).into_owned()
+                String::from_utf8_lossy(&body[..body.len().min(ERROR_BODY_EXCERPT_BYTES)])
+                    .into_owned()
             }),
         }
     }

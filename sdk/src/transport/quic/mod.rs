@@ -12,7 +12,6 @@
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Duration;
 
 use async_trait::async_trait;
 use bytes::BytesMut;
@@ -37,24 +36,13 @@ use tonic::{Code, Status};
 use super::ordered::OrderedProducer;
 use super::{ConnectOptions, Transport};
 use crate::error::Error;
+use crate::limits::{QUIC_IDLE_TIMEOUT, QUIC_KEEP_ALIVE, QUIC_MAX_ANSWER_BYTES};
 use crate::trace;
 
 mod produce_stream;
 
 /// The gateway's default QUIC port.
 const DEFAULT_PORT: u16 = 7401;
-/// A PING this often keeps the connection probing its gateway while the
-/// client only waits for answers: a gateway that crashed and restarted
-/// answers the PING with a stateless reset (it derives reset keys from its
-/// TLS key), so the client learns within this interval, not after
-/// `request_timeout`, that its requests will never be answered.
-const KEEP_ALIVE: Duration = Duration::from_secs(1);
-/// A gateway that answers nothing at all (gone, unreachable) is given up
-/// after this long without a packet.
-const IDLE_TIMEOUT: Duration = Duration::from_secs(10);
-/// Largest answer frame accepted: fetches are bounded by the gateway's
-/// `max_fetch_bytes` (plus one record), far below this.
-const MAX_ANSWER_BYTES: usize = 256 * 1024 * 1024;
 
 /// Which certificate the client trusts.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -224,7 +212,7 @@ pub(crate) fn lost(url: &str, err: &dyn std::error::Error) -> Status {
 async fn read_answer(recv: &mut quinn::RecvStream, url: &str) -> Result<Frame, Status> {
     let mut buf = BytesMut::new();
     loop {
-        match frame::decode(&mut buf, MAX_ANSWER_BYTES) {
+        match frame::decode(&mut buf, QUIC_MAX_ANSWER_BYTES) {
             Ok(Some(frame)) => return Ok(frame),
             Ok(None) => {}
             Err(e) => {
@@ -325,9 +313,9 @@ fn client_config(trust: &Trust) -> Result<quinn::ClientConfig, Error> {
     let mut config = quinn::ClientConfig::new(Arc::new(crypto));
     let mut transport = quinn::TransportConfig::default();
     transport
-        .keep_alive_interval(Some(KEEP_ALIVE))
+        .keep_alive_interval(Some(QUIC_KEEP_ALIVE))
         .max_idle_timeout(Some(
-            IDLE_TIMEOUT
+            QUIC_IDLE_TIMEOUT
                 .try_into()
                 .expect("the idle timeout fits QUIC's varint"),
         ));

@@ -20,7 +20,8 @@ use stratus_proto::frame::{self, Frame, Headers, MessageKind};
 use stratus_proto::v1::{ErrorDetail, ProduceResponse};
 use tonic::{Code, Status};
 
-use super::{Link, MAX_ANSWER_BYTES, lost};
+use super::{Link, lost};
+use crate::limits::QUIC_MAX_ANSWER_BYTES;
 use crate::transport::ordered::{Answers, Opener, OutgoingRequests};
 
 /// Opens ordered produce streams on `link`'s connection.
@@ -78,7 +79,7 @@ async fn next_answer(
     url: &str,
 ) -> Result<Option<ProduceResponse>, Status> {
     loop {
-        match frame::decode(buf, MAX_ANSWER_BYTES) {
+        match frame::decode(buf, QUIC_MAX_ANSWER_BYTES) {
             Ok(Some(frame)) => return answer(&frame, url).map(Some),
             Ok(None) => {}
             Err(e) => {
