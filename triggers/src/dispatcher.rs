@@ -3,7 +3,8 @@
 //!
 //! Several dispatchers may run against one cluster: each trigger's group
 //! spreads its partitions over them. A local target's Runtime API address
-//! can be served by one dispatcher only; others log that it is taken.
+//! can be served by one dispatcher only; others log that it is taken. With
+//! port 0 each dispatcher serves it on a free port of its own and logs which.
 
 use std::collections::BTreeMap;
 use std::future::Future;

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use stratus_sdk::{Client, ProducerConfig, ProducerRecord};
 
 use crate::common::{DevServer, create_topic};
-use crate::support::{Function, committed, free_port, stratus, wait_for};
+use crate::support::{ANY_LOCAL_PORT, DispatcherProcess, Function, committed, stratus, wait_for};
 
 const PARTITIONS: u32 = 4;
 
@@ -36,11 +36,16 @@ async fn produce(client: &Client, topic: &str, count: usize, value: &[u8]) {
 
 /// A backlog of `count` records drained by the function: records/s from
 /// starting the function to the last commit.
-async fn throughput(server: &DevServer, client: &Client, batch: usize, count: usize) -> f64 {
+async fn throughput(
+    server: &DevServer,
+    dispatcher: &DispatcherProcess,
+    client: &Client,
+    batch: usize,
+    count: usize,
+) -> f64 {
     let topic = format!("bench-{batch}");
     create_topic(server, &topic, PARTITIONS, None).await;
     produce(client, &topic, count, &[b'x'; 100]).await;
-    let runtime = format!("127.0.0.1:{}", free_port());
     let name = format!("bench-fn-{batch}");
     stratus(
         server,
@@ -51,11 +56,12 @@ async fn throughput(server: &DevServer, client: &Client, batch: usize, count: us
             "--topic",
             &topic,
             "--local",
-            &runtime,
+            ANY_LOCAL_PORT,
             "--batch-size",
             &batch.to_string(),
         ],
     );
+    let runtime = dispatcher.runtime_api(&name);
     let start = Instant::now();
     let function = Function::start(&runtime, &[("EXAMPLE_QUIET", "1")]);
     let group = format!("trigger-{name}");
@@ -79,15 +85,15 @@ async fn throughput(server: &DevServer, client: &Client, batch: usize, count: us
 #[ignore = "benchmark: run with --release -- --ignored --nocapture bench"]
 async fn bench_local_runtime() {
     let dir = tempfile::tempdir().unwrap();
-    let server = DevServer::start(dir.path());
+    let server = DevServer::start_with(dir.path(), &["--no-dispatcher"]);
+    let dispatcher = DispatcherProcess::start(&server);
     let client = Client::connect(&server.url).await.unwrap();
-    throughput(&server, &client, 100, 100_000).await;
-    throughput(&server, &client, 1000, 100_000).await;
+    throughput(&server, &dispatcher, &client, 100, 100_000).await;
+    throughput(&server, &dispatcher, &client, 1000, 100_000).await;
 
     // Latency: one record at a time, stamped by the producer at send, to the
     // moment the function starts on it.
     create_topic(&server, "latency", 1, None).await;
-    let runtime = format!("127.0.0.1:{}", free_port());
     stratus(
         &server,
         &[
@@ -97,10 +103,10 @@ async fn bench_local_runtime() {
             "--topic",
             "latency",
             "--local",
-            &runtime,
+            ANY_LOCAL_PORT,
         ],
     );
-    let function = Function::start(&runtime, &[]);
+    let function = Function::start(&dispatcher.runtime_api("latency-fn"), &[]);
     let producer = client
         .producer(ProducerConfig::default().linger(Duration::ZERO))
         .await

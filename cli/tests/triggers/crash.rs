@@ -9,7 +9,7 @@ use stratus_sdk::{Client, ProducerConfig};
 
 use crate::common::sdk::{produce_keyed, read_topic};
 use crate::common::{DevServer, create_topic};
-use crate::support::{DispatcherProcess, Function, committed, free_port, stratus, wait_for};
+use crate::support::{ANY_LOCAL_PORT, DispatcherProcess, Function, committed, stratus, wait_for};
 
 const PARTITIONS: u32 = 2;
 const BATCH: usize = 20;
@@ -20,7 +20,6 @@ async fn killed_dispatcher_skips_nothing_and_redelivers_at_most_the_in_flight_ba
     let dir = tempfile::tempdir().unwrap();
     let server = DevServer::start_with(dir.path(), &["--no-dispatcher"]);
     create_topic(&server, "events", PARTITIONS, None).await;
-    let runtime = format!("127.0.0.1:{}", free_port());
     stratus(
         &server,
         &[
@@ -30,7 +29,7 @@ async fn killed_dispatcher_skips_nothing_and_redelivers_at_most_the_in_flight_ba
             "--topic",
             "events",
             "--local",
-            &runtime,
+            ANY_LOCAL_PORT,
             "--batch-size",
             &BATCH.to_string(),
         ],
@@ -42,7 +41,7 @@ async fn killed_dispatcher_skips_nothing_and_redelivers_at_most_the_in_flight_ba
 
     let slow = [("EXAMPLE_DELAY_MS", "300")];
     let dispatcher = DispatcherProcess::start(&server);
-    let function = Function::start(&runtime, &slow);
+    let function = Function::start(&dispatcher.runtime_api("events-fn"), &slow);
     wait_for(
         "a quarter of the records",
         Duration::from_secs(60),
@@ -55,8 +54,8 @@ async fn killed_dispatcher_skips_nothing_and_redelivers_at_most_the_in_flight_ba
     let committed_at_kill = committed(&server, "trigger-events-fn").await;
     function.kill();
 
-    let _dispatcher = DispatcherProcess::start(&server);
-    let function = Function::start(&runtime, &slow);
+    let dispatcher = DispatcherProcess::start(&server);
+    let function = Function::start(&dispatcher.runtime_api("events-fn"), &slow);
     let ends: Vec<(u32, i64)> = produced.iter().map(|(p, r)| (*p, r.len() as i64)).collect();
     wait_for(
         "every offset committed after the restart",

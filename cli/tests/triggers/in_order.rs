@@ -1,4 +1,4 @@
-//! The example function, as its own process against `stratus dev`'s local
+//! The example function, as its own process against a dispatcher's local
 //! Runtime API, receives every record in partition order, and the trigger's
 //! group commits an offset only after the function answered for it.
 
@@ -8,16 +8,17 @@ use stratus_sdk::{Client, ProducerConfig};
 
 use crate::common::sdk::{produce_keyed, read_topic};
 use crate::common::{DevServer, create_topic};
-use crate::support::{Function, by_partition, committed, free_port, stratus, wait_for};
+use crate::support::{
+    ANY_LOCAL_PORT, DispatcherProcess, Function, by_partition, committed, stratus, wait_for,
+};
 
 const RECORDS: usize = 600;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn example_function_gets_every_record_in_partition_order() {
     let dir = tempfile::tempdir().unwrap();
-    let server = DevServer::start(dir.path());
+    let server = DevServer::start_with(dir.path(), &["--no-dispatcher"]);
     create_topic(&server, "orders", 3, None).await;
-    let runtime = format!("127.0.0.1:{}", free_port());
     stratus(
         &server,
         &[
@@ -27,7 +28,7 @@ async fn example_function_gets_every_record_in_partition_order() {
             "--topic",
             "orders",
             "--local",
-            &runtime,
+            ANY_LOCAL_PORT,
             "--batch-size",
             "50",
         ],
@@ -36,6 +37,8 @@ async fn example_function_gets_every_record_in_partition_order() {
     let producer = client.producer(ProducerConfig::default()).await.unwrap();
     produce_keyed(&producer, "orders", RECORDS, 17).await;
     let produced = read_topic(&client, "orders").await;
+    let dispatcher = DispatcherProcess::start(&server);
+    let runtime = dispatcher.runtime_api("orders-fn");
 
     // No function is running: batches wait, nothing is committed.
     tokio::time::sleep(Duration::from_secs(3)).await;

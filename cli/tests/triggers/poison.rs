@@ -7,15 +7,14 @@ use std::time::Duration;
 use stratus_sdk::{Client, Offset, ProducerConfig, ProducerRecord};
 
 use crate::common::{DevServer, create_topic};
-use crate::support::{Function, committed, free_port, stratus, wait_for};
+use crate::support::{ANY_LOCAL_PORT, DispatcherProcess, Function, committed, stratus, wait_for};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn poisoned_record_goes_to_the_on_failure_topic() {
     let dir = tempfile::tempdir().unwrap();
-    let server = DevServer::start(dir.path());
+    let server = DevServer::start_with(dir.path(), &["--no-dispatcher"]);
     create_topic(&server, "payments", 1, None).await;
     create_topic(&server, "payments-failed", 1, None).await;
-    let runtime = format!("127.0.0.1:{}", free_port());
     stratus(
         &server,
         &[
@@ -25,7 +24,7 @@ async fn poisoned_record_goes_to_the_on_failure_topic() {
             "--topic",
             "payments",
             "--local",
-            &runtime,
+            ANY_LOCAL_PORT,
             "--batch-size",
             "16",
             "--max-retries",
@@ -35,7 +34,11 @@ async fn poisoned_record_goes_to_the_on_failure_topic() {
             "payments-failed",
         ],
     );
-    let function = Function::start(&runtime, &[("EXAMPLE_FAIL_ON", "poison")]);
+    let dispatcher = DispatcherProcess::start(&server);
+    let function = Function::start(
+        &dispatcher.runtime_api("payments-fn"),
+        &[("EXAMPLE_FAIL_ON", "poison")],
+    );
     let client = Client::connect(&server.url).await.unwrap();
     let producer = client.producer(ProducerConfig::default()).await.unwrap();
     let send = async |from: usize, to: usize| {

@@ -80,14 +80,11 @@ fn is_fresh(binary: &std::path::Path) -> bool {
         .all(|source| modified(&example.join(source)).is_ok_and(|changed| changed <= built))
 }
 
-/// A free TCP port on loopback for a local Runtime API.
-pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+/// `--local` for a test trigger: the dispatcher binds a free loopback port
+/// itself and logs it ([`DispatcherProcess::runtime_api`]). A port picked
+/// here and released for the dispatcher could be taken by another socket in
+/// between.
+pub const ANY_LOCAL_PORT: &str = "127.0.0.1:0";
 
 /// Runs `stratus ARGS --server URL`, asserting success; returns stdout.
 pub fn stratus(server: &DevServer, args: &[&str]) -> String {
@@ -179,35 +176,84 @@ impl Drop for Function {
     }
 }
 
-/// A `stratus dispatcher` child process.
+/// A `stratus dispatcher` child process. Its log goes to the test's stderr
+/// as before; the lines saying where a local target's Runtime API is served
+/// are kept for [`DispatcherProcess::runtime_api`].
 #[derive(Debug)]
-pub struct DispatcherProcess(Child);
+pub struct DispatcherProcess {
+    child: Child,
+    /// `(function ARN, HOST:PORT)` of every Runtime API it started serving.
+    served: Arc<Mutex<Vec<(String, String)>>>,
+}
 
 impl DispatcherProcess {
     pub fn start(server: &DevServer) -> Self {
-        let child = Command::new(env!("CARGO_BIN_EXE_stratus"))
+        let mut child = Command::new(env!("CARGO_BIN_EXE_stratus"))
             .args(["dispatcher", "--server", &server.url])
             .args(["--refresh", "200ms", "--session-timeout", "2s"])
-            .env("RUST_LOG", "warn")
+            .env("RUST_LOG", "warn,stratus_triggers::target::local=info")
+            .env("NO_COLOR", "1")
             .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
+            .stderr(Stdio::piped())
             .spawn()
             .expect("spawn stratus dispatcher");
-        Self(child)
+        let stderr = child.stderr.take().expect("stderr");
+        let served = Arc::new(Mutex::new(Vec::new()));
+        let sink = Arc::clone(&served);
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if let Some(found) = served_at(&line) {
+                    sink.lock().unwrap().push(found);
+                }
+                eprintln!("{line}");
+            }
+        });
+        Self { child, served }
+    }
+
+    /// `HOST:PORT` of the Runtime API this dispatcher serves for `trigger`'s
+    /// local target (the latest, should the trigger have been restarted),
+    /// once it serves one.
+    pub fn runtime_api(&self, trigger: &str) -> String {
+        let arn = format!(":function:{trigger}");
+        let start = Instant::now();
+        loop {
+            let served = self.served.lock().unwrap();
+            if let Some((_, addr)) = served.iter().rev().find(|(a, _)| a.ends_with(&arn)) {
+                return addr.clone();
+            }
+            drop(served);
+            assert!(
+                start.elapsed() < Duration::from_secs(30),
+                "the dispatcher served no Runtime API for trigger {trigger} within 30 s"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
     }
 
     /// SIGKILL: nothing is flushed, committed or left gracefully.
     pub fn kill(mut self) {
-        self.0.kill().expect("kill the dispatcher");
-        self.0.wait().expect("wait for the dispatcher");
+        self.child.kill().expect("kill the dispatcher");
+        self.child.wait().expect("wait for the dispatcher");
     }
 }
 
 impl Drop for DispatcherProcess {
     fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
+}
+
+/// The function ARN and address of a log line of `LocalRuntime::bind`:
+/// "serving the Lambda Runtime API of ARN; start the function with
+/// AWS_LAMBDA_RUNTIME_API=HOST:PORT".
+fn served_at(line: &str) -> Option<(String, String)> {
+    let (_, rest) = line.split_once("serving the Lambda Runtime API of ")?;
+    let (arn, rest) = rest.split_once(';')?;
+    let (_, rest) = rest.split_once("AWS_LAMBDA_RUNTIME_API=")?;
+    let addr = rest.split_whitespace().next()?;
+    Some((arn.to_owned(), addr.to_owned()))
 }
 
 /// The trigger group's committed offsets, by partition.

@@ -67,7 +67,8 @@ impl Drop for LocalRuntime {
 }
 
 impl LocalRuntime {
-    /// Binds `addr` and serves the Runtime API there.
+    /// Binds `addr` and serves the Runtime API there; port 0 takes a free
+    /// port, which [`LocalRuntime::local_addr`] and the log name.
     pub async fn bind(
         addr: SocketAddr,
         function_arn: String,
@@ -76,7 +77,8 @@ impl LocalRuntime {
         let listener = TcpListener::bind(addr).await.map_err(|e| {
             format!(
                 "cannot serve the Lambda Runtime API at {addr}: {e}; another dispatcher may run this \
-                 trigger's local target (stop it) or the port is taken (pick another --local address)"
+                 trigger's local target (stop it) or the port is taken (pick another --local \
+                 address, or port 0 for a free one)"
             )
         })?;
         let addr = listener.local_addr().map_err(|e| e.to_string())?;
@@ -87,7 +89,13 @@ impl LocalRuntime {
             timeout,
         });
         let server = tokio::spawn(serve(listener, Arc::clone(&inner)));
-        tracing::info!(%addr, "serving the Lambda Runtime API; start the function with AWS_LAMBDA_RUNTIME_API={addr}");
+        // With port 0 the listener took a free port: this line says which
+        // (the trigger tests read it from `stratus dispatcher`'s log).
+        tracing::info!(
+            %addr,
+            "serving the Lambda Runtime API of {}; start the function with AWS_LAMBDA_RUNTIME_API={addr}",
+            inner.function_arn
+        );
         Ok(Self {
             inner,
             addr,
