@@ -1,5 +1,6 @@
 //! `stratus bench` end to end on the smoke workload: it starts its own
-//! `stratus dev` (and `nats-server`, when installed), runs a few seconds of
+//! `stratus dev` (and `nats-server`, when installed), reached over gRPC or
+//! over its Kafka listener through librdkafka, runs a few seconds of
 //! keyed produce with two subscriptions, and writes results. Asserts only
 //! that results exist and are consistent: every acknowledged record received
 //! exactly once by each subscription, no errors. Never a timing assertion.
@@ -70,6 +71,18 @@ fn stratus_smoke_workload_is_consistent_and_counts_requests() {
         "{run}"
     );
     assert_eq!(run["costs"].as_array().unwrap().len(), 2);
+}
+
+#[test]
+fn stratus_kafka_smoke_workload_is_consistent() {
+    let report = bench("stratus-kafka");
+    check_consistent(&report);
+    let run = &report["runs"][0];
+    assert_eq!(run["client_settings"]["producer acks"], "all", "{run}");
+    assert!(
+        run["driver"].as_str().unwrap().starts_with("stratus-kafka"),
+        "{run}"
+    );
 }
 
 #[test]

@@ -1,6 +1,7 @@
 //! `stratus-loadtest` (also `stratus bench WORKLOAD`): an OpenMessaging
 //! Benchmark-style driver. A workload file says what to run; drivers say
-//! against what (Stratus over gRPC or QUIC through the SDK, or NATS
+//! against what (Stratus over gRPC or QUIC through the SDK, Stratus over its
+//! Kafka listener, Apache Kafka or Tansu through librdkafka, or NATS
 //! JetStream); several drivers in one invocation run one after another on the
 //! same machine, so their figures compare. Results: throughput, ack and
 //! end-to-end latency percentiles, broker CPU and peak RSS, object-store
@@ -34,6 +35,14 @@ pub enum DriverKind {
     Stratus,
     /// Stratus through the SDK over QUIC.
     StratusQuic,
+    /// Stratus's Kafka listener through librdkafka.
+    StratusKafka,
+    /// Apache Kafka (scripts/apache-kafka) through librdkafka, default flushing.
+    Kafka,
+    /// Apache Kafka with flush.messages=1: fsync before every acknowledgement.
+    KafkaFsync,
+    /// Tansu (in-memory storage engine) through librdkafka.
+    Tansu,
     /// NATS JetStream (nats-server -js, file storage).
     Nats,
 }
@@ -46,23 +55,34 @@ pub struct LoadtestArgs {
     /// Brokers to run each workload against, in this order, in one run.
     #[arg(long, value_enum, value_delimiter = ',', default_value = "stratus")]
     pub driver: Vec<DriverKind>,
-    /// Use this running broker (a `grpc://`, `quic://` or `nats://` URL)
-    /// instead of starting one; broker CPU, RSS and object-store requests are
-    /// then not measured.
+    /// Use this running broker (a `grpc://`, `quic://` or `nats://` URL, or
+    /// a Kafka `host:port`) instead of starting one; broker CPU, RSS and
+    /// object-store requests are then not measured.
     #[arg(long)]
     pub server: Option<String>,
     /// The `stratus` binary to start [default: the one next to this program].
     #[arg(long)]
     pub stratus_bin: Option<PathBuf>,
-    /// SDK producer linger for Stratus drivers.
+    /// The script that starts Apache Kafka [default: scripts/apache-kafka].
+    #[arg(long)]
+    pub kafka_script: Option<PathBuf>,
+    /// The `tansu` binary [default: target/tansu/bin/tansu, else on PATH].
+    #[arg(long)]
+    pub tansu_bin: Option<PathBuf>,
+    /// Producer linger, for the SDK and librdkafka (`linger.ms`) alike.
     #[arg(long, default_value = "5ms", value_parser = humantime::parse_duration)]
     pub linger: Duration,
-    /// SDK producer batch compression for Stratus drivers: `zstd` (built by
-    /// the client, stored as is) or `none`.
+    /// Producer batch size in bytes per partition, for the SDK and
+    /// librdkafka (`batch.size`) alike.
+    #[arg(long, default_value_t = 1 << 20)]
+    pub batch_bytes: usize,
+    /// Producer batch compression: `zstd` (built by the client, stored as
+    /// is) or `none`; librdkafka's `compression.type` for Kafka drivers.
     #[arg(long, value_enum, default_value = "zstd")]
     pub compression: CompressionArg,
-    /// SDK produce requests in flight per partition for Stratus drivers
-    /// (1 to 5; QUIC keeps 1 for idempotent producers).
+    /// Produce requests in flight: per partition for Stratus's SDK (1 to 5),
+    /// per broker connection for librdkafka
+    /// (`max.in.flight.requests.per.connection`; at most 5 with idempotence).
     #[arg(long, default_value_t = 5)]
     pub max_in_flight: usize,
     /// Override every workload's measured duration, e.g. `5s`.
@@ -82,7 +102,7 @@ pub struct LoadtestArgs {
     pub json: bool,
 }
 
-/// Batch compression of the SDK producer (`--compression`).
+/// Batch compression of the producers (`--compression`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum CompressionArg {
     Zstd,
@@ -172,32 +192,28 @@ async fn run_one(
 ) -> anyhow::Result<RunReport> {
     let spawned = match &args.server {
         Some(_) => None,
-        None => Some(match kind {
-            DriverKind::Nats => Spawned::nats()?,
-            DriverKind::Stratus | DriverKind::StratusQuic => Spawned::stratus(
-                &stratus_binary(args)?,
-                &workload.stratus_env,
-                kind == DriverKind::StratusQuic,
-            )?,
-        }),
+        None => Some(spawn(args, workload, kind)?),
     };
     let url = match (&args.server, &spawned) {
         (Some(url), _) => url.clone(),
         (None, Some(s)) => s.url.clone(),
         (None, None) => unreachable!("a broker is either given or started"),
     };
+    let settings = driver::ProducerSettings {
+        linger: args.linger,
+        batch_bytes: args.batch_bytes,
+        compression: args.compression,
+        max_in_flight: args.max_in_flight,
+        idempotent: workload.idempotent,
+    };
     let driver: Arc<dyn Driver> = match kind {
         DriverKind::Nats => Arc::new(driver::nats::NatsDriver::connect(&url).await?),
         DriverKind::Stratus | DriverKind::StratusQuic => {
-            let settings = driver::stratus::ProducerSettings {
-                linger: args.linger,
-                compression: match args.compression {
-                    CompressionArg::Zstd => stratus_sdk::Compression::Zstd,
-                    CompressionArg::None => stratus_sdk::Compression::None,
-                },
-                max_in_flight: args.max_in_flight,
-            };
             Arc::new(driver::stratus::StratusDriver::connect(&url, settings).await?)
+        }
+        kafka => {
+            let (broker, durability) = kafka_broker(kafka, settings.idempotent);
+            Arc::new(driver::kafka::KafkaDriver::connect(&url, broker, durability, settings).await?)
         }
     };
     eprintln!("{} on {}", workload.name, driver.name());
@@ -209,6 +225,10 @@ async fn run_one(
     });
     let outcome = runner::run(workload, driver.clone(), cpu).await?;
     let broker = spawned.as_ref().map(Spawned::stats);
+    let broker_settings = spawned
+        .as_ref()
+        .map(|s| s.settings.clone())
+        .unwrap_or_default();
     let requests = match spawned {
         Some(s) => s.stop()?,
         None => None,
@@ -233,6 +253,8 @@ async fn run_one(
         workload: workload.clone(),
         driver: driver.name(),
         durability: driver.durability(),
+        client_settings: driver.client_settings().into_iter().collect(),
+        broker_settings: broker_settings.into_iter().collect(),
         consistent: outcome.consistent(),
         records_acknowledged: outcome.acked,
         records_received_per_subscription: outcome.received_per_subscription,
@@ -242,6 +264,73 @@ async fn run_one(
         object_store_requests: requests,
         costs,
     })
+}
+
+/// Starts the broker `kind` measures.
+fn spawn(args: &LoadtestArgs, workload: &Workload, kind: DriverKind) -> anyhow::Result<Spawned> {
+    let stratus =
+        |listener| Spawned::stratus(&stratus_binary(args)?, &workload.stratus_env, listener);
+    match kind {
+        DriverKind::Nats => Spawned::nats(),
+        DriverKind::Stratus => stratus(target::Listener::Grpc),
+        DriverKind::StratusQuic => stratus(target::Listener::Quic),
+        DriverKind::StratusKafka => stratus(target::Listener::Kafka),
+        DriverKind::Kafka => Spawned::apache_kafka(&kafka_script(args)?, &[]),
+        DriverKind::KafkaFsync => {
+            Spawned::apache_kafka(&kafka_script(args)?, &[("flush.messages", "1")])
+        }
+        DriverKind::Tansu => Spawned::tansu(&tansu_binary(args)),
+    }
+}
+
+/// What a Kafka driver's report calls the broker, and when it acknowledges.
+fn kafka_broker(kind: DriverKind, idempotent: bool) -> (&'static str, String) {
+    let producer = if idempotent {
+        "idempotent producer"
+    } else {
+        "non-idempotent producer"
+    };
+    let (broker, when) = match kind {
+        DriverKind::StratusKafka => (
+            "stratus-kafka",
+            "acks=all: acknowledged after the WAL object is durable in the WAL tier (file://: \
+             fsync of file and directory) and the offset transaction committed (redb: fsync)",
+        ),
+        DriverKind::Kafka => (
+            "apache-kafka",
+            "acks=all, one broker (min.insync.replicas 1): acknowledged once appended to the \
+             partition log in the page cache; fsync left to the OS and segment rolls \
+             (log.flush.interval.messages unset)",
+        ),
+        DriverKind::KafkaFsync => (
+            "apache-kafka-fsync",
+            "acks=all, one broker: flush.messages=1 (log.flush.interval.messages=1), so the \
+             partition log is fsynced after every append, before the acknowledgement",
+        ),
+        _ => (
+            "tansu",
+            "acks=all on the memory:// storage engine: acknowledged once in the broker's \
+             memory; nothing is written to disk",
+        ),
+    };
+    (broker, format!("{when}; {producer}"))
+}
+
+/// `--kafka-script`, else `scripts/apache-kafka` of this source tree.
+fn kafka_script(args: &LoadtestArgs) -> anyhow::Result<PathBuf> {
+    if let Some(path) = &args.kafka_script {
+        return Ok(path.clone());
+    }
+    target::kafka::repo_file("scripts/apache-kafka")
+        .context("no scripts/apache-kafka here or in the source tree; pass --kafka-script")
+}
+
+/// `--tansu-bin`, else what scripts/install-bench-peers installs, else PATH.
+fn tansu_binary(args: &LoadtestArgs) -> PathBuf {
+    if let Some(path) = &args.tansu_bin {
+        return path.clone();
+    }
+    target::kafka::repo_file("target/tansu/bin/tansu").unwrap_or_else(|| PathBuf::from("tansu"))
 }
 
 /// `--stratus-bin`, else `stratus` beside the running program.

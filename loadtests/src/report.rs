@@ -1,5 +1,7 @@
 //! The results of a benchmark run: JSON for machines, a table for people.
 
+use std::collections::BTreeMap;
+
 use crate::cost::Cost;
 use crate::runner::PhaseResult;
 use crate::target::{ProcessStats, StoreRequests};
@@ -11,6 +13,10 @@ pub struct RunReport {
     pub workload: Workload,
     pub driver: String,
     pub durability: String,
+    /// How the driver's producers and consumers were configured.
+    pub client_settings: BTreeMap<String, String>,
+    /// How the broker the tool started was configured (empty with `--server`).
+    pub broker_settings: BTreeMap<String, String>,
     pub phases: Vec<PhaseResult>,
     pub records_acknowledged: u64,
     pub records_received_per_subscription: Vec<u64>,
@@ -126,5 +132,36 @@ pub fn table(report: &Report) -> String {
     for (driver, words) in durability {
         out.push_str(&format!("durability, {driver}: {words}\n"));
     }
+    let mut settings: Vec<(&str, String)> = report
+        .runs
+        .iter()
+        .map(|r| (r.driver.as_str(), settings_line(r)))
+        .collect();
+    settings.dedup();
+    for (driver, line) in settings {
+        out.push_str(&format!("settings, {driver}: {line}\n"));
+    }
     out
+}
+
+/// The client's settings, then the broker's, as `key=value` pairs.
+fn settings_line(run: &RunReport) -> String {
+    let pairs = |map: &BTreeMap<String, String>| {
+        map.iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    match (
+        run.client_settings.is_empty(),
+        run.broker_settings.is_empty(),
+    ) {
+        (_, true) => format!("client: {}", pairs(&run.client_settings)),
+        (true, false) => format!("broker: {}", pairs(&run.broker_settings)),
+        (false, false) => format!(
+            "client: {}; broker: {}",
+            pairs(&run.client_settings),
+            pairs(&run.broker_settings)
+        ),
+    }
 }

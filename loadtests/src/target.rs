@@ -1,10 +1,12 @@
 //! Brokers the tool starts itself, so it can measure them: a `stratus dev`
-//! process (with the workload's `STRATUS_*` settings) or a `nats-server -js`,
-//! each on a fresh data directory and an ephemeral loopback port (port 0, or
-//! NATS's `-1`: the broker binds it and prints what it got, which is read
-//! back, so no port is picked here and raced for), stopped with SIGTERM at
-//! the end. Its CPU time and peak RSS come from `/proc`; Stratus's
-//! object-store request counts from the line it logs when it stops.
+//! process (with the workload's `STRATUS_*` settings), a `nats-server -js`,
+//! and the Kafka peers of [`kafka`] (Apache Kafka, Tansu), each on a fresh
+//! data directory and a loopback port, stopped with SIGTERM at the end.
+//! Stratus and NATS bind an ephemeral port (port 0, or NATS's `-1`) and
+//! print what they got, which is read back, so no port is picked here and
+//! raced for; the Kafka peers need a port named up front (see
+//! [`kafka::free_port`]). Its CPU time and peak RSS come from `/proc`;
+//! Stratus's object-store request counts from the line it logs when it stops.
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -13,13 +15,39 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 
+pub mod kafka;
+
 /// A broker process started for one run.
 #[derive(Debug)]
 pub struct Spawned {
-    child: Child,
+    process: Process,
+    /// Where clients reach it: a URL, or `host:port` for Kafka.
     pub url: String,
+    /// How the broker was configured, for the report.
+    pub settings: Vec<(String, String)>,
     log: PathBuf,
     _dir: tempfile::TempDir,
+}
+
+/// The broker's process: our child, or one a start script left running in
+/// the background (Apache Kafka's), stopped by the script.
+#[derive(Debug)]
+enum Process {
+    Child(Child),
+    Detached {
+        pid: u32,
+        stop: Command,
+    },
+    /// A detached broker after its script stopped it.
+    Stopped,
+}
+
+/// Which of `stratus dev`'s listeners the clients use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Listener {
+    Grpc,
+    Quic,
+    Kafka,
 }
 
 /// CPU seconds and peak resident memory of a process so far.
@@ -44,7 +72,7 @@ impl Spawned {
     pub fn stratus(
         binary: &Path,
         env: &std::collections::BTreeMap<String, String>,
-        quic: bool,
+        listener: Listener,
     ) -> anyhow::Result<Self> {
         let dir = tempfile::tempdir()?;
         let log = dir.path().join("stratus.log");
@@ -52,8 +80,8 @@ impl Spawned {
         command
             .args(["dev", "--data-dir"])
             .arg(dir.path().join("data"))
-            // Ephemeral gRPC and QUIC ports (and so an ephemeral /metrics
-            // port too); their addresses are read from what dev prints.
+            // Ephemeral gRPC and QUIC ports (and so ephemeral /metrics and
+            // Kafka ports too); their addresses are read from what dev prints.
             .args(["--listen", "127.0.0.1:0", "--log-format", "json"])
             .env("STRATUS_GATEWAY__QUIC__LISTEN", "127.0.0.1:0")
             .envs(env)
@@ -64,7 +92,8 @@ impl Spawned {
             .spawn()
             .with_context(|| format!("starting {}", binary.display()))?;
         let stdout = child.stdout.take().expect("piped");
-        // `data dir` follows the gateway and QUIC addresses in what dev prints.
+        // `data dir` follows the gateway, QUIC and Kafka addresses in what
+        // dev prints.
         let started = wait_for_lines(
             stdout,
             |line| line.contains("data dir"),
@@ -83,14 +112,26 @@ impl Spawned {
                 );
             }
         };
-        let url = if quic {
-            quic_url(&printed).context("stratus dev printed no quic:// address")?
-        } else {
-            grpc_url(&printed).context("stratus dev printed no gateway address")?
+        let url = match listener {
+            Listener::Quic => quic_url(&printed).context("stratus dev printed no quic:// address"),
+            Listener::Grpc => grpc_url(&printed).context("stratus dev printed no gateway address"),
+            Listener::Kafka => kafka_addr(&printed).context("stratus dev printed no kafka address"),
         };
+        let url = match url {
+            Ok(url) => url,
+            Err(e) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(e);
+            }
+        };
+        let settings = std::iter::once(("broker".to_owned(), "stratus dev".to_owned()))
+            .chain(env.iter().map(|(k, v)| (k.clone(), v.clone())))
+            .collect();
         Ok(Self {
-            child,
+            process: Process::Child(child),
             url,
+            settings,
             log,
             _dir: dir,
         })
@@ -117,33 +158,52 @@ impl Spawned {
         .context("nats-server did not become ready")?;
         let url = nats_url(&printed).context("nats-server logged no client address")?;
         Ok(Self {
-            child,
+            process: Process::Child(child),
             url,
+            settings: vec![("broker".into(), "nats-server -js".into())],
             log,
             _dir: dir,
         })
     }
 
     pub fn pid(&self) -> u32 {
-        self.child.id()
+        match &self.process {
+            Process::Child(child) => child.id(),
+            Process::Detached { pid, .. } => *pid,
+            Process::Stopped => 0,
+        }
     }
 
     pub fn stats(&self) -> ProcessStats {
-        process_stats(self.child.id()).unwrap_or_default()
+        process_stats(self.pid()).unwrap_or_default()
     }
 
     /// Stops the process with SIGTERM and waits for it; for Stratus, returns
     /// the object-store requests it logged on the way out.
     pub fn stop(mut self) -> anyhow::Result<Option<StoreRequests>> {
-        let pid = self.child.id().to_string();
-        let _ = Command::new("kill").args(["-TERM", &pid]).status();
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while self.child.try_wait()?.is_none() {
-            if Instant::now() > deadline {
-                self.child.kill()?;
-                break;
+        match &mut self.process {
+            Process::Child(child) => {
+                let pid = child.id().to_string();
+                let _ = Command::new("kill").args(["-TERM", &pid]).status();
+                let deadline = Instant::now() + Duration::from_secs(30);
+                while child.try_wait()?.is_none() {
+                    if Instant::now() > deadline {
+                        child.kill()?;
+                        break;
+                    }
+                    std::thread::sleep(Duration::from_millis(50));
+                }
             }
-            std::thread::sleep(Duration::from_millis(50));
+            Process::Detached { stop, .. } => {
+                let out = stop.output().context("stopping the broker")?;
+                anyhow::ensure!(
+                    out.status.success(),
+                    "stopping the broker failed: {}",
+                    String::from_utf8_lossy(&out.stderr)
+                );
+                self.process = Process::Stopped;
+            }
+            Process::Stopped => {}
         }
         let log = std::fs::read_to_string(&self.log).unwrap_or_default();
         Ok(store_requests(&log))
@@ -152,8 +212,19 @@ impl Spawned {
 
 impl Drop for Spawned {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        match &mut self.process {
+            Process::Child(child) => {
+                let _ = child.kill();
+                let _ = child.wait();
+            }
+            // A run that failed before `stop`: the broker must not outlive it.
+            Process::Detached { pid, .. } => {
+                let _ = Command::new("kill")
+                    .args(["-KILL", &pid.to_string()])
+                    .status();
+            }
+            Process::Stopped => {}
+        }
     }
 }
 
@@ -192,6 +263,14 @@ fn grpc_url(printed: &str) -> Option<String> {
         .find_map(|line| line.trim().strip_prefix("gateway"))
         .and_then(|rest| rest.trim().strip_prefix("http://"))
         .map(|addr| format!("grpc://{addr}"))
+}
+
+/// The `host:port` of the `kafka     ADDR` line `stratus dev` prints.
+fn kafka_addr(printed: &str) -> Option<String> {
+    printed
+        .lines()
+        .find_map(|line| line.trim().strip_prefix("kafka "))
+        .map(|addr| addr.trim().to_owned())
 }
 
 /// The `nats://` URL of the address nats-server logs it listens on
@@ -294,8 +373,11 @@ mod tests {
     #[test]
     fn broker_addresses_are_read_from_what_the_brokers_print() {
         let dev = "stratus dev is running\n  gateway   http://127.0.0.1:40123\n  \
-                   quic      quic://127.0.0.1:40124?ca=/d/cert.pem\n  data dir  /d\n";
+                   quic      quic://127.0.0.1:40124?ca=/d/cert.pem\n  \
+                   quic cert /d/cert.pem (self-signed)\n  kafka     127.0.0.1:40125\n  \
+                   data dir  /d\n";
         assert_eq!(grpc_url(dev).as_deref(), Some("grpc://127.0.0.1:40123"));
+        assert_eq!(kafka_addr(dev).as_deref(), Some("127.0.0.1:40125"));
         assert_eq!(
             quic_url(dev).as_deref(),
             Some("quic://127.0.0.1:40124?ca=/d/cert.pem")

@@ -88,6 +88,10 @@ struct WorkloadFile {
     /// Records a producer may have unacknowledged at once.
     #[serde(default = "max_outstanding")]
     max_outstanding_per_producer: usize,
+    /// Idempotent producers (producer ids and sequence numbers), for the
+    /// drivers that have them: the SDK and librdkafka.
+    #[serde(default = "yes")]
+    idempotent: bool,
     #[serde(with = "humantime_serde")]
     warmup_duration: Duration,
     #[serde(with = "humantime_serde")]
@@ -100,6 +104,9 @@ struct WorkloadFile {
 
 fn one() -> u32 {
     1
+}
+fn yes() -> bool {
+    true
 }
 fn one_or_many() -> OneOrMany {
     OneOrMany::One(1)
@@ -133,6 +140,7 @@ pub struct Workload {
     pub consumer_per_subscription: u32,
     pub rate: Rate,
     pub max_outstanding_per_producer: usize,
+    pub idempotent: bool,
     #[serde(with = "humantime_serde")]
     pub warmup: Duration,
     #[serde(with = "humantime_serde")]
@@ -232,6 +240,7 @@ impl Workload {
             consumer_per_subscription: file.consumer_per_subscription,
             rate,
             max_outstanding_per_producer: file.max_outstanding_per_producer,
+            idempotent: file.idempotent,
             warmup: file.warmup_duration,
             duration: file.test_duration,
             stratus_env: file.stratus_env.clone(),

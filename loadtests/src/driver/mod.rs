@@ -2,12 +2,43 @@
 //! create topics, send records and learn of their acknowledgement, read
 //! records back.
 
+pub mod kafka;
 pub mod nats;
 pub mod stratus;
+
+use std::time::Duration;
 
 use async_trait::async_trait;
 use bytes::Bytes;
 use futures::future::BoxFuture;
+
+use crate::CompressionArg;
+
+/// How producers batch, compress and pipeline, the same for every driver
+/// that has the setting (the SDK's and librdkafka's), so brokers compare
+/// with equal clients.
+#[derive(Debug, Clone, Copy)]
+pub struct ProducerSettings {
+    /// How long a partition's first record waits for a batch to fill.
+    pub linger: Duration,
+    /// A partition's batch is sent once it holds this many bytes.
+    pub batch_bytes: usize,
+    pub compression: CompressionArg,
+    /// Produce requests in flight: per partition for the SDK, per broker
+    /// connection for librdkafka (Kafka's `max.in.flight.requests.per.connection`).
+    pub max_in_flight: usize,
+    /// Producer ids and sequence numbers, so retries never write twice.
+    pub idempotent: bool,
+}
+
+impl ProducerSettings {
+    pub fn compression_name(&self) -> &'static str {
+        match self.compression {
+            CompressionArg::Zstd => "zstd",
+            CompressionArg::None => "none",
+        }
+    }
+}
 
 /// Resolves when the broker has acknowledged one record.
 pub type Ack = BoxFuture<'static, anyhow::Result<()>>;
@@ -19,6 +50,10 @@ pub trait Driver: Send + Sync {
     fn name(&self) -> String;
     /// When the broker acknowledges a write, in words, for the report.
     fn durability(&self) -> String;
+    /// How the driver's clients are configured, for the report.
+    fn client_settings(&self) -> Vec<(String, String)> {
+        Vec::new()
+    }
     async fn create_topic(&self, topic: &str, partitions: u32) -> anyhow::Result<()>;
     async fn delete_topic(&self, topic: &str) -> anyhow::Result<()>;
     async fn producer(&self, topic: &str, partitions: u32) -> anyhow::Result<Box<dyn Producer>>;

@@ -7,7 +7,8 @@ use bytes::Bytes;
 use futures::FutureExt;
 use stratus_sdk::{Client, Compression, Offset, ProducerConfig, ProducerRecord, TopicConfig};
 
-use super::{Ack, Consumer, Driver, Producer};
+use super::{Ack, Consumer, Driver, Producer, ProducerSettings};
+use crate::CompressionArg;
 
 /// Stratus at `url` (`grpc://`, `grpcs://` or `quic://`).
 #[derive(Debug)]
@@ -15,14 +16,6 @@ pub struct StratusDriver {
     url: String,
     client: Client,
     settings: ProducerSettings,
-}
-
-/// How the driver's SDK producers are configured.
-#[derive(Debug, Clone, Copy)]
-pub struct ProducerSettings {
-    pub linger: Duration,
-    pub compression: Compression,
-    pub max_in_flight: usize,
 }
 
 impl StratusDriver {
@@ -42,20 +35,40 @@ impl StratusDriver {
 impl Driver for StratusDriver {
     fn name(&self) -> String {
         let s = &self.settings;
-        let compression = match s.compression {
-            Compression::None => "none",
-            _ => "zstd",
-        };
         format!(
-            "stratus {} ({compression}, {} in flight)",
-            self.url, s.max_in_flight
+            "stratus {} ({}, {} in flight)",
+            self.url,
+            s.compression_name(),
+            s.max_in_flight
         )
     }
 
     fn durability(&self) -> String {
-        "acknowledged after the WAL object is durable in the WAL tier (file://: fsync of file \
-         and directory) and the offset transaction committed (redb: fsync); idempotent producer"
-            .into()
+        format!(
+            "acknowledged after the WAL object is durable in the WAL tier (file://: fsync of file \
+             and directory) and the offset transaction committed (redb: fsync); {} producer",
+            if self.settings.idempotent {
+                "idempotent"
+            } else {
+                "non-idempotent"
+            }
+        )
+    }
+
+    fn client_settings(&self) -> Vec<(String, String)> {
+        let s = &self.settings;
+        [
+            ("client", "stratus-sdk".to_owned()),
+            ("linger", format!("{:?}", s.linger)),
+            ("batch_bytes", s.batch_bytes.to_string()),
+            ("compression", s.compression_name().to_owned()),
+            ("max_in_flight_per_partition", s.max_in_flight.to_string()),
+            ("idempotence", s.idempotent.to_string()),
+            ("acks", "after durable WAL PUT and offset commit".to_owned()),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v))
+        .collect()
     }
 
     async fn create_topic(&self, topic: &str, partitions: u32) -> anyhow::Result<()> {
@@ -77,8 +90,13 @@ impl Driver for StratusDriver {
             .producer(
                 ProducerConfig::default()
                     .linger(self.settings.linger)
-                    .compression(self.settings.compression)
-                    .max_in_flight_per_partition(self.settings.max_in_flight),
+                    .batch_bytes(self.settings.batch_bytes)
+                    .compression(match self.settings.compression {
+                        CompressionArg::Zstd => Compression::Zstd,
+                        CompressionArg::None => Compression::None,
+                    })
+                    .max_in_flight_per_partition(self.settings.max_in_flight)
+                    .idempotence(self.settings.idempotent),
             )
             .await?;
         Ok(Box::new(StratusProducer {
