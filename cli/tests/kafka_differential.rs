@@ -1,0 +1,110 @@
+//! The same Kafka client operations against Apache Kafka and against
+//! `stratus dev`, compared by what the client observes
+//! (`testkit/kafka/diff/`): produce with each acks setting, idempotent
+//! produce, fetches at the end, past it, below the log start and inside a
+//! batch, ListOffsets by timestamp and max timestamp, configs (describe with
+//! defaults and sources, create with, alter, delete), topics and partitions
+//! (create, validate-only, invalid, existing, grow, shrink, delete),
+//! DeleteRecords, and the errors for unknown topics and oversized batches.
+//! Every step must agree, or be listed in
+//! `testkit/kafka/diff/known-differences.json` with its reason (see
+//! docs/kafka.md); a listed step that agrees fails the test too, so the list
+//! stays true.
+//!
+//! Apache Kafka 4.x is installed by `scripts/install-apache-kafka` and run
+//! by `scripts/apache-kafka`; the client by `scripts/install-kafka-clients`.
+//! A missing one fails the test with that instruction.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use common::DevServer;
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// A single-node Apache Kafka broker, stopped when dropped.
+struct ApacheKafka {
+    dir: tempfile::TempDir,
+    bootstrap: String,
+}
+
+impl ApacheKafka {
+    fn start() -> Self {
+        let lib = root().join("target/apache-kafka/lib");
+        assert!(
+            lib.exists(),
+            "{} is missing; install Apache Kafka with scripts/install-apache-kafka",
+            lib.display()
+        );
+        // The port is picked before the broker binds it, so another socket may
+        // take it in between: then the start fails and is tried on another.
+        for _ in 0..3 {
+            let dir = tempfile::tempdir().unwrap();
+            let port = free_port();
+            // Stratus creates no topic a client merely names; neither may the reference.
+            let status = Command::new(root().join("scripts/apache-kafka"))
+                .arg("start")
+                .arg(dir.path())
+                .arg(port.to_string())
+                .arg("auto.create.topics.enable=false")
+                .status()
+                .expect("run scripts/apache-kafka");
+            if status.success() {
+                return Self {
+                    dir,
+                    bootstrap: format!("127.0.0.1:{port}"),
+                };
+            }
+        }
+        panic!("scripts/apache-kafka start failed three times (its log is printed above)");
+    }
+}
+
+impl Drop for ApacheKafka {
+    fn drop(&mut self) {
+        let _ = Command::new(root().join("scripts/apache-kafka"))
+            .arg("stop")
+            .arg(self.dir.path())
+            .status();
+    }
+}
+
+/// A free loopback port for the reference broker, which (unlike Stratus)
+/// cannot report a port it picked itself.
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+#[test]
+fn stratus_and_apache_kafka_look_the_same_to_a_client() {
+    let kafka = ApacheKafka::start();
+    let dir = tempfile::tempdir().unwrap();
+    let server = DevServer::start(dir.path());
+    let stratus = server
+        .kafka
+        .clone()
+        .expect("stratus dev printed no kafka address");
+    let output = Command::new("python3")
+        .arg(root().join("testkit/kafka/diff/compare.py"))
+        .args(["--reference", &kafka.bootstrap, "--subject", &stratus])
+        .output()
+        .expect("run testkit/kafka/diff/compare.py (python3 must be on PATH)");
+    let report = String::from_utf8_lossy(&output.stdout);
+    eprintln!("{report}{}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "Stratus and Apache Kafka differ where no known difference says why:\n{report}"
+    );
+    assert!(
+        report.contains(" 0 unexplained or stale"),
+        "the comparison ran to its verdict:\n{report}"
+    );
+}
