@@ -100,6 +100,9 @@ impl Spawned {
 
     /// Starts `tansu broker` from `binary` on its in-memory storage engine.
     pub fn tansu(binary: &Path) -> anyhow::Result<Self> {
+        // It runs in its data directory: a relative path must not move with it
+        // (a bare name is looked up on PATH and stays as it is).
+        let binary = &binary.canonicalize().unwrap_or_else(|_| binary.to_owned());
         let dir = tempfile::tempdir()?;
         let log = dir.path().join("tansu.log");
         let port = free_port()?;
