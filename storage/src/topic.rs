@@ -83,6 +83,16 @@ pub enum TopicSpecError {
     Name(#[from] TopicNameError),
     #[error("a topic needs between 1 and {MAX_PARTITIONS} partitions, not {0}")]
     PartitionCount(u32),
+    /// A topic asked to grow to no more partitions than it has.
+    #[error(
+        "topic {topic:?} has {current} partitions, so {requested} would not be an increase: \
+         partitions can be added, never removed; ask for more than {current}"
+    )]
+    PartitionsNotIncreased {
+        topic: String,
+        current: u32,
+        requested: u32,
+    },
     #[error("retention.ms must be -1 (forever) or positive, not {0}")]
     RetentionMs(i64),
     #[error("retention.bytes must be -1 (unbounded) or positive, not {0}")]

@@ -1,12 +1,16 @@
-//! The partition log: topics, appends (one WAL object per flush plus one
-//! metadata transaction assigning offsets) and reads (index lookup, ranged GET,
-//! base-offset patch).
+//! The partition log: topics (created, grown, reconfigured, deleted),
+//! appends (one WAL object per flush plus one metadata transaction assigning
+//! offsets), reads (index lookup, ranged GET, base-offset patch) and the log
+//! start (moved by retention and DeleteRecords).
 
+mod alter;
 mod append;
 mod cache;
 mod catalog;
 pub mod entry;
 mod error;
+mod log_start;
+mod max_timestamp;
 mod producer;
 mod producer_expiry;
 mod read;
@@ -26,6 +30,7 @@ pub use append::{
 pub use cache::ChunkCache;
 pub use entry::{IndexEntry, PartitionHead, TierKind};
 pub use error::LogError;
+pub use log_start::DeleteRecordsTo;
 pub use producer::{
     PRODUCER_WINDOW, ProducerBatch, ProducerPartitionState, SequenceCheck, WrittenBatch,
     sequence_add,

@@ -36,10 +36,13 @@ pub enum OffsetQuery {
     Latest,
     /// The first offset whose record timestamp is at least this, in ms.
     Timestamp(i64),
+    /// The record with the largest timestamp still readable (the first of
+    /// them when several share it): Kafka's `MAX_TIMESTAMP`.
+    MaxTimestamp,
 }
 
 impl Log {
-    fn check_partition(topic: &TopicRecord, partition: u32) -> Result<(), LogError> {
+    pub(super) fn check_partition(topic: &TopicRecord, partition: u32) -> Result<(), LogError> {
         if partition >= topic.partitions {
             return Err(LogError::PartitionNotFound {
                 topic: topic.name.clone(),
@@ -146,8 +149,10 @@ impl Log {
         Ok(result)
     }
 
-    /// Resolves earliest, latest or the first offset at or after a timestamp,
-    /// with that record's timestamp. `None`: no record is that recent.
+    /// Resolves earliest, latest, the first offset at or after a timestamp
+    /// or the record with the largest timestamp, with that record's
+    /// timestamp. `None`: no record is that recent (or, for the largest
+    /// timestamp, none is readable).
     pub async fn resolve_offset(
         &self,
         topic: &TopicRecord,
@@ -159,6 +164,9 @@ impl Log {
             OffsetQuery::Earliest => return Ok(Some((state.log_start_offset, None))),
             OffsetQuery::Latest => return Ok(Some((state.high_watermark, None))),
             OffsetQuery::Timestamp(t) => t,
+            OffsetQuery::MaxTimestamp => {
+                return self.max_timestamp_offset(topic, partition, state).await;
+            }
         };
         let (begin, end) = self.keys.time_index_from(topic.id, partition, timestamp);
         let mut tx = self.meta.begin().await?;
