@@ -1,11 +1,14 @@
 //! Topic administration and lookups, shared by every transport: create,
-//! delete, list and describe topics, and resolve offsets. Keeps the topic
-//! cache coherent with what this gateway changes (other gateways see a
-//! change within their cache's TTL). Never shapes a wire message.
+//! grow, reconfigure, delete, list and describe topics, delete records below
+//! an offset, and resolve offsets. Keeps the topic cache coherent with what
+//! this gateway changes; other gateways see a change within their cache's
+//! TTL (`topic_cache_ttl`): until then their produce and fetch paths know
+//! only the old partitions (a new one is not found), route keys over the old
+//! count and apply the old `max.message.bytes`. Never shapes a wire message.
 
 use std::sync::Arc;
 
-use stratus_storage::log::{Log, OffsetQuery, PartitionState};
+use stratus_storage::log::{DeleteRecordsTo, Log, OffsetQuery, PartitionState};
 use stratus_storage::topic::{TopicConfig, TopicRecord};
 
 use crate::error::GatewayError;
@@ -42,6 +45,59 @@ impl TopicAdmin {
         self.topics.forget(name);
         tracing::info!(topic = %name, "topic deleted");
         Ok(topic)
+    }
+
+    /// Grows a topic to `total` partitions (never fewer); with
+    /// `validate_only` only checks. Returns the topic as it is (or would be).
+    pub async fn create_partitions(
+        &self,
+        name: &str,
+        total: u32,
+        validate_only: bool,
+    ) -> Result<TopicRecord, GatewayError> {
+        let topic = self
+            .log
+            .create_partitions(name, total, validate_only)
+            .await?;
+        if !validate_only {
+            self.topics.forget(name);
+            tracing::info!(topic = %name, partitions = topic.partitions, "partitions added");
+        }
+        Ok(topic)
+    }
+
+    /// Gives a topic the configuration `edit` makes of its current one, in
+    /// one transaction, checked as at creation; with `validate_only` only
+    /// checks. `Ok(Err(_))`: `edit` refused and nothing changed. The
+    /// compactor applies retention changes from its next pass.
+    pub async fn alter_config<E: Send>(
+        &self,
+        name: &str,
+        validate_only: bool,
+        edit: &(dyn Fn(&TopicConfig) -> Result<TopicConfig, E> + Sync),
+    ) -> Result<Result<TopicRecord, E>, GatewayError> {
+        let outcome = self
+            .log
+            .alter_topic_config(name, validate_only, edit)
+            .await?;
+        if let (Ok(topic), false) = (&outcome, validate_only) {
+            self.topics.forget(name);
+            tracing::info!(topic = %name, config = ?topic.config, "topic config changed");
+        }
+        Ok(outcome)
+    }
+
+    /// Makes a partition's records below `to` unreadable; returns its log
+    /// start offset afterwards.
+    pub async fn delete_records(
+        &self,
+        topic: &TopicRecord,
+        partition: u32,
+        to: DeleteRecordsTo,
+    ) -> Result<i64, GatewayError> {
+        let log_start = self.log.delete_records(topic, partition, to).await?;
+        tracing::info!(topic = %topic.name, partition, log_start, "records deleted");
+        Ok(log_start)
     }
 
     pub async fn list(&self) -> Result<Vec<TopicRecord>, GatewayError> {
@@ -86,8 +142,9 @@ impl TopicAdmin {
         Ok(self.log.partition_state(topic, partition).await?)
     }
 
-    /// The earliest or latest offset, or the first at or after a timestamp,
-    /// with that record's timestamp; `None` when no record is that recent.
+    /// The earliest or latest offset, the first at or after a timestamp, or
+    /// the record with the largest timestamp, with that record's timestamp;
+    /// `None` when no record matches.
     pub async fn resolve_offset(
         &self,
         topic: &TopicRecord,
