@@ -278,6 +278,13 @@ async fn list_offsets_and_delete_records() {
         offset_of(&ask(&mut s, ApiKey::ListOffsets, 6, offsets(-3)).await).0,
         42
     );
+    // From v7, -3 asks for the record with the largest timestamp.
+    let ResponseKind::ListOffsets(max) = ask(&mut s, ApiKey::ListOffsets, 7, offsets(-3)).await
+    else {
+        unreachable!()
+    };
+    let p = &max.topics[0].partitions[0];
+    assert_eq!((p.error_code, p.offset, p.timestamp), (0, 4, 0));
     let delete = RequestKind::DeleteRecords(DeleteRecordsRequest::default().with_topics(vec![
         delete_records_request::DeleteRecordsTopic::default()
             .with_name(name("orders"))

@@ -10,9 +10,9 @@ use stratus_gateway::{
     Admission, Fetch, FetchPartition as GatewayFetchPartition, GatewayCore, PartitionData,
     PartitionProduce, Produce, ProducerFields,
 };
-use stratus_storage::log::OffsetQuery;
+use stratus_storage::log::{DeleteRecordsTo, OffsetQuery};
 use stratus_storage::registry::Membership;
-use stratus_storage::topic::TopicRecord;
+use stratus_storage::topic::{TopicConfig, TopicRecord};
 use uuid::Uuid;
 
 use super::membership::Member;
@@ -119,8 +119,29 @@ fn check_batch_kind(records: &[u8]) -> Result<(), BrokerError> {
     Ok(())
 }
 
-fn unsupported(what: &str) -> BrokerError {
-    BrokerError::PolicyViolation(format!("{what} is not supported by Stratus yet"))
+/// Gateways take their settings from their config file, environment and
+/// flags at start; nothing of them changes at run time.
+fn broker_configs_are_static(id: &str, changes: &[ConfigChange]) -> BrokerError {
+    let names: Vec<&str> = changes
+        .iter()
+        .map(|c| match c {
+            ConfigChange::Set(name, _)
+            | ConfigChange::Delete(name)
+            | ConfigChange::Append(name, _)
+            | ConfigChange::Subtract(name, _) => name.as_str(),
+        })
+        .collect();
+    let broker = if id.is_empty() {
+        "the cluster default".to_owned()
+    } else {
+        format!("broker {id}")
+    };
+    BrokerError::InvalidConfig(format!(
+        "configs of {broker} ({}) cannot be changed: a Stratus gateway reads its settings from \
+         its config file, STRATUS_ environment variables and flags at start; alter topic \
+         configs instead",
+        names.join(", ")
+    ))
 }
 
 #[async_trait]
@@ -241,7 +262,7 @@ impl Broker for GatewayBroker {
             OffsetSpec::Earliest => OffsetQuery::Earliest,
             OffsetSpec::Latest => OffsetQuery::Latest,
             OffsetSpec::Timestamp(t) => OffsetQuery::Timestamp(t),
-            OffsetSpec::MaxTimestamp => return Err(unsupported("ListOffsets by max timestamp")),
+            OffsetSpec::MaxTimestamp => OffsetQuery::MaxTimestamp,
         };
         let found = self
             .core
@@ -313,21 +334,13 @@ impl Broker for GatewayBroker {
         &self,
         topic: &str,
         total: u32,
-        _validate_only: bool,
+        validate_only: bool,
     ) -> Result<(), BrokerError> {
-        let record = self.topic(topic).await?;
-        if total < record.partitions {
-            return Err(BrokerError::InvalidPartitions(format!(
-                "topic {topic:?} has {} partitions; partitions can be added, never removed",
-                record.partitions
-            )));
-        }
-        if total == record.partitions {
-            return Err(BrokerError::InvalidPartitions(format!(
-                "topic {topic:?} already has {total} partitions"
-            )));
-        }
-        Err(unsupported("adding partitions to a topic"))
+        self.core
+            .topics()
+            .create_partitions(topic, total, validate_only)
+            .await?;
+        Ok(())
     }
 
     async fn describe_configs(
@@ -347,11 +360,21 @@ impl Broker for GatewayBroker {
 
     async fn alter_configs(
         &self,
-        _resource: ConfigResource,
-        _changes: Vec<ConfigChange>,
-        _validate_only: bool,
+        resource: ConfigResource,
+        changes: Vec<ConfigChange>,
+        validate_only: bool,
     ) -> Result<(), BrokerError> {
-        Err(unsupported("changing configs"))
+        match resource {
+            ConfigResource::Topic(name) => {
+                let edit = |config: &TopicConfig| topic_config::apply(config, &changes);
+                self.core
+                    .topics()
+                    .alter_config(&name, validate_only, &edit)
+                    .await??;
+                Ok(())
+            }
+            ConfigResource::Broker(id) => Err(broker_configs_are_static(&id, &changes)),
+        }
     }
 
     async fn init_producer_id(
@@ -369,10 +392,19 @@ impl Broker for GatewayBroker {
 
     async fn delete_records(
         &self,
-        _topic: &str,
-        _partition: i32,
-        _before: DeleteBefore,
+        topic: &str,
+        partition: i32,
+        before: DeleteBefore,
     ) -> Result<i64, BrokerError> {
-        Err(unsupported("DeleteRecords"))
+        let record = self.core.topics().describe(topic).await?;
+        let to = match before {
+            DeleteBefore::Offset(offset) => DeleteRecordsTo::Offset(offset),
+            DeleteBefore::HighWatermark => DeleteRecordsTo::HighWatermark,
+        };
+        Ok(self
+            .core
+            .topics()
+            .delete_records(&record, partition_index(partition)?, to)
+            .await?)
     }
 }

@@ -5,6 +5,7 @@
 use stratus_gateway::GatewayError;
 use stratus_meta::MetaError;
 use stratus_storage::log::LogError;
+use stratus_storage::topic::TopicSpecError;
 
 use crate::BrokerError;
 
@@ -39,16 +40,7 @@ fn from_log(err: LogError, message: String) -> BrokerError {
         LogError::OffsetOutOfRange { .. } => BrokerError::OffsetOutOfRange(message),
         LogError::OutOfOrderSequence { .. } => BrokerError::OutOfOrderSequence(message),
         LogError::ProducerFenced { .. } => BrokerError::InvalidProducerEpoch(message),
-        LogError::InvalidSpec(spec) => {
-            let text = spec.to_string();
-            if text.starts_with("topic name") {
-                BrokerError::InvalidTopic(text)
-            } else if text.contains("partitions") {
-                BrokerError::InvalidPartitions(text)
-            } else {
-                BrokerError::InvalidConfig(text)
-            }
-        }
+        LogError::InvalidSpec(spec) => from_spec(spec),
         LogError::Meta(MetaError::KeyTooLarge { .. } | MetaError::ValueTooLarge { .. }) => {
             BrokerError::InvalidRequest(message)
         }
@@ -58,5 +50,65 @@ fn from_log(err: LogError, message: String) -> BrokerError {
         LogError::CorruptObject { .. } | LogError::CorruptMetadata { .. } => {
             BrokerError::Internal(message)
         }
+    }
+}
+
+fn from_spec(spec: TopicSpecError) -> BrokerError {
+    match spec {
+        TopicSpecError::Name(_) => BrokerError::InvalidTopic(spec.to_string()),
+        TopicSpecError::PartitionCount(_) => BrokerError::InvalidPartitions(spec.to_string()),
+        // Kafka's own words (its controller's), which admin tools show and
+        // some match on.
+        TopicSpecError::PartitionsNotIncreased {
+            topic,
+            current,
+            requested,
+        } => BrokerError::InvalidPartitions(if requested == current {
+            format!("Topic already has {current} partition(s).")
+        } else {
+            format!(
+                "The topic {topic} currently has {current} partition(s); {requested} would not \
+                 be an increase."
+            )
+        }),
+        TopicSpecError::RetentionMs(_)
+        | TopicSpecError::RetentionBytes(_)
+        | TopicSpecError::MaxMessageBytes(_)
+        | TopicSpecError::DeleteRetentionMs(_)
+        | TopicSpecError::MaxCompactionLagMs(_) => BrokerError::InvalidConfig(spec.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn partition_counts_that_do_not_grow_get_kafkas_messages() {
+        let spec = |requested| {
+            from_spec(TopicSpecError::PartitionsNotIncreased {
+                topic: "orders".into(),
+                current: 3,
+                requested,
+            })
+        };
+        assert_eq!(
+            spec(3),
+            BrokerError::InvalidPartitions("Topic already has 3 partition(s).".into())
+        );
+        assert_eq!(
+            spec(2),
+            BrokerError::InvalidPartitions(
+                "The topic orders currently has 3 partition(s); 2 would not be an increase.".into()
+            )
+        );
+        assert!(matches!(
+            from_spec(TopicSpecError::PartitionCount(0)),
+            BrokerError::InvalidPartitions(_)
+        ));
+        assert!(matches!(
+            from_spec(TopicSpecError::RetentionMs(0)),
+            BrokerError::InvalidConfig(m) if m.contains("retention.ms")
+        ));
     }
 }

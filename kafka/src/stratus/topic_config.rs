@@ -1,11 +1,18 @@
 //! Kafka topic configs (`retention.ms`, `cleanup.policy`, ...) to and from a
 //! Stratus [`TopicConfig`]: the names a Kafka admin tool sends, with Kafka's
-//! meanings. A name Stratus does not implement is refused, not ignored, so a
-//! tool never believes a setting took effect.
+//! meanings, at creation, in IncrementalAlterConfigs and in DescribeConfigs.
+//! A name Stratus does not implement is refused, not ignored, so a tool never
+//! believes a setting took effect. Ranges are checked by
+//! [`TopicConfig::validate`], the same check whatever the transport.
+
+use std::collections::HashSet;
 
 use stratus_storage::topic::{CleanupPolicy, TopicConfig};
 
-use crate::{BrokerError, ConfigEntry, ConfigKind, ConfigSource};
+use crate::{BrokerError, ConfigChange, ConfigEntry, ConfigKind, ConfigSource};
+
+/// The one list-typed config: APPEND and SUBTRACT apply to it only.
+const LIST_CONFIG: &str = "cleanup.policy";
 
 /// The topic configs Stratus implements, in the order DescribeConfigs lists them.
 const NAMES: [&str; 6] = [
@@ -33,6 +40,88 @@ pub(super) fn topic_config(
         .validate()
         .map_err(|e| BrokerError::InvalidConfig(e.to_string()))?;
     Ok(config)
+}
+
+/// Applies IncrementalAlterConfigs `changes`, in order, to `config`: SET
+/// parses a value as at creation, DELETE returns a config to its default,
+/// APPEND and SUBTRACT edit `cleanup.policy` as the list Kafka makes it.
+/// The caller validates the result.
+pub(super) fn apply(
+    config: &TopicConfig,
+    changes: &[ConfigChange],
+) -> Result<TopicConfig, BrokerError> {
+    let mut named = HashSet::new();
+    let mut out = config.clone();
+    for change in changes {
+        let name = match change {
+            ConfigChange::Set(name, _)
+            | ConfigChange::Delete(name)
+            | ConfigChange::Append(name, _)
+            | ConfigChange::Subtract(name, _) => name.as_str(),
+        };
+        if !named.insert(name) {
+            return Err(BrokerError::InvalidRequest(format!(
+                "config {name:?} is changed more than once in one request; send one change per config"
+            )));
+        }
+        match change {
+            ConfigChange::Set(name, value) => set(&mut out, name, value)?,
+            ConfigChange::Delete(name) => reset(&mut out, name)?,
+            ConfigChange::Append(name, values) => {
+                let mut list = policy_list(&out, name)?;
+                for value in items(values) {
+                    if !list.contains(&value) {
+                        list.push(value);
+                    }
+                }
+                set(&mut out, name, &list.join(","))?;
+            }
+            ConfigChange::Subtract(name, values) => {
+                let gone: Vec<String> = items(values).collect();
+                let mut list = policy_list(&out, name)?;
+                list.retain(|v| !gone.contains(v));
+                set(&mut out, name, &list.join(","))?;
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// The current `cleanup.policy` as a list, if `name` is that list config.
+fn policy_list(config: &TopicConfig, name: &str) -> Result<Vec<String>, BrokerError> {
+    if name == LIST_CONFIG {
+        return Ok(vec![policy(config.cleanup_policy)]);
+    }
+    if !NAMES.contains(&name) {
+        return Err(unknown(name));
+    }
+    Err(BrokerError::InvalidConfig(format!(
+        "config {name:?} is not a list: APPEND and SUBTRACT apply to list configs only \
+         ({LIST_CONFIG}); use SET"
+    )))
+}
+
+fn items(values: &str) -> impl Iterator<Item = String> + '_ {
+    values
+        .split(',')
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
+        .map(str::to_owned)
+}
+
+/// Returns `name` to its default (Kafka's DELETE of a topic override).
+fn reset(config: &mut TopicConfig, name: &str) -> Result<(), BrokerError> {
+    let defaults = TopicConfig::default();
+    match name {
+        "cleanup.policy" => config.cleanup_policy = defaults.cleanup_policy,
+        "delete.retention.ms" => config.delete_retention_ms = defaults.delete_retention_ms,
+        "max.compaction.lag.ms" => config.max_compaction_lag_ms = defaults.max_compaction_lag_ms,
+        "max.message.bytes" => config.max_message_bytes = defaults.max_message_bytes,
+        "retention.bytes" => config.retention_bytes = defaults.retention_bytes,
+        "retention.ms" => config.retention_ms = defaults.retention_ms,
+        other => return Err(unknown(other)),
+    }
+    Ok(())
 }
 
 fn set(config: &mut TopicConfig, name: &str, value: &str) -> Result<(), BrokerError> {
@@ -127,8 +216,7 @@ pub(super) fn describe(config: &TopicConfig, keys: Option<&[String]>) -> Vec<Con
                 ConfigSource::Topic
             },
             value: Some(value),
-            // Changing a topic's config is not implemented yet.
-            read_only: true,
+            read_only: false,
             sensitive: false,
             kind,
             documentation: None,
@@ -175,5 +263,104 @@ mod tests {
             topic_config(&[("retention.ms".to_owned(), Some("soon".to_owned()))]),
             Err(BrokerError::InvalidConfig(_))
         ));
+    }
+
+    fn set(name: &str, value: &str) -> ConfigChange {
+        ConfigChange::Set(name.to_owned(), value.to_owned())
+    }
+
+    #[test]
+    fn set_and_delete_change_and_restore_configs() {
+        let changed = apply(
+            &TopicConfig::default(),
+            &[
+                set("retention.ms", "60000"),
+                set("max.message.bytes", "2048"),
+            ],
+        )
+        .unwrap();
+        assert_eq!(
+            (changed.retention_ms, changed.max_message_bytes),
+            (60_000, 2048)
+        );
+        let entries = describe(&changed, Some(&["retention.ms".to_owned()]));
+        assert_eq!(entries[0].source, ConfigSource::Topic);
+        assert!(!entries[0].read_only, "topic configs can be altered");
+        let restored = apply(&changed, &[ConfigChange::Delete("retention.ms".to_owned())]).unwrap();
+        assert_eq!(restored.retention_ms, TopicConfig::default().retention_ms);
+        assert_eq!(restored.max_message_bytes, 2048, "other configs stay");
+    }
+
+    #[test]
+    fn append_and_subtract_edit_the_list_config_only() {
+        let compact = apply(
+            &TopicConfig::default(),
+            &[ConfigChange::Subtract(
+                "cleanup.policy".to_owned(),
+                "delete".to_owned(),
+            )],
+        );
+        // An empty policy is not one Stratus has.
+        assert!(
+            matches!(compact, Err(BrokerError::InvalidConfig(m)) if m.contains("cleanup.policy"))
+        );
+        let both = apply(
+            &TopicConfig::default(),
+            &[ConfigChange::Append(
+                "cleanup.policy".to_owned(),
+                "compact".to_owned(),
+            )],
+        );
+        assert!(matches!(both, Err(BrokerError::InvalidConfig(m)) if m.contains("delete,compact")));
+        let same = apply(
+            &TopicConfig::default(),
+            &[ConfigChange::Append(
+                "cleanup.policy".to_owned(),
+                "delete".to_owned(),
+            )],
+        )
+        .unwrap();
+        assert_eq!(same.cleanup_policy, CleanupPolicy::Delete);
+        let err = apply(
+            &TopicConfig::default(),
+            &[ConfigChange::Append(
+                "retention.ms".to_owned(),
+                "1".to_owned(),
+            )],
+        )
+        .unwrap_err();
+        assert!(
+            matches!(&err, BrokerError::InvalidConfig(m) if m.contains("\"retention.ms\" is not a list")),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn unknown_and_repeated_names_are_refused_naming_them() {
+        for change in [
+            set("segment.ms", "1"),
+            ConfigChange::Delete("min.insync.replicas".to_owned()),
+            ConfigChange::Subtract("compression.type".to_owned(), "zstd".to_owned()),
+        ] {
+            let err = apply(&TopicConfig::default(), std::slice::from_ref(&change)).unwrap_err();
+            let BrokerError::InvalidConfig(message) = &err else {
+                panic!("{change:?}: {err:?}");
+            };
+            let name = match &change {
+                ConfigChange::Set(n, _)
+                | ConfigChange::Delete(n)
+                | ConfigChange::Subtract(n, _) => n,
+                ConfigChange::Append(n, _) => n,
+            };
+            assert!(message.contains(name.as_str()), "{message}");
+        }
+        let twice = apply(
+            &TopicConfig::default(),
+            &[
+                set("retention.ms", "1000"),
+                ConfigChange::Delete("retention.ms".to_owned()),
+            ],
+        );
+        assert!(matches!(twice, Err(BrokerError::InvalidRequest(_))));
     }
 }

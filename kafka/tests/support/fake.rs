@@ -286,14 +286,30 @@ impl Broker for FakeBroker {
             .get(topic)
             .and_then(|t| t.logs.get(usize::try_from(partition).ok()?))
             .ok_or_else(|| BrokerError::UnknownTopicOrPartition("no such partition".into()))?;
-        let offset = match spec {
-            OffsetSpec::Earliest => log.start,
-            OffsetSpec::Latest => log.next,
-            OffsetSpec::MaxTimestamp | OffsetSpec::Timestamp(_) => return Ok(None),
+        let (offset, timestamp_ms) = match spec {
+            OffsetSpec::Earliest => (log.start, None),
+            OffsetSpec::Latest => (log.next, None),
+            // The last record of the batch with the largest `maxTimestamp`
+            // (bytes 35..43), the first such batch.
+            OffsetSpec::MaxTimestamp => {
+                let mut best: Option<(i64, i64)> = None;
+                for (base, stored) in &log.batches {
+                    let max = i64::from_be_bytes(stored[35..43].try_into().unwrap());
+                    let last = base + record_count(stored)? - 1;
+                    if last >= log.start && best.is_none_or(|(_, t)| max > t) {
+                        best = Some((last, max));
+                    }
+                }
+                match best {
+                    Some((offset, max)) => (offset, Some(max)),
+                    None => return Ok(None),
+                }
+            }
+            OffsetSpec::Timestamp(_) => return Ok(None),
         };
         Ok(Some(ListedOffset {
             offset,
-            timestamp_ms: None,
+            timestamp_ms,
             leader_epoch: Some(3),
         }))
     }
