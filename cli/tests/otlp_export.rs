@@ -6,6 +6,7 @@
 //! application's own spans reach the same receiver, and the gateway's spans
 //! hang under the SDK's batch span, over gRPC and over QUIC.
 
+#[path = "suite/common/mod.rs"]
 mod common;
 mod obs;
 

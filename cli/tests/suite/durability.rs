@@ -3,14 +3,12 @@
 //! record is readable at its acknowledged offset with its content, and that
 //! offsets stay dense. Five kill points per run, at different moments.
 
-mod common;
-
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use crate::common::{DevServer, S3Server, Tier, WAL_BUCKET, create_topic, read_all};
 use bytes::Bytes;
-use common::{DevServer, S3Server, Tier, WAL_BUCKET, create_topic, read_all};
 use stratus_proto::v1::{PartitionRecords, ProduceRequest, Record};
 
 const PARTITIONS: u32 = 4;

@@ -2,13 +2,11 @@
 //! against a Lambda Runtime API served by this test, each invocation runs
 //! one compaction pass and answers with its report.
 
-mod common;
-
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
+use crate::common::{DevServer, create_topic};
 use bytes::Bytes;
-use common::{DevServer, create_topic};
 use stratus_proto::v1::{ProduceRequest, Record};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{TcpListener, TcpStream};

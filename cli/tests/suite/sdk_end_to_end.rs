@@ -2,12 +2,10 @@
 //! with many requests in flight, and a consumer that reads everything back
 //! identical and in order per partition, and seeks.
 
-mod common;
-
 use std::time::Duration;
 
-use common::DevServer;
-use common::sdk::{assert_exactly_once, produce_keyed, read_topic};
+use crate::common::DevServer;
+use crate::common::sdk::{assert_exactly_once, produce_keyed, read_topic};
 use futures::StreamExt;
 use stratus_proto::partitioner::partition_for_key;
 use stratus_sdk::{Client, Error, Offset, ProducerConfig, ProducerRecord, TopicConfig};

@@ -1,11 +1,9 @@
 //! The README's one-minute tour, run through the `stratus` binary itself.
 
-mod common;
-
 use std::io::Write;
 use std::process::{Command, Output, Stdio};
 
-use common::DevServer;
+use crate::common::DevServer;
 
 fn stratus(server: &DevServer, args: &[&str], stdin: Option<&str>) -> Output {
     let mut child = Command::new(env!("CARGO_BIN_EXE_stratus"))

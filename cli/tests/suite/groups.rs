@@ -2,16 +2,12 @@
 //! survive a restart, `stratus group reset-offsets|describe|list|delete`,
 //! fencing of stale members, and independence of groups on one topic.
 
-mod common;
-#[path = "common/group_consumer.rs"]
-mod group_consumer;
-
 use std::collections::BTreeMap;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::{DevServer, create_topic};
-use group_consumer::GroupConsumer;
+use crate::common::group_consumer::GroupConsumer;
+use crate::common::{DevServer, create_topic};
 use stratus_proto::v1::groups_client::GroupsClient;
 use stratus_proto::v1::{
     CommitOffsetsRequest, FetchOffsetsRequest, HeartbeatRequest, JoinGroupRequest,

@@ -9,7 +9,9 @@ use stratus_sdk::{Client, ProducerConfig};
 
 use crate::common::sdk::{produce_keyed, read_topic};
 use crate::common::{DevServer, create_topic};
-use crate::support::{ANY_LOCAL_PORT, DispatcherProcess, Function, committed, stratus, wait_for};
+use crate::triggers::support::{
+    ANY_LOCAL_PORT, DispatcherProcess, Function, committed, stratus, wait_for,
+};
 
 const PARTITIONS: u32 = 2;
 const BATCH: usize = 20;

@@ -8,7 +8,7 @@ use stratus_sdk::{Client, ProducerConfig};
 
 use crate::common::sdk::{produce_keyed, read_topic};
 use crate::common::{DevServer, create_topic};
-use crate::support::{
+use crate::triggers::support::{
     ANY_LOCAL_PORT, DispatcherProcess, Function, by_partition, committed, stratus, wait_for,
 };
 

@@ -1,12 +1,10 @@
 //! ProduceStream answers in order with dense offsets; Subscribe tails a
 //! partition; ListOffsets resolves earliest, latest and by timestamp.
 
-mod common;
-
 use std::time::Duration;
 
+use crate::common::{DevServer, create_topic};
 use bytes::Bytes;
-use common::{DevServer, create_topic};
 use stratus_proto::v1::{
     ListOffsetsRequest, OffsetSpec, PartitionRecords, ProduceRequest, Record, SubscribeRequest,
 };

@@ -15,12 +15,10 @@
 //! by `scripts/apache-kafka`; the client by `scripts/install-kafka-clients`.
 //! A missing one fails the test with that instruction.
 
-mod common;
-
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use common::DevServer;
+use crate::common::DevServer;
 
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")

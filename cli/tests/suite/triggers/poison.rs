@@ -7,7 +7,9 @@ use std::time::Duration;
 use stratus_sdk::{Client, Offset, ProducerConfig, ProducerRecord};
 
 use crate::common::{DevServer, create_topic};
-use crate::support::{ANY_LOCAL_PORT, DispatcherProcess, Function, committed, stratus, wait_for};
+use crate::triggers::support::{
+    ANY_LOCAL_PORT, DispatcherProcess, Function, committed, stratus, wait_for,
+};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn poisoned_record_goes_to_the_on_failure_topic() {

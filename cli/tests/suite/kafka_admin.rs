@@ -10,12 +10,10 @@
 //! The client is installed by `scripts/install-kafka-clients`; a missing one
 //! fails the test with that instruction.
 
-mod common;
-
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use common::DevServer;
+use crate::common::DevServer;
 
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")

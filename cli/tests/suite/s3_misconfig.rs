@@ -2,13 +2,11 @@
 //! a bucket that disappears at run time produces retryable errors, not
 //! panics or silent loss, and the gateway recovers when it returns.
 
-mod common;
-
 use std::process::Command;
 use std::time::Duration;
 
+use crate::common::{DevServer, S3Server, WAL_BUCKET, create_topic};
 use bytes::Bytes;
-use common::{DevServer, S3Server, WAL_BUCKET, create_topic};
 use stratus_proto::v1::{DescribeTopicRequest, PartitionRecords, ProduceRequest, Record};
 use tonic::Code;
 

@@ -4,13 +4,11 @@
 //! (committed, reply lost), and a gateway killed with SIGKILL mid-stream and
 //! restarted on the same data.
 
-mod common;
-
 use std::time::Duration;
 
-use common::DevServer;
-use common::proxy::LossyProxy;
-use common::sdk::{assert_exactly_once, produce_keyed, read_topic};
+use crate::common::DevServer;
+use crate::common::proxy::LossyProxy;
+use crate::common::sdk::{assert_exactly_once, produce_keyed, read_topic};
 use stratus_sdk::{Client, ProducerConfig, TopicConfig};
 
 const PARTITIONS: u32 = 3;
@@ -126,7 +124,7 @@ async fn gateway_killed_mid_stream_leaves_exactly_one_copy() {
 #[tokio::test]
 async fn quic_gateway_killed_mid_stream_leaves_exactly_one_copy() {
     let dir = tempfile::tempdir().unwrap();
-    let listen = common::fixed_quic_listen();
+    let listen = crate::common::fixed_quic_listen();
     let env = [("STRATUS_GATEWAY__QUIC__LISTEN", listen.as_str())];
     let first = DevServer::start_with_env(dir.path(), &env);
     Client::connect(&first.url)

@@ -1,12 +1,10 @@
 //! A fetch at the end of the log waits for a commit and returns as soon as a
 //! record is acknowledged; with nothing new it returns empty after max_wait.
 
-mod common;
-
 use std::time::{Duration, Instant};
 
+use crate::common::{DevServer, create_topic};
 use bytes::Bytes;
-use common::{DevServer, create_topic};
 use stratus_proto::v1::{FetchRequest, PartitionRecords, ProduceRequest, Record};
 
 fn fetch_at(offset: i64, max_wait_ms: u32) -> FetchRequest {

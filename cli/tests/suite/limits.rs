@@ -2,14 +2,12 @@
 //! more with RESOURCE_EXHAUSTED and a message saying what to do; settings
 //! come from the environment; SIGTERM flushes and answers in-flight calls.
 
-mod common;
-
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use crate::common::{DevServer, create_topic, read_all};
 use bytes::Bytes;
-use common::{DevServer, create_topic, read_all};
 use stratus_proto::v1::{PartitionRecords, ProduceRequest, Record};
 use tonic::Code;
 

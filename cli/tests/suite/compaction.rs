@@ -3,14 +3,12 @@
 //! compacted topic keeps only the latest value per key, on the file tier and
 //! on a real S3 server.
 
-mod common;
-
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
 
+use crate::common::{DevServer, S3Server, Tier, WAL_BUCKET, create_topic, read_all};
 use bytes::Bytes;
-use common::{DevServer, S3Server, Tier, WAL_BUCKET, create_topic, read_all};
 use stratus_proto::v1::{CleanupPolicy, PartitionRecords, ProduceRequest, Record, TopicConfig};
 
 const PARTITIONS: u32 = 4;

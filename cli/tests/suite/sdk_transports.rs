@@ -3,11 +3,9 @@
 //! complete, in order per partition, where murmur2 puts them. And the QUIC
 //! transport replacing a lost connection after the gateway restarts.
 
-mod common;
-
 use std::collections::BTreeMap;
 
-use common::DevServer;
+use crate::common::DevServer;
 use stratus_proto::partitioner::partition_for_key;
 use stratus_sdk::{Client, ConsumerRecord, Offset, ProducerConfig, ProducerRecord, TopicConfig};
 
@@ -108,7 +106,7 @@ async fn end_to_end_over_quic_with_5_in_flight() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn quic_reconnects_after_the_gateway_restarts() {
     let dir = tempfile::tempdir().unwrap();
-    let listen = common::fixed_quic_listen();
+    let listen = crate::common::fixed_quic_listen();
     let env = [("STRATUS_GATEWAY__QUIC__LISTEN", listen.as_str())];
     let server = DevServer::start_with_env(dir.path(), &env);
     let url = server.quic_url.clone().unwrap();

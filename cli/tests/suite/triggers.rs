@@ -4,16 +4,9 @@
 //! Lambda Runtime API. One test binary for every trigger test, to keep link
 //! time down.
 
-mod common;
-
-#[path = "triggers/support.rs"]
 mod support;
 
-#[path = "triggers/bench.rs"]
 mod bench;
-#[path = "triggers/crash.rs"]
 mod crash;
-#[path = "triggers/in_order.rs"]
 mod in_order;
-#[path = "triggers/poison.rs"]
 mod poison;

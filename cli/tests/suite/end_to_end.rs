@@ -2,12 +2,10 @@
 //! producers into an 8-partition topic of a real `stratus dev`, and read them
 //! all back.
 
-mod common;
-
 use std::collections::HashMap;
 
+use crate::common::{DevServer, S3Server, Tier, WAL_BUCKET, create_topic, read_all};
 use bytes::Bytes;
-use common::{DevServer, S3Server, Tier, WAL_BUCKET, create_topic, read_all};
 use stratus_proto::partitioner::partition_for_key;
 use stratus_proto::v1::{Header, ProduceRequest, Record};
 

@@ -1,9 +1,7 @@
 //! A gateway answers gRPC health checks and lists its services by reflection,
 //! so generic gRPC tooling works against it.
 
-mod common;
-
-use common::DevServer;
+use crate::common::DevServer;
 use tonic_health::pb::HealthCheckRequest;
 use tonic_health::pb::health_check_response::ServingStatus;
 use tonic_health::pb::health_client::HealthClient;

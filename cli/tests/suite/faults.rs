@@ -4,14 +4,12 @@
 //! acknowledged record is read back exactly once at its offset, nothing that
 //! failed is visible, and every failed produce got a retryable status.
 
-mod common;
-
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use crate::common::{DevServer, S3Server, WAL_BUCKET, create_topic};
 use bytes::Bytes;
-use common::{DevServer, S3Server, WAL_BUCKET, create_topic};
 use stratus_proto::v1::{FetchRequest, PartitionRecords, ProduceRequest, Record};
 use tonic::Code;
 

@@ -3,7 +3,7 @@
 //! Ignored by default; run from a release build:
 //!
 //! ```sh
-//! cargo test --release -p stratus-cli --test triggers -- --ignored --nocapture bench
+//! cargo test --release -p stratus-cli --test suite -- --ignored --nocapture triggers::bench
 //! ```
 
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -11,7 +11,9 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use stratus_sdk::{Client, ProducerConfig, ProducerRecord};
 
 use crate::common::{DevServer, create_topic};
-use crate::support::{ANY_LOCAL_PORT, DispatcherProcess, Function, committed, stratus, wait_for};
+use crate::triggers::support::{
+    ANY_LOCAL_PORT, DispatcherProcess, Function, committed, stratus, wait_for,
+};
 
 const PARTITIONS: u32 = 4;
 

@@ -1,9 +1,7 @@
 //! Bad input gets a clear error that names the problem, and changes nothing.
 
-mod common;
-
+use crate::common::{DevServer, create_topic};
 use bytes::Bytes;
-use common::{DevServer, create_topic};
 use stratus_proto::v1::{
     CreateTopicRequest, DescribeTopicRequest, FetchRequest, ListTopicsRequest, PartitionRecords,
     ProduceRequest, Record, TopicConfig,

@@ -2,12 +2,10 @@
 //! proto/ at test time produces (plain and idempotent) and consumes against
 //! `stratus dev`. Proves the schema works with any gRPC code generator.
 
-mod common;
-
 use std::path::PathBuf;
 use std::process::Command;
 
-use common::DevServer;
+use crate::common::DevServer;
 
 fn repo_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")

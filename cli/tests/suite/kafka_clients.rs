@@ -15,14 +15,12 @@
 //! groups over the Kafka protocol are not served yet, so kafkajs (which only
 //! consumes in a group) is not run.
 
-mod common;
-
 use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use common::{DevServer, create_topic, read_all};
+use crate::common::{DevServer, create_topic, read_all};
 
 /// The clients whose scenario runs without a group coordinator.
 const CLIENTS: &str = "confluent,kcat,kafka-python,aiokafka,java,franz-go";

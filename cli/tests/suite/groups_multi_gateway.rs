@@ -8,16 +8,12 @@
 //! the durable redb file (reopened to restart every gateway), a `file://`
 //! WAL tier, and consumers that are separate processes killed with SIGKILL.
 
-mod common;
-#[path = "common/group_consumer.rs"]
-mod group_consumer;
-
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use group_consumer::{GroupConsumer, Seen};
+use crate::common::group_consumer::{GroupConsumer, Seen};
 use stratus_gateway::{Gateway, GatewayConfig, GatewayHandle};
 use stratus_meta::MetaStore;
 use stratus_meta::redb_store::RedbMetaStore;

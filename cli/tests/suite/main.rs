@@ -1,0 +1,39 @@
+//! The end-to-end suite: real `stratus` processes, real S3 servers, real
+//! clients from other ecosystems. One test binary for all of it, because every
+//! integration-test file is its own statically linked binary carrying the whole
+//! stack (the gateway, the Kafka and NATS clients, the S3 server): two dozen of
+//! them took gigabytes of `target/` and minutes of linking. Run one area with
+//! `cargo test -p stratus-cli --test suite durability::`.
+//!
+//! The tests that install a global tracing subscriber or measure the cost of
+//! telemetry stay in binaries of their own (`otlp_export`, `telemetry_overhead`,
+//! `metrics_endpoint`).
+
+mod common;
+
+mod bad_input;
+#[cfg(feature = "bench")]
+mod bench_smoke;
+mod cli_tour;
+mod compaction;
+mod compactor_lambda;
+mod durability;
+mod end_to_end;
+#[cfg(feature = "faults")]
+mod faults;
+mod groups;
+mod groups_multi_gateway;
+mod health_and_reflection;
+mod infra_compose;
+mod kafka_admin;
+mod kafka_clients;
+mod kafka_differential;
+mod limits;
+mod long_poll;
+mod python_peer;
+mod s3_misconfig;
+mod sdk_duplicates;
+mod sdk_end_to_end;
+mod sdk_transports;
+mod streaming;
+mod triggers;
