@@ -67,7 +67,8 @@ fn group_code(err: &GroupError) -> Code {
         | GroupError::StaleGeneration { .. }
         | GroupError::NotAssigned { .. }
         | GroupError::GroupNotEmpty { .. }
-        | GroupError::StrategyMismatch { .. } => Code::FailedPrecondition,
+        | GroupError::StrategyMismatch { .. }
+        | GroupError::ProtocolMismatch { .. } => Code::FailedPrecondition,
         GroupError::GroupNotFound { .. }
         | GroupError::TopicNotFound { .. }
         | GroupError::PartitionNotFound { .. } => Code::NotFound,

@@ -114,6 +114,17 @@ pub enum Tag {
     /// one set of gateways. Kafka leader epochs are this generation, so a
     /// partition never has two leaders under one epoch.
     GatewayGeneration = 26,
+    /// `(27, group: str)` → a Kafka classic-protocol group (JSON,
+    /// [`crate::group::classic::ClassicGroupRecord`]): state, generation,
+    /// rebalance round and deadline, chosen protocol and leader. Every join,
+    /// round start and completion rewrites it, so members waiting at the
+    /// JoinGroup/SyncGroup barrier watch this key.
+    ClassicGroup = 27,
+    /// `(28, group: str, member_id: str)` → a classic-protocol member (JSON,
+    /// [`crate::group::classic::ClassicMember`]): session, the protocols it
+    /// offered with their metadata, the round it rejoined in, its generation
+    /// and the assignment bytes its leader gave it.
+    ClassicMember = 28,
 }
 
 /// The key space of one Stratus cluster.
@@ -380,6 +391,36 @@ impl KeySpace {
             .map(|(_, group)| group)
     }
 
+    pub fn classic_group(&self, group: &str) -> Vec<u8> {
+        self.root.pack(&(Tag::ClassicGroup as u16, group))
+    }
+
+    /// `[begin, end)` covering every classic group record.
+    pub fn classic_groups_range(&self) -> (Vec<u8>, Vec<u8>) {
+        self.root.subspace(&(Tag::ClassicGroup as u16,)).range()
+    }
+
+    /// Decodes the group id from a classic group key.
+    pub fn classic_group_decode(&self, key: &[u8]) -> Option<String> {
+        self.root
+            .unpack::<(u16, String)>(key)
+            .ok()
+            .filter(|(tag, _)| *tag == Tag::ClassicGroup as u16)
+            .map(|(_, group)| group)
+    }
+
+    pub fn classic_member(&self, group: &str, member_id: &str) -> Vec<u8> {
+        self.root
+            .pack(&(Tag::ClassicMember as u16, group, member_id))
+    }
+
+    /// `[begin, end)` covering every classic member of a group.
+    pub fn classic_members_range(&self, group: &str) -> (Vec<u8>, Vec<u8>) {
+        self.root
+            .subspace(&(Tag::ClassicMember as u16, group))
+            .range()
+    }
+
     pub fn group_member(&self, group: &str, member_id: &str) -> Vec<u8> {
         self.root.pack(&(Tag::GroupMember as u16, group, member_id))
     }
@@ -528,6 +569,27 @@ mod tests {
         assert_eq!(Tag::GroupRecord as u16, 16);
         assert_eq!(Tag::GroupMember as u16, 17);
         assert_eq!(Tag::GroupOffset as u16, 18);
+        assert_eq!(Tag::ClassicGroup as u16, 27);
+        assert_eq!(Tag::ClassicMember as u16, 28);
+        let keys = KeySpace::new("c");
+        let hex = |b: Vec<u8>| b.iter().map(|x| format!("{x:02x}")).collect::<String>();
+        assert_eq!(
+            hex(keys.classic_group("g")),
+            "027374726174757300026300151b026700"
+        );
+        assert_eq!(
+            hex(keys.classic_member("g", "m")),
+            "027374726174757300026300151c026700026d00"
+        );
+        let (begin, end) = keys.classic_members_range("g");
+        let member = keys.classic_member("g", "m");
+        assert!(begin <= member && member < end);
+        assert!(keys.classic_member("g2", "m") >= end);
+        assert_eq!(
+            keys.classic_group_decode(&keys.classic_group("g")),
+            Some("g".into())
+        );
+        assert_eq!(keys.classic_group_decode(&keys.group("g")), None);
     }
 
     #[test]

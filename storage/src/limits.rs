@@ -65,6 +65,28 @@ pub const DEFAULT_MAX_GROUP_MEMBERS: usize = 1000;
 /// chooses (the rest is a ULID).
 pub(crate) const MEMBER_ID_CLIENT_PREFIX_BYTES: usize = 64;
 
+// Kafka classic-protocol groups (`crate::group::classic`).
+
+/// Largest protocol metadata one member may offer, all its protocols
+/// together. The broker never reads it; it is stored (hex) in the member's
+/// record and handed to the leader, so it must leave room in one metadata
+/// value for the assignment.
+pub const MAX_CLASSIC_METADATA_BYTES: usize = 16 * 1024;
+/// Largest assignment a leader may give one member (stored beside its
+/// metadata in the same record).
+pub const MAX_CLASSIC_ASSIGNMENT_BYTES: usize = 16 * 1024;
+/// Most protocols (assignors) one member may offer.
+pub const MAX_CLASSIC_PROTOCOLS: usize = 16;
+/// Longest protocol type or protocol name.
+pub const MAX_CLASSIC_PROTOCOL_NAME_LEN: usize = 249;
+/// Session timeouts a classic member may ask for: Kafka's defaults of
+/// `group.min.session.timeout.ms` and `group.max.session.timeout.ms`.
+pub const MIN_CLASSIC_SESSION_TIMEOUT_MS: i64 = 6_000;
+pub const MAX_CLASSIC_SESSION_TIMEOUT_MS: i64 = 30 * 60 * 1000;
+/// Longest rebalance timeout honoured: a round never waits longer for
+/// members to rejoin (Kafka clients default to 5 minutes).
+pub const MAX_CLASSIC_REBALANCE_TIMEOUT_MS: i64 = 30 * 60 * 1000;
+
 // Topics.
 
 /// Longest topic name, as in Kafka; Kafka's naming rules live in

@@ -2,6 +2,7 @@
 //! removes members whose session expired and rebalances when membership,
 //! subscriptions or partition counts changed.
 
+use super::classic::round::classic_live;
 use super::record::{Assignment, MemberRecord, Strategy, normalize};
 use super::state::{GroupState, read_topic};
 use super::{GroupError, GroupLimits, Groups, MemberState, validate_group_id, validate_member_id};
@@ -142,6 +143,16 @@ impl Groups {
                     Ok(state) => state,
                     Err(e) => return Ok(Err(e)),
                 };
+                match classic_live(tx, keys, group, now_ms).await? {
+                    Ok(0) => {}
+                    Ok(members) => {
+                        return Ok(Err(GroupError::ProtocolMismatch {
+                            group: group.to_owned(),
+                            members,
+                        }));
+                    }
+                    Err(e) => return Ok(Err(e)),
+                }
                 let dead = state.dead(now_ms, Some(member_id.as_str()));
                 let existing = match admit(&state, group, spec, member_id, dead.len(), limits) {
                     Ok(existing) => existing,

@@ -14,6 +14,7 @@
 //! to status codes.
 
 pub mod assign;
+pub mod classic;
 mod membership;
 mod offsets;
 mod record;
@@ -131,6 +132,11 @@ pub enum GroupError {
         group: String,
         current: &'static str,
     },
+    #[error(
+        "group {group:?} has {members} live Kafka (classic protocol) members; a group uses one \
+         protocol at a time: stop them or use another group id"
+    )]
+    ProtocolMismatch { group: String, members: usize },
     #[error("topic {name:?} not found; create it with `stratus topic create {name}`")]
     TopicNotFound { name: String },
     #[error("partition {partition} does not exist: topic {topic:?} has partitions 0..{partitions}")]

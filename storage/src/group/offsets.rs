@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 
+use super::classic::round::classic_live;
 use super::record::{GroupRecord, MemberRecord, OffsetRecord, holds};
 use super::state::{GroupState, decode, encode, read_topic};
 use super::{
@@ -72,7 +73,7 @@ async fn check_offsets(
     Ok(Ok(ids))
 }
 
-fn write_offsets(
+pub(super) fn write_offsets(
     tx: &mut dyn Transaction,
     groups: &Groups,
     group: &str,
@@ -98,7 +99,7 @@ fn write_offsets(
 }
 
 /// Every committed offset of a group whose topic still exists (with the same id).
-async fn read_offsets(
+pub(super) async fn read_offsets(
     tx: &mut dyn Transaction,
     groups: &Groups,
     group: &str,
@@ -271,6 +272,10 @@ impl Groups {
                 let (begin, end) = self.keys.group_members_range(group);
                 tx.clear_range(&begin, &end)?;
                 tx.clear(&self.keys.group(group))?;
+                // The group's Kafka side, if it had one, goes with it.
+                let (begin, end) = self.keys.classic_members_range(group);
+                tx.clear_range(&begin, &end)?;
+                tx.clear(&self.keys.classic_group(group))?;
                 Ok(Ok(()))
             })
         })
@@ -288,7 +293,12 @@ impl Groups {
             Ok(state) => state,
             Err(e) => return Ok(Err(e)),
         };
-        let live = state.members.len() - state.dead(now_ms, None).len();
+        let classic = classic_live(tx, &self.keys, group, now_ms).await?;
+        let classic = match classic {
+            Ok(n) => n,
+            Err(e) => return Ok(Err(e)),
+        };
+        let live = state.members.len() - state.dead(now_ms, None).len() + classic;
         if live > 0 {
             return Ok(Err(GroupError::GroupNotEmpty {
                 group: group.to_owned(),

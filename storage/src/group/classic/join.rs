@@ -1,0 +1,362 @@
+//! JoinGroup: checks, the join itself (one transaction), and the wait at the
+//! barrier until the round completes.
+
+use std::time::Duration;
+
+use super::record::{ClassicGroupRecord, ClassicMember, ClassicProtocol, ClassicState, Hex};
+use super::round::{Classic, common_protocols, stratus_live};
+use super::{BARRIER_POLL, ClassicError, ClassicJoin, JoinStep, JoinedGeneration, Step};
+use crate::group::{Groups, validate_group_id, validate_member_id};
+use crate::keys::KeySpace;
+use crate::limits::{
+    MAX_CLASSIC_METADATA_BYTES, MAX_CLASSIC_PROTOCOL_NAME_LEN, MAX_CLASSIC_PROTOCOLS,
+    MAX_CLASSIC_SESSION_TIMEOUT_MS, MAX_ID_LEN, MEMBER_ID_CLIENT_PREFIX_BYTES,
+    MIN_CLASSIC_SESSION_TIMEOUT_MS,
+};
+use crate::log::now_ms;
+use stratus_meta::{Transaction, run};
+
+/// Everything checked before any metadata is read: a refused join changes
+/// nothing.
+fn validate(group: &str, join: &ClassicJoin) -> Result<(), ClassicError> {
+    validate_group_id(group)?;
+    if !join.member_id.is_empty() {
+        validate_member_id(&join.member_id)?;
+    }
+    if !(MIN_CLASSIC_SESSION_TIMEOUT_MS..=MAX_CLASSIC_SESSION_TIMEOUT_MS)
+        .contains(&join.session_timeout_ms)
+    {
+        return Err(ClassicError::InvalidSessionTimeout(join.session_timeout_ms));
+    }
+    if join.protocol_type.is_empty() || join.protocols.is_empty() {
+        return Err(ClassicError::InconsistentProtocol(
+            "a join must name a protocol type and at least one protocol".to_owned(),
+        ));
+    }
+    if join.protocols.len() > MAX_CLASSIC_PROTOCOLS {
+        return Err(ClassicError::InvalidRequest(format!(
+            "a member offers {} protocols; the limit is {MAX_CLASSIC_PROTOCOLS}",
+            join.protocols.len()
+        )));
+    }
+    let names = std::iter::once(&join.protocol_type).chain(join.protocols.iter().map(|p| &p.0));
+    for name in names {
+        if name.len() > MAX_CLASSIC_PROTOCOL_NAME_LEN {
+            return Err(ClassicError::InvalidRequest(format!(
+                "protocol name of {} bytes; the limit is {MAX_CLASSIC_PROTOCOL_NAME_LEN}",
+                name.len()
+            )));
+        }
+    }
+    let bytes: usize = join.protocols.iter().map(|p| p.1.len()).sum();
+    if bytes > MAX_CLASSIC_METADATA_BYTES {
+        return Err(ClassicError::InvalidRequest(format!(
+            "member protocol metadata is {bytes} bytes; the limit is {MAX_CLASSIC_METADATA_BYTES}: \
+             subscribe to fewer topics per consumer"
+        )));
+    }
+    if let Some(instance) = &join.group_instance_id {
+        validate_member_id(instance)?;
+    }
+    Ok(())
+}
+
+/// `s` cut to at most `max` bytes at a character boundary.
+fn clip(s: &str, max: usize) -> &str {
+    &s[..s.floor_char_boundary(max)]
+}
+
+fn new_member_id(client_id: &str) -> String {
+    format!(
+        "{}-{}",
+        clip(client_id, MEMBER_ID_CLIENT_PREFIX_BYTES),
+        ulid::Ulid::generate()
+    )
+}
+
+fn member_record(
+    join: &ClassicJoin,
+    member_id: &str,
+    existing: Option<&ClassicMember>,
+    round: i64,
+    now_ms: i64,
+) -> ClassicMember {
+    ClassicMember {
+        member_id: member_id.to_owned(),
+        group_instance_id: join.group_instance_id.clone(),
+        client_id: clip(&join.client_id, MAX_ID_LEN).to_owned(),
+        client_host: clip(&join.client_host, MAX_ID_LEN).to_owned(),
+        session_timeout_ms: join.session_timeout_ms,
+        rebalance_timeout_ms: join.rebalance_timeout_ms.max(0),
+        deadline_ms: now_ms.saturating_add(join.session_timeout_ms),
+        protocols: join
+            .protocols
+            .iter()
+            .map(|(name, metadata)| ClassicProtocol {
+                name: name.clone(),
+                metadata: Hex(metadata.clone()),
+            })
+            .collect(),
+        round,
+        generation: existing.map_or(0, |m| m.generation),
+        assignment: existing.map(|m| m.assignment.clone()).unwrap_or_default(),
+        joined_ms: existing.map_or(now_ms, |m| m.joined_ms),
+    }
+}
+
+/// Refuses a member whose protocols cannot work with the group's.
+fn check_protocols(
+    classic: &Classic,
+    group: &str,
+    join: &ClassicJoin,
+    member_id: &str,
+    now_ms: i64,
+) -> Result<(), ClassicError> {
+    let Some(common) = common_protocols(classic, member_id, now_ms) else {
+        return Ok(());
+    };
+    let record = classic.record.as_ref();
+    if let Some(record) = record
+        && record.protocol_type != join.protocol_type
+    {
+        return Err(ClassicError::InconsistentProtocol(format!(
+            "group {group:?} has members of protocol type {:?}, not {:?}; use another group id",
+            record.protocol_type, join.protocol_type
+        )));
+    }
+    if !join.protocols.iter().any(|(name, _)| common.contains(name)) {
+        let mut names: Vec<&str> = common.iter().map(String::as_str).collect();
+        names.sort_unstable();
+        return Err(ClassicError::InconsistentProtocol(format!(
+            "group {group:?} members use the assignors [{}]; configure one of them \
+             (partition.assignment.strategy) or use another group id",
+            names.join(", ")
+        )));
+    }
+    Ok(())
+}
+
+impl Groups {
+    /// One JoinGroup transaction: joins (opening a round if needed) and
+    /// completes the round if this join was the last one it waited for.
+    pub async fn classic_join_step(
+        &self,
+        group: &str,
+        join: &ClassicJoin,
+        now_ms: i64,
+    ) -> Result<JoinStep, ClassicError> {
+        validate(group, join)?;
+        let member_id = if join.member_id.is_empty() {
+            let id = new_member_id(&join.client_id);
+            if join.require_known_member_id {
+                return Err(ClassicError::MemberIdRequired(id));
+            }
+            id
+        } else {
+            join.member_id.clone()
+        };
+        let (keys, limits) = (&self.keys, self.limits);
+        run(self.meta.as_ref(), &self.retry, |tx| {
+            let member_id = &member_id;
+            Box::pin(async move {
+                let mut classic = match Classic::load(tx, keys, group).await? {
+                    Ok(classic) => classic,
+                    Err(e) => return Ok(Err(e.into())),
+                };
+                match stratus_live(tx, keys, group, now_ms).await? {
+                    Ok(0) => {}
+                    Ok(n) => {
+                        return Ok(Err(ClassicError::InconsistentProtocol(format!(
+                            "group {group:?} has {n} Stratus SDK members; a group uses one protocol \
+                             at a time: stop them or use another group id"
+                        ))));
+                    }
+                    Err(e) => return Ok(Err(e.into())),
+                }
+                if let Err(e) = check_protocols(&classic, group, join, member_id, now_ms) {
+                    return Ok(Err(e));
+                }
+                let existing = classic.members.get(member_id.as_str()).cloned();
+                if existing.is_none() && classic.live(now_ms) >= limits.max_members {
+                    return Ok(Err(ClassicError::GroupFull {
+                        group: group.to_owned(),
+                        limit: limits.max_members,
+                    }));
+                }
+                join_in(tx, keys, &mut classic, join, member_id, existing, now_ms).await
+            })
+        })
+        .await?
+    }
+
+    /// One look at a waiting join: completes the round if it can.
+    pub async fn classic_join_poll(
+        &self,
+        group: &str,
+        member_id: &str,
+        generation: i64,
+        now_ms: i64,
+    ) -> Result<JoinStep, ClassicError> {
+        let keys = &self.keys;
+        run(self.meta.as_ref(), &self.retry, |tx| {
+            Box::pin(async move {
+                let mut classic = match Classic::load(tx, keys, group).await? {
+                    Ok(classic) => classic,
+                    Err(e) => return Ok(Err(e.into())),
+                };
+                classic.try_complete(tx, keys, now_ms).await?;
+                Ok(answer(&classic, group, member_id, generation))
+            })
+        })
+        .await?
+    }
+
+    /// JoinGroup: joins and waits (watching the group record, on any
+    /// gateway) until the round completes, with the real clock.
+    pub async fn classic_join(
+        &self,
+        group: &str,
+        join: &ClassicJoin,
+    ) -> Result<JoinedGeneration, ClassicError> {
+        let watch = self.meta.watch(&self.keys.classic_group(group));
+        let mut step = self.classic_join_step(group, join, now_ms()).await?;
+        let mut watch = Some(watch);
+        loop {
+            let (member_id, generation, wake_at_ms) = match step {
+                JoinStep::Joined(joined) => return Ok(joined),
+                JoinStep::Waiting {
+                    member_id,
+                    generation,
+                    wake_at_ms,
+                } => (member_id, generation, wake_at_ms),
+            };
+            let watching = watch
+                .take()
+                .unwrap_or_else(|| self.meta.watch(&self.keys.classic_group(group)));
+            let next = self.meta.watch(&self.keys.classic_group(group));
+            wait(watching, wake_at_ms).await;
+            watch = Some(next);
+            step = self
+                .classic_join_poll(group, &member_id, generation, now_ms())
+                .await?;
+        }
+    }
+}
+
+/// Sleeps until `watch` fires, `wake_at_ms` or [`BARRIER_POLL`], whichever is first.
+pub(super) async fn wait(watch: stratus_meta::Watch, wake_at_ms: i64) {
+    let until = u64::try_from(wake_at_ms.saturating_sub(now_ms())).unwrap_or(0);
+    let sleep = Duration::from_millis(until).min(BARRIER_POLL);
+    let _ = tokio::time::timeout(sleep, watch.changed()).await;
+}
+
+/// What a waiting member is told after a look at the group.
+fn answer(
+    classic: &Classic,
+    group: &str,
+    member_id: &str,
+    generation: i64,
+) -> Result<JoinStep, ClassicError> {
+    let Some(member) = classic.members.get(member_id) else {
+        return Err(ClassicError::UnknownMember {
+            group: group.to_owned(),
+            member: member_id.to_owned(),
+        });
+    };
+    if member.generation > generation
+        && let Some(joined) = classic.joined(member_id)
+    {
+        return Ok(JoinStep::Joined(joined));
+    }
+    match &classic.record {
+        Some(r) if r.state == ClassicState::PreparingRebalance && member.round == r.round => {
+            Ok(JoinStep::Waiting {
+                member_id: member_id.to_owned(),
+                generation,
+                wake_at_ms: classic.wake_at(),
+            })
+        }
+        // The round it joined ended without it, or another round opened
+        // before it rejoined: it must join again.
+        _ => Err(ClassicError::RebalanceInProgress {
+            group: group.to_owned(),
+        }),
+    }
+}
+
+/// The join proper, inside its transaction.
+async fn join_in(
+    tx: &mut dyn Transaction,
+    keys: &KeySpace,
+    classic: &mut Classic,
+    join: &ClassicJoin,
+    member_id: &str,
+    existing: Option<ClassicMember>,
+    now_ms: i64,
+) -> Step<JoinStep> {
+    let record = classic.record.get_or_insert_with(|| ClassicGroupRecord {
+        state: ClassicState::Empty,
+        generation: 0,
+        round: 0,
+        deadline_ms: now_ms,
+        protocol_type: join.protocol_type.clone(),
+        protocol: None,
+        leader: None,
+        created_ms: now_ms,
+    });
+    // An empty group takes the protocol type of whoever joins it first.
+    if (record.state == ClassicState::Empty || classic_is_abandoned(classic, now_ms))
+        && let Some(record) = classic.record.as_mut()
+    {
+        record.protocol_type = join.protocol_type.clone();
+    }
+    let record = classic
+        .record
+        .as_ref()
+        .map(|r| (r.state, r.leader.clone(), r.round));
+    let Some((state, leader, _)) = record else {
+        return Ok(Err(ClassicError::Group(crate::group::GroupError::Corrupt(
+            "classic group record vanished".to_owned(),
+        ))));
+    };
+    // A known member rejoining a settled generation with what it had (and,
+    // in a stable group, not its leader, whose rejoin asks for a new
+    // assignment) gets that generation back.
+    let unchanged = existing.as_ref().is_some_and(|m| {
+        m.generation > 0
+            && m.protocols.len() == join.protocols.len()
+            && m.protocols
+                .iter()
+                .zip(&join.protocols)
+                .all(|(a, b)| a.name == b.0 && a.metadata.0 == b.1)
+    });
+    let settled = match state {
+        ClassicState::CompletingRebalance => unchanged,
+        ClassicState::Stable => unchanged && leader.as_deref() != Some(member_id),
+        _ => false,
+    };
+    if settled && let Some(mut member) = existing.clone() {
+        member.deadline_ms = now_ms.saturating_add(member.session_timeout_ms);
+        classic.put_member(tx, keys, &member)?;
+        classic.members.insert(member_id.to_owned(), member);
+        if let Some(joined) = classic.joined(member_id) {
+            return Ok(Ok(JoinStep::Joined(joined)));
+        }
+    }
+    classic.open_round(now_ms);
+    let (round, generation) = classic
+        .record
+        .as_ref()
+        .map_or((0, 0), |r| (r.round, r.generation));
+    let member = member_record(join, member_id, existing.as_ref(), round, now_ms);
+    classic.put_member(tx, keys, &member)?;
+    classic.members.insert(member_id.to_owned(), member);
+    classic.put_record(tx, keys)?;
+    classic.try_complete(tx, keys, now_ms).await?;
+    Ok(answer(classic, &classic.group, member_id, generation))
+}
+
+/// A group whose members all died: the next join starts it afresh.
+fn classic_is_abandoned(classic: &Classic, now_ms: i64) -> bool {
+    classic.live(now_ms) == 0
+}
