@@ -1,12 +1,13 @@
 //! One partition's compaction: retention, cleaning, WAL chunks into segments
 //! and merges, one index swap at a time, until nothing is due.
 
+use stratus_storage::keys::decode_i64;
 use stratus_storage::log::IndexEntry;
 
 use crate::context::Context;
 use crate::lease::LeaseGuard;
 use crate::limits::MAX_ENTRIES_PER_JOB;
-use crate::plan::{Action, CleanState, next_action};
+use crate::plan::{Action, CleanState, below_log_start, next_action};
 use crate::report::PassReport;
 use crate::rewrite::rewrite;
 use crate::swap::{self, Swap, SwapOutcome};
@@ -32,14 +33,17 @@ pub(crate) async fn compact_partition(
             .index_entries(partition.topic.id, partition.partition, MAX_ENTRIES_PER_JOB)
             .await?;
         let clean = read_clean_state(ctx, partition).await?;
+        let log_start = read_log_start(ctx, partition).await?;
         let now_ms = ctx.clock.now_ms();
-        let Some(action) = next_action(
-            &entries,
-            &partition.topic.config,
-            clean,
-            now_ms,
-            &ctx.config,
-        ) else {
+        let Some(action) = below_log_start(&entries, log_start).or_else(|| {
+            next_action(
+                &entries,
+                &partition.topic.config,
+                clean,
+                now_ms,
+                &ctx.config,
+            )
+        }) else {
             return Ok(());
         };
         let outcome = match action {
@@ -108,10 +112,22 @@ async fn trim(
             topic = %partition.topic.name,
             partition = partition.partition,
             log_start,
-            "retention moved the log start"
+            "dropped entries below the new log start"
         );
     }
     Ok(outcome)
+}
+
+/// The partition's log start as last committed: a plan made from a stale one
+/// drops less, never more, since the log start only rises.
+async fn read_log_start(ctx: &Context, partition: &Partition) -> Result<i64, CompactError> {
+    let key = ctx
+        .log
+        .keys()
+        .log_start(partition.topic.id, partition.partition);
+    let mut tx = ctx.log.meta().begin().await?;
+    let value = tx.snapshot_get(&key).await?;
+    Ok(value.map_or(0, |b| decode_i64(&b)))
 }
 
 async fn read_clean_state(

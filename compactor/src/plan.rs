@@ -76,8 +76,25 @@ impl CleanState {
     }
 }
 
+/// Entries wholly below the partition's log start, which DeleteRecords (or a
+/// retention trim whose swap lost a race) raised past them: no read can reach
+/// them, so they are dropped before anything else is planned, whatever the
+/// cleanup policy, instead of being copied into segments.
+pub fn below_log_start(entries: &[IndexEntry], log_start: i64) -> Option<Action> {
+    let drop = entries
+        .iter()
+        .take_while(|e| e.end_offset() <= log_start)
+        .count()
+        .min(MAX_ENTRIES_PER_SWAP);
+    (drop > 0).then_some(Action::Trim {
+        entries: drop,
+        log_start,
+    })
+}
+
 /// The next action for a partition, in priority order: retention, key
-/// compaction, WAL chunks into segments, merging small segments.
+/// compaction, WAL chunks into segments, merging small segments. (Entries
+/// below the log start go first; see [`below_log_start`].)
 pub fn next_action(
     entries: &[IndexEntry],
     topic: &TopicConfig,
@@ -341,6 +358,29 @@ mod tests {
             Some(Action::Trim {
                 entries: MAX_ENTRIES_PER_SWAP,
                 log_start: backlog[MAX_ENTRIES_PER_SWAP - 1].end_offset()
+            })
+        );
+    }
+
+    #[test]
+    fn entries_below_the_log_start_are_dropped_whatever_the_policy() {
+        let entries: Vec<IndexEntry> = (0..4)
+            .map(|i| entry(TierKind::Segment, "s", i * 10, 10, 100, 1_000))
+            .collect();
+        assert_eq!(below_log_start(&entries, 0), None);
+        // A log start inside an entry keeps that entry: its tail is readable.
+        assert_eq!(
+            below_log_start(&entries, 25),
+            Some(Action::Trim {
+                entries: 2,
+                log_start: 25
+            })
+        );
+        assert_eq!(
+            below_log_start(&entries, 40),
+            Some(Action::Trim {
+                entries: 4,
+                log_start: 40
             })
         );
     }

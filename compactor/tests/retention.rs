@@ -7,8 +7,8 @@ mod common;
 use common::{Fixture, eager_config, noise, record, settle, summary};
 use stratus_compactor::clock::Clock;
 use stratus_format::batch::RecordInput;
-use stratus_storage::log::{LogError, OffsetQuery, TierKind};
-use stratus_storage::topic::{TopicConfig, TopicRecord};
+use stratus_storage::log::{DeleteRecordsTo, LogError, OffsetQuery, TierKind};
+use stratus_storage::topic::{CleanupPolicy, TopicConfig, TopicRecord};
 
 const RETENTION_MS: i64 = 60_000;
 
@@ -237,4 +237,64 @@ async fn idle_idempotent_producers_expire_after_producer_expiration() {
     assert_eq!(fx.read_all(&topic, 0).await.len(), 1);
     let (fresh, _) = fx.log.init_producer_id(None).await.unwrap();
     assert_ne!(fresh, producer_id, "producer ids are never reused");
+}
+
+/// DeleteRecords raises the log start without touching the index: the
+/// compactor drops the entries wholly below it (and then their objects)
+/// instead of copying unreadable records into segments, whatever the
+/// cleanup policy and however long the retention.
+#[tokio::test]
+async fn entries_below_a_deleted_records_log_start_are_dropped() {
+    for policy in [CleanupPolicy::Delete, CleanupPolicy::Compact] {
+        let fx = Fixture::new();
+        fx.run_ahead_of_wall_clock();
+        let config = TopicConfig {
+            retention_ms: -1,
+            retention_bytes: -1,
+            cleanup_policy: policy,
+            ..TopicConfig::default()
+        };
+        let topic = fx.topic("deleted", 1, config).await;
+        let compactor = fx.compactor(eager_config());
+        let t0 = fx.clock.now_ms();
+        // Six WAL chunks of 4 records: offsets 0..24, distinct keys.
+        produce_flushes(&fx, &topic, 0, 6, 4, t0).await;
+        let before = summary(&fx.read_all(&topic, 0).await);
+        let dropped_objects: Vec<String> = fx.entries(&topic, 0).await[..3]
+            .iter()
+            .map(|e| e.object_key.clone())
+            .collect();
+
+        let low = fx
+            .log
+            .delete_records(&topic, 0, DeleteRecordsTo::Offset(12))
+            .await
+            .unwrap();
+        assert_eq!(low, 12);
+        let reports = settle(&fx, &compactor).await;
+        assert!(
+            reports.iter().all(|r| r.errors.is_empty()),
+            "{policy:?}: {reports:?}"
+        );
+
+        let entries = fx.entries(&topic, 0).await;
+        assert!(
+            entries.iter().all(|e| e.base_offset >= 12),
+            "{policy:?}: entries below the log start survived: {entries:?}"
+        );
+        assert_eq!(
+            summary(&fx.read_all(&topic, 0).await),
+            before[12..].to_vec(),
+            "{policy:?}"
+        );
+        let remaining = fx.object_keys().await;
+        for key in &dropped_objects {
+            assert!(
+                !remaining.contains(key),
+                "{policy:?}: {key} holds only deleted records and should be deleted"
+            );
+        }
+        fx.assert_index_sound(&topic).await;
+        fx.assert_no_leaks(&[&topic]).await;
+    }
 }
