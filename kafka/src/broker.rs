@@ -18,6 +18,11 @@ use futures::FutureExt;
 use futures::future::BoxFuture;
 
 pub use model::*;
+pub use stratus_storage::group::classic::{
+    ClassicDescription, ClassicJoin, ClassicMember, ClassicState, ClassicSync, GenerationMember,
+    JoinedGeneration, Leaving, ListedGroup, SyncStep,
+};
+pub use stratus_storage::group::{CommitOffset, Committed};
 
 use crate::BrokerError;
 
@@ -150,4 +155,92 @@ pub trait Broker: Send + Sync + 'static {
         partition: i32,
         before: DeleteBefore,
     ) -> Result<i64, BrokerError>;
+
+    // Consumer groups. State is in metadata, so every gateway coordinates
+    // every group; the defaults answer that this broker has no groups.
+
+    /// The gateway clients should use as `group`'s coordinator.
+    async fn find_coordinator(&self, group: &str) -> Result<BrokerNode, BrokerError> {
+        Err(no_groups(group))
+    }
+
+    /// JoinGroup: resolves once the member's round completes.
+    async fn join_group(
+        &self,
+        group: &str,
+        join: ClassicJoin,
+    ) -> Result<JoinedGeneration, BrokerError> {
+        let _ = join;
+        Err(no_groups(group))
+    }
+
+    /// SyncGroup: resolves with the member's assignment once the leader gave it.
+    async fn sync_group(&self, group: &str, sync: ClassicSync) -> Result<SyncStep, BrokerError> {
+        let _ = sync;
+        Err(no_groups(group))
+    }
+
+    /// Heartbeat of a classic member.
+    async fn heartbeat(
+        &self,
+        group: &str,
+        member_id: &str,
+        generation: i64,
+    ) -> Result<(), BrokerError> {
+        let _ = (member_id, generation);
+        Err(no_groups(group))
+    }
+
+    /// LeaveGroup: one outcome per member (its id when it left).
+    async fn leave_group(
+        &self,
+        group: &str,
+        leaving: Vec<Leaving>,
+    ) -> Result<Vec<Result<String, BrokerError>>, BrokerError> {
+        let _ = leaving;
+        Err(no_groups(group))
+    }
+
+    /// OffsetCommit: one outcome per offset, in order.
+    async fn commit_offsets(
+        &self,
+        group: &str,
+        member_id: &str,
+        generation: i64,
+        offsets: Vec<CommitOffset>,
+    ) -> Result<Vec<Result<(), BrokerError>>, BrokerError> {
+        let _ = (member_id, generation, offsets);
+        Err(no_groups(group))
+    }
+
+    /// OffsetFetch: the group's committed offsets of `topics` (all when empty).
+    async fn fetch_offsets(
+        &self,
+        group: &str,
+        topics: Vec<String>,
+    ) -> Result<Vec<Committed>, BrokerError> {
+        let _ = topics;
+        Err(no_groups(group))
+    }
+
+    /// DescribeGroups of one group; `None` when it does not exist.
+    async fn describe_group(&self, group: &str) -> Result<Option<ClassicDescription>, BrokerError> {
+        Err(no_groups(group))
+    }
+
+    /// ListGroups: every group of either protocol.
+    async fn list_groups(&self) -> Result<Vec<ListedGroup>, BrokerError> {
+        Err(no_groups(""))
+    }
+
+    /// DeleteGroups of one group (no live members), with its offsets.
+    async fn delete_group(&self, group: &str) -> Result<(), BrokerError> {
+        Err(no_groups(group))
+    }
+}
+
+fn no_groups(group: &str) -> BrokerError {
+    BrokerError::CoordinatorNotAvailable(format!(
+        "this broker serves no consumer groups (asked for {group:?})"
+    ))
 }

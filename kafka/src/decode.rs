@@ -195,6 +195,16 @@ fn decode_kind(key: ApiKey, version: i16, buf: &mut Guarded) -> Result<RequestKi
         ApiKey::CreatePartitions => K::CreatePartitions(decode_as(buf, version)?),
         ApiKey::IncrementalAlterConfigs => K::IncrementalAlterConfigs(decode_as(buf, version)?),
         ApiKey::DescribeCluster => K::DescribeCluster(decode_as(buf, version)?),
+        ApiKey::FindCoordinator => K::FindCoordinator(decode_as(buf, version)?),
+        ApiKey::JoinGroup => K::JoinGroup(decode_as(buf, version)?),
+        ApiKey::SyncGroup => K::SyncGroup(decode_as(buf, version)?),
+        ApiKey::Heartbeat => K::Heartbeat(decode_as(buf, version)?),
+        ApiKey::LeaveGroup => K::LeaveGroup(decode_as(buf, version)?),
+        ApiKey::OffsetCommit => K::OffsetCommit(decode_as(buf, version)?),
+        ApiKey::OffsetFetch => K::OffsetFetch(decode_as(buf, version)?),
+        ApiKey::DescribeGroups => K::DescribeGroups(decode_as(buf, version)?),
+        ApiKey::ListGroups => K::ListGroups(decode_as(buf, version)?),
+        ApiKey::DeleteGroups => K::DeleteGroups(decode_as(buf, version)?),
         other => return Err(format!("no decoder for {other:?}")),
     })
 }

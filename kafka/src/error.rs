@@ -123,6 +123,46 @@ pub enum BrokerError {
     /// A quota was exceeded; retry later.
     #[error("{0}")]
     Throttled(String),
+    /// A group id that is empty, too long or has control characters.
+    #[error("{0}")]
+    InvalidGroupId(String),
+    /// The group coordinator cannot answer now (the metadata store is
+    /// unreachable); the client finds the coordinator again and retries.
+    #[error("{0}")]
+    CoordinatorNotAvailable(String),
+    /// The member is not in the group (expired, left, never joined).
+    #[error("{0}")]
+    UnknownMemberId(String),
+    /// The member's generation is not the group's.
+    #[error("{0}")]
+    IllegalGeneration(String),
+    /// The group is rebalancing; the member rejoins.
+    #[error("{0}")]
+    RebalanceInProgress(String),
+    /// Protocol type or assignors that do not match the group's.
+    #[error("{0}")]
+    InconsistentGroupProtocol(String),
+    /// JoinGroup v4+: the member was given this id and must rejoin with it.
+    #[error("rejoin with the member id {0:?} the group has given this member")]
+    MemberIdRequired(String),
+    /// The group has as many members as it may.
+    #[error("{0}")]
+    GroupMaxSizeReached(String),
+    /// A session timeout outside the broker's bounds.
+    #[error("{0}")]
+    InvalidSessionTimeout(String),
+    /// DeleteGroups of a group with live members.
+    #[error("{0}")]
+    NonEmptyGroup(String),
+    /// The group does not exist.
+    #[error("{0}")]
+    GroupIdNotFound(String),
+    /// Committed-offset metadata over the limit.
+    #[error("{0}")]
+    OffsetMetadataTooLarge(String),
+    /// A committed offset that cannot be one (negative).
+    #[error("{0}")]
+    InvalidCommitOffsetSize(String),
     /// A bug or an unexpected failure; the message says which.
     #[error("{0}")]
     Internal(String),
@@ -165,6 +205,19 @@ impl BrokerError {
             Self::StorageUnavailable(_) => ResponseError::KafkaStorageError,
             Self::Timeout(_) => ResponseError::RequestTimedOut,
             Self::Throttled(_) => ResponseError::ThrottlingQuotaExceeded,
+            Self::InvalidGroupId(_) => ResponseError::InvalidGroupId,
+            Self::CoordinatorNotAvailable(_) => ResponseError::CoordinatorNotAvailable,
+            Self::UnknownMemberId(_) => ResponseError::UnknownMemberId,
+            Self::IllegalGeneration(_) => ResponseError::IllegalGeneration,
+            Self::RebalanceInProgress(_) => ResponseError::RebalanceInProgress,
+            Self::InconsistentGroupProtocol(_) => ResponseError::InconsistentGroupProtocol,
+            Self::MemberIdRequired(_) => ResponseError::MemberIdRequired,
+            Self::GroupMaxSizeReached(_) => ResponseError::GroupMaxSizeReached,
+            Self::InvalidSessionTimeout(_) => ResponseError::InvalidSessionTimeout,
+            Self::NonEmptyGroup(_) => ResponseError::NonEmptyGroup,
+            Self::GroupIdNotFound(_) => ResponseError::GroupIdNotFound,
+            Self::OffsetMetadataTooLarge(_) => ResponseError::OffsetMetadataTooLarge,
+            Self::InvalidCommitOffsetSize(_) => ResponseError::InvalidCommitOffsetSize,
             Self::Internal(_) => ResponseError::UnknownServerError,
         };
         kind.code()
@@ -231,6 +284,19 @@ mod tests {
             (BrokerError::UnknownProducerId(s()), 59),
             (BrokerError::FetchSessionNotFound(7), 70),
             (BrokerError::UnknownTopicId(Uuid::nil()), 100),
+            (BrokerError::CoordinatorNotAvailable(s()), 15),
+            (BrokerError::IllegalGeneration(s()), 22),
+            (BrokerError::InconsistentGroupProtocol(s()), 23),
+            (BrokerError::InvalidGroupId(s()), 24),
+            (BrokerError::UnknownMemberId(s()), 25),
+            (BrokerError::InvalidSessionTimeout(s()), 26),
+            (BrokerError::RebalanceInProgress(s()), 27),
+            (BrokerError::InvalidCommitOffsetSize(s()), 28),
+            (BrokerError::OffsetMetadataTooLarge(s()), 12),
+            (BrokerError::NonEmptyGroup(s()), 68),
+            (BrokerError::GroupIdNotFound(s()), 69),
+            (BrokerError::MemberIdRequired(s()), 79),
+            (BrokerError::GroupMaxSizeReached(s()), 81),
             (BrokerError::Internal(s()), -1),
         ];
         for (error, code) in cases {

@@ -10,6 +10,7 @@ mod api_versions;
 mod cluster;
 mod configs;
 mod fetch;
+mod groups;
 mod metadata;
 mod offsets;
 pub(crate) mod produce;
@@ -30,6 +31,7 @@ pub(crate) async fn dispatch<B: Broker + ?Sized>(
     broker: &B,
     options: &SessionOptions,
     version: i16,
+    client_id: &str,
     body: RequestKind,
 ) -> Answer {
     use RequestKind as K;
@@ -47,6 +49,16 @@ pub(crate) async fn dispatch<B: Broker + ?Sized>(
         K::IncrementalAlterConfigs(r) => configs::alter(broker, r).await,
         K::DescribeCluster(r) => return cluster::describe_cluster(broker, version, r).await,
         K::InitProducerId(r) => cluster::init_producer_id(broker, r).await,
+        K::FindCoordinator(r) => groups::find_coordinator(broker, version, r).await,
+        K::JoinGroup(r) => groups::join_group(broker, version, client_id, r).await,
+        K::SyncGroup(r) => groups::sync_group(broker, version, r).await,
+        K::Heartbeat(r) => groups::heartbeat(broker, r).await,
+        K::LeaveGroup(r) => groups::leave_group(broker, version, r).await,
+        K::OffsetCommit(r) => groups::offset_commit(broker, r).await,
+        K::OffsetFetch(r) => groups::offset_fetch(broker, version, r).await,
+        K::DescribeGroups(r) => groups::describe_groups(broker, version, r).await,
+        K::ListGroups(r) => groups::list_groups(broker, version, r).await,
+        K::DeleteGroups(r) => groups::delete_groups(broker, r).await,
         K::Produce(_) => {
             return Err("a Produce request reached dispatch; it must be admitted".into());
         }

@@ -151,7 +151,8 @@ impl<B: Broker + ?Sized> Call<B> {
                 })
             }
             body => Pending::new(async move {
-                match handlers::dispatch(&*broker, &options, version, body).await {
+                let client_id = header.client_id.as_deref().unwrap_or_default();
+                match handlers::dispatch(&*broker, &options, version, client_id, body).await {
                     Ok(response) => framed(encode::response_frame(
                         api_key,
                         version,

@@ -15,6 +15,12 @@
 //!   share-group fields; fetch sessions are declined at every version.
 //! - InitProducerId stops at 5: v6 is two-phase commit (KIP-939).
 //! - DescribeCluster stops at 1: v2 lists fenced brokers (Kafka 4.0).
+//! - Groups are classic-protocol groups: FindCoordinator stops at 4 (v5 and
+//!   v6 add transaction and share-group errors), DescribeGroups at 5 (v6
+//!   answers GROUP_ID_NOT_FOUND for a missing group), ListGroups at 4 (v5
+//!   filters by group type, KIP-848); OffsetCommit 9 and OffsetFetch 9
+//!   carry KIP-848 member epochs, which classic members send as their
+//!   generation. ConsumerGroupHeartbeat (KIP-848) is not served.
 //! - Old versions kafka-protocol no longer decodes (Produce < 3, Fetch < 4,
 //!   ListOffsets 0, CreateTopics < 2, ...) were removed by Kafka 4.0 too.
 //!
@@ -45,6 +51,15 @@ pub const ADVERTISED: &[Advertised] = &[
     api(ApiKey::Fetch, 4, 13),
     api(ApiKey::ListOffsets, 1, 8),
     api(ApiKey::Metadata, 0, 12),
+    api(ApiKey::OffsetCommit, 2, 9),
+    api(ApiKey::OffsetFetch, 1, 9),
+    api(ApiKey::FindCoordinator, 0, 4),
+    api(ApiKey::JoinGroup, 0, 9),
+    api(ApiKey::Heartbeat, 0, 4),
+    api(ApiKey::LeaveGroup, 0, 5),
+    api(ApiKey::SyncGroup, 0, 5),
+    api(ApiKey::DescribeGroups, 0, 5),
+    api(ApiKey::ListGroups, 0, 4),
     api(ApiKey::ApiVersions, 0, 4),
     api(ApiKey::CreateTopics, 2, 7),
     api(ApiKey::DeleteTopics, 1, 6),
@@ -53,6 +68,7 @@ pub const ADVERTISED: &[Advertised] = &[
     api(ApiKey::OffsetForLeaderEpoch, 2, 4),
     api(ApiKey::DescribeConfigs, 1, 4),
     api(ApiKey::CreatePartitions, 0, 3),
+    api(ApiKey::DeleteGroups, 0, 2),
     api(ApiKey::IncrementalAlterConfigs, 0, 1),
     api(ApiKey::DescribeCluster, 0, 1),
 ];
@@ -109,6 +125,8 @@ mod tests {
         );
         assert!(is_advertised(ApiKey::Metadata, 0));
         assert!(!is_advertised(ApiKey::Produce, 12));
-        assert!(!is_advertised(ApiKey::JoinGroup, 0));
+        assert!(is_advertised(ApiKey::JoinGroup, 0));
+        // KIP-848's heartbeat is not served: classic groups only.
+        assert!(!is_advertised(ApiKey::ConsumerGroupHeartbeat, 0));
     }
 }

@@ -59,6 +59,16 @@ fn expected_kind(key: ApiKey) -> ResponseKind {
         ApiKey::CreatePartitions => R::CreatePartitions(Default::default()),
         ApiKey::IncrementalAlterConfigs => R::IncrementalAlterConfigs(Default::default()),
         ApiKey::DescribeCluster => R::DescribeCluster(Default::default()),
+        ApiKey::FindCoordinator => R::FindCoordinator(Default::default()),
+        ApiKey::JoinGroup => R::JoinGroup(Default::default()),
+        ApiKey::SyncGroup => R::SyncGroup(Default::default()),
+        ApiKey::Heartbeat => R::Heartbeat(Default::default()),
+        ApiKey::LeaveGroup => R::LeaveGroup(Default::default()),
+        ApiKey::OffsetCommit => R::OffsetCommit(Default::default()),
+        ApiKey::OffsetFetch => R::OffsetFetch(Default::default()),
+        ApiKey::DescribeGroups => R::DescribeGroups(Default::default()),
+        ApiKey::ListGroups => R::ListGroups(Default::default()),
+        ApiKey::DeleteGroups => R::DeleteGroups(Default::default()),
         other => panic!("no response kind for {other:?}"),
     }
 }

@@ -15,13 +15,16 @@ use stratus_storage::registry::Membership;
 use stratus_storage::topic::{TopicConfig, TopicRecord};
 use uuid::Uuid;
 
+use stratus_storage::log::now_ms;
+
 use super::membership::Member;
-use super::topic_config;
+use super::{groups, topic_config};
 use crate::{
-    Appended, Broker, BrokerError, BrokerNode, ClusterView, ConfigChange, ConfigEntry,
-    ConfigResource, DeleteBefore, DeletedTopic, FetchQuery, FetchedPartition, ListedOffset,
-    NewTopic, OffsetSpec, PartitionInfo, PendingAppend, ProduceBatch, ProducerIdentity, TopicInfo,
-    TopicQuery, TopicRef,
+    Appended, Broker, BrokerError, BrokerNode, ClassicDescription, ClassicJoin, ClassicSync,
+    ClusterView, CommitOffset, Committed, ConfigChange, ConfigEntry, ConfigResource, DeleteBefore,
+    DeletedTopic, FetchQuery, FetchedPartition, JoinedGeneration, Leaving, ListedGroup,
+    ListedOffset, NewTopic, OffsetSpec, PartitionInfo, PendingAppend, ProduceBatch,
+    ProducerIdentity, SyncStep, TopicInfo, TopicQuery, TopicRef,
 };
 
 /// Byte offsets of the RecordBatch v2 fields checked before submitting.
@@ -406,5 +409,81 @@ impl Broker for GatewayBroker {
             .topics()
             .delete_records(&record, partition_index(partition)?, to)
             .await?)
+    }
+
+    async fn find_coordinator(&self, group: &str) -> Result<BrokerNode, BrokerError> {
+        stratus_storage::group::validate_group_id(group)?;
+        groups::coordinator(&*self.membership().await?, group)
+    }
+
+    async fn join_group(
+        &self,
+        group: &str,
+        join: ClassicJoin,
+    ) -> Result<JoinedGeneration, BrokerError> {
+        Ok(self.core.groups().classic_join(group, &join).await?)
+    }
+
+    async fn sync_group(&self, group: &str, sync: ClassicSync) -> Result<SyncStep, BrokerError> {
+        Ok(self.core.groups().classic_sync(group, &sync).await?)
+    }
+
+    async fn heartbeat(
+        &self,
+        group: &str,
+        member_id: &str,
+        generation: i64,
+    ) -> Result<(), BrokerError> {
+        Ok(self
+            .core
+            .groups()
+            .classic_heartbeat(group, member_id, generation, now_ms())
+            .await?)
+    }
+
+    async fn leave_group(
+        &self,
+        group: &str,
+        leaving: Vec<Leaving>,
+    ) -> Result<Vec<Result<String, BrokerError>>, BrokerError> {
+        let outcomes = self
+            .core
+            .groups()
+            .classic_leave(group, &leaving, now_ms())
+            .await?;
+        Ok(outcomes
+            .into_iter()
+            .map(|o| o.map_err(groups::error))
+            .collect())
+    }
+
+    async fn commit_offsets(
+        &self,
+        group: &str,
+        member_id: &str,
+        generation: i64,
+        offsets: Vec<CommitOffset>,
+    ) -> Result<Vec<Result<(), BrokerError>>, BrokerError> {
+        groups::commit(self.core.groups(), group, member_id, generation, offsets).await
+    }
+
+    async fn fetch_offsets(
+        &self,
+        group: &str,
+        topics: Vec<String>,
+    ) -> Result<Vec<Committed>, BrokerError> {
+        Ok(self.core.groups().committed(group, &topics).await?)
+    }
+
+    async fn describe_group(&self, group: &str) -> Result<Option<ClassicDescription>, BrokerError> {
+        Ok(self.core.groups().classic_describe(group, now_ms()).await?)
+    }
+
+    async fn list_groups(&self) -> Result<Vec<ListedGroup>, BrokerError> {
+        Ok(self.core.groups().classic_list(now_ms()).await?)
+    }
+
+    async fn delete_group(&self, group: &str) -> Result<(), BrokerError> {
+        Ok(self.core.groups().classic_delete(group, now_ms()).await?)
     }
 }

@@ -4,6 +4,8 @@
 
 use stratus_gateway::GatewayError;
 use stratus_meta::MetaError;
+use stratus_storage::group::GroupError;
+use stratus_storage::group::classic::ClassicError;
 use stratus_storage::log::LogError;
 use stratus_storage::topic::TopicSpecError;
 
@@ -27,6 +29,51 @@ impl From<GatewayError> for BrokerError {
             GatewayError::ShuttingDown => Self::NotServing(message),
             GatewayError::FlushFailed(_) => Self::StorageUnavailable(message),
             GatewayError::Group(_) | GatewayError::Trigger(_) => Self::Internal(message),
+        }
+    }
+}
+
+impl From<ClassicError> for BrokerError {
+    fn from(err: ClassicError) -> Self {
+        let message = err.to_string();
+        match err {
+            ClassicError::UnknownMember { .. } => Self::UnknownMemberId(message),
+            ClassicError::IllegalGeneration { .. } => Self::IllegalGeneration(message),
+            ClassicError::RebalanceInProgress { .. } => Self::RebalanceInProgress(message),
+            ClassicError::InconsistentProtocol(_) => Self::InconsistentGroupProtocol(message),
+            ClassicError::MemberIdRequired(id) => Self::MemberIdRequired(id),
+            ClassicError::GroupFull { .. } => Self::GroupMaxSizeReached(message),
+            ClassicError::InvalidSessionTimeout(_) => Self::InvalidSessionTimeout(message),
+            ClassicError::InvalidRequest(_) => Self::InvalidRequest(message),
+            ClassicError::NotEmpty { .. } => Self::NonEmptyGroup(message),
+            ClassicError::NotFound { .. } => Self::GroupIdNotFound(message),
+            ClassicError::Group(group) => group.into(),
+        }
+    }
+}
+
+impl From<GroupError> for BrokerError {
+    fn from(err: GroupError) -> Self {
+        let message = err.to_string();
+        match err {
+            GroupError::InvalidGroupId => Self::InvalidGroupId(message),
+            GroupError::InvalidMemberId(_) => Self::UnknownMemberId(message),
+            GroupError::GroupNotFound { .. } => Self::GroupIdNotFound(message),
+            GroupError::UnknownMember { .. } => Self::UnknownMemberId(message),
+            GroupError::StaleGeneration { .. } => Self::IllegalGeneration(message),
+            GroupError::GroupNotEmpty { .. } => Self::NonEmptyGroup(message),
+            GroupError::TooManyMembers { .. } => Self::GroupMaxSizeReached(message),
+            GroupError::StrategyMismatch { .. } | GroupError::ProtocolMismatch { .. } => {
+                Self::InconsistentGroupProtocol(message)
+            }
+            GroupError::NotAssigned { .. } => Self::IllegalGeneration(message),
+            GroupError::TopicNotFound { .. } | GroupError::PartitionNotFound { .. } => {
+                Self::UnknownTopicOrPartition(message)
+            }
+            GroupError::InvalidArgument(_) => Self::InvalidRequest(message),
+            GroupError::Corrupt(_) => Self::Internal(message),
+            // Retriable for the client: it finds the coordinator again.
+            GroupError::Meta(_) => Self::CoordinatorNotAvailable(message),
         }
     }
 }

@@ -5,6 +5,7 @@
 
 mod broker;
 mod errors;
+mod groups;
 mod membership;
 mod topic_config;
 

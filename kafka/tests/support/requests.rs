@@ -255,6 +255,143 @@ pub fn requests(key: ApiKey, version: i16, orders: Uuid) -> Vec<RequestKind> {
             }
             all
         }
+        ApiKey::FindCoordinator => {
+            let r = if version >= 4 {
+                FindCoordinatorRequest::default().with_coordinator_keys(vec![s("g"), s("")])
+            } else {
+                FindCoordinatorRequest::default().with_key(s("g"))
+            };
+            let mut all = vec![K::FindCoordinator(r)];
+            if version >= 1 {
+                let txn = FindCoordinatorRequest::default().with_key_type(1);
+                all.push(K::FindCoordinator(if version >= 4 {
+                    txn.with_coordinator_keys(vec![s("txn")])
+                } else {
+                    txn.with_key(s("txn"))
+                }));
+            }
+            all
+        }
+        ApiKey::JoinGroup => {
+            let protocol = join_group_request::JoinGroupRequestProtocol::default()
+                .with_name(s("range"))
+                .with_metadata(bytes::Bytes::from_static(b"\0\x01meta"));
+            let r = JoinGroupRequest::default()
+                .with_group_id(GroupId(s("g")))
+                .with_session_timeout_ms(10_000)
+                .with_rebalance_timeout_ms(if version >= 1 { 10_000 } else { -1 })
+                .with_protocol_type(s("consumer"))
+                .with_protocols(vec![protocol]);
+            vec![
+                K::JoinGroup(r.clone()),
+                K::JoinGroup(r.with_member_id(s("m"))),
+            ]
+        }
+        ApiKey::SyncGroup => {
+            let assignment = sync_group_request::SyncGroupRequestAssignment::default()
+                .with_member_id(s("m"))
+                .with_assignment(bytes::Bytes::from_static(b"\0\x01"));
+            let mut r = SyncGroupRequest::default()
+                .with_group_id(GroupId(s("g")))
+                .with_generation_id(1)
+                .with_member_id(s("m"))
+                .with_assignments(vec![assignment]);
+            if version >= 5 {
+                r = r
+                    .with_protocol_type(Some(s("consumer")))
+                    .with_protocol_name(Some(s("range")));
+            }
+            vec![K::SyncGroup(r)]
+        }
+        ApiKey::Heartbeat => vec![K::Heartbeat(
+            HeartbeatRequest::default()
+                .with_group_id(GroupId(s("g")))
+                .with_generation_id(1)
+                .with_member_id(s("m")),
+        )],
+        ApiKey::LeaveGroup => {
+            let r = LeaveGroupRequest::default().with_group_id(GroupId(s("g")));
+            vec![K::LeaveGroup(if version >= 3 {
+                r.with_members(vec![
+                    leave_group_request::MemberIdentity::default().with_member_id(s("m")),
+                ])
+            } else {
+                r.with_member_id(s("m"))
+            })]
+        }
+        ApiKey::OffsetCommit => {
+            let partitions = [(0, 5), (7, 1), (-1, 1)]
+                .into_iter()
+                .map(|(p, o)| {
+                    offset_commit_request::OffsetCommitRequestPartition::default()
+                        .with_partition_index(p)
+                        .with_committed_offset(o)
+                        .with_committed_metadata(Some(s("meta")))
+                })
+                .collect::<Vec<_>>();
+            let topics = ["orders", "missing"]
+                .into_iter()
+                .map(|n| {
+                    offset_commit_request::OffsetCommitRequestTopic::default()
+                        .with_name(super::name(n))
+                        .with_partitions(partitions.clone())
+                })
+                .collect();
+            vec![K::OffsetCommit(
+                OffsetCommitRequest::default()
+                    .with_group_id(GroupId(s("g")))
+                    .with_generation_id_or_member_epoch(-1)
+                    .with_topics(topics),
+            )]
+        }
+        ApiKey::OffsetFetch => {
+            if version >= 8 {
+                let topics = offset_fetch_request::OffsetFetchRequestTopics::default()
+                    .with_name(super::name("orders"))
+                    .with_partition_indexes(vec![0, 1]);
+                let groups = vec![
+                    offset_fetch_request::OffsetFetchRequestGroup::default()
+                        .with_group_id(GroupId(s("g")))
+                        .with_topics(Some(vec![topics])),
+                    offset_fetch_request::OffsetFetchRequestGroup::default()
+                        .with_group_id(GroupId(s("h")))
+                        .with_topics(None),
+                ];
+                vec![K::OffsetFetch(
+                    OffsetFetchRequest::default().with_groups(groups),
+                )]
+            } else {
+                let topics = offset_fetch_request::OffsetFetchRequestTopic::default()
+                    .with_name(super::name("orders"))
+                    .with_partition_indexes(vec![0, 1]);
+                let mut all = vec![K::OffsetFetch(
+                    OffsetFetchRequest::default()
+                        .with_group_id(GroupId(s("g")))
+                        .with_topics(Some(vec![topics])),
+                )];
+                if version >= 2 {
+                    all.push(K::OffsetFetch(
+                        OffsetFetchRequest::default()
+                            .with_group_id(GroupId(s("g")))
+                            .with_topics(None),
+                    ));
+                }
+                all
+            }
+        }
+        ApiKey::DescribeGroups => vec![K::DescribeGroups(
+            DescribeGroupsRequest::default().with_groups(vec![GroupId(s("g")), GroupId(s(""))]),
+        )],
+        ApiKey::ListGroups => {
+            let mut r = ListGroupsRequest::default();
+            if version >= 4 {
+                r = r.with_states_filter(vec![s("Stable")]);
+            }
+            vec![K::ListGroups(r)]
+        }
+        ApiKey::DeleteGroups => vec![K::DeleteGroups(
+            DeleteGroupsRequest::default().with_groups_names(vec![GroupId(s("g"))]),
+        )],
         other => panic!("{other:?} is advertised but this test has no request for it; add one"),
     }
 }
