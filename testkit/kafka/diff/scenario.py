@@ -282,6 +282,85 @@ def run(s):
         [s.topic("configured")], operation_timeout=TIMEOUT)[s.topic("configured")]))
     s.step("produce_unknown_topic", lambda: s.produce("never", 0, [b"x"], {"message.timeout.ms": 3000}))
 
+
+    # Consumer groups (the classic protocol).
+    def subscriber(group, assignor):
+        c = s.consumer(**{"group.id": group, "partition.assignment.strategy": assignor,
+                          "auto.offset.reset": "earliest", "enable.partition.eof": False,
+                          "session.timeout.ms": 6000, "heartbeat.interval.ms": 500})
+        c.subscribe([s.topic("main")])
+        deadline = time.monotonic() + TIMEOUT
+        while not c.assignment() and time.monotonic() < deadline:
+            c.poll(0.2)
+        return c
+
+    def join_errors(c, seconds):
+        """Errors the consumer reports while polling for `seconds`."""
+        seen = set()
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            m = c.poll(0.2)
+            if m is not None and m.error() is not None:
+                seen.add(m.error().name())
+        return sorted(seen)
+
+    group = f"diff-{s.run}-group"
+    members = []
+
+    def simple_commit():
+        c = s.consumer(**{"group.id": f"{group}-simple"})
+        try:
+            c.commit(offsets=[TopicPartition(s.topic("main"), 0, 5, "meta\u00e9")], asynchronous=False)
+            got = c.committed([TopicPartition(s.topic("main"), 0), TopicPartition(s.topic("main"), 1)],
+                              timeout=TIMEOUT)
+            return [[t.offset, t.metadata] for t in got]
+        finally:
+            c.close()
+    s.step("group_commit_without_members", simple_commit)
+
+    def join():
+        members.append(subscriber(group, "range"))
+        return len(members[0].assignment())
+    s.step("group_join", join)
+
+    def describe_group():
+        (f,) = s.admin.describe_consumer_groups([group]).values()
+        d = f.result(timeout=TIMEOUT)
+        return [d.state.name, d.partition_assignor, d.is_simple_consumer_group,
+                [len(m.assignment.topic_partitions) for m in d.members]]
+    s.step("group_describe", lambda: s.settled(describe_group, lambda d: d[0] == "STABLE"))
+
+    def mismatched():
+        c = s.consumer(**{"group.id": group, "partition.assignment.strategy": "roundrobin"})
+        c.subscribe([s.topic("main")])
+        try:
+            return join_errors(c, 5)
+        finally:
+            c.close()
+    s.step("group_join_mismatched_protocol", mismatched)
+
+    def commit_to_active_group():
+        c = s.consumer(**{"group.id": group})
+        try:
+            c.commit(offsets=[TopicPartition(s.topic("main"), 0, 1)], asynchronous=False)
+            return "ok"
+        except KafkaException as e:
+            return error_name(e)
+        finally:
+            c.close()
+    s.step("group_commit_without_member_to_active_group", commit_to_active_group)
+
+    s.step("group_delete_non_empty", lambda: outcome(
+        s.admin.delete_consumer_groups([group], request_timeout=TIMEOUT)[group]))
+
+    def leave_and_delete():
+        for c in members:
+            c.close()
+        return outcome(s.admin.delete_consumer_groups([group], request_timeout=TIMEOUT)[group])
+    s.step("group_delete_after_leave", leave_and_delete)
+    s.step("group_delete_missing", lambda: outcome(
+        s.admin.delete_consumer_groups([f"{group}-never"], request_timeout=TIMEOUT)[f"{group}-never"]))
+
     # Transactions.
     def transactions():
         p = Producer({"bootstrap.servers": s.bootstrap, "transactional.id": f"diff-{s.run}"})

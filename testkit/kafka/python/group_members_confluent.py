@@ -1,0 +1,259 @@
+#!/usr/bin/env python3
+"""Three confluent-kafka consumers (librdkafka) in one consumer group, each
+its own process, on one topic while a producer writes to it; then one member
+is SIGKILLed. Checks, and prints as one JSON summary line:
+
+- every record the producer was told is delivered is consumed (duplicates
+  are allowed: a killed member's uncommitted records are read again);
+- in steady state (before the kill, and at the end) every partition is
+  owned by exactly one live member;
+- after the kill, the killed member's partitions are owned by the others
+  within the session timeout plus one rebalance (`move_seconds`).
+
+Each member commits synchronously after printing what it consumed, so a
+committed offset never covers a record nobody reported.
+
+  group_members_confluent.py --bootstrap H:P --topic T --assignor range
+      [--partitions 12] [--members 3] [--session-ms 6000] [--timeout 60]
+
+Exit status 1 if a check failed. Run with target/py-venv/kafka/bin/python
+(scripts/install-kafka-clients)."""
+
+import argparse
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+from confluent_kafka import Consumer, KafkaException, Producer
+from confluent_kafka.admin import AdminClient, NewTopic
+
+
+def member(a):
+    """One group member: prints what it owns after every change and what it
+    consumed after every batch, then commits that batch."""
+    consumer = Consumer({
+        "bootstrap.servers": a.bootstrap,
+        "group.id": a.group,
+        "client.id": a.member,
+        "partition.assignment.strategy": a.assignor,
+        "session.timeout.ms": a.session_ms,
+        "heartbeat.interval.ms": max(100, a.session_ms // 12),
+        "max.poll.interval.ms": 60000,
+        "enable.auto.commit": False,
+        "auto.offset.reset": "earliest",
+    })
+    owned = set()
+
+    def say(**event):
+        print(json.dumps({"m": a.member, "t": time.time(), **event}), flush=True)
+
+    cooperative = a.assignor == "cooperative-sticky"
+
+    def on_assign(c, parts):
+        if not cooperative:
+            owned.clear()
+        owned.update(p.partition for p in parts)
+        say(ev="owned", parts=sorted(owned))
+
+    def on_revoke(c, parts):
+        if cooperative:
+            owned.difference_update(p.partition for p in parts)
+        else:
+            owned.clear()
+        say(ev="owned", parts=sorted(owned))
+
+    consumer.subscribe([a.topic], on_assign=on_assign, on_revoke=on_revoke, on_lost=on_revoke)
+    stop = []
+    signal.signal(signal.SIGTERM, lambda *_: stop.append(1))
+    while not stop:
+        msgs = consumer.consume(num_messages=200, timeout=0.2)
+        got = [[m.partition(), m.offset()] for m in msgs if m.error() is None]
+        if got:
+            say(ev="got", recs=got)
+            try:
+                consumer.commit(asynchronous=False)
+            except KafkaException as e:
+                # A commit refused by a rebalance: the records are read again
+                # by their next owner, which the check allows.
+                say(ev="commit_failed", error=str(e))
+    consumer.close()
+    say(ev="closed")
+
+
+class Members:
+    """The member processes and what they reported."""
+
+    def __init__(self, a):
+        self.a = a
+        self.lock = threading.Lock()
+        self.owned = {}
+        self.last_change = time.monotonic()
+        self.consumed = set()
+        self.records_read = 0
+        self.procs = {}
+        self.errors = []
+
+    def start(self, name):
+        cmd = [sys.executable, os.path.abspath(__file__), "--member", name] + self.a.passthrough
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
+        self.procs[name] = proc
+        threading.Thread(target=self.read, args=(name, proc), daemon=True).start()
+
+    def read(self, name, proc):
+        for line in proc.stdout:
+            try:
+                event = json.loads(line)
+            except ValueError:
+                continue
+            with self.lock:
+                if event["ev"] == "owned":
+                    self.owned[name] = set(event["parts"])
+                    self.last_change = time.monotonic()
+                elif event["ev"] == "got":
+                    self.records_read += len(event["recs"])
+                    self.consumed.update((p, o) for p, o in event["recs"])
+
+    def kill(self, name):
+        self.procs[name].send_signal(signal.SIGKILL)
+        self.procs[name].wait()
+        with self.lock:
+            self.owned.pop(name, None)
+            self.last_change = time.monotonic()
+
+    def steady(self, live, partitions, quiet=2.0):
+        """Whether the live members own every partition once, unchanged for `quiet` s."""
+        with self.lock:
+            if time.monotonic() - self.last_change < quiet:
+                return False
+            sets = [self.owned.get(m, set()) for m in live]
+        every = [p for s in sets for p in s]
+        return len(every) == len(set(every)) == partitions and all(sets)
+
+    def ownership(self):
+        with self.lock:
+            return {m: sorted(s) for m, s in self.owned.items()}
+
+    def stop(self):
+        for proc in self.procs.values():
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+        for proc in self.procs.values():
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+
+def produce_until(a, stop, delivered):
+    producer = Producer({"bootstrap.servers": a.bootstrap, "enable.idempotence": True,
+                         "linger.ms": 5})
+
+    def on_delivery(err, msg):
+        if err is None:
+            delivered.add((msg.partition(), msg.offset()))
+
+    i = 0
+    while not stop.is_set():
+        for _ in range(20):
+            producer.produce(a.topic, key=f"k-{i}", value=f"v-{i}", on_delivery=on_delivery)
+            i += 1
+        producer.poll(0)
+        time.sleep(0.04)
+    producer.flush(30)
+
+
+def wait_for(what, condition, timeout):
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise TimeoutError(what)
+        time.sleep(0.1)
+    return time.monotonic()
+
+
+def orchestrate(a):
+    summary = {"assignor": a.assignor, "topic": a.topic, "group": a.group, "ok": False}
+    admin = AdminClient({"bootstrap.servers": a.bootstrap})
+    for f in admin.create_topics([NewTopic(a.topic, a.partitions, 1)]).values():
+        f.result(timeout=a.timeout)
+    names = [f"member-{i}" for i in range(a.members)]
+    members = Members(a)
+    delivered = set()
+    stop = threading.Event()
+    producer = threading.Thread(target=produce_until, args=(a, stop, delivered), daemon=True)
+    try:
+        producer.start()
+        for name in names:
+            members.start(name)
+        wait_for("all members to share the partitions", lambda: members.steady(names, a.partitions),
+                 a.timeout)
+        summary["steady_before_kill"] = members.ownership()
+        victim = names[0]
+        moved = members.ownership()[victim]
+        killed_at = time.monotonic()
+        members.kill(victim)
+        live = names[1:]
+
+        def taken_over():
+            own = members.ownership()
+            held = [p for m in live for p in own.get(m, [])]
+            return set(moved) <= set(held) and len(held) == len(set(held))
+
+        done = wait_for("the killed member's partitions to move", taken_over, a.timeout)
+        summary["move_seconds"] = round(done - killed_at, 2)
+        wait_for("the rest to settle", lambda: members.steady(live, a.partitions), a.timeout)
+        summary["steady_after_kill"] = members.ownership()
+        time.sleep(2)
+        stop.set()
+        producer.join()
+        wait_for("every delivered record to be consumed",
+                 lambda: delivered <= members.consumed, a.timeout)
+        summary["steady_at_end"] = members.steady(live, a.partitions, quiet=0)
+    except TimeoutError as e:
+        summary["error"] = f"timed out waiting for {e}; ownership {members.ownership()}"
+    finally:
+        stop.set()
+        members.stop()
+    missing = delivered - members.consumed
+    summary.update(produced=len(delivered), consumed_distinct=len(members.consumed & delivered),
+                   records_read=members.records_read, missing=len(missing))
+    limit = a.session_ms / 1000 + a.rebalance_slack
+    summary["ok"] = (
+        "error" not in summary and not missing and len(delivered) > 0
+        and summary.get("steady_at_end") is True and summary["move_seconds"] <= limit)
+    if not summary["ok"] and "error" not in summary:
+        summary["error"] = (f"missing={len(missing)} move_seconds={summary.get('move_seconds')} "
+                            f"(limit {limit}) steady_at_end={summary.get('steady_at_end')}")
+    print(json.dumps(summary), flush=True)
+    return 0 if summary["ok"] else 1
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("--bootstrap", required=True)
+    p.add_argument("--topic", required=True)
+    p.add_argument("--group", default=None)
+    p.add_argument("--assignor", required=True, choices=["range", "roundrobin", "cooperative-sticky"])
+    p.add_argument("--partitions", type=int, default=12)
+    p.add_argument("--members", type=int, default=3)
+    p.add_argument("--session-ms", type=int, default=6000)
+    p.add_argument("--rebalance-slack", type=float, default=5.0,
+                   help="seconds beyond the session timeout a move may take (detection, rejoin, sync)")
+    p.add_argument("--timeout", type=float, default=60)
+    p.add_argument("--member", default=None, help=argparse.SUPPRESS)
+    a = p.parse_args()
+    a.group = a.group or f"{a.topic}-group"
+    a.passthrough = ["--bootstrap", a.bootstrap, "--topic", a.topic, "--group", a.group,
+                     "--assignor", a.assignor, "--session-ms", str(a.session_ms)]
+    if a.member:
+        member(a)
+        return 0
+    return orchestrate(a)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
