@@ -645,6 +645,7 @@ mod tests {
         versionstamps,
         commit_versions_increase,
         conflicts,
+        serializable_without_anomalies,
         run_retries_until_every_increment_lands,
         watches,
     );

@@ -20,6 +20,8 @@ pub mod fdb_store;
 pub mod limits;
 pub mod memory;
 mod occ;
+#[cfg(feature = "postgres")]
+pub mod postgres_store;
 pub mod redb_store;
 mod retry;
 

@@ -76,6 +76,44 @@ pub(crate) const FALLBACK_WATCH_INTERVAL: Duration = Duration::from_millis(100);
 #[cfg_attr(not(feature = "fdb"), allow(dead_code))]
 pub(crate) const MAX_WATCH_BASE_AGE: Duration = Duration::from_secs(3);
 
+// The PostgreSQL backend (feature `postgres`).
+
+/// Connections a PostgreSQL store opens at most. Each open transaction holds
+/// one for at most [`MAX_TRANSACTION_AGE`], so this bounds how many run at
+/// once per process; the watch listener has one more of its own.
+#[cfg_attr(not(feature = "postgres"), allow(dead_code))]
+pub(crate) const PG_POOL_MAX_CONNECTIONS: usize = 32;
+/// How long `begin` waits for a free connection (or a new one to connect)
+/// before failing.
+#[cfg_attr(not(feature = "postgres"), allow(dead_code))]
+pub(crate) const PG_POOL_WAIT: Duration = Duration::from_secs(5);
+/// Connect timeout when the URL sets none.
+#[cfg_attr(not(feature = "postgres"), allow(dead_code))]
+pub(crate) const PG_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a commit waits for the version row's lock, which every commit
+/// takes in turn, before failing as a retryable conflict.
+#[cfg_attr(not(feature = "postgres"), allow(dead_code))]
+pub(crate) const PG_LOCK_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long a commit's write set stays in `stratus_meta_commits`. A
+/// transaction reads for at most [`MAX_TRANSACTION_AGE`] and then waits at
+/// most [`PG_LOCK_TIMEOUT`] to commit, so this keeps every write set a
+/// conflict check can need (a check that finds one pruned fails as too old).
+#[cfg_attr(not(feature = "postgres"), allow(dead_code))]
+pub(crate) const PG_COMMIT_LOG_RETENTION: Duration = Duration::from_secs(15);
+/// Every this many versions, a commit also prunes the commit log.
+#[cfg_attr(not(feature = "postgres"), allow(dead_code))]
+pub(crate) const PG_PRUNE_EVERY: u64 = 64;
+/// How often the watch listener reads the commit log even without a
+/// notification, so a lost one delays a watch by at most this long.
+#[cfg_attr(not(feature = "postgres"), allow(dead_code))]
+pub(crate) const PG_WATCH_RECHECK_INTERVAL: Duration = Duration::from_secs(1);
+/// Commit log rows the watch listener reads per query.
+#[cfg_attr(not(feature = "postgres"), allow(dead_code))]
+pub(crate) const PG_WATCH_BATCH: i64 = 1_000;
+/// Pause before the watch listener reconnects after losing its connection.
+#[cfg_attr(not(feature = "postgres"), allow(dead_code))]
+pub(crate) const PG_LISTEN_RECONNECT_BACKOFF: Duration = Duration::from_millis(500);
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -122,5 +160,21 @@ mod tests {
             "a zero interval would spin"
         );
         assert!(MAX_WATCH_BASE_AGE < MAX_TRANSACTION_AGE);
+    }
+
+    #[test]
+    fn postgres_bounds_keep_what_conflict_checks_need() {
+        const { assert!(PG_POOL_MAX_CONNECTIONS > 0) };
+        const { assert!(PG_PRUNE_EVERY > 0) };
+        const { assert!(PG_WATCH_BATCH > 0) };
+        // A transaction at the age limit that waited the whole lock timeout
+        // still finds every write set since its read version.
+        assert!(PG_COMMIT_LOG_RETENTION > MAX_TRANSACTION_AGE + PG_LOCK_TIMEOUT);
+        assert!(
+            !PG_WATCH_RECHECK_INTERVAL.is_zero(),
+            "a zero interval would spin"
+        );
+        assert!(PG_WATCH_RECHECK_INTERVAL < PG_COMMIT_LOG_RETENTION);
+        assert!(!PG_LISTEN_RECONNECT_BACKOFF.is_zero());
     }
 }

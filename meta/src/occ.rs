@@ -25,10 +25,12 @@ use bytes::Bytes;
 use tokio::time::Instant;
 
 pub(crate) use self::buffer::add_le;
-use self::buffer::{Local, WriteBuffer};
+// The PostgreSQL backend keeps its own commit log (in the database) but
+// shares the write buffer, range sets and in-process watch map.
+pub(crate) use self::buffer::{Local, WriteBuffer};
 use self::log::CommitLog;
-use self::ranges::{RangeSet, key_after, point};
-use self::watchers::Watchers;
+pub(crate) use self::ranges::{RangeSet, key_after, point};
+pub(crate) use self::watchers::Watchers;
 use super::checks;
 use super::limits::{self, MAX_COMMIT_LOG_BYTES, MAX_TRANSACTION_AGE};
 use super::{CommitInfo, MetaError, RangeOptions, Transaction, Watch};

@@ -1,6 +1,7 @@
 //! Real peers for Stratus tests. Nothing here is a mock: [`S3Server`] is an
 //! S3 implementation (`s3s-fs`) speaking HTTP on loopback, with SigV4
-//! authentication and create-only PUTs (`If-None-Match: *`) honoured.
+//! authentication and create-only PUTs (`If-None-Match: *`) honoured;
+//! [`PostgresServer`] is a PostgreSQL server of the test's own.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -11,6 +12,10 @@ use hyper_util::server::conn::auto::Builder as ConnBuilder;
 use s3s::auth::SimpleAuth;
 use s3s::service::S3ServiceBuilder;
 use tokio::net::TcpListener;
+
+mod postgres;
+
+pub use postgres::{POSTGRES_USER, PostgresServer};
 
 /// Access key the test server accepts.
 pub const ACCESS_KEY: &str = "stratus-test-access";

@@ -193,6 +193,21 @@ impl WriteBuffer {
         Ok(out)
     }
 
+    /// How many buffered per-key writes lie in `[begin, end)` (`begin <
+    /// end`), and whether a buffered clear overlaps it. A backend that asks
+    /// its server for a limited range needs both: each per-key write can
+    /// hide at most one committed pair, a cleared range any number.
+    #[cfg_attr(not(feature = "postgres"), allow(dead_code))]
+    pub(crate) fn touching(&self, begin: &[u8], end: &[u8]) -> (usize, bool) {
+        let bounds = (Bound::Included(begin), Bound::Excluded(end));
+        let ops = self.ops.range::<[u8], _>(bounds).count();
+        let range = RangeSet::from_unsorted(vec![(
+            Bytes::copy_from_slice(begin),
+            Bytes::copy_from_slice(end),
+        )]);
+        (ops, self.cleared.intersects(&range))
+    }
+
     /// Bytes the writes occupy, as FoundationDB counts them.
     pub(crate) fn size_bytes(&self) -> usize {
         let ops: usize = self

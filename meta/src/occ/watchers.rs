@@ -79,6 +79,18 @@ impl Watchers {
     }
 }
 
+impl Watchers {
+    /// Wakes every watcher, for a backend that lost track of which keys
+    /// were written (a waiter re-reads, so a spurious wakeup is safe).
+    #[cfg_attr(not(feature = "postgres"), allow(dead_code))]
+    pub(crate) fn wake_all(&self) {
+        let inner = self.lock();
+        for sender in inner.senders.values() {
+            sender.send_modify(|count| *count = count.wrapping_add(1));
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
