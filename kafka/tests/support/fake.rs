@@ -7,12 +7,15 @@
 //! order.
 
 use std::collections::BTreeMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use async_trait::async_trait;
 use bytes::{Bytes, BytesMut};
 use stratus_kafka::*;
+use stratus_storage::group::{GroupLimits, Groups};
+use stratus_storage::keys::KeySpace;
+use stratus_storage::log::now_ms;
 use uuid::Uuid;
 
 pub const SLOW_APPEND: Duration = Duration::from_millis(300);
@@ -45,9 +48,19 @@ pub struct FakeBroker {
     /// When set, the one broker Metadata lists (and every partition's
     /// leader): for real clients, which connect to what they are told.
     endpoint: Mutex<Option<(String, u16)>>,
+    /// Consumer groups: storage's own, over an in-memory metadata store
+    /// (its topics are not the fake's, so commits name unknown topics).
+    groups: OnceLock<Groups>,
 }
 
 impl FakeBroker {
+    fn groups(&self) -> &Groups {
+        self.groups.get_or_init(|| {
+            let meta = Arc::new(stratus_meta::memory::MemoryMetaStore::new());
+            Groups::new(meta, KeySpace::new("fake"), GroupLimits::default())
+        })
+    }
+
     /// A broker with these topics and partition counts.
     pub fn with_topics(topics: &[(&str, u32)]) -> Self {
         let broker = Self::default();
@@ -496,5 +509,90 @@ impl Broker for FakeBroker {
         };
         log.start = log.start.max(to);
         Ok(log.start)
+    }
+
+    async fn find_coordinator(&self, _group: &str) -> Result<BrokerNode, BrokerError> {
+        let cluster = self.cluster().await?;
+        Ok(cluster.brokers[0].clone())
+    }
+
+    async fn join_group(
+        &self,
+        group: &str,
+        join: ClassicJoin,
+    ) -> Result<JoinedGeneration, BrokerError> {
+        Ok(self.groups().classic_join(group, &join).await?)
+    }
+
+    async fn sync_group(&self, group: &str, sync: ClassicSync) -> Result<SyncStep, BrokerError> {
+        Ok(self.groups().classic_sync(group, &sync).await?)
+    }
+
+    async fn heartbeat(
+        &self,
+        group: &str,
+        member_id: &str,
+        generation: i64,
+    ) -> Result<(), BrokerError> {
+        Ok(self
+            .groups()
+            .classic_heartbeat(group, member_id, generation, now_ms())
+            .await?)
+    }
+
+    async fn leave_group(
+        &self,
+        group: &str,
+        leaving: Vec<Leaving>,
+    ) -> Result<Vec<Result<String, BrokerError>>, BrokerError> {
+        let outcomes = self
+            .groups()
+            .classic_leave(group, &leaving, now_ms())
+            .await?;
+        Ok(outcomes
+            .into_iter()
+            .map(|o| o.map_err(BrokerError::from))
+            .collect())
+    }
+
+    async fn commit_offsets(
+        &self,
+        group: &str,
+        member_id: &str,
+        generation: i64,
+        offsets: Vec<CommitOffset>,
+    ) -> Result<Vec<Result<(), BrokerError>>, BrokerError> {
+        let outcomes = self
+            .groups()
+            .classic_commit(group, member_id, generation, &offsets, now_ms())
+            .await?;
+        Ok(outcomes
+            .into_iter()
+            .map(|o| o.map_err(|r| BrokerError::UnknownTopicOrPartition(r.to_string())))
+            .collect())
+    }
+
+    async fn fetch_offsets(
+        &self,
+        group: &str,
+        topics: Vec<String>,
+    ) -> Result<Vec<Committed>, BrokerError> {
+        Ok(self
+            .groups()
+            .committed(group, &topics)
+            .await
+            .map_err(stratus_storage::group::classic::ClassicError::from)?)
+    }
+
+    async fn describe_group(&self, group: &str) -> Result<Option<ClassicDescription>, BrokerError> {
+        Ok(self.groups().classic_describe(group, now_ms()).await?)
+    }
+
+    async fn list_groups(&self) -> Result<Vec<ListedGroup>, BrokerError> {
+        Ok(self.groups().classic_list(now_ms()).await?)
+    }
+
+    async fn delete_group(&self, group: &str) -> Result<(), BrokerError> {
+        Ok(self.groups().classic_delete(group, now_ms()).await?)
     }
 }

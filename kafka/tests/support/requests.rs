@@ -282,9 +282,11 @@ pub fn requests(key: ApiKey, version: i16, orders: Uuid) -> Vec<RequestKind> {
                 .with_rebalance_timeout_ms(if version >= 1 { 10_000 } else { -1 })
                 .with_protocol_type(s("consumer"))
                 .with_protocols(vec![protocol]);
+            // Two groups: a second member of one group would wait for the
+            // first to rejoin.
             vec![
                 K::JoinGroup(r.clone()),
-                K::JoinGroup(r.with_member_id(s("m"))),
+                K::JoinGroup(r.with_group_id(GroupId(s("h"))).with_member_id(s("m"))),
             ]
         }
         ApiKey::SyncGroup => {
@@ -380,7 +382,11 @@ pub fn requests(key: ApiKey, version: i16, orders: Uuid) -> Vec<RequestKind> {
             }
         }
         ApiKey::DescribeGroups => vec![K::DescribeGroups(
-            DescribeGroupsRequest::default().with_groups(vec![GroupId(s("g")), GroupId(s(""))]),
+            DescribeGroupsRequest::default().with_groups(vec![
+                GroupId(s("g")),
+                GroupId(s("h")),
+                GroupId(s("")),
+            ]),
         )],
         ApiKey::ListGroups => {
             let mut r = ListGroupsRequest::default();
