@@ -11,9 +11,9 @@
 //! runs once per codec (none, gzip, snappy, lz4, zstd), so every codec Kafka
 //! clients send is stored and served. The clients are installed by
 //! `scripts/install-kafka-clients`; a missing one fails the test with that
-//! instruction. Consumers here assign partitions without a group: consumer
-//! groups over the Kafka protocol are not served yet, so kafkajs (which only
-//! consumes in a group) is not run.
+//! instruction. Every client reads back twice: assigning partitions itself,
+//! and subscribed in a consumer group (the classic protocol, with its
+//! offset commits); kafkajs, which only consumes in a group, reads only so.
 
 use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -22,8 +22,11 @@ use std::time::Duration;
 
 use crate::common::{DevServer, create_topic, read_all};
 
-/// The clients whose scenario runs without a group coordinator.
+/// The clients whose scenario assigns partitions without a group.
 const CLIENTS: &str = "confluent,kcat,kafka-python,aiokafka,java,franz-go";
+/// The clients whose scenario consumes in a consumer group (kcat's
+/// scenario assigns only).
+const GROUP_CLIENTS: &str = "kafkajs,confluent,kafka-python,aiokafka,java,franz-go";
 /// The codecs confluent-kafka produces with, one run each.
 const CODECS: &str = "none,gzip,snappy,lz4,zstd";
 
@@ -41,26 +44,13 @@ fn venv_python() -> PathBuf {
     python
 }
 
-#[test]
-fn kafka_clients_produce_and_read_back() {
-    let dir = tempfile::tempdir().unwrap();
-    let server = DevServer::start(dir.path());
-    let kafka = server
-        .kafka
-        .clone()
-        .expect("stratus dev printed no kafka address");
+/// Runs `testkit/kafka/run-all.py` against `kafka` and checks that it
+/// passed, with `runs` ok lines besides the placement check.
+fn run_all(kafka: &str, mode: &str, clients: &str, codecs: &str, runs: usize) {
     let output = Command::new("python3")
         .arg(root().join("testkit/kafka/run-all.py"))
-        .args([
-            "--bootstrap",
-            &kafka,
-            "--modes",
-            "assign",
-            "--clients",
-            CLIENTS,
-            "--codecs",
-            CODECS,
-        ])
+        .args(["--bootstrap", kafka, "--modes", mode, "--clients", clients])
+        .args(["--codecs", codecs, "--prefix", mode])
         .args(["--count", "100000", "--partitions", "8", "--timeout", "240"])
         .output()
         .expect("run testkit/kafka/run-all.py (python3 must be on PATH)");
@@ -73,9 +63,28 @@ fn kafka_clients_produce_and_read_back() {
     );
     assert_eq!(
         report.lines().filter(|l| l.starts_with("ok ")).count(),
-        // confluent once per codec, every other client once, and the placement check.
-        CLIENTS.split(',').count() - 1 + CODECS.split(',').count() + 1,
+        runs + 1,
         "every client and the placement check pass:\n{report}"
+    );
+}
+
+#[test]
+fn kafka_clients_produce_and_read_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = DevServer::start(dir.path());
+    let kafka = server
+        .kafka
+        .clone()
+        .expect("stratus dev printed no kafka address");
+    // confluent once per codec, every other client once.
+    let assigning = CLIENTS.split(',').count() - 1 + CODECS.split(',').count();
+    run_all(&kafka, "assign", CLIENTS, CODECS, assigning);
+    run_all(
+        &kafka,
+        "group",
+        GROUP_CLIENTS,
+        "none",
+        GROUP_CLIENTS.split(',').count(),
     );
 }
 

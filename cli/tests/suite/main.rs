@@ -28,6 +28,7 @@ mod infra_compose;
 mod kafka_admin;
 mod kafka_clients;
 mod kafka_differential;
+mod kafka_groups;
 mod limits;
 mod long_poll;
 mod python_peer;
