@@ -8,6 +8,8 @@
 //! partitions must move to the others within the session timeout plus one
 //! rebalance (`testkit/kafka/python/group_members_confluent.py`). The
 //! committed offsets are the group's Stratus offsets: the CLI describes them.
+//! Then two gateways over one store: the group's coordinator gateway stops
+//! and the members carry on through the other, which has the same state.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -94,5 +96,138 @@ fn three_confluent_consumers_share_partitions_and_take_over_a_killed_one() {
         .expect("stratus dev printed no kafka address");
     for assignor in ["range", "roundrobin", "cooperative-sticky"] {
         three_members(&server, &kafka, assignor);
+    }
+}
+
+/// Two gateways with Kafka listeners over one metadata store and WAL tier,
+/// in this process (redb is single-process; see `groups_multi_gateway`).
+struct TwoGateways {
+    gateways: Vec<(stratus_gateway::GatewayHandle, KafkaGateway)>,
+}
+
+struct KafkaGateway {
+    server: stratus_kafka::stratus::KafkaServer,
+    stop: tokio::sync::oneshot::Sender<()>,
+}
+
+impl TwoGateways {
+    async fn start(dir: &Path) -> Self {
+        use std::sync::Arc;
+        let meta: Arc<dyn stratus_meta::MetaStore> = Arc::new(
+            stratus_meta::redb_store::RedbMetaStore::open(&dir.join("meta.redb")).unwrap(),
+        );
+        let wal_dir = dir.join("wal");
+        std::fs::create_dir_all(&wal_dir).unwrap();
+        let mut gateways = Vec::new();
+        for _ in 0..2 {
+            let wal = stratus_tier::open_tier(&format!("file://{}", wal_dir.display())).unwrap();
+            let log = Arc::new(stratus_storage::log::Log::new(
+                Arc::clone(&meta),
+                wal,
+                &stratus_storage::log::LogConfig::default(),
+            ));
+            let mut config = stratus_gateway::GatewayConfig {
+                listen: "127.0.0.1:0".parse().unwrap(),
+                ..stratus_gateway::GatewayConfig::default()
+            };
+            config.quic.enabled = false;
+            let registry = stratus_storage::registry::Registry::new(
+                Arc::clone(log.meta()),
+                log.keys().clone(),
+            );
+            let handle = stratus_gateway::Gateway::start(config, log).await.unwrap();
+            let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+            let kafka = stratus_kafka::KafkaConfig {
+                listen: "127.0.0.1:0".parse().unwrap(),
+                ..stratus_kafka::KafkaConfig::default()
+            };
+            let server = stratus_kafka::stratus::start(
+                kafka,
+                handle.core().clone(),
+                registry,
+                format!("http://{}", handle.local_addr()),
+                "default".to_owned(),
+                async {
+                    let _ = stopped.await;
+                },
+            )
+            .await
+            .unwrap();
+            gateways.push((handle, KafkaGateway { server, stop }));
+        }
+        Self { gateways }
+    }
+
+    fn bootstrap(&self) -> String {
+        self.gateways
+            .iter()
+            .map(|(_, k)| k.server.local_addr().to_string())
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+
+    /// Stops the gateway whose Kafka broker id is `id`: its listener leaves
+    /// the registry, then the gateway shuts down.
+    async fn stop(&mut self, id: u32) {
+        let at = self
+            .gateways
+            .iter()
+            .position(|(_, k)| k.server.gateway_id() == id)
+            .unwrap_or_else(|| panic!("no gateway has broker id {id}"));
+        let (handle, kafka) = self.gateways.remove(at);
+        let _ = kafka.stop.send(());
+        kafka.server.stopped().await;
+        handle.shutdown().await;
+    }
+}
+
+/// The group's state is in metadata, so when its coordinator gateway stops
+/// the members find the other gateway and carry on: every record is still
+/// consumed and every partition has one owner. Then a member is SIGKILLed
+/// and its partitions move, coordinated by the gateway that remains.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_group_carries_on_when_its_coordinator_gateway_stops() {
+    use std::io::{BufRead, BufReader, Write};
+    use std::process::Stdio;
+
+    let dir = tempfile::tempdir().unwrap();
+    let mut cluster = TwoGateways::start(dir.path()).await;
+    let mut script = Command::new(venv_python())
+        .arg(root().join("testkit/kafka/python/group_members_confluent.py"))
+        .args(["--bootstrap", &cluster.bootstrap(), "--topic", "failover"])
+        .args(["--assignor", "cooperative-sticky", "--partitions", "12"])
+        .args(["--session-ms", "6000", "--timeout", "90", "--pause"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("run group_members_confluent.py");
+    let mut lines = BufReader::new(script.stdout.take().unwrap()).lines();
+    let mut stdin = script.stdin.take().unwrap();
+    let mut summary = None;
+    while let Some(line) = tokio::task::block_in_place(|| lines.next()) {
+        let line = line.unwrap();
+        eprintln!("{line}");
+        let Ok(event) = serde_json::from_str::<serde_json::Value>(&line) else {
+            continue;
+        };
+        if event["phase"] == "steady" {
+            let coordinator = u32::try_from(event["coordinator"].as_u64().unwrap()).unwrap();
+            cluster.stop(coordinator).await;
+            writeln!(stdin, "go").unwrap();
+        } else if event.get("ok").is_some() {
+            summary = Some(event);
+        }
+    }
+    let status = tokio::task::block_in_place(|| script.wait()).unwrap();
+    let summary = summary.expect("the script printed no summary");
+    assert!(status.success() && summary["ok"] == true, "{summary}");
+    assert!(
+        summary.get("steady_after_coordinator_stopped").is_some(),
+        "{summary}"
+    );
+    for (handle, kafka) in cluster.gateways {
+        let _ = kafka.stop.send(());
+        kafka.server.stopped().await;
+        handle.shutdown().await;
     }
 }

@@ -8,7 +8,9 @@ is SIGKILLed. Checks, and prints as one JSON summary line:
 - in steady state (before the kill, and at the end) every partition is
   owned by exactly one live member;
 - after the kill, the killed member's partitions are owned by the others
-  within the session timeout plus one rebalance (`move_seconds`).
+  within the session timeout plus one rebalance (`move_seconds`);
+- with --pause, the group carries on when its coordinator stops (the caller
+  stops it; the members find the next one, whose group state is the same).
 
 Each member commits synchronously after printing what it consumed, so a
 committed offset never covers a record nobody reported.
@@ -192,6 +194,15 @@ def orchestrate(a):
         wait_for("all members to share the partitions", lambda: members.steady(names, a.partitions),
                  a.timeout)
         summary["steady_before_kill"] = members.ownership()
+        if a.pause:
+            # The caller stops the group's coordinator now, then says go.
+            (f,) = admin.describe_consumer_groups([a.group]).values()
+            coordinator = f.result(timeout=a.timeout).coordinator.id
+            print(json.dumps({"phase": "steady", "coordinator": coordinator}), flush=True)
+            sys.stdin.readline()
+            wait_for("the group to settle on the other coordinator",
+                     lambda: members.steady(names, a.partitions, quiet=3), a.timeout)
+            summary["steady_after_coordinator_stopped"] = members.ownership()
         victim = names[0]
         moved = members.ownership()[victim]
         killed_at = time.monotonic()
@@ -244,6 +255,9 @@ def main():
     p.add_argument("--rebalance-slack", type=float, default=5.0,
                    help="seconds beyond the session timeout a move may take (detection, rejoin, sync)")
     p.add_argument("--timeout", type=float, default=60)
+    p.add_argument("--pause", action="store_true",
+                   help="once steady, print the coordinator's id and wait for a line on stdin "
+                        "(the caller stops that broker meanwhile), then check the group again")
     p.add_argument("--member", default=None, help=argparse.SUPPRESS)
     a = p.parse_args()
     a.group = a.group or f"{a.topic}-group"
