@@ -22,6 +22,8 @@
 mod commit;
 mod error;
 mod schema;
+#[cfg(test)]
+mod tests;
 mod transaction;
 mod watches;
 

@@ -34,11 +34,17 @@ const READ_LOG: &str = "SELECT version, begins, ends FROM stratus_meta_commits \
 /// Starts the listener on the current runtime. It runs until `stop` is
 /// dropped or sent, that is until the store is dropped.
 pub(super) fn spawn(
-    config: tokio_postgres::Config,
+    mut config: tokio_postgres::Config,
     watchers: Arc<Watchers>,
     seen: u64,
     stop: oneshot::Receiver<()>,
 ) {
+    // Tells the listener apart in pg_stat_activity from pooled connections.
+    let name = format!(
+        "{}-watches",
+        config.get_application_name().unwrap_or("stratus")
+    );
+    config.application_name(&name);
     drop(tokio::spawn(listen(config, watchers, seen, stop)));
 }
 
