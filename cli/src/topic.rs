@@ -1,4 +1,4 @@
-//! `stratus topic create|list|describe|delete`.
+//! `stratus topic create|list|describe|alter|delete-records|delete`.
 
 use stratus_sdk::{CleanupPolicy, TopicConfig, TopicDescription};
 
@@ -30,12 +30,64 @@ pub(crate) enum TopicCommand {
         #[command(flatten)]
         server: ServerArgs,
     },
+    /// Grow a topic's partitions and change its settings. Both changes are
+    /// checked before either is made; then the partitions grow, then the
+    /// settings change (each in one step).
+    Alter {
+        name: String,
+        /// Partitions wanted in all (never fewer than the topic has).
+        #[arg(long, short = 'p')]
+        partitions: Option<u32>,
+        /// Settings to change as KEY=VALUE, as for `create`. Repeatable.
+        #[arg(long = "config", short = 'c', value_name = "KEY=VALUE")]
+        configs: Vec<String>,
+        /// Settings to return to their defaults, by name. Repeatable.
+        #[arg(long = "reset", value_name = "KEY")]
+        resets: Vec<String>,
+        /// Only check the changes; make none.
+        #[arg(long)]
+        validate_only: bool,
+        #[command(flatten)]
+        server: ServerArgs,
+    },
+    /// Make a partition's records below an offset unreadable (Kafka's
+    /// DeleteRecords); the compactor then removes them.
+    DeleteRecords {
+        name: String,
+        #[arg(long)]
+        partition: u32,
+        /// The first offset to keep, or `end` for none (every record up to
+        /// the partition's next offset).
+        #[arg(long, value_name = "OFFSET|end", value_parser = parse_before)]
+        before: Before,
+        #[command(flatten)]
+        server: ServerArgs,
+    },
     /// Delete a topic and all its records.
     Delete {
         name: String,
         #[command(flatten)]
         server: ServerArgs,
     },
+}
+
+/// Where `delete-records` stops.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Before {
+    Offset(i64),
+    End,
+}
+
+fn parse_before(value: &str) -> Result<Before, String> {
+    if value == "end" {
+        return Ok(Before::End);
+    }
+    match value.parse::<i64>() {
+        Ok(offset) if offset >= 0 => Ok(Before::Offset(offset)),
+        _ => Err(format!(
+            "{value:?} is not an offset; give a whole number of 0 or more, or `end`"
+        )),
+    }
 }
 
 pub(crate) async fn run(command: TopicCommand) -> anyhow::Result<()> {
@@ -70,10 +122,78 @@ pub(crate) async fn run(command: TopicCommand) -> anyhow::Result<()> {
             let topic = server.client().await?.admin().describe_topic(&name).await?;
             print_description(&topic);
         }
+        TopicCommand::Alter {
+            name,
+            partitions,
+            configs,
+            resets,
+            validate_only,
+            server,
+        } => {
+            alter(&name, partitions, &configs, &resets, validate_only, &server).await?;
+        }
+        TopicCommand::DeleteRecords {
+            name,
+            partition,
+            before,
+            server,
+        } => {
+            let before = match before {
+                Before::Offset(offset) => Some(offset),
+                Before::End => None,
+            };
+            let log_start = server
+                .client()
+                .await?
+                .admin()
+                .delete_records(&name, partition, before)
+                .await?;
+            println!("partition {partition} of {name} now starts at offset {log_start}");
+        }
         TopicCommand::Delete { name, server } => {
             server.client().await?.admin().delete_topic(&name).await?;
             println!("deleted topic {name}");
         }
+    }
+    Ok(())
+}
+
+async fn alter(
+    name: &str,
+    partitions: Option<u32>,
+    configs: &[String],
+    resets: &[String],
+    validate_only: bool,
+    server: &ServerArgs,
+) -> anyhow::Result<()> {
+    if partitions.is_none() && configs.is_empty() && resets.is_empty() {
+        anyhow::bail!("nothing to alter: give --partitions N, --config KEY=VALUE or --reset KEY");
+    }
+    let set = parse_configs(configs)?;
+    let resets: Vec<&str> = resets.iter().map(String::as_str).collect();
+    let change_config = !configs.is_empty() || !resets.is_empty();
+    let admin = server.client().await?.admin();
+    // Check both before making either, so a refused setting leaves the
+    // partitions as they were.
+    if let Some(n) = partitions {
+        admin.create_partitions(name, n, true).await?;
+    }
+    if change_config {
+        admin.alter_topic_config(name, set, &resets, true).await?;
+    }
+    if validate_only {
+        println!("the changes to {name} are valid; nothing was changed");
+        return Ok(());
+    }
+    let mut topic = None;
+    if let Some(n) = partitions {
+        topic = Some(admin.create_partitions(name, n, false).await?);
+    }
+    if change_config {
+        topic = Some(admin.alter_topic_config(name, set, &resets, false).await?);
+    }
+    if let Some(topic) = topic {
+        print_description(&topic);
     }
     Ok(())
 }

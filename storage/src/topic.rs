@@ -111,6 +111,32 @@ pub fn validate_topic_name(name: &str) -> Result<(), TopicSpecError> {
 }
 
 impl TopicConfig {
+    /// The settings' names, as Kafka spells them.
+    pub const NAMES: [&'static str; 6] = [
+        "retention.ms",
+        "retention.bytes",
+        "cleanup.policy",
+        "max.message.bytes",
+        "delete.retention.ms",
+        "max.compaction.lag.ms",
+    ];
+
+    /// Returns the setting called `name` to its default; `false` if no
+    /// setting has that name.
+    pub fn reset(&mut self, name: &str) -> bool {
+        let defaults = Self::default();
+        match name {
+            "retention.ms" => self.retention_ms = defaults.retention_ms,
+            "retention.bytes" => self.retention_bytes = defaults.retention_bytes,
+            "cleanup.policy" => self.cleanup_policy = defaults.cleanup_policy,
+            "max.message.bytes" => self.max_message_bytes = defaults.max_message_bytes,
+            "delete.retention.ms" => self.delete_retention_ms = defaults.delete_retention_ms,
+            "max.compaction.lag.ms" => self.max_compaction_lag_ms = defaults.max_compaction_lag_ms,
+            _ => return false,
+        }
+        true
+    }
+
     /// Checks every setting, naming the first that is out of range.
     pub fn validate(&self) -> Result<(), TopicSpecError> {
         if self.retention_ms == 0 || self.retention_ms < -1 {
@@ -147,6 +173,28 @@ pub fn validate_partitions(partitions: u32) -> Result<(), TopicSpecError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_named_setting_resets_to_its_default_and_no_other_name_does() {
+        let changed = TopicConfig {
+            retention_ms: 5,
+            retention_bytes: 5,
+            cleanup_policy: CleanupPolicy::Compact,
+            max_message_bytes: 5,
+            delete_retention_ms: 5,
+            max_compaction_lag_ms: 5,
+        };
+        let mut config = changed.clone();
+        for name in TopicConfig::NAMES {
+            let before = config.clone();
+            assert!(config.reset(name), "{name}");
+            assert_ne!(config, before, "{name} changed nothing");
+        }
+        assert_eq!(config, TopicConfig::default());
+        let mut config = changed.clone();
+        assert!(!config.reset("retention"));
+        assert_eq!(config, changed);
+    }
 
     #[test]
     fn names_follow_kafka_rules() {

@@ -37,4 +37,5 @@ mod sdk_duplicates;
 mod sdk_end_to_end;
 mod sdk_transports;
 mod streaming;
+mod topic_alter;
 mod triggers;

@@ -43,6 +43,15 @@ impl Services {
             MessageKind::DescribeTopicRequest => {
                 unary(frame, |r| self.admin.describe_topic(r)).await
             }
+            MessageKind::CreatePartitionsRequest => {
+                unary(frame, |r| self.admin.create_partitions(r)).await
+            }
+            MessageKind::AlterTopicConfigRequest => {
+                unary(frame, |r| self.admin.alter_topic_config(r)).await
+            }
+            MessageKind::DeleteRecordsRequest => {
+                unary(frame, |r| self.admin.delete_records(r)).await
+            }
             MessageKind::ProduceRequest => unary(frame, |r| self.producer.produce(r)).await,
             MessageKind::InitProducerIdRequest => {
                 unary(frame, |r| self.producer.init_producer_id(r)).await
@@ -68,6 +77,9 @@ impl Services {
             | MessageKind::DeleteTopicResponse
             | MessageKind::ListTopicsResponse
             | MessageKind::DescribeTopicResponse
+            | MessageKind::CreatePartitionsResponse
+            | MessageKind::AlterTopicConfigResponse
+            | MessageKind::DeleteRecordsResponse
             | MessageKind::ProduceResponse
             | MessageKind::FetchResponse
             | MessageKind::ListOffsetsResponse

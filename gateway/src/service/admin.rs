@@ -3,14 +3,17 @@
 
 use stratus_proto::v1::admin_server::Admin;
 use stratus_proto::v1::{
-    CreateTopicRequest, CreateTopicResponse, DeleteTopicRequest, DeleteTopicResponse,
-    DescribeTopicRequest, DescribeTopicResponse, ListTopicsRequest, ListTopicsResponse,
-    PartitionDescription, TopicDescription, TopicSummary,
+    AlterTopicConfigRequest, AlterTopicConfigResponse, CreatePartitionsRequest,
+    CreatePartitionsResponse, CreateTopicRequest, CreateTopicResponse, DeleteRecordsRequest,
+    DeleteRecordsResponse, DeleteTopicRequest, DeleteTopicResponse, DescribeTopicRequest,
+    DescribeTopicResponse, ListTopicsRequest, ListTopicsResponse, PartitionDescription,
+    TopicDescription, TopicSummary,
 };
-use stratus_storage::topic::TopicRecord;
+use stratus_storage::log::DeleteRecordsTo;
+use stratus_storage::topic::{TopicConfig, TopicRecord};
 use tonic::{Request, Response, Status};
 
-use super::convert::{topic_config, topic_id, wire_config};
+use super::convert::{overlay_config, topic_config, topic_id, wire_config};
 use crate::core::GatewayCore;
 use crate::error::GatewayError;
 
@@ -35,6 +38,27 @@ impl AdminService {
             created_at_ms: topic.created_at_ms,
         })
     }
+}
+
+/// The settings an AlterTopicConfig request makes of `current`.
+fn altered_config(
+    current: &TopicConfig,
+    set: Option<stratus_proto::v1::TopicConfig>,
+    reset: &[String],
+) -> Result<TopicConfig, GatewayError> {
+    let mut config = match set {
+        Some(set) => overlay_config(current, set)?,
+        None => current.clone(),
+    };
+    for name in reset {
+        if !config.reset(name) {
+            return Err(GatewayError::InvalidArgument(format!(
+                "there is no topic setting {name:?} to reset; the settings are {}",
+                TopicConfig::NAMES.join(", ")
+            )));
+        }
+    }
+    Ok(config)
 }
 
 #[tonic::async_trait]
@@ -77,6 +101,53 @@ impl Admin for AdminService {
                 })
                 .collect(),
         }))
+    }
+
+    async fn create_partitions(
+        &self,
+        request: Request<CreatePartitionsRequest>,
+    ) -> Result<Response<CreatePartitionsResponse>, Status> {
+        let request = request.into_inner();
+        let topic = self
+            .0
+            .topics()
+            .create_partitions(&request.name, request.partitions, request.validate_only)
+            .await?;
+        Ok(Response::new(CreatePartitionsResponse {
+            topic: Some(self.describe(&topic).await?),
+        }))
+    }
+
+    async fn alter_topic_config(
+        &self,
+        request: Request<AlterTopicConfigRequest>,
+    ) -> Result<Response<AlterTopicConfigResponse>, Status> {
+        let request = request.into_inner();
+        let (set, reset) = (request.set, request.reset);
+        let edit = |current: &TopicConfig| altered_config(current, set, &reset);
+        let topic = self
+            .0
+            .topics()
+            .alter_config(&request.name, request.validate_only, &edit)
+            .await??;
+        Ok(Response::new(AlterTopicConfigResponse {
+            topic: Some(self.describe(&topic).await?),
+        }))
+    }
+
+    async fn delete_records(
+        &self,
+        request: Request<DeleteRecordsRequest>,
+    ) -> Result<Response<DeleteRecordsResponse>, Status> {
+        let request = request.into_inner();
+        let to = match request.before_offset {
+            -1 => DeleteRecordsTo::HighWatermark,
+            offset => DeleteRecordsTo::Offset(offset),
+        };
+        let topics = self.0.topics();
+        let topic = topics.describe(&request.name).await?;
+        let log_start_offset = topics.delete_records(&topic, request.partition, to).await?;
+        Ok(Response::new(DeleteRecordsResponse { log_start_offset }))
     }
 
     async fn describe_topic(

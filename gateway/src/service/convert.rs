@@ -88,39 +88,46 @@ pub(crate) fn wire_acks(acks: Vec<PartitionAck>) -> Vec<v1::PartitionAck> {
         .collect()
 }
 
-/// A topic configuration from the wire, with unset fields at their defaults.
+/// A new topic's settings from the wire: unset fields at their defaults.
 pub(crate) fn topic_config(config: Option<v1::TopicConfig>) -> Result<TopicConfig, GatewayError> {
-    let defaults = TopicConfig::default();
-    let Some(config) = config else {
-        return Ok(defaults);
-    };
-    let cleanup_policy = match v1::CleanupPolicy::try_from(config.cleanup_policy) {
-        Ok(v1::CleanupPolicy::Unspecified | v1::CleanupPolicy::Delete) => CleanupPolicy::Delete,
+    match config {
+        None => Ok(TopicConfig::default()),
+        Some(config) => overlay_config(&TopicConfig::default(), config),
+    }
+}
+
+/// `base` with the settings `set` gives replaced (unset fields, and an
+/// unspecified cleanup policy, keep `base`'s).
+pub(crate) fn overlay_config(
+    base: &TopicConfig,
+    set: v1::TopicConfig,
+) -> Result<TopicConfig, GatewayError> {
+    let cleanup_policy = match v1::CleanupPolicy::try_from(set.cleanup_policy) {
+        Ok(v1::CleanupPolicy::Unspecified) => base.cleanup_policy,
+        Ok(v1::CleanupPolicy::Delete) => CleanupPolicy::Delete,
         Ok(v1::CleanupPolicy::Compact) => CleanupPolicy::Compact,
         Err(_) => {
             return Err(GatewayError::InvalidArgument(format!(
                 "cleanup.policy {} is unknown; use delete or compact",
-                config.cleanup_policy
+                set.cleanup_policy
             )));
         }
     };
-    let max_message_bytes = match config.max_message_bytes {
-        None => defaults.max_message_bytes,
+    let max_message_bytes = match set.max_message_bytes {
+        None => base.max_message_bytes,
         Some(n) => u32::try_from(n).map_err(|_| {
             GatewayError::InvalidArgument(format!("max.message.bytes must be positive, not {n}"))
         })?,
     };
     Ok(TopicConfig {
-        retention_ms: config.retention_ms.unwrap_or(defaults.retention_ms),
-        retention_bytes: config.retention_bytes.unwrap_or(defaults.retention_bytes),
+        retention_ms: set.retention_ms.unwrap_or(base.retention_ms),
+        retention_bytes: set.retention_bytes.unwrap_or(base.retention_bytes),
         cleanup_policy,
         max_message_bytes,
-        delete_retention_ms: config
-            .delete_retention_ms
-            .unwrap_or(defaults.delete_retention_ms),
-        max_compaction_lag_ms: config
+        delete_retention_ms: set.delete_retention_ms.unwrap_or(base.delete_retention_ms),
+        max_compaction_lag_ms: set
             .max_compaction_lag_ms
-            .unwrap_or(defaults.max_compaction_lag_ms),
+            .unwrap_or(base.max_compaction_lag_ms),
     })
 }
 

@@ -46,6 +46,12 @@ pub enum MessageKind {
     ProduceStreamRequest = 27,
     /// A `ProduceResponse` on an ordered produce stream.
     ProduceStreamResponse = 28,
+    CreatePartitionsRequest = 29,
+    CreatePartitionsResponse = 30,
+    AlterTopicConfigRequest = 31,
+    AlterTopicConfigResponse = 32,
+    DeleteRecordsRequest = 33,
+    DeleteRecordsResponse = 34,
     /// The request failed; the payload is an `ErrorDetail` (gRPC status code
     /// and message).
     Error = 255,
@@ -53,7 +59,7 @@ pub enum MessageKind {
 
 impl MessageKind {
     /// Every kind, in wire order.
-    pub const ALL: [MessageKind; 29] = [
+    pub const ALL: [MessageKind; 35] = [
         MessageKind::CreateTopicRequest,
         MessageKind::CreateTopicResponse,
         MessageKind::DeleteTopicRequest,
@@ -82,6 +88,12 @@ impl MessageKind {
         MessageKind::FetchOffsetsResponse,
         MessageKind::ProduceStreamRequest,
         MessageKind::ProduceStreamResponse,
+        MessageKind::CreatePartitionsRequest,
+        MessageKind::CreatePartitionsResponse,
+        MessageKind::AlterTopicConfigRequest,
+        MessageKind::AlterTopicConfigResponse,
+        MessageKind::DeleteRecordsRequest,
+        MessageKind::DeleteRecordsResponse,
         MessageKind::Error,
     ];
 
@@ -135,6 +147,12 @@ impl MessageKind {
             MessageKind::FetchOffsetsResponse => "FetchOffsetsResponse",
             MessageKind::ProduceStreamRequest => "ProduceStreamRequest",
             MessageKind::ProduceStreamResponse => "ProduceStreamResponse",
+            MessageKind::CreatePartitionsRequest => "CreatePartitionsRequest",
+            MessageKind::CreatePartitionsResponse => "CreatePartitionsResponse",
+            MessageKind::AlterTopicConfigRequest => "AlterTopicConfigRequest",
+            MessageKind::AlterTopicConfigResponse => "AlterTopicConfigResponse",
+            MessageKind::DeleteRecordsRequest => "DeleteRecordsRequest",
+            MessageKind::DeleteRecordsResponse => "DeleteRecordsResponse",
             MessageKind::Error => "Error",
         }
     }
@@ -187,6 +205,12 @@ wire_messages!(
     CommitOffsetsResponse,
     FetchOffsetsRequest,
     FetchOffsetsResponse,
+    CreatePartitionsRequest,
+    CreatePartitionsResponse,
+    AlterTopicConfigRequest,
+    AlterTopicConfigResponse,
+    DeleteRecordsRequest,
+    DeleteRecordsResponse,
 );
 
 impl WireMessage for v1::ProduceRequest {
@@ -245,6 +269,12 @@ mod tests {
                 (26, "FetchOffsetsResponse"),
                 (27, "ProduceStreamRequest"),
                 (28, "ProduceStreamResponse"),
+                (29, "CreatePartitionsRequest"),
+                (30, "CreatePartitionsResponse"),
+                (31, "AlterTopicConfigRequest"),
+                (32, "AlterTopicConfigResponse"),
+                (33, "DeleteRecordsRequest"),
+                (34, "DeleteRecordsResponse"),
                 (255, "Error"),
             ]
         );

@@ -232,6 +232,24 @@ impl Transport for Fake {
             }),
         })
     }
+    async fn create_partitions(
+        &self,
+        _: CreatePartitionsRequest,
+    ) -> Result<CreatePartitionsResponse, Status> {
+        unused()
+    }
+    async fn alter_topic_config(
+        &self,
+        _: AlterTopicConfigRequest,
+    ) -> Result<AlterTopicConfigResponse, Status> {
+        unused()
+    }
+    async fn delete_records(
+        &self,
+        _: DeleteRecordsRequest,
+    ) -> Result<DeleteRecordsResponse, Status> {
+        unused()
+    }
     async fn init_producer_id(
         &self,
         _: InitProducerIdRequest,

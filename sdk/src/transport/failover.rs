@@ -12,12 +12,14 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use stratus_proto::v1::{
-    CommitOffsetsRequest, CommitOffsetsResponse, CreateTopicRequest, CreateTopicResponse,
-    DeleteTopicRequest, DeleteTopicResponse, DescribeTopicRequest, DescribeTopicResponse,
-    FetchOffsetsRequest, FetchOffsetsResponse, FetchRequest, FetchResponse, HeartbeatRequest,
-    HeartbeatResponse, InitProducerIdRequest, InitProducerIdResponse, JoinGroupRequest,
-    JoinGroupResponse, LeaveGroupRequest, LeaveGroupResponse, ListOffsetsRequest,
-    ListOffsetsResponse, ListTopicsRequest, ListTopicsResponse, ProduceRequest, ProduceResponse,
+    AlterTopicConfigRequest, AlterTopicConfigResponse, CommitOffsetsRequest, CommitOffsetsResponse,
+    CreatePartitionsRequest, CreatePartitionsResponse, CreateTopicRequest, CreateTopicResponse,
+    DeleteRecordsRequest, DeleteRecordsResponse, DeleteTopicRequest, DeleteTopicResponse,
+    DescribeTopicRequest, DescribeTopicResponse, FetchOffsetsRequest, FetchOffsetsResponse,
+    FetchRequest, FetchResponse, HeartbeatRequest, HeartbeatResponse, InitProducerIdRequest,
+    InitProducerIdResponse, JoinGroupRequest, JoinGroupResponse, LeaveGroupRequest,
+    LeaveGroupResponse, ListOffsetsRequest, ListOffsetsResponse, ListTopicsRequest,
+    ListTopicsResponse, ProduceRequest, ProduceResponse,
 };
 use tokio::sync::Mutex;
 use tonic::{Code, Status};
@@ -139,6 +141,30 @@ impl Transport for FailoverTransport {
         req: DescribeTopicRequest,
     ) -> Result<DescribeTopicResponse, Status> {
         self.with(|t| async move { t.describe_topic(req).await })
+            .await
+    }
+
+    async fn create_partitions(
+        &self,
+        req: CreatePartitionsRequest,
+    ) -> Result<CreatePartitionsResponse, Status> {
+        self.with(|t| async move { t.create_partitions(req).await })
+            .await
+    }
+
+    async fn alter_topic_config(
+        &self,
+        req: AlterTopicConfigRequest,
+    ) -> Result<AlterTopicConfigResponse, Status> {
+        self.with(|t| async move { t.alter_topic_config(req).await })
+            .await
+    }
+
+    async fn delete_records(
+        &self,
+        req: DeleteRecordsRequest,
+    ) -> Result<DeleteRecordsResponse, Status> {
+        self.with(|t| async move { t.delete_records(req).await })
             .await
     }
 

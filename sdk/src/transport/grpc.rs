@@ -9,12 +9,14 @@ use stratus_proto::v1::consumer_client::ConsumerClient;
 use stratus_proto::v1::groups_client::GroupsClient;
 use stratus_proto::v1::producer_client::ProducerClient;
 use stratus_proto::v1::{
-    CommitOffsetsRequest, CommitOffsetsResponse, CreateTopicRequest, CreateTopicResponse,
-    DeleteTopicRequest, DeleteTopicResponse, DescribeTopicRequest, DescribeTopicResponse,
-    FetchOffsetsRequest, FetchOffsetsResponse, FetchRequest, FetchResponse, HeartbeatRequest,
-    HeartbeatResponse, InitProducerIdRequest, InitProducerIdResponse, JoinGroupRequest,
-    JoinGroupResponse, LeaveGroupRequest, LeaveGroupResponse, ListOffsetsRequest,
-    ListOffsetsResponse, ListTopicsRequest, ListTopicsResponse, ProduceRequest, ProduceResponse,
+    AlterTopicConfigRequest, AlterTopicConfigResponse, CommitOffsetsRequest, CommitOffsetsResponse,
+    CreatePartitionsRequest, CreatePartitionsResponse, CreateTopicRequest, CreateTopicResponse,
+    DeleteRecordsRequest, DeleteRecordsResponse, DeleteTopicRequest, DeleteTopicResponse,
+    DescribeTopicRequest, DescribeTopicResponse, FetchOffsetsRequest, FetchOffsetsResponse,
+    FetchRequest, FetchResponse, HeartbeatRequest, HeartbeatResponse, InitProducerIdRequest,
+    InitProducerIdResponse, JoinGroupRequest, JoinGroupResponse, LeaveGroupRequest,
+    LeaveGroupResponse, ListOffsetsRequest, ListOffsetsResponse, ListTopicsRequest,
+    ListTopicsResponse, ProduceRequest, ProduceResponse,
 };
 use tonic::Status;
 use tonic::metadata::MetadataValue;
@@ -176,6 +178,35 @@ impl Transport for GrpcTransport {
         req: DescribeTopicRequest,
     ) -> Result<DescribeTopicResponse, Status> {
         Ok(self.admin().describe_topic(traced(req)).await?.into_inner())
+    }
+
+    async fn create_partitions(
+        &self,
+        req: CreatePartitionsRequest,
+    ) -> Result<CreatePartitionsResponse, Status> {
+        Ok(self
+            .admin()
+            .create_partitions(traced(req))
+            .await?
+            .into_inner())
+    }
+
+    async fn alter_topic_config(
+        &self,
+        req: AlterTopicConfigRequest,
+    ) -> Result<AlterTopicConfigResponse, Status> {
+        Ok(self
+            .admin()
+            .alter_topic_config(traced(req))
+            .await?
+            .into_inner())
+    }
+
+    async fn delete_records(
+        &self,
+        req: DeleteRecordsRequest,
+    ) -> Result<DeleteRecordsResponse, Status> {
+        Ok(self.admin().delete_records(traced(req)).await?.into_inner())
     }
 
     async fn init_producer_id(

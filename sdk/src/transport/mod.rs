@@ -17,12 +17,14 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use stratus_proto::v1::{
-    CommitOffsetsRequest, CommitOffsetsResponse, CreateTopicRequest, CreateTopicResponse,
-    DeleteTopicRequest, DeleteTopicResponse, DescribeTopicRequest, DescribeTopicResponse,
-    FetchOffsetsRequest, FetchOffsetsResponse, FetchRequest, FetchResponse, HeartbeatRequest,
-    HeartbeatResponse, InitProducerIdRequest, InitProducerIdResponse, JoinGroupRequest,
-    JoinGroupResponse, LeaveGroupRequest, LeaveGroupResponse, ListOffsetsRequest,
-    ListOffsetsResponse, ListTopicsRequest, ListTopicsResponse, ProduceRequest, ProduceResponse,
+    AlterTopicConfigRequest, AlterTopicConfigResponse, CommitOffsetsRequest, CommitOffsetsResponse,
+    CreatePartitionsRequest, CreatePartitionsResponse, CreateTopicRequest, CreateTopicResponse,
+    DeleteRecordsRequest, DeleteRecordsResponse, DeleteTopicRequest, DeleteTopicResponse,
+    DescribeTopicRequest, DescribeTopicResponse, FetchOffsetsRequest, FetchOffsetsResponse,
+    FetchRequest, FetchResponse, HeartbeatRequest, HeartbeatResponse, InitProducerIdRequest,
+    InitProducerIdResponse, JoinGroupRequest, JoinGroupResponse, LeaveGroupRequest,
+    LeaveGroupResponse, ListOffsetsRequest, ListOffsetsResponse, ListTopicsRequest,
+    ListTopicsResponse, ProduceRequest, ProduceResponse,
 };
 use tonic::Status;
 
@@ -40,6 +42,18 @@ pub(crate) trait Transport: Send + Sync + std::fmt::Debug {
         &self,
         req: DescribeTopicRequest,
     ) -> Result<DescribeTopicResponse, Status>;
+    async fn create_partitions(
+        &self,
+        req: CreatePartitionsRequest,
+    ) -> Result<CreatePartitionsResponse, Status>;
+    async fn alter_topic_config(
+        &self,
+        req: AlterTopicConfigRequest,
+    ) -> Result<AlterTopicConfigResponse, Status>;
+    async fn delete_records(
+        &self,
+        req: DeleteRecordsRequest,
+    ) -> Result<DeleteRecordsResponse, Status>;
     async fn init_producer_id(
         &self,
         req: InitProducerIdRequest,

@@ -23,12 +23,14 @@ use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{DigitallySignedStruct, SignatureScheme};
 use stratus_proto::frame::{self, ALPN, Frame, Headers, MessageKind, WireMessage};
 use stratus_proto::v1::{
-    CommitOffsetsRequest, CommitOffsetsResponse, CreateTopicRequest, CreateTopicResponse,
-    DeleteTopicRequest, DeleteTopicResponse, DescribeTopicRequest, DescribeTopicResponse,
-    FetchOffsetsRequest, FetchOffsetsResponse, FetchRequest, FetchResponse, HeartbeatRequest,
-    HeartbeatResponse, InitProducerIdRequest, InitProducerIdResponse, JoinGroupRequest,
-    JoinGroupResponse, LeaveGroupRequest, LeaveGroupResponse, ListOffsetsRequest,
-    ListOffsetsResponse, ListTopicsRequest, ListTopicsResponse, ProduceRequest, ProduceResponse,
+    AlterTopicConfigRequest, AlterTopicConfigResponse, CommitOffsetsRequest, CommitOffsetsResponse,
+    CreatePartitionsRequest, CreatePartitionsResponse, CreateTopicRequest, CreateTopicResponse,
+    DeleteRecordsRequest, DeleteRecordsResponse, DeleteTopicRequest, DeleteTopicResponse,
+    DescribeTopicRequest, DescribeTopicResponse, FetchOffsetsRequest, FetchOffsetsResponse,
+    FetchRequest, FetchResponse, HeartbeatRequest, HeartbeatResponse, InitProducerIdRequest,
+    InitProducerIdResponse, JoinGroupRequest, JoinGroupResponse, LeaveGroupRequest,
+    LeaveGroupResponse, ListOffsetsRequest, ListOffsetsResponse, ListTopicsRequest,
+    ListTopicsResponse, ProduceRequest, ProduceResponse,
 };
 use tokio::sync::Mutex;
 use tonic::{Code, Status};
@@ -403,6 +405,27 @@ impl Transport for QuicTransport {
         &self,
         req: DescribeTopicRequest,
     ) -> Result<DescribeTopicResponse, Status> {
+        self.call(req).await
+    }
+
+    async fn create_partitions(
+        &self,
+        req: CreatePartitionsRequest,
+    ) -> Result<CreatePartitionsResponse, Status> {
+        self.call(req).await
+    }
+
+    async fn alter_topic_config(
+        &self,
+        req: AlterTopicConfigRequest,
+    ) -> Result<AlterTopicConfigResponse, Status> {
+        self.call(req).await
+    }
+
+    async fn delete_records(
+        &self,
+        req: DeleteRecordsRequest,
+    ) -> Result<DeleteRecordsResponse, Status> {
         self.call(req).await
     }
 
