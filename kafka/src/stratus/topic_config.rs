@@ -111,17 +111,11 @@ fn items(values: &str) -> impl Iterator<Item = String> + '_ {
 
 /// Returns `name` to its default (Kafka's DELETE of a topic override).
 fn reset(config: &mut TopicConfig, name: &str) -> Result<(), BrokerError> {
-    let defaults = TopicConfig::default();
-    match name {
-        "cleanup.policy" => config.cleanup_policy = defaults.cleanup_policy,
-        "delete.retention.ms" => config.delete_retention_ms = defaults.delete_retention_ms,
-        "max.compaction.lag.ms" => config.max_compaction_lag_ms = defaults.max_compaction_lag_ms,
-        "max.message.bytes" => config.max_message_bytes = defaults.max_message_bytes,
-        "retention.bytes" => config.retention_bytes = defaults.retention_bytes,
-        "retention.ms" => config.retention_ms = defaults.retention_ms,
-        other => return Err(unknown(other)),
+    if config.reset(name) {
+        Ok(())
+    } else {
+        Err(unknown(name))
     }
-    Ok(())
 }
 
 fn set(config: &mut TopicConfig, name: &str, value: &str) -> Result<(), BrokerError> {
