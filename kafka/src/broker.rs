@@ -185,9 +185,10 @@ pub trait Broker: Send + Sync + 'static {
         &self,
         group: &str,
         member_id: &str,
+        group_instance_id: Option<&str>,
         generation: i64,
     ) -> Result<(), BrokerError> {
-        let _ = (member_id, generation);
+        let _ = (member_id, group_instance_id, generation);
         Err(no_groups(group))
     }
 
@@ -206,10 +207,11 @@ pub trait Broker: Send + Sync + 'static {
         &self,
         group: &str,
         member_id: &str,
+        group_instance_id: Option<&str>,
         generation: i64,
         offsets: Vec<CommitOffset>,
     ) -> Result<Vec<Result<(), BrokerError>>, BrokerError> {
-        let _ = (member_id, generation, offsets);
+        let _ = (member_id, group_instance_id, generation, offsets);
         Err(no_groups(group))
     }
 

@@ -145,6 +145,9 @@ pub enum BrokerError {
     /// JoinGroup v4+: the member was given this id and must rejoin with it.
     #[error("rejoin with the member id {0:?} the group has given this member")]
     MemberIdRequired(String),
+    /// A static member's instance id was taken over by a newer member.
+    #[error("{0}")]
+    FencedInstanceId(String),
     /// The group has as many members as it may.
     #[error("{0}")]
     GroupMaxSizeReached(String),
@@ -213,6 +216,7 @@ impl BrokerError {
             Self::InconsistentGroupProtocol(_) => ResponseError::InconsistentGroupProtocol,
             Self::MemberIdRequired(_) => ResponseError::MemberIdRequired,
             Self::GroupMaxSizeReached(_) => ResponseError::GroupMaxSizeReached,
+            Self::FencedInstanceId(_) => ResponseError::FencedInstanceId,
             Self::InvalidSessionTimeout(_) => ResponseError::InvalidSessionTimeout,
             Self::NonEmptyGroup(_) => ResponseError::NonEmptyGroup,
             Self::GroupIdNotFound(_) => ResponseError::GroupIdNotFound,
@@ -297,6 +301,7 @@ mod tests {
             (BrokerError::GroupIdNotFound(s()), 69),
             (BrokerError::MemberIdRequired(s()), 79),
             (BrokerError::GroupMaxSizeReached(s()), 81),
+            (BrokerError::FencedInstanceId(s()), 82),
             (BrokerError::Internal(s()), -1),
         ];
         for (error, code) in cases {

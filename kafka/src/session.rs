@@ -7,8 +7,8 @@
 //! 1. [`Session::handle_frame`] (synchronous): decode and check the version.
 //!    An error closes the connection.
 //! 2. [`Call::admit`]: the step the connection awaits one request at a time,
-//!    in arrival order. Produce hands its batches to the broker here; every
-//!    other API does nothing yet.
+//!    in arrival order. Produce hands its batches to the broker here and
+//!    OffsetCommit is carried out whole; every other API does nothing yet.
 //! 3. [`Pending`]: the rest (waiting for durability, long-polling fetches,
 //!    admin calls), run concurrently with other requests' third steps. The
 //!    connection writes the [`Reply`]s in request order.
@@ -24,7 +24,7 @@ use std::task::{Context, Poll};
 use bytes::Bytes;
 use futures::FutureExt;
 use futures::future::BoxFuture;
-use kafka_protocol::messages::{ApiKey, RequestKind};
+use kafka_protocol::messages::{ApiKey, RequestHeader, RequestKind};
 
 use crate::decode::{Decoded, Request, decode_request};
 use crate::handlers::{self, produce};
@@ -150,19 +150,37 @@ impl<B: Broker + ?Sized> Call<B> {
                     }
                 })
             }
+            // Kafka applies a connection's requests one at a time, and a
+            // consumer committing asynchronously relies on it: commits of
+            // offsets 48, 49 and 50 in flight together must leave 50, so
+            // each is finished before the next request is admitted.
+            body @ RequestKind::OffsetCommit(_) => {
+                Pending::ready(dispatch(&*broker, &options, &header, api_key, version, body).await)
+            }
             body => Pending::new(async move {
-                let client_id = header.client_id.as_deref().unwrap_or_default();
-                match handlers::dispatch(&*broker, &options, version, client_id, body).await {
-                    Ok(response) => framed(encode::response_frame(
-                        api_key,
-                        version,
-                        correlation_id,
-                        &response,
-                    )),
-                    Err(reason) => Reply::Close(reason),
-                }
+                dispatch(&*broker, &options, &header, api_key, version, body).await
             }),
         }
+    }
+}
+
+async fn dispatch<B: Broker + ?Sized>(
+    broker: &B,
+    options: &SessionOptions,
+    header: &RequestHeader,
+    api_key: ApiKey,
+    version: i16,
+    body: RequestKind,
+) -> Reply {
+    let client_id = header.client_id.as_deref().unwrap_or_default();
+    match handlers::dispatch(broker, options, version, client_id, body).await {
+        Ok(response) => framed(encode::response_frame(
+            api_key,
+            version,
+            header.correlation_id,
+            &response,
+        )),
+        Err(reason) => Reply::Close(reason),
     }
 }
 

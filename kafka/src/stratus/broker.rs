@@ -432,12 +432,13 @@ impl Broker for GatewayBroker {
         &self,
         group: &str,
         member_id: &str,
+        group_instance_id: Option<&str>,
         generation: i64,
     ) -> Result<(), BrokerError> {
         Ok(self
             .core
             .groups()
-            .classic_heartbeat(group, member_id, generation, now_ms())
+            .classic_heartbeat(group, member_id, group_instance_id, generation, now_ms())
             .await?)
     }
 
@@ -461,10 +462,16 @@ impl Broker for GatewayBroker {
         &self,
         group: &str,
         member_id: &str,
+        group_instance_id: Option<&str>,
         generation: i64,
         offsets: Vec<CommitOffset>,
     ) -> Result<Vec<Result<(), BrokerError>>, BrokerError> {
-        groups::commit(self.core.groups(), group, member_id, generation, offsets).await
+        let committer = groups::Committer {
+            member_id,
+            group_instance_id,
+            generation,
+        };
+        groups::commit(self.core.groups(), group, committer, offsets).await
     }
 
     async fn fetch_offsets(

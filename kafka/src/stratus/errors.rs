@@ -40,6 +40,7 @@ impl From<ClassicError> for BrokerError {
             ClassicError::UnknownMember { .. } => Self::UnknownMemberId(message),
             ClassicError::IllegalGeneration { .. } => Self::IllegalGeneration(message),
             ClassicError::RebalanceInProgress { .. } => Self::RebalanceInProgress(message),
+            ClassicError::FencedInstanceId { .. } => Self::FencedInstanceId(message),
             ClassicError::InconsistentProtocol(_) => Self::InconsistentGroupProtocol(message),
             ClassicError::MemberIdRequired(id) => Self::MemberIdRequired(id),
             ClassicError::GroupFull { .. } => Self::GroupMaxSizeReached(message),

@@ -42,17 +42,38 @@ fn group_key(group: &str) -> u128 {
     (u128::from(fnv(0xcbf2_9ce4_8422_2325)) << 64) | u128::from(fnv(0x6c62_272e_07bb_0142))
 }
 
+/// Who commits: the member, its static instance id, its generation.
+pub(super) struct Committer<'a> {
+    pub(super) member_id: &'a str,
+    pub(super) group_instance_id: Option<&'a str>,
+    pub(super) generation: i64,
+}
+
 pub(super) async fn commit(
     groups: &Groups,
     group: &str,
-    member_id: &str,
-    generation: i64,
+    committer: Committer<'_>,
     offsets: Vec<CommitOffset>,
 ) -> Result<Vec<Result<(), BrokerError>>, BrokerError> {
+    let Committer {
+        member_id,
+        group_instance_id,
+        generation,
+    } = committer;
     let outcomes = groups
-        .classic_commit(group, member_id, generation, &offsets, now_ms())
+        .classic_commit(
+            group,
+            member_id,
+            group_instance_id,
+            generation,
+            &offsets,
+            now_ms(),
+        )
         .await?;
-    Ok(outcomes.into_iter().map(|o| o.map_err(|r| refusal(&r))).collect())
+    Ok(outcomes
+        .into_iter()
+        .map(|o| o.map_err(|r| refusal(&r)))
+        .collect())
 }
 
 fn refusal(r: &CommitRefusal) -> BrokerError {

@@ -532,11 +532,12 @@ impl Broker for FakeBroker {
         &self,
         group: &str,
         member_id: &str,
+        group_instance_id: Option<&str>,
         generation: i64,
     ) -> Result<(), BrokerError> {
         Ok(self
             .groups()
-            .classic_heartbeat(group, member_id, generation, now_ms())
+            .classic_heartbeat(group, member_id, group_instance_id, generation, now_ms())
             .await?)
     }
 
@@ -559,12 +560,20 @@ impl Broker for FakeBroker {
         &self,
         group: &str,
         member_id: &str,
+        group_instance_id: Option<&str>,
         generation: i64,
         offsets: Vec<CommitOffset>,
     ) -> Result<Vec<Result<(), BrokerError>>, BrokerError> {
         let outcomes = self
             .groups()
-            .classic_commit(group, member_id, generation, &offsets, now_ms())
+            .classic_commit(
+                group,
+                member_id,
+                group_instance_id,
+                generation,
+                &offsets,
+                now_ms(),
+            )
             .await?;
         Ok(outcomes
             .into_iter()

@@ -105,6 +105,9 @@ pub(crate) async fn sync_group<B: Broker + ?Sized>(
     let carries_protocol = version >= 5;
     let sync = ClassicSync {
         member_id: request.member_id.to_string(),
+        group_instance_id: (version >= 3)
+            .then(|| request.group_instance_id.as_ref().map(|i| i.to_string()))
+            .flatten(),
         generation: i64::from(request.generation_id),
         protocol_type: carries_protocol
             .then(|| request.protocol_type.as_ref().map(|p| p.to_string()))
@@ -143,12 +146,17 @@ pub(crate) async fn sync_group<B: Broker + ?Sized>(
 
 pub(crate) async fn heartbeat<B: Broker + ?Sized>(
     broker: &B,
+    version: i16,
     request: HeartbeatRequest,
 ) -> ResponseKind {
+    let instance = (version >= 3)
+        .then_some(request.group_instance_id.as_deref())
+        .flatten();
     let outcome = broker
         .heartbeat(
             &request.group_id,
             &request.member_id,
+            instance,
             i64::from(request.generation_id),
         )
         .await;

@@ -22,8 +22,12 @@ use crate::{Broker, BrokerError, CommitOffset, Committed};
 
 pub(crate) async fn offset_commit<B: Broker + ?Sized>(
     broker: &B,
+    version: i16,
     request: OffsetCommitRequest,
 ) -> ResponseKind {
+    let instance = (version >= 7)
+        .then_some(request.group_instance_id.as_deref())
+        .flatten();
     // Partition numbers that cannot exist are answered without asking.
     let mut offsets = Vec::new();
     let mut slots: Vec<Vec<Option<usize>>> = Vec::with_capacity(request.topics.len());
@@ -50,6 +54,7 @@ pub(crate) async fn offset_commit<B: Broker + ?Sized>(
         .commit_offsets(
             &request.group_id,
             &request.member_id,
+            instance,
             i64::from(request.generation_id_or_member_epoch),
             offsets,
         )

@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 
 use super::record::{ClassicGroupRecord, ClassicState};
 use super::round::{Classic, stratus_live};
+use super::static_member::check_fenced;
 use super::{ClassicError, Step};
 use crate::group::offsets::write_offsets;
 use crate::group::state::read_topic;
@@ -36,10 +37,14 @@ async fn check_committer(
     keys: &KeySpace,
     classic: &Classic,
     member_id: &str,
+    instance: Option<&str>,
     generation: i64,
     now_ms: i64,
 ) -> Step<bool> {
     let group = classic.group.as_str();
+    if let Err(e) = check_fenced(classic, member_id, instance) {
+        return Ok(Err(e));
+    }
     let unknown = || ClassicError::UnknownMember {
         group: group.to_owned(),
         member: member_id.to_owned(),
@@ -138,6 +143,7 @@ impl Groups {
         &self,
         group: &str,
         member_id: &str,
+        instance: Option<&str>,
         generation: i64,
         offsets: &[CommitOffset],
         now_ms: i64,
@@ -150,12 +156,14 @@ impl Groups {
                     Ok(classic) => classic,
                     Err(e) => return Ok(Err(e.into())),
                 };
-                let create =
-                    match check_committer(tx, keys, &classic, member_id, generation, now_ms).await?
-                    {
-                        Ok(create) => create,
-                        Err(e) => return Ok(Err(e)),
-                    };
+                let create = match check_committer(
+                    tx, keys, &classic, member_id, instance, generation, now_ms,
+                )
+                .await?
+                {
+                    Ok(create) => create,
+                    Err(e) => return Ok(Err(e)),
+                };
                 let (refusals, ids) = match check_partitions(tx, keys, offsets).await? {
                     Ok(checked) => checked,
                     Err(e) => return Ok(Err(e)),

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use super::record::{ClassicGroupRecord, ClassicMember, ClassicProtocol, ClassicState, Hex};
 use super::round::{Classic, common_protocols, stratus_live};
+use super::static_member::{check_fenced, take_over};
 use super::{BARRIER_POLL, ClassicError, ClassicJoin, JoinStep, JoinedGeneration, Step};
 use crate::group::{Groups, validate_group_id, validate_member_id};
 use crate::keys::KeySpace;
@@ -146,9 +147,12 @@ impl Groups {
         now_ms: i64,
     ) -> Result<JoinStep, ClassicError> {
         validate(group, join)?;
+        let instance = join.group_instance_id.as_deref();
         let member_id = if join.member_id.is_empty() {
             let id = new_member_id(&join.client_id);
-            if join.require_known_member_id {
+            // Static members need no first round: their instance id already
+            // makes a retried join the same member.
+            if join.require_known_member_id && instance.is_none() {
                 return Err(ClassicError::MemberIdRequired(id));
             }
             id
@@ -173,10 +177,17 @@ impl Groups {
                     }
                     Err(e) => return Ok(Err(e.into())),
                 }
+                let mut existing = classic.members.get(member_id.as_str()).cloned();
+                if join.member_id.is_empty()
+                    && let Some(instance) = instance
+                {
+                    existing = take_over(&mut classic, tx, keys, instance, member_id)?;
+                } else if let Err(e) = check_fenced(&classic, member_id, instance) {
+                    return Ok(Err(e));
+                }
                 if let Err(e) = check_protocols(&classic, group, join, member_id, now_ms) {
                     return Ok(Err(e));
                 }
-                let existing = classic.members.get(member_id.as_str()).cloned();
                 if existing.is_none() && classic.live(now_ms) >= limits.max_members {
                     return Ok(Err(ClassicError::GroupFull {
                         group: group.to_owned(),

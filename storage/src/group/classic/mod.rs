@@ -27,6 +27,7 @@ mod commit;
 mod join;
 mod record;
 pub(super) mod round;
+mod static_member;
 mod sync;
 #[cfg(test)]
 mod tests;
@@ -116,6 +117,8 @@ pub enum SyncStep {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ClassicSync {
     pub member_id: String,
+    /// The static member's instance id (SyncGroup v3+), checked for fencing.
+    pub group_instance_id: Option<String>,
     pub generation: i64,
     pub protocol_type: Option<String>,
     pub protocol: Option<String>,
@@ -148,6 +151,11 @@ pub enum ClassicError {
         given: i64,
         current: i64,
     },
+    #[error(
+        "group instance id {instance:?} of group {group:?} was taken over by a newer member with \
+         the same group.instance.id; stop this one (two consumers must not share an instance id)"
+    )]
+    FencedInstanceId { group: String, instance: String },
     #[error("group {group:?} is rebalancing; rejoin it")]
     RebalanceInProgress { group: String },
     #[error("{0}")]

@@ -4,6 +4,7 @@
 use super::join::wait;
 use super::record::{ClassicState, Hex};
 use super::round::Classic;
+use super::static_member::check_fenced;
 use super::{ClassicError, ClassicSync, Leaving, Step, SyncStep};
 use crate::group::{Groups, validate_group_id};
 use crate::keys::KeySpace;
@@ -17,12 +18,16 @@ async fn member_of(
     keys: &KeySpace,
     group: &str,
     member_id: &str,
+    instance: Option<&str>,
     generation: i64,
 ) -> Step<Classic> {
     let classic = match Classic::load(tx, keys, group).await? {
         Ok(classic) => classic,
         Err(e) => return Ok(Err(e.into())),
     };
+    if let Err(e) = check_fenced(&classic, member_id, instance) {
+        return Ok(Err(e));
+    }
     // A conflicting read of the member: an expiry that removes it
     // concurrently makes this run again and be refused.
     let listed = tx
@@ -91,11 +96,19 @@ impl Groups {
         let keys = &self.keys;
         run(self.meta.as_ref(), &self.retry, |tx| {
             Box::pin(async move {
-                let mut classic =
-                    match member_of(tx, keys, group, &sync.member_id, sync.generation).await? {
-                        Ok(classic) => classic,
-                        Err(e) => return Ok(Err(e)),
-                    };
+                let mut classic = match member_of(
+                    tx,
+                    keys,
+                    group,
+                    &sync.member_id,
+                    sync.group_instance_id.as_deref(),
+                    sync.generation,
+                )
+                .await?
+                {
+                    Ok(classic) => classic,
+                    Err(e) => return Ok(Err(e)),
+                };
                 sync_in(tx, keys, &mut classic, sync, now_ms).await
             })
         })
@@ -134,6 +147,7 @@ impl Groups {
         &self,
         group: &str,
         member_id: &str,
+        instance: Option<&str>,
         generation: i64,
         now_ms: i64,
     ) -> Result<(), ClassicError> {
@@ -141,7 +155,9 @@ impl Groups {
         let keys = &self.keys;
         run(self.meta.as_ref(), &self.retry, |tx| {
             Box::pin(async move {
-                let mut classic = match member_of(tx, keys, group, member_id, generation).await? {
+                let mut classic = match member_of(tx, keys, group, member_id, instance, generation)
+                    .await?
+                {
                     Ok(classic) => classic,
                     Err(e) => return Ok(Err(e)),
                 };

@@ -84,7 +84,7 @@ async fn a_second_member_opens_a_round_that_completes_when_the_first_rejoins() {
         panic!("b must wait for a: {b:?}");
     };
     assert!(matches!(
-        g.classic_heartbeat("g", "a", 1, 20).await,
+        g.classic_heartbeat("g", "a", None, 1, 20).await,
         Err(ClassicError::RebalanceInProgress { .. })
     ));
     let a = joined(
@@ -101,6 +101,7 @@ async fn a_second_member_opens_a_round_that_completes_when_the_first_rejoins() {
     // b syncs first and waits; the leader's sync hands out the bytes it sent.
     let sync = |member: &str, assignments: Vec<(String, Vec<u8>)>| ClassicSync {
         member_id: member.to_owned(),
+        group_instance_id: None,
         generation: 2,
         protocol_type: Some("consumer".into()),
         protocol: Some("range".into()),
@@ -126,9 +127,9 @@ async fn a_second_member_opens_a_round_that_completes_when_the_first_rejoins() {
         .await
         .unwrap();
     assert!(matches!(b, SyncStep::Assigned { assignment, .. } if assignment == vec![2, 2]));
-    g.classic_heartbeat("g", "b", 2, 80).await.unwrap();
+    g.classic_heartbeat("g", "b", None, 2, 80).await.unwrap();
     assert!(matches!(
-        g.classic_heartbeat("g", "b", 1, 90).await,
+        g.classic_heartbeat("g", "b", None, 1, 90).await,
         Err(ClassicError::IllegalGeneration {
             given: 1,
             current: 2,
@@ -160,9 +161,9 @@ async fn a_dead_member_is_expired_by_the_others_heartbeats() {
             .unwrap(),
     );
     // b never heartbeats; a does, past b's session.
-    g.classic_heartbeat("g", "a", 2, 5_000).await.unwrap();
+    g.classic_heartbeat("g", "a", None, 2, 5_000).await.unwrap();
     assert!(matches!(
-        g.classic_heartbeat("g", "a", 2, SESSION + 10).await,
+        g.classic_heartbeat("g", "a", None, 2, SESSION + 10).await,
         Err(ClassicError::RebalanceInProgress { .. })
     ));
     let a = joined(
@@ -173,7 +174,7 @@ async fn a_dead_member_is_expired_by_the_others_heartbeats() {
     assert_eq!(a.generation, 3);
     assert_eq!(a.members.len(), 1, "b was removed: {a:?}");
     assert!(matches!(
-        g.classic_heartbeat("g", "b", 3, SESSION + 30).await,
+        g.classic_heartbeat("g", "b", None, 3, SESSION + 30).await,
         Err(ClassicError::UnknownMember { .. })
     ));
 }
@@ -196,7 +197,9 @@ async fn a_member_that_does_not_rejoin_is_dropped_at_the_deadline() {
         panic!("{step:?}");
     };
     // a keeps heartbeating but never rejoins.
-    g.classic_heartbeat("g", "a", 1, 500).await.unwrap_err();
+    g.classic_heartbeat("g", "a", None, 1, 500)
+        .await
+        .unwrap_err();
     let b = joined(
         g.classic_join_poll("g", "b", generation, wake_at_ms.max(1_002))
             .await
@@ -281,7 +284,7 @@ async fn commits_are_fenced_by_generation_and_member() {
     let (g, _, _log) = setup().await;
     // No members: a commit without a member is allowed and creates the group.
     let ok = g
-        .classic_commit("g", "", -1, &[commit(5, "meta")], 0)
+        .classic_commit("g", "", None, -1, &[commit(5, "meta")], 0)
         .await
         .unwrap();
     assert_eq!(ok, vec![Ok(())]);
@@ -294,22 +297,24 @@ async fn commits_are_fenced_by_generation_and_member() {
             .unwrap(),
     );
     assert!(matches!(
-        g.classic_commit("g", "", -1, &[commit(6, "")], 2).await,
+        g.classic_commit("g", "", None, -1, &[commit(6, "")], 2)
+            .await,
         Err(ClassicError::UnknownMember { .. })
     ));
     assert!(matches!(
-        g.classic_commit("g", "zz", a.generation, &[commit(6, "")], 2)
+        g.classic_commit("g", "zz", None, a.generation, &[commit(6, "")], 2)
             .await,
         Err(ClassicError::UnknownMember { .. })
     ));
     // Completing: the leader has not assigned yet.
     assert!(matches!(
-        g.classic_commit("g", "a", a.generation, &[commit(6, "")], 2)
+        g.classic_commit("g", "a", None, a.generation, &[commit(6, "")], 2)
             .await,
         Err(ClassicError::RebalanceInProgress { .. })
     ));
     let sync = ClassicSync {
         member_id: "a".into(),
+        group_instance_id: None,
         generation: a.generation,
         protocol_type: None,
         protocol: None,
@@ -317,14 +322,21 @@ async fn commits_are_fenced_by_generation_and_member() {
     };
     g.classic_sync_step("g", &sync, 3).await.unwrap();
     assert!(matches!(
-        g.classic_commit("g", "a", a.generation - 1, &[commit(6, "")], 4)
+        g.classic_commit("g", "a", None, a.generation - 1, &[commit(6, "")], 4)
             .await,
         Err(ClassicError::IllegalGeneration { .. })
     ));
     let mut missing = commit(1, "");
     missing.topic = "nope".into();
     let outcomes = g
-        .classic_commit("g", "a", a.generation, &[commit(7, "x\u{1}y"), missing], 5)
+        .classic_commit(
+            "g",
+            "a",
+            None,
+            a.generation,
+            &[commit(7, "x\u{1}y"), missing],
+            5,
+        )
         .await
         .unwrap();
     assert!(outcomes[0].is_ok());
@@ -425,7 +437,7 @@ async fn members_on_two_gateways_meet_in_one_generation() {
     // a learns of the round from its heartbeat and rejoins on its gateway.
     let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(5);
     loop {
-        match ga.classic_heartbeat("g", "a", 1, now_ms()).await {
+        match ga.classic_heartbeat("g", "a", None, 1, now_ms()).await {
             Err(ClassicError::RebalanceInProgress { .. }) => break,
             Ok(()) => assert!(tokio::time::Instant::now() < deadline, "no round opened"),
             Err(e) => panic!("{e}"),
@@ -444,6 +456,7 @@ async fn members_on_two_gateways_meet_in_one_generation() {
     // b's sync waits on its gateway for the leader's on the other.
     let sync = |member: &str, assignments| ClassicSync {
         member_id: member.to_owned(),
+        group_instance_id: None,
         generation: 2,
         protocol_type: None,
         protocol: None,
@@ -461,4 +474,91 @@ async fn members_on_two_gateways_meet_in_one_generation() {
         .unwrap()
         .unwrap();
     assert!(matches!(b, SyncStep::Assigned { assignment, .. } if assignment == vec![9]));
+}
+
+#[tokio::test]
+async fn a_restarted_static_member_takes_its_place_back_without_a_rebalance() {
+    let (g, _, _log) = setup().await;
+    let mut b = join("", &["range"]);
+    b.group_instance_id = Some("instance-b".into());
+    b.require_known_member_id = true;
+    joined(
+        g.classic_join_step("g", &join("a", &["range"]), 0)
+            .await
+            .unwrap(),
+    );
+    // A static member needs no MEMBER_ID_REQUIRED round.
+    let step = g.classic_join_step("g", &b, 1).await.unwrap();
+    let JoinStep::Waiting {
+        member_id: old_b, ..
+    } = step
+    else {
+        panic!("{step:?}");
+    };
+    let a = joined(
+        g.classic_join_step("g", &join("a", &["range"]), 2)
+            .await
+            .unwrap(),
+    );
+    let sync = ClassicSync {
+        member_id: "a".into(),
+        group_instance_id: None,
+        generation: a.generation,
+        protocol_type: None,
+        protocol: None,
+        assignments: vec![("a".into(), vec![1]), (old_b.clone(), vec![2])],
+    };
+    g.classic_sync_step("g", &sync, 3).await.unwrap();
+    // b restarts: same instance id, no member id.
+    let back = joined(g.classic_join_step("g", &b, 4).await.unwrap());
+    assert_ne!(back.member_id, old_b);
+    assert_eq!(back.generation, a.generation, "no rebalance");
+    let resync = ClassicSync {
+        member_id: back.member_id.clone(),
+        group_instance_id: Some("instance-b".into()),
+        generation: back.generation,
+        protocol_type: None,
+        protocol: None,
+        assignments: vec![],
+    };
+    assert!(matches!(
+        g.classic_sync_step("g", &resync, 5).await.unwrap(),
+        SyncStep::Assigned { assignment, .. } if assignment == vec![2]
+    ));
+    // The old incarnation is fenced, not merely unknown.
+    assert!(matches!(
+        g.classic_heartbeat("g", &old_b, Some("instance-b"), a.generation, 6)
+            .await,
+        Err(ClassicError::FencedInstanceId { .. })
+    ));
+    assert!(matches!(
+        g.classic_commit(
+            "g",
+            &old_b,
+            Some("instance-b"),
+            a.generation,
+            &[commit(1, "")],
+            6
+        )
+        .await,
+        Err(ClassicError::FencedInstanceId { .. })
+    ));
+    g.classic_heartbeat("g", "a", None, a.generation, 7)
+        .await
+        .unwrap();
+    let left = g
+        .classic_leave(
+            "g",
+            &[Leaving {
+                member_id: String::new(),
+                group_instance_id: Some("instance-b".into()),
+            }],
+            8,
+        )
+        .await
+        .unwrap();
+    assert!(
+        matches!(left.as_slice(), [Ok(id)] if *id == back.member_id),
+        "{left:?}"
+    );
 }
