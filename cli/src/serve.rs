@@ -46,7 +46,9 @@ pub(crate) struct StorageArgs {
     #[arg(long)]
     data_dir: Option<PathBuf>,
     /// Metadata store: `embedded`, `redb:///path/file.redb`,
-    /// `fdb:///path/fdb.cluster` (builds with `--features fdb`) or `memory://`.
+    /// `postgres://user:password@host:5432/db` (PostgreSQL; several gateways
+    /// may share it), `fdb:///path/fdb.cluster` (builds with `--features
+    /// fdb`) or `memory://`.
     #[arg(long)]
     metadata: Option<String>,
     /// WAL tier URL: `s3://bucket/prefix`, `file:///path` or `memory://`.
@@ -186,7 +188,7 @@ async fn serve(mut settings: ServerSettings, dev: bool, dispatcher: bool) -> any
             println!("  kafka     {}", kafka_address(kafka));
         }
         println!("  data dir  {}", storage.data_dir.display());
-        println!("  metadata  {}", settings.metadata);
+        println!("  metadata  {}", redact_password(&settings.metadata));
         println!("  wal tier  {}", storage.wal_url);
         println!("  segments  {}", storage.segments_url);
         if let Some(metrics) = observability.metrics_addr() {
@@ -355,7 +357,7 @@ pub(crate) async fn open_storage(settings: &ServerSettings) -> anyhow::Result<St
     })?;
     let data_dir = std::fs::canonicalize(&settings.data_dir)
         .with_context(|| format!("cannot resolve {}", settings.data_dir.display()))?;
-    let meta = open_metadata(&settings.metadata, &data_dir)?;
+    let meta = open_metadata(&settings.metadata, &data_dir).await?;
     let wal_url = settings.wal_url(&data_dir);
     let base = open_tier(&wal_url).context("invalid setting `wal`")?;
     let base = settings.wal_with_faults(base)?;
@@ -408,7 +410,7 @@ pub(crate) fn stop_metadata(settings: &ServerSettings) {
     let _ = settings;
 }
 
-fn open_metadata(spec: &str, data_dir: &Path) -> anyhow::Result<Arc<dyn MetaStore>> {
+async fn open_metadata(spec: &str, data_dir: &Path) -> anyhow::Result<Arc<dyn MetaStore>> {
     if spec == "embedded" {
         let path = data_dir.join("meta.redb");
         return Ok(Arc::new(RedbMetaStore::open(&path).with_context(|| {
@@ -421,6 +423,9 @@ fn open_metadata(spec: &str, data_dir: &Path) -> anyhow::Result<Arc<dyn MetaStor
     if let Some(cluster_file) = spec.strip_prefix("fdb://") {
         return open_fdb(cluster_file);
     }
+    if spec.starts_with("postgres://") || spec.starts_with("postgresql://") {
+        return open_postgres(spec).await;
+    }
     if let Some(path) = spec.strip_prefix("redb://") {
         return Ok(Arc::new(
             RedbMetaStore::open(Path::new(path))
@@ -428,9 +433,60 @@ fn open_metadata(spec: &str, data_dir: &Path) -> anyhow::Result<Arc<dyn MetaStor
         ));
     }
     anyhow::bail!(
-        "metadata store {spec:?} is not supported; use `embedded`, `redb:///path/file.redb`, \
-         `fdb:///path/fdb.cluster` or `memory://`"
+        "metadata store {:?} is not supported; use `embedded`, `redb:///path/file.redb`, \
+         `postgres://user:password@host:5432/database`, `fdb:///path/fdb.cluster` or `memory://`",
+        redact_password(spec)
     )
+}
+
+/// `postgres://user:password@host:5432/database`, or any libpq URL the driver takes.
+#[cfg(feature = "postgres")]
+async fn open_postgres(url: &str) -> anyhow::Result<Arc<dyn MetaStore>> {
+    use stratus_meta::postgres_store::PostgresMetaStore;
+    let store = PostgresMetaStore::open(url).await.with_context(|| {
+        format!(
+            "cannot open the PostgreSQL metadata store {}",
+            redact_password(url)
+        )
+    })?;
+    Ok(Arc::new(store))
+}
+
+#[cfg(not(feature = "postgres"))]
+async fn open_postgres(_url: &str) -> anyhow::Result<Arc<dyn MetaStore>> {
+    anyhow::bail!(
+        "this stratus was built without PostgreSQL support; rebuild with \
+         `cargo build --release -p stratus-cli --features postgres` or use `metadata = \"embedded\"`"
+    )
+}
+
+/// A metadata URL with its password (`user:password@`) replaced by `***`,
+/// for printing and error messages.
+pub(crate) fn redact_password(spec: &str) -> String {
+    let Some((scheme, rest)) = spec.split_once("://") else {
+        return spec.to_owned();
+    };
+    let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at(authority_end);
+    let authority = match authority.rsplit_once('@') {
+        Some((userinfo, host)) => match userinfo.split_once(':') {
+            Some((user, _password)) => format!("{user}:***@{host}"),
+            None => authority.to_owned(),
+        },
+        None => authority.to_owned(),
+    };
+    // A password given as a query parameter is hidden the same way.
+    let tail = match tail.find("password=") {
+        Some(at) => {
+            let value = at + "password=".len();
+            let value_end = tail[value..]
+                .find('&')
+                .map_or(tail.len(), |end| value + end);
+            format!("{}***{}", &tail[..value], &tail[value_end..])
+        }
+        None => tail.to_owned(),
+    };
+    format!("{scheme}://{authority}{tail}")
 }
 
 /// `fdb:///etc/foundationdb/fdb.cluster`, or `fdb://` for the default cluster file.
@@ -449,4 +505,30 @@ fn open_fdb(_cluster_file: &str) -> anyhow::Result<Arc<dyn MetaStore>> {
         "this stratus was built without FoundationDB support; rebuild with \
          `cargo build --release -p stratus-cli --features fdb` (needs libfdb_c) or use `metadata = \"embedded\"`"
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redact_password;
+
+    #[test]
+    fn metadata_passwords_are_redacted() {
+        assert_eq!(
+            redact_password("postgres://app:s3cret@db.internal:5432/stratus"),
+            "postgres://app:***@db.internal:5432/stratus"
+        );
+        assert_eq!(
+            redact_password("postgres:///stratus?user=app&password=s3cret&host=/run"),
+            "postgres:///stratus?user=app&password=***&host=/run"
+        );
+        assert_eq!(
+            redact_password("postgres://app@db/stratus"),
+            "postgres://app@db/stratus"
+        );
+        assert_eq!(redact_password("embedded"), "embedded");
+        assert_eq!(
+            redact_password("redb:///var/lib/meta.redb"),
+            "redb:///var/lib/meta.redb"
+        );
+    }
 }

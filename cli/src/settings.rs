@@ -24,6 +24,8 @@ pub struct ServerSettings {
     /// Directory for the embedded metadata store and the file:// WAL tier.
     pub(crate) data_dir: PathBuf,
     /// Metadata store: `embedded` (redb file in data_dir), `redb:///path/file.redb`,
+    /// `postgres://user:password@host:5432/database` (PostgreSQL, shared by
+    /// several gateways; feature `postgres`, on by default),
     /// `fdb:///path/fdb.cluster` (FoundationDB; builds with `--features fdb`)
     /// or `memory://` (nothing survives a restart).
     pub(crate) metadata: String,

@@ -31,6 +31,7 @@ mod kafka_differential;
 mod kafka_groups;
 mod limits;
 mod long_poll;
+mod postgres_gateways;
 mod python_peer;
 mod s3_misconfig;
 mod sdk_duplicates;
