@@ -305,6 +305,12 @@ async fn join_in(
     existing: Option<ClassicMember>,
     now_ms: i64,
 ) -> Step<JoinStep> {
+    // A group nobody else is alive in takes the protocol type of whoever
+    // joins it (check_protocols compared it with the live members' otherwise).
+    let alone = !classic
+        .members
+        .values()
+        .any(|m| m.member_id != member_id && classic.alive(m, now_ms));
     let record = classic.record.get_or_insert_with(|| ClassicGroupRecord {
         state: ClassicState::Empty,
         generation: 0,
@@ -315,21 +321,10 @@ async fn join_in(
         leader: None,
         created_ms: now_ms,
     });
-    // An empty group takes the protocol type of whoever joins it first.
-    if (record.state == ClassicState::Empty || classic_is_abandoned(classic, now_ms))
-        && let Some(record) = classic.record.as_mut()
-    {
+    if alone {
         record.protocol_type = join.protocol_type.clone();
     }
-    let record = classic
-        .record
-        .as_ref()
-        .map(|r| (r.state, r.leader.clone(), r.round));
-    let Some((state, leader, _)) = record else {
-        return Ok(Err(ClassicError::Group(crate::group::GroupError::Corrupt(
-            "classic group record vanished".to_owned(),
-        ))));
-    };
+    let (state, leader) = (record.state, record.leader.clone());
     // A known member rejoining a settled generation with what it had (and,
     // in a stable group, not its leader, whose rejoin asks for a new
     // assignment) gets that generation back.
@@ -365,9 +360,4 @@ async fn join_in(
     classic.put_record(tx, keys)?;
     classic.try_complete(tx, keys, now_ms).await?;
     Ok(answer(classic, &classic.group, member_id, generation))
-}
-
-/// A group whose members all died: the next join starts it afresh.
-fn classic_is_abandoned(classic: &Classic, now_ms: i64) -> bool {
-    classic.live(now_ms) == 0
 }
