@@ -189,3 +189,32 @@ proptest! {
         block_on(check(&store, initial, ops))?;
     }
 }
+
+/// One server for every case (starting one per case would take most of the
+/// run), a fresh database per case, since `check` compares the whole store.
+#[cfg(feature = "postgres")]
+#[test]
+fn postgres_transaction_matches_model() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use proptest::test_runner::TestRunner;
+
+    use crate::postgres_store::PostgresMetaStore;
+
+    let server = stratus_testkit::PostgresServer::start();
+    let cases = AtomicUsize::new(0);
+    // Each case creates a database and commits twice: fewer cases.
+    let mut runner = TestRunner::new(ProptestConfig::with_cases(16));
+    let outcome = runner.run(&(initial(), ops()), |(initial, ops)| {
+        let database = format!("model_{}", cases.fetch_add(1, Ordering::Relaxed));
+        server.create_database(&database);
+        let url = server.url_for(&database);
+        block_on(async move {
+            let store = PostgresMetaStore::open(&url).await.map_err(to_err)?;
+            check(&store, initial, ops).await
+        })
+    });
+    if let Err(failure) = outcome {
+        panic!("PostgreSQL diverged from the model: {failure}");
+    }
+}
