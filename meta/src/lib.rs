@@ -3,10 +3,10 @@
 //!
 //! Every piece of broker state (topics, offsets, index entries, groups, leases)
 //! is read and written through [`MetaStore`] and [`Transaction`], so the same
-//! logic runs on the embedded store on a laptop and on FoundationDB in
-//! production. Backends enforce FoundationDB's size limits ([`limits`], the
-//! table of every bound of this crate) so code that works embedded does not
-//! fail on FoundationDB.
+//! logic runs on the embedded store on a laptop and on PostgreSQL or
+//! FoundationDB in production. Backends enforce FoundationDB's size limits
+//! ([`limits`], the table of every bound of this crate) so code that works
+//! embedded does not fail on FoundationDB.
 //!
 //! This module must never know what the keys mean; the key layout lives in
 //! [`crate::keys`].
@@ -49,7 +49,7 @@ pub trait MetaStore: Send + Sync + Debug + 'static {
     /// without the value having changed; callers re-read.
     fn watch(&self, key: &[u8]) -> Watch;
 
-    /// A short name for logs and `--help`: `memory`, `redb`, `fdb`.
+    /// A short name for logs and `--help`: `memory`, `redb`, `postgres`, `fdb`.
     fn backend_name(&self) -> &'static str;
 }
 
