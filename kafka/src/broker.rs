@@ -80,6 +80,17 @@ pub trait Broker: Send + Sync + 'static {
     /// Topics that do not exist are left out, not errors.
     async fn topics(&self, query: TopicQuery) -> Result<Vec<TopicInfo>, BrokerError>;
 
+    /// As [`Broker::topics`], with leaders chosen for a client in `zone`
+    /// (among the gateways of that zone when it has any).
+    async fn topics_in_zone(
+        &self,
+        query: TopicQuery,
+        zone: Option<&str>,
+    ) -> Result<Vec<TopicInfo>, BrokerError> {
+        let _ = zone;
+        self.topics(query).await
+    }
+
     /// Validates one partition's batches and hands them to the write path.
     ///
     /// Returns as soon as the batches are accepted, in call order: calls for

@@ -61,6 +61,13 @@ pub struct KafkaConfig {
     /// Partitions of a topic created without a count: auto-created ones, and
     /// CreateTopics with `num_partitions = -1`.
     pub default_partitions: u32,
+    /// This gateway's availability zone (Kafka's `broker.rack`), registered
+    /// with it: Metadata names leaders in a client's zone when it has
+    /// gateways there. Unset: no zone.
+    pub zone: Option<String>,
+    /// The zone of clients on this listener whose `client.id` names none
+    /// (`stratus_zone=...`). Unset: such clients get leaders from every zone.
+    pub client_zone: Option<String>,
 }
 
 impl Default for KafkaConfig {
@@ -77,6 +84,8 @@ impl Default for KafkaConfig {
             idle_timeout: limits::DEFAULT_IDLE_TIMEOUT,
             auto_create_topics: false,
             default_partitions: limits::DEFAULT_PARTITIONS,
+            zone: None,
+            client_zone: None,
         }
     }
 }
@@ -171,6 +180,23 @@ impl KafkaConfig {
                 ),
             );
         }
+        for (setting, zone) in [("zone", &self.zone), ("client_zone", &self.client_zone)] {
+            if let Some(zone) = zone
+                && (zone.is_empty()
+                    || zone.len() > limits::MAX_ZONE_BYTES
+                    || zone.contains(',')
+                    || zone.chars().any(char::is_whitespace))
+            {
+                return fail(
+                    setting,
+                    format!("{zone:?}"),
+                    format!(
+                        "expected a zone name such as \"us-east-1a\": no spaces or commas, at most {} bytes",
+                        limits::MAX_ZONE_BYTES
+                    ),
+                );
+            }
+        }
         if !(1..=limits::MAX_DEFAULT_PARTITIONS).contains(&self.default_partitions) {
             return fail(
                 "default_partitions",
@@ -254,6 +280,20 @@ mod tests {
                 "max_connections",
                 KafkaConfig {
                     max_connections: 0,
+                    ..Default::default()
+                },
+            ),
+            (
+                "zone",
+                KafkaConfig {
+                    zone: Some("us east".into()),
+                    ..Default::default()
+                },
+            ),
+            (
+                "client_zone",
+                KafkaConfig {
+                    client_zone: Some(String::new()),
                     ..Default::default()
                 },
             ),

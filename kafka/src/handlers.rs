@@ -37,7 +37,7 @@ pub(crate) async fn dispatch<B: Broker + ?Sized>(
     use RequestKind as K;
     Ok(match body {
         K::ApiVersions(r) => api_versions::handle(version, &r),
-        K::Metadata(r) => return metadata::handle(broker, options, version, r).await,
+        K::Metadata(r) => return metadata::handle(broker, options, version, client_id, r).await,
         K::Fetch(r) => return fetch::handle(broker, version, r).await,
         K::ListOffsets(r) => offsets::list_offsets(broker, version, r).await,
         K::OffsetForLeaderEpoch(r) => offsets::offset_for_leader_epoch(broker, r).await,

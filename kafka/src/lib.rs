@@ -26,6 +26,7 @@ mod listener;
 mod session;
 pub mod stratus;
 pub mod versions;
+pub mod zone;
 
 pub use broker::*;
 pub use config::{ConfigError, KafkaConfig};

@@ -80,6 +80,10 @@ pub const MAX_IDLE_TIMEOUT: Duration = Duration::from_secs(24 * 3600);
 /// or CreateTopics with `num_partitions = -1`), Kafka's `num.partitions`.
 pub const DEFAULT_PARTITIONS: u32 = 1;
 
+/// Longest zone name a gateway registers or a client names (AWS, GCP and
+/// Azure zone names are under 32 bytes).
+pub const MAX_ZONE_BYTES: usize = 64;
+
 /// Largest `default_partitions` accepted; the storage layer's own cap.
 pub const MAX_DEFAULT_PARTITIONS: u32 = 100_000;
 

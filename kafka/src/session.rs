@@ -37,6 +37,8 @@ pub struct SessionOptions {
     pub auto_create_topics: bool,
     /// Partitions of topics created without a count.
     pub default_partitions: u32,
+    /// The zone of clients whose `client.id` names none.
+    pub client_zone: Option<String>,
 }
 
 impl From<&KafkaConfig> for SessionOptions {
@@ -44,6 +46,7 @@ impl From<&KafkaConfig> for SessionOptions {
         Self {
             auto_create_topics: config.auto_create_topics,
             default_partitions: config.default_partitions,
+            client_zone: config.client_zone.clone(),
         }
     }
 }

@@ -116,6 +116,7 @@ async fn auto_creation_only_when_configured_and_allowed() {
     let options = SessionOptions {
         auto_create_topics: true,
         default_partitions: 4,
+        client_zone: None,
     };
     let mut on = Session::new(Arc::clone(&broker), options);
     // The client may forbid it (allow_auto_topic_creation = false, v4+).

@@ -15,6 +15,7 @@ use kafka_protocol::messages::{BrokerId, MetadataRequest, MetadataResponse, Resp
 use uuid::Uuid;
 
 use super::{Answer, str_bytes, topic_name};
+use crate::zone::client_zone;
 use crate::{
     Broker, BrokerError, ClusterView, NewTopic, SessionOptions, TopicInfo, TopicQuery, TopicRef,
 };
@@ -23,8 +24,10 @@ pub(crate) async fn handle<B: Broker + ?Sized>(
     broker: &B,
     options: &SessionOptions,
     version: i16,
+    client_id: &str,
     request: MetadataRequest,
 ) -> Answer {
+    let zone = client_zone(client_id, options.client_zone.as_deref());
     let cluster = broker
         .cluster()
         .await
@@ -43,7 +46,7 @@ pub(crate) async fn handle<B: Broker + ?Sized>(
     let topics = match wanted {
         None => {
             let all = broker
-                .topics(TopicQuery::All)
+                .topics_in_zone(TopicQuery::All, zone)
                 .await
                 .map_err(|e| format!("Metadata cannot list the topics: {e}"))?;
             all.iter().map(|t| found_topic(version, t)).collect()
@@ -51,7 +54,7 @@ pub(crate) async fn handle<B: Broker + ?Sized>(
         Some(refs) => {
             let auto_create =
                 options.auto_create_topics && (version < 4 || request.allow_auto_topic_creation);
-            let outcomes = lookup(broker, options, refs.clone(), auto_create).await;
+            let outcomes = lookup(broker, options, zone, refs.clone(), auto_create).await;
             refs.iter()
                 .zip(outcomes)
                 .map(|(r, outcome)| match outcome {
@@ -70,10 +73,14 @@ pub(crate) async fn handle<B: Broker + ?Sized>(
 async fn lookup<B: Broker + ?Sized>(
     broker: &B,
     options: &SessionOptions,
+    zone: Option<&str>,
     refs: Vec<TopicRef>,
     auto_create: bool,
 ) -> Vec<Result<TopicInfo, BrokerError>> {
-    let found = match broker.topics(TopicQuery::Only(refs.clone())).await {
+    let found = match broker
+        .topics_in_zone(TopicQuery::Only(refs.clone()), zone)
+        .await
+    {
         Ok(found) => found,
         Err(e) => return refs.iter().map(|_| Err(e.clone())).collect(),
     };
@@ -88,7 +95,9 @@ async fn lookup<B: Broker + ?Sized>(
         async move {
             match (hit, r) {
                 (Some(topic), _) => Ok(topic),
-                (None, TopicRef::Name(name)) if auto_create => create(broker, options, name).await,
+                (None, TopicRef::Name(name)) if auto_create => {
+                    create(broker, options, zone, name).await
+                }
                 (None, TopicRef::Name(name)) => Err(BrokerError::unknown_topic(name)),
                 (None, TopicRef::Id(id)) => Err(BrokerError::UnknownTopicId(*id)),
             }
@@ -100,6 +109,7 @@ async fn lookup<B: Broker + ?Sized>(
 async fn create<B: Broker + ?Sized>(
     broker: &B,
     options: &SessionOptions,
+    zone: Option<&str>,
     name: &str,
 ) -> Result<TopicInfo, BrokerError> {
     let topic = NewTopic {
@@ -109,10 +119,14 @@ async fn create<B: Broker + ?Sized>(
         configs: Vec::new(),
     };
     match broker.create_topic(topic, false).await {
-        Ok(created) => Ok(created),
+        // The created topic's leaders were chosen for no zone in particular.
+        Ok(created) if zone.is_none() => Ok(created),
         // Another client created it between the lookup and now.
-        Err(BrokerError::TopicAlreadyExists(_)) => broker
-            .topics(TopicQuery::Only(vec![TopicRef::Name(name.to_owned())]))
+        Ok(_) | Err(BrokerError::TopicAlreadyExists(_)) => broker
+            .topics_in_zone(
+                TopicQuery::Only(vec![TopicRef::Name(name.to_owned())]),
+                zone,
+            )
             .await?
             .into_iter()
             .next()

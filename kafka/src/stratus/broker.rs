@@ -57,12 +57,17 @@ impl GatewayBroker {
             .map_err(|e| BrokerError::StorageUnavailable(e.to_string()))
     }
 
-    fn topic_info(&self, topic: &TopicRecord, membership: &Membership) -> TopicInfo {
+    fn topic_info(
+        &self,
+        topic: &TopicRecord,
+        membership: &Membership,
+        zone: Option<&str>,
+    ) -> TopicInfo {
         let epoch = i32::try_from(membership.generation).unwrap_or(i32::MAX);
         let partitions = (0..topic.partitions)
             .map(|p| {
                 let leader = membership
-                    .leader(None, topic.id, p)
+                    .leader(zone, topic.id, p)
                     .map_or(self.member.id(), |g| g.id);
                 PartitionInfo {
                     index: p as i32,
@@ -170,6 +175,14 @@ impl Broker for GatewayBroker {
     }
 
     async fn topics(&self, query: TopicQuery) -> Result<Vec<TopicInfo>, BrokerError> {
+        self.topics_in_zone(query, None).await
+    }
+
+    async fn topics_in_zone(
+        &self,
+        query: TopicQuery,
+        zone: Option<&str>,
+    ) -> Result<Vec<TopicInfo>, BrokerError> {
         let membership = self.membership().await?;
         let topics = match query {
             TopicQuery::All => self.core.topics().list().await?,
@@ -190,7 +203,7 @@ impl Broker for GatewayBroker {
         };
         Ok(topics
             .iter()
-            .map(|t| self.topic_info(t, &membership))
+            .map(|t| self.topic_info(t, &membership, zone))
             .collect())
     }
 
@@ -314,14 +327,14 @@ impl Broker for GatewayBroker {
                 config,
                 created_at_ms: 0,
             };
-            return Ok(self.topic_info(&record, &membership));
+            return Ok(self.topic_info(&record, &membership, None));
         }
         let record = self
             .core
             .topics()
             .create(&topic.name, topic.partitions, config)
             .await?;
-        Ok(self.topic_info(&record, &membership))
+        Ok(self.topic_info(&record, &membership, None))
     }
 
     async fn delete_topic(&self, topic: TopicRef) -> Result<DeletedTopic, BrokerError> {

@@ -73,6 +73,7 @@ pub async fn start(
     cluster_id: String,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<KafkaServer, StartError> {
+    let zone = config.zone.clone();
     let listener = KafkaListener::bind(config).await?;
     let local_addr = listener.local_addr();
     let advertised = listener.advertised();
@@ -80,7 +81,7 @@ pub async fn start(
         kafka_host: advertised.0.clone(),
         kafka_port: advertised.1,
         grpc,
-        zone: None,
+        zone,
     };
     let member = Arc::new(membership::Member::join(registry, endpoint).await?);
     let gateway_id = member.id();

@@ -64,6 +64,7 @@ pub fn session(broker: &Arc<FakeBroker>) -> Session<FakeBroker> {
         SessionOptions {
             auto_create_topics: false,
             default_partitions: 3,
+            client_zone: None,
         },
     )
 }
