@@ -83,6 +83,12 @@ pub const MAX_CLASSIC_PROTOCOL_NAME_LEN: usize = 249;
 /// `group.min.session.timeout.ms` and `group.max.session.timeout.ms`.
 pub const MIN_CLASSIC_SESSION_TIMEOUT_MS: i64 = 6_000;
 pub const MAX_CLASSIC_SESSION_TIMEOUT_MS: i64 = 30 * 60 * 1000;
+/// How long the first round of an empty classic group waits for more
+/// members before it completes, extended by each member that joins
+/// meanwhile (up to the round's deadline): Kafka's
+/// `group.initial.rebalance.delay.ms` default, so consumers started
+/// together land in one generation instead of rebalancing once per member.
+pub const CLASSIC_INITIAL_REBALANCE_DELAY_MS: i64 = 3_000;
 /// Longest rebalance timeout honoured: a round never waits longer for
 /// members to rejoin (Kafka clients default to 5 minutes).
 pub const MAX_CLASSIC_REBALANCE_TIMEOUT_MS: i64 = 30 * 60 * 1000;

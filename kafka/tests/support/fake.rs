@@ -57,7 +57,9 @@ impl FakeBroker {
     fn groups(&self) -> &Groups {
         self.groups.get_or_init(|| {
             let meta = Arc::new(stratus_meta::memory::MemoryMetaStore::new());
+            // No initial rebalance delay: a first join completes at once.
             Groups::new(meta, KeySpace::new("fake"), GroupLimits::default())
+                .with_initial_rebalance_delay_ms(0)
         })
     }
 

@@ -160,6 +160,9 @@ pub struct Groups {
     keys: KeySpace,
     retry: RetryPolicy,
     limits: GroupLimits,
+    /// How long the first round of an empty classic group waits for more
+    /// members (Kafka's `group.initial.rebalance.delay.ms`).
+    initial_rebalance_delay_ms: i64,
 }
 
 impl Groups {
@@ -169,7 +172,14 @@ impl Groups {
             keys,
             retry: RetryPolicy::default(),
             limits,
+            initial_rebalance_delay_ms: crate::limits::CLASSIC_INITIAL_REBALANCE_DELAY_MS,
         }
+    }
+
+    /// The same groups with another initial rebalance delay (tests use 0).
+    pub fn with_initial_rebalance_delay_ms(mut self, ms: i64) -> Self {
+        self.initial_rebalance_delay_ms = ms.max(0);
+        self
     }
 
     pub fn limits(&self) -> GroupLimits {

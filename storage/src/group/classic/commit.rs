@@ -180,6 +180,7 @@ impl Groups {
                         generation: 0,
                         round: 0,
                         deadline_ms: now_ms,
+                        not_before_ms: 0,
                         protocol_type: String::new(),
                         protocol: None,
                         leader: None,

@@ -194,7 +194,13 @@ impl Groups {
                         limit: limits.max_members,
                     }));
                 }
-                join_in(tx, keys, &mut classic, join, member_id, existing, now_ms).await
+                let delay = self.initial_rebalance_delay_ms;
+                let joiner = Joiner {
+                    join,
+                    member_id,
+                    existing,
+                };
+                join_in(tx, keys, &mut classic, joiner, now_ms, delay).await
             })
         })
         .await?
@@ -296,26 +302,44 @@ fn answer(
 }
 
 /// The join proper, inside its transaction.
+/// Who joins: the request, its member id, and its record if it is listed.
+struct Joiner<'a> {
+    join: &'a ClassicJoin,
+    member_id: &'a str,
+    existing: Option<ClassicMember>,
+}
+
 async fn join_in(
     tx: &mut dyn Transaction,
     keys: &KeySpace,
     classic: &mut Classic,
-    join: &ClassicJoin,
-    member_id: &str,
-    existing: Option<ClassicMember>,
+    joiner: Joiner<'_>,
     now_ms: i64,
+    initial_delay_ms: i64,
 ) -> Step<JoinStep> {
+    let Joiner {
+        join,
+        member_id,
+        existing,
+    } = joiner;
     // A group nobody else is alive in takes the protocol type of whoever
     // joins it (check_protocols compared it with the live members' otherwise).
     let alone = !classic
         .members
         .values()
         .any(|m| m.member_id != member_id && classic.alive(m, now_ms));
+    // Kafka's initial rebalance delay applies to a group that is empty.
+    let empty = classic
+        .record
+        .as_ref()
+        .is_none_or(|r| r.state == ClassicState::Empty)
+        || classic.live(now_ms) == 0;
     let record = classic.record.get_or_insert_with(|| ClassicGroupRecord {
         state: ClassicState::Empty,
         generation: 0,
         round: 0,
         deadline_ms: now_ms,
+        not_before_ms: 0,
         protocol_type: join.protocol_type.clone(),
         protocol: None,
         leader: None,
@@ -349,7 +373,18 @@ async fn join_in(
             return Ok(Ok(JoinStep::Joined(joined)));
         }
     }
-    classic.open_round(now_ms);
+    // A group that was empty waits a moment for the members that start
+    // with this one (and each new member extends that wait).
+    let still_waiting = classic
+        .record
+        .as_ref()
+        .is_some_and(|r| r.not_before_ms > now_ms);
+    let delay = if empty || (still_waiting && existing.is_none()) {
+        initial_delay_ms
+    } else {
+        0
+    };
+    classic.open_round_delayed(now_ms, delay, join.rebalance_timeout_ms);
     let (round, generation) = classic
         .record
         .as_ref()

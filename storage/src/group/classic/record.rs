@@ -44,6 +44,10 @@ pub struct ClassicGroupRecord {
     /// have not rejoined by then. `CompletingRebalance`: the leader's
     /// SyncGroup is given up on and a new round opens.
     pub deadline_ms: i64,
+    /// `PreparingRebalance`: the round does not complete before this (the
+    /// initial rebalance delay of a group that was empty).
+    #[serde(default)]
+    pub not_before_ms: i64,
     /// The members' protocol type (`consumer` for consumers); empty for a
     /// group that only ever had offsets committed without members.
     pub protocol_type: String,
@@ -150,6 +154,7 @@ mod tests {
             generation: 3,
             round: 4,
             deadline_ms: 5,
+            not_before_ms: 6,
             protocol_type: "consumer".into(),
             protocol: Some("range".into()),
             leader: Some("m".into()),
@@ -157,7 +162,7 @@ mod tests {
         };
         assert_eq!(
             serde_json::to_string(&group).unwrap(),
-            r#"{"state":"stable","generation":3,"round":4,"deadline_ms":5,"protocol_type":"consumer","protocol":"range","leader":"m","created_ms":1}"#
+            r#"{"state":"stable","generation":3,"round":4,"deadline_ms":5,"not_before_ms":6,"protocol_type":"consumer","protocol":"range","leader":"m","created_ms":1}"#
         );
         let member = ClassicMember {
             member_id: "m".into(),

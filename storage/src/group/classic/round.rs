@@ -149,22 +149,41 @@ impl Classic {
     /// Opens a round (a no-op if one is open): every member must rejoin by
     /// the longest rebalance timeout among them.
     pub(super) fn open_round(&mut self, now_ms: i64) {
+        self.open_round_delayed(now_ms, 0, 0);
+    }
+
+    /// Opens a round that does not complete before `delay_ms` from now
+    /// (the initial rebalance delay); a round already open is extended, up
+    /// to its deadline, if it is still in its initial delay. `joiner_timeout_ms`:
+    /// the rebalance timeout of a member about to join, not listed yet.
+    pub(super) fn open_round_delayed(
+        &mut self,
+        now_ms: i64,
+        delay_ms: i64,
+        joiner_timeout_ms: i64,
+    ) {
         let timeout = self
             .members
             .values()
             .map(|m| m.rebalance_timeout_ms)
             .max()
             .unwrap_or(0)
+            .max(joiner_timeout_ms)
             .min(MAX_CLASSIC_REBALANCE_TIMEOUT_MS);
         let Some(record) = self.record.as_mut() else {
             return;
         };
+        let not_before = now_ms.saturating_add(delay_ms);
         if record.state == ClassicState::PreparingRebalance {
+            if delay_ms > 0 && record.not_before_ms > now_ms {
+                record.not_before_ms = not_before.min(record.deadline_ms);
+            }
             return;
         }
         record.state = ClassicState::PreparingRebalance;
         record.round += 1;
         record.deadline_ms = now_ms.saturating_add(timeout);
+        record.not_before_ms = not_before.min(record.deadline_ms);
         tracing::debug!(group = %self.group, round = record.round, "classic group round opened");
     }
 
@@ -176,9 +195,16 @@ impl Classic {
         };
         let mut at = record.deadline_ms;
         if record.state == ClassicState::PreparingRebalance {
+            let mut absent = false;
             for m in self.members.values().filter(|m| m.round != record.round) {
+                absent = true;
                 at = at.min(m.deadline_ms.saturating_add(1));
             }
+            // Everyone is in: only the initial delay holds the round open.
+            if !absent {
+                at = record.not_before_ms;
+            }
+            at = at.max(record.not_before_ms);
         }
         at
     }
@@ -195,7 +221,7 @@ impl Classic {
         let Some(record) = &self.record else {
             return Ok(false);
         };
-        if record.state != ClassicState::PreparingRebalance {
+        if record.state != ClassicState::PreparingRebalance || now_ms < record.not_before_ms {
             return Ok(false);
         }
         let (round, past_deadline) = (record.round, now_ms >= record.deadline_ms);

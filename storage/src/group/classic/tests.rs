@@ -26,8 +26,12 @@ async fn setup() -> (Groups, Groups, Log) {
         .await
         .unwrap();
     let limits = GroupLimits { max_members: 3 };
-    let a = Groups::new(meta.clone(), log.keys().clone(), limits);
-    let b = Groups::new(meta, log.keys().clone(), limits);
+    // Without the initial rebalance delay, so a first join completes at
+    // once; `the_first_round_of_an_empty_group_waits_for_more_members`
+    // covers the delay.
+    let a =
+        Groups::new(meta.clone(), log.keys().clone(), limits).with_initial_rebalance_delay_ms(0);
+    let b = Groups::new(meta, log.keys().clone(), limits).with_initial_rebalance_delay_ms(0);
     (a, b, log)
 }
 
@@ -462,7 +466,8 @@ async fn members_on_two_gateways_meet_in_one_generation() {
         protocol: None,
         assignments,
     };
-    let gb2 = Groups::new(ga.meta.clone(), ga.keys.clone(), ga.limits);
+    let gb2 =
+        Groups::new(ga.meta.clone(), ga.keys.clone(), ga.limits).with_initial_rebalance_delay_ms(0);
     let waiting = tokio::spawn(async move { gb2.classic_sync("g", &sync("b", vec![])).await });
     tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     ga.classic_sync("g", &sync("a", vec![("b".into(), vec![9])]))
@@ -560,5 +565,83 @@ async fn a_restarted_static_member_takes_its_place_back_without_a_rebalance() {
     assert!(
         matches!(left.as_slice(), [Ok(id)] if *id == back.member_id),
         "{left:?}"
+    );
+}
+
+#[tokio::test]
+async fn the_first_round_of_an_empty_group_waits_for_more_members() {
+    let (g, _, _log) = setup().await;
+    let g = g.with_initial_rebalance_delay_ms(3_000);
+    let a = g
+        .classic_join_step("g", &join("a", &["range"]), 0)
+        .await
+        .unwrap();
+    let JoinStep::Waiting {
+        generation,
+        wake_at_ms,
+        ..
+    } = a
+    else {
+        panic!("the first join must wait: {a:?}");
+    };
+    assert_eq!(wake_at_ms, 3_000);
+    // b joins within the delay, which it extends; both land in generation 1.
+    let b = g
+        .classic_join_step("g", &join("b", &["range"]), 2_000)
+        .await
+        .unwrap();
+    assert!(
+        matches!(
+            b,
+            JoinStep::Waiting {
+                wake_at_ms: 5_000,
+                ..
+            }
+        ),
+        "{b:?}"
+    );
+    assert!(matches!(
+        g.classic_join_poll("g", "a", generation, 4_000)
+            .await
+            .unwrap(),
+        JoinStep::Waiting { .. }
+    ));
+    let a = joined(
+        g.classic_join_poll("g", "a", generation, 5_000)
+            .await
+            .unwrap(),
+    );
+    let b = joined(
+        g.classic_join_poll("g", "b", generation, 5_001)
+            .await
+            .unwrap(),
+    );
+    assert_eq!((a.generation, b.generation, a.members.len()), (1, 1, 2));
+    // A later round of the now non-empty group has no delay.
+    let sync = ClassicSync {
+        member_id: a.leader.clone(),
+        group_instance_id: None,
+        generation: 1,
+        protocol_type: None,
+        protocol: None,
+        assignments: vec![],
+    };
+    g.classic_sync_step("g", &sync, 5_002).await.unwrap();
+    let c = g
+        .classic_join_step("g", &join("c", &["range"]), 5_003)
+        .await
+        .unwrap();
+    assert!(matches!(c, JoinStep::Waiting { .. }));
+    g.classic_join_step("g", &join("a", &["range"]), 5_004)
+        .await
+        .unwrap();
+    let b = joined(
+        g.classic_join_step("g", &join("b", &["range"]), 5_005)
+            .await
+            .unwrap(),
+    );
+    assert_eq!(
+        b.generation, 2,
+        "the last rejoin completes the round at once"
     );
 }
