@@ -181,7 +181,7 @@ impl Groups {
                 if join.member_id.is_empty()
                     && let Some(instance) = instance
                 {
-                    existing = take_over(&mut classic, tx, keys, instance, member_id)?;
+                    existing = take_over(&mut classic, tx, keys, instance, member_id, now_ms)?;
                 } else if let Err(e) = check_fenced(&classic, member_id, instance) {
                     return Ok(Err(e));
                 }
@@ -360,11 +360,18 @@ async fn join_in(
                 .zip(&join.protocols)
                 .all(|(a, b)| a.name == b.0 && a.metadata.0 == b.1)
     });
-    let settled = match state {
-        ClassicState::CompletingRebalance => unchanged,
-        ClassicState::Stable => unchanged && leader.as_deref() != Some(member_id),
-        _ => false,
-    };
+    // A member whose session ran out is gone (Kafka's coordinator would have
+    // expired it on a timer): the others must rebalance without it.
+    let someone_expired = classic
+        .members
+        .values()
+        .any(|m| m.member_id != member_id && !classic.alive(m, now_ms));
+    let settled = !someone_expired
+        && match state {
+            ClassicState::CompletingRebalance => unchanged,
+            ClassicState::Stable => unchanged && leader.as_deref() != Some(member_id),
+            _ => false,
+        };
     if settled && let Some(mut member) = existing.clone() {
         member.deadline_ms = now_ms.saturating_add(member.session_timeout_ms);
         classic.put_member(tx, keys, &member)?;

@@ -40,18 +40,26 @@ pub(super) fn holder<'a>(classic: &'a Classic, instance: &str) -> Option<&'a Cla
 
 /// Moves the member that has `instance` to `new_id` (its generation,
 /// assignment and round kept; the leader role too), returning it under its
-/// new id. `None` when no member has `instance`.
+/// new id. `None` when no member has `instance`, or when that member's
+/// session ran out (it is removed: the joiner is a new member).
 pub(super) fn take_over(
     classic: &mut Classic,
     tx: &mut dyn Transaction,
     keys: &KeySpace,
     instance: &str,
     new_id: &str,
+    now_ms: i64,
 ) -> Result<Option<ClassicMember>, MetaError> {
     let Some(old) = holder(classic, instance).cloned() else {
         return Ok(None);
     };
     classic.remove(tx, keys, std::slice::from_ref(&old.member_id))?;
+    if !classic.alive(&old, now_ms) {
+        // Its session ran out: Kafka would have expired it, so this is a new
+        // member and the group rebalances.
+        classic.put_record(tx, keys)?;
+        return Ok(None);
+    }
     if let Some(record) = classic.record.as_mut()
         && record.leader.as_deref() == Some(old.member_id.as_str())
     {

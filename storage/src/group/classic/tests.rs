@@ -645,3 +645,32 @@ async fn the_first_round_of_an_empty_group_waits_for_more_members() {
         "the last rejoin completes the round at once"
     );
 }
+
+#[tokio::test]
+async fn a_static_member_back_after_its_session_ran_out_causes_a_rebalance() {
+    let (g, _, _log) = setup().await;
+    let mut b = join("", &["range"]);
+    b.group_instance_id = Some("instance-b".into());
+    joined(
+        g.classic_join_step("g", &join("a", &["range"]), 0)
+            .await
+            .unwrap(),
+    );
+    g.classic_join_step("g", &b, 1).await.unwrap();
+    let a = joined(
+        g.classic_join_step("g", &join("a", &["range"]), 2)
+            .await
+            .unwrap(),
+    );
+    assert_eq!(a.members.len(), 2);
+    // b is silent past its session (a heartbeats, but not after b's
+    // deadline); then it comes back.
+    g.classic_heartbeat("g", "a", None, a.generation, SESSION - 10)
+        .await
+        .unwrap();
+    let back = g.classic_join_step("g", &b, SESSION + 50).await.unwrap();
+    assert!(
+        matches!(back, JoinStep::Waiting { .. }),
+        "a static member whose session ran out must not take its place back silently: {back:?}"
+    );
+}
