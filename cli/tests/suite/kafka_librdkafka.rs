@@ -59,9 +59,9 @@ fn run_allowlist(list: &str, scenario: &str, env: &[(&str, &str)]) {
         .arg("--tests")
         .arg(&allowlist)
         // Most of these tests wait on timers (message timeouts, stalled
-        // sockets, idle connections), so three at once take a third of the
-        // time without starving the two cores.
-        .args(["--jobs", "3", "--timeout", "120", "--verbose"])
+        // sockets, idle connections, group rebalance delays), so four at
+        // once take a quarter of the time without starving the two cores.
+        .args(["--jobs", "4", "--timeout", "120", "--verbose"])
         .output()
         .expect("run testkit/kafka/librdkafka/run.py (python3 must be on PATH)");
     let report = String::from_utf8_lossy(&output.stdout);
