@@ -2,7 +2,7 @@
 //! Heartbeat (sessions, and learning of a rebalance) and LeaveGroup.
 
 use super::join::wait;
-use super::record::{ClassicState, Hex};
+use super::record::{ClassicGroupRecord, ClassicState, Hex};
 use super::round::Classic;
 use super::static_member::check_fenced;
 use super::{ClassicError, ClassicSync, Leaving, Step, SyncStep};
@@ -333,9 +333,11 @@ async fn sync_in(
             classic.put_record(tx, keys)?;
             Ok(Ok(assigned(classic)))
         }
-        ClassicState::CompletingRebalance if now_ms >= record.deadline_ms => {
-            // The leader never assigned: everyone rejoins, under a leader
-            // that does.
+        ClassicState::CompletingRebalance
+            if now_ms >= record.deadline_ms || !leader_alive(classic, &record, now_ms) =>
+        {
+            // The leader never assigned (or died before it did): everyone
+            // rejoins, under a leader that does.
             tracing::info!(group = %group, leader = ?record.leader, "classic group leader did not sync in time");
             if let Some(leader) = record.leader.clone() {
                 classic.remove(tx, keys, &[leader])?;
@@ -344,8 +346,25 @@ async fn sync_in(
             classic.put_record(tx, keys)?;
             Ok(Err(ClassicError::RebalanceInProgress { group }))
         }
-        ClassicState::CompletingRebalance => Ok(Ok(SyncStep::Waiting {
-            wake_at_ms: record.deadline_ms,
-        })),
+        ClassicState::CompletingRebalance => {
+            // Look again when the leader's session would run out, too.
+            let leader_deadline = record
+                .leader
+                .as_ref()
+                .and_then(|l| classic.members.get(l))
+                .map_or(i64::MAX, |m| m.deadline_ms.saturating_add(1));
+            Ok(Ok(SyncStep::Waiting {
+                wake_at_ms: record.deadline_ms.min(leader_deadline),
+            }))
+        }
     }
+}
+
+/// Whether the generation's leader is listed and its session has not run out.
+fn leader_alive(classic: &Classic, record: &ClassicGroupRecord, now_ms: i64) -> bool {
+    record
+        .leader
+        .as_ref()
+        .and_then(|l| classic.members.get(l))
+        .is_some_and(|m| classic.alive(m, now_ms))
 }

@@ -674,3 +674,42 @@ async fn a_static_member_back_after_its_session_ran_out_causes_a_rebalance() {
         "a static member whose session ran out must not take its place back silently: {back:?}"
     );
 }
+
+#[tokio::test]
+async fn a_sync_waiting_for_a_dead_leader_ends_with_its_session() {
+    let (g, _, _log) = setup().await;
+    joined(
+        g.classic_join_step("g", &join("a", &["range"]), 0)
+            .await
+            .unwrap(),
+    );
+    g.classic_join_step("g", &join("b", &["range"]), 1)
+        .await
+        .unwrap();
+    let a = joined(
+        g.classic_join_step("g", &join("a", &["range"]), 2)
+            .await
+            .unwrap(),
+    );
+    let sync = ClassicSync {
+        member_id: "b".into(),
+        group_instance_id: None,
+        generation: a.generation,
+        protocol_type: None,
+        protocol: None,
+        assignments: vec![],
+    };
+    // The leader a never syncs: b waits for a's session, not the 30 s
+    // rebalance timeout.
+    let waiting = g.classic_sync_step("g", &sync, 3).await.unwrap();
+    assert_eq!(
+        waiting,
+        SyncStep::Waiting {
+            wake_at_ms: 2 + SESSION + 1
+        }
+    );
+    assert!(matches!(
+        g.classic_sync_step("g", &sync, 2 + SESSION + 1).await,
+        Err(ClassicError::RebalanceInProgress { .. })
+    ));
+}
