@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use super::record::{ClassicGroupRecord, ClassicMember, ClassicProtocol, ClassicState, Hex};
 use super::round::{Classic, common_protocols, stratus_live};
-use super::static_member::{check_fenced, take_over};
+use super::static_member::{check_fenced, holder, take_over};
 use super::{BARRIER_POLL, ClassicError, ClassicJoin, JoinStep, JoinedGeneration, Step};
 use crate::group::{Groups, validate_group_id, validate_member_id};
 use crate::keys::KeySpace;
@@ -178,10 +178,18 @@ impl Groups {
                     Err(e) => return Ok(Err(e.into())),
                 }
                 let mut existing = classic.members.get(member_id.as_str()).cloned();
+                let mut replaced_leader = None;
                 if join.member_id.is_empty()
                     && let Some(instance) = instance
                 {
+                    let leader = classic.record.as_ref().and_then(|r| r.leader.clone());
+                    replaced_leader = holder(&classic, instance)
+                        .map(|h| h.member_id.clone())
+                        .filter(|old| Some(old) == leader.as_ref());
                     existing = take_over(&mut classic, tx, keys, instance, member_id, now_ms)?;
+                    if existing.is_none() {
+                        replaced_leader = None;
+                    }
                 } else if let Err(e) = check_fenced(&classic, member_id, instance) {
                     return Ok(Err(e));
                 }
@@ -199,6 +207,7 @@ impl Groups {
                     join,
                     member_id,
                     existing,
+                    replaced_leader,
                 };
                 join_in(tx, keys, &mut classic, joiner, now_ms, delay).await
             })
@@ -307,6 +316,11 @@ struct Joiner<'a> {
     join: &'a ClassicJoin,
     member_id: &'a str,
     existing: Option<ClassicMember>,
+    /// The leader's old member id, when this is the leader's static
+    /// restart: it keeps leading without a rebalance, but is told the old
+    /// id as the leader (as Kafka does), so it does not assign again in a
+    /// stable group.
+    replaced_leader: Option<String>,
 }
 
 async fn join_in(
@@ -321,6 +335,7 @@ async fn join_in(
         join,
         member_id,
         existing,
+        replaced_leader,
     } = joiner;
     // A group nobody else is alive in takes the protocol type of whoever
     // joins it (check_protocols compared it with the live members' otherwise).
@@ -369,14 +384,20 @@ async fn join_in(
     let settled = !someone_expired
         && match state {
             ClassicState::CompletingRebalance => unchanged,
-            ClassicState::Stable => unchanged && leader.as_deref() != Some(member_id),
+            ClassicState::Stable => {
+                unchanged && (leader.as_deref() != Some(member_id) || replaced_leader.is_some())
+            }
             _ => false,
         };
     if settled && let Some(mut member) = existing.clone() {
         member.deadline_ms = now_ms.saturating_add(member.session_timeout_ms);
         classic.put_member(tx, keys, &member)?;
         classic.members.insert(member_id.to_owned(), member);
-        if let Some(joined) = classic.joined(member_id) {
+        if let Some(mut joined) = classic.joined(member_id) {
+            if let Some(old) = replaced_leader {
+                joined.leader = old;
+                joined.members.clear();
+            }
             return Ok(Ok(JoinStep::Joined(joined)));
         }
     }

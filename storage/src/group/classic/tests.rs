@@ -713,3 +713,34 @@ async fn a_sync_waiting_for_a_dead_leader_ends_with_its_session() {
         Err(ClassicError::RebalanceInProgress { .. })
     ));
 }
+
+#[tokio::test]
+async fn a_restarted_static_leader_keeps_leading_without_a_rebalance() {
+    let (g, _, _log) = setup().await;
+    let mut a = join("", &["range"]);
+    a.group_instance_id = Some("instance-a".into());
+    let first = joined(g.classic_join_step("g", &a, 0).await.unwrap());
+    let sync = ClassicSync {
+        member_id: first.member_id.clone(),
+        group_instance_id: Some("instance-a".into()),
+        generation: first.generation,
+        protocol_type: None,
+        protocol: None,
+        assignments: vec![(first.member_id.clone(), vec![7])],
+    };
+    g.classic_sync_step("g", &sync, 1).await.unwrap();
+    let back = joined(g.classic_join_step("g", &a, 2).await.unwrap());
+    assert_eq!(back.generation, first.generation, "no rebalance");
+    // Told the old id as the leader, so it does not assign again.
+    assert_eq!(back.leader, first.member_id);
+    assert!(back.members.is_empty());
+    let resync = ClassicSync {
+        member_id: back.member_id.clone(),
+        assignments: vec![],
+        ..sync
+    };
+    assert!(matches!(
+        g.classic_sync_step("g", &resync, 3).await.unwrap(),
+        SyncStep::Assigned { assignment, .. } if assignment == vec![7]
+    ));
+}
