@@ -19,6 +19,11 @@ pub enum GatewayError {
     Trigger(#[from] TriggerError),
     #[error("{0}")]
     InvalidArgument(String),
+    /// A client's record batch whose bytes fail their CRC-32C: damaged on
+    /// the way, where other refusals are the client's mistake. gRPC answers
+    /// both with INVALID_ARGUMENT; Kafka has a code of its own for this one.
+    #[error("the record_batch for partition {partition} is refused: {problem}")]
+    CorruptBatch { partition: u32, problem: String },
     #[error(
         "record {index} for partition {partition} is {size} bytes, over the topic's max.message.bytes of {limit}; \
          send smaller records or raise max.message.bytes"
@@ -51,6 +56,7 @@ impl From<GatewayError> for Status {
             GatewayError::Group(group) => group_code(group),
             GatewayError::Trigger(trigger) => trigger_code(trigger),
             GatewayError::InvalidArgument(_)
+            | GatewayError::CorruptBatch { .. }
             | GatewayError::RecordTooLarge { .. }
             | GatewayError::RequestTooLarge { .. } => Code::InvalidArgument,
             GatewayError::Overloaded { .. } => Code::ResourceExhausted,

@@ -129,6 +129,42 @@ async fn batches_as_sent_are_acknowledged_with_offsets_and_deduplicated() {
     gateway.shutdown().await;
 }
 
+/// A damaged batch is refused as corrupt (Kafka answers CORRUPT_MESSAGE,
+/// which clients retry), a malformed one as invalid; neither is written.
+#[tokio::test]
+async fn a_batch_failing_its_checksum_is_corrupt_not_merely_invalid() {
+    let (gateway, core) = start_with_events(1).await;
+    let mut damaged = BytesMut::from(&kafka_batch(&["a", "b"], None)[..]);
+    let last = damaged.len() - 1;
+    damaged[last] ^= 0xff;
+    let refused = core
+        .produce()
+        .submit(batch_call(0, damaged.freeze()), Admission::Reject)
+        .await
+        .expect_err("a batch with a bad checksum");
+    assert!(
+        matches!(refused, GatewayError::CorruptBatch { partition: 0, .. }),
+        "{refused:?}"
+    );
+    assert!(refused.to_string().contains("crc-32c"), "{refused}");
+
+    let mut truncated = kafka_batch(&["a"], None);
+    truncated.truncate(truncated.len() - 1);
+    let refused = core
+        .produce()
+        .submit(batch_call(0, truncated), Admission::Reject)
+        .await
+        .expect_err("a truncated batch");
+    assert!(
+        matches!(refused, GatewayError::InvalidArgument(_)),
+        "{refused:?}"
+    );
+    let state = core.topics().describe("events").await.unwrap();
+    let states = core.topics().partition_states(&state).await.unwrap();
+    assert_eq!(states[0].1.high_watermark, 0, "nothing was written");
+    gateway.shutdown().await;
+}
+
 #[tokio::test]
 async fn a_fetch_of_many_partitions_waits_for_the_first_commit() {
     let (gateway, core) = start_with_events(2).await;

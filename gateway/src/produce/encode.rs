@@ -6,7 +6,9 @@
 //! no I/O, and the record policy is `validate`'s, called from here.
 
 use bytes::{Bytes, BytesMut};
-use stratus_format::batch::{RecordInput, check_client_batch, encode_batch, stamp_producer};
+use stratus_format::batch::{
+    BatchError, RecordInput, check_client_batch, encode_batch, stamp_producer,
+};
 use stratus_storage::log::{AppendBatch, ProducerBatch};
 use stratus_storage::topic::TopicRecord;
 
@@ -50,8 +52,13 @@ pub(crate) fn client_batch(
     expected: EntryProducer,
 ) -> Result<AppendBatch, GatewayError> {
     validate::partition(topic, partition)?;
-    let checked = check_client_batch(&bytes)
-        .map_err(|e| validate::batch_refused(partition, &e.to_string()))?;
+    let checked = check_client_batch(&bytes).map_err(|e| match e {
+        BatchError::CrcMismatch { .. } => GatewayError::CorruptBatch {
+            partition,
+            problem: e.to_string(),
+        },
+        e => validate::batch_refused(partition, &e.to_string()),
+    })?;
     let info = checked.info;
     let producer = validate::batch_producer(partition, &info, expected)?;
     let policy = checked

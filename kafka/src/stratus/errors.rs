@@ -19,11 +19,7 @@ impl From<GatewayError> for BrokerError {
             GatewayError::RecordTooLarge { .. } | GatewayError::RequestTooLarge { .. } => {
                 Self::MessageTooLarge(message)
             }
-            // The produce path refuses client batches with InvalidArgument;
-            // the checksum case has its own Kafka code.
-            GatewayError::InvalidArgument(_) if message.contains("crc-32c") => {
-                Self::CorruptMessage(message)
-            }
+            GatewayError::CorruptBatch { .. } => Self::CorruptMessage(message),
             GatewayError::InvalidArgument(_) => Self::InvalidRecord(message),
             GatewayError::Overloaded { .. } => Self::Throttled(message),
             GatewayError::ShuttingDown => Self::NotServing(message),
