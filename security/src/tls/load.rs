@@ -42,7 +42,12 @@ pub enum TlsError {
     },
 }
 
-fn file_error(prefix: &str, setting: &str, path: &Path, reason: impl std::fmt::Display) -> TlsError {
+fn file_error(
+    prefix: &str,
+    setting: &str,
+    path: &Path,
+    reason: impl std::fmt::Display,
+) -> TlsError {
     TlsError::File {
         setting: format!("{prefix}.{setting}"),
         path: path.display().to_string(),
