@@ -246,6 +246,16 @@ pub trait Broker: Send + Sync + 'static {
         Err(no_groups(""))
     }
 
+    /// OffsetDelete: one outcome per partition, in order.
+    async fn delete_offsets(
+        &self,
+        group: &str,
+        partitions: Vec<(String, u32)>,
+    ) -> Result<Vec<Result<(), BrokerError>>, BrokerError> {
+        let _ = partitions;
+        Err(no_groups(group))
+    }
+
     /// DeleteGroups of one group (no live members), with its offsets.
     async fn delete_group(&self, group: &str) -> Result<(), BrokerError> {
         Err(no_groups(group))

@@ -205,6 +205,7 @@ fn decode_kind(key: ApiKey, version: i16, buf: &mut Guarded) -> Result<RequestKi
         ApiKey::DescribeGroups => K::DescribeGroups(decode_as(buf, version)?),
         ApiKey::ListGroups => K::ListGroups(decode_as(buf, version)?),
         ApiKey::DeleteGroups => K::DeleteGroups(decode_as(buf, version)?),
+        ApiKey::OffsetDelete => K::OffsetDelete(decode_as(buf, version)?),
         other => return Err(format!("no decoder for {other:?}")),
     })
 }

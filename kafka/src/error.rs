@@ -160,6 +160,9 @@ pub enum BrokerError {
     /// The group does not exist.
     #[error("{0}")]
     GroupIdNotFound(String),
+    /// OffsetDelete of a topic a live member subscribes to.
+    #[error("{0}")]
+    GroupSubscribedToTopic(String),
     /// Committed-offset metadata over the limit.
     #[error("{0}")]
     OffsetMetadataTooLarge(String),
@@ -220,6 +223,7 @@ impl BrokerError {
             Self::InvalidSessionTimeout(_) => ResponseError::InvalidSessionTimeout,
             Self::NonEmptyGroup(_) => ResponseError::NonEmptyGroup,
             Self::GroupIdNotFound(_) => ResponseError::GroupIdNotFound,
+            Self::GroupSubscribedToTopic(_) => ResponseError::GroupSubscribedToTopic,
             Self::OffsetMetadataTooLarge(_) => ResponseError::OffsetMetadataTooLarge,
             Self::InvalidCommitOffsetSize(_) => ResponseError::InvalidCommitOffsetSize,
             Self::Internal(_) => ResponseError::UnknownServerError,
@@ -298,6 +302,7 @@ mod tests {
             (BrokerError::InvalidCommitOffsetSize(s()), 28),
             (BrokerError::OffsetMetadataTooLarge(s()), 12),
             (BrokerError::NonEmptyGroup(s()), 68),
+            (BrokerError::GroupSubscribedToTopic(s()), 86),
             (BrokerError::GroupIdNotFound(s()), 69),
             (BrokerError::MemberIdRequired(s()), 79),
             (BrokerError::GroupMaxSizeReached(s()), 81),

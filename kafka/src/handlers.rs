@@ -59,6 +59,7 @@ pub(crate) async fn dispatch<B: Broker + ?Sized>(
         K::DescribeGroups(r) => groups::describe_groups(broker, version, r).await,
         K::ListGroups(r) => groups::list_groups(broker, version, r).await,
         K::DeleteGroups(r) => groups::delete_groups(broker, r).await,
+        K::OffsetDelete(r) => groups::offset_delete(broker, r).await,
         K::Produce(_) => {
             return Err("a Produce request reached dispatch; it must be admitted".into());
         }

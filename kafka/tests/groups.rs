@@ -10,6 +10,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 use kafka_protocol::messages::*;
 use kafka_protocol::protocol::StrBytes;
+use stratus_kafka::Broker;
 use support::*;
 
 fn s(v: &str) -> StrBytes {
@@ -237,4 +238,105 @@ async fn find_coordinator_answers_every_key_and_refuses_transactions() {
         refused.error_code, 53,
         "TRANSACTIONAL_ID_AUTHORIZATION_FAILED"
     );
+}
+
+fn offset_delete(group: &str, partitions: &[i32]) -> RequestKind {
+    RequestKind::OffsetDelete(
+        OffsetDeleteRequest::default()
+            .with_group_id(GroupId(s(group)))
+            .with_topics(vec![
+                offset_delete_request::OffsetDeleteRequestTopic::default()
+                    .with_name(TopicName(s("orders")))
+                    .with_partitions(
+                        partitions
+                            .iter()
+                            .map(|p| {
+                                offset_delete_request::OffsetDeleteRequestPartition::default()
+                                    .with_partition_index(*p)
+                            })
+                            .collect(),
+                    ),
+            ]),
+    )
+}
+
+#[tokio::test]
+async fn offset_delete_follows_kafkas_rules() {
+    let broker = Arc::new(FakeBroker::with_topics(&[("orders", 2)]));
+    let mut session = session(&broker);
+    let ResponseKind::OffsetDelete(missing) = ask(
+        &mut session,
+        ApiKey::OffsetDelete,
+        0,
+        offset_delete("g", &[0]),
+    )
+    .await
+    else {
+        unreachable!()
+    };
+    assert_eq!(missing.error_code, 69, "GROUP_ID_NOT_FOUND");
+
+    let commit = OffsetCommitRequest::default()
+        .with_group_id(GroupId(s("g")))
+        .with_generation_id_or_member_epoch(-1)
+        .with_topics(vec![
+            offset_commit_request::OffsetCommitRequestTopic::default()
+                .with_name(TopicName(s("orders")))
+                .with_partitions(
+                    [0, 1]
+                        .map(|p| {
+                            offset_commit_request::OffsetCommitRequestPartition::default()
+                                .with_partition_index(p)
+                                .with_committed_offset(3)
+                        })
+                        .to_vec(),
+                ),
+        ]);
+    let ResponseKind::OffsetCommit(committed) = ask(
+        &mut session,
+        ApiKey::OffsetCommit,
+        8,
+        RequestKind::OffsetCommit(commit),
+    )
+    .await
+    else {
+        unreachable!()
+    };
+    assert!(
+        committed.topics[0]
+            .partitions
+            .iter()
+            .all(|p| p.error_code == 0),
+        "{committed:?}"
+    );
+
+    let ResponseKind::OffsetDelete(deleted) = ask(
+        &mut session,
+        ApiKey::OffsetDelete,
+        0,
+        offset_delete("g", &[0, 5, -1]),
+    )
+    .await
+    else {
+        unreachable!()
+    };
+    assert_eq!(deleted.error_code, 0);
+    let codes: Vec<i16> = deleted.topics[0]
+        .partitions
+        .iter()
+        .map(|p| p.error_code)
+        .collect();
+    assert_eq!(
+        codes,
+        vec![0, 3, 3],
+        "deleted, then UNKNOWN_TOPIC_OR_PARTITION twice"
+    );
+    let left: Vec<_> = broker
+        .fetch_offsets("g", Vec::new())
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|c| c.partition)
+        .collect();
+    assert_eq!(left, vec![1]);
 }

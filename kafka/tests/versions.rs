@@ -69,6 +69,7 @@ fn expected_kind(key: ApiKey) -> ResponseKind {
         ApiKey::DescribeGroups => R::DescribeGroups(Default::default()),
         ApiKey::ListGroups => R::ListGroups(Default::default()),
         ApiKey::DeleteGroups => R::DeleteGroups(Default::default()),
+        ApiKey::OffsetDelete => R::OffsetDelete(Default::default()),
         other => panic!("no response kind for {other:?}"),
     }
 }

@@ -503,6 +503,14 @@ impl Broker for GatewayBroker {
         Ok(self.core.groups().classic_list(now_ms()).await?)
     }
 
+    async fn delete_offsets(
+        &self,
+        group: &str,
+        partitions: Vec<(String, u32)>,
+    ) -> Result<Vec<Result<(), BrokerError>>, BrokerError> {
+        groups::delete_offsets(self.core.groups(), group, partitions).await
+    }
+
     async fn delete_group(&self, group: &str) -> Result<(), BrokerError> {
         Ok(self.core.groups().classic_delete(group, now_ms()).await?)
     }

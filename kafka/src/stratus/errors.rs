@@ -5,7 +5,7 @@
 use stratus_gateway::GatewayError;
 use stratus_meta::MetaError;
 use stratus_storage::group::GroupError;
-use stratus_storage::group::classic::ClassicError;
+use stratus_storage::group::classic::{ClassicError, CommitRefusal, OffsetDeleteRefusal};
 use stratus_storage::log::LogError;
 use stratus_storage::topic::TopicSpecError;
 
@@ -45,6 +45,29 @@ impl From<ClassicError> for BrokerError {
             ClassicError::NotEmpty { .. } => Self::NonEmptyGroup(message),
             ClassicError::NotFound { .. } => Self::GroupIdNotFound(message),
             ClassicError::Group(group) => group.into(),
+        }
+    }
+}
+
+impl From<CommitRefusal> for BrokerError {
+    fn from(refusal: CommitRefusal) -> Self {
+        let message = refusal.to_string();
+        match refusal {
+            CommitRefusal::UnknownTopicOrPartition { .. } => Self::UnknownTopicOrPartition(message),
+            CommitRefusal::MetadataTooLarge { .. } => Self::OffsetMetadataTooLarge(message),
+            CommitRefusal::InvalidOffset(_) => Self::InvalidCommitOffsetSize(message),
+        }
+    }
+}
+
+impl From<OffsetDeleteRefusal> for BrokerError {
+    fn from(refusal: OffsetDeleteRefusal) -> Self {
+        let message = refusal.to_string();
+        match refusal {
+            OffsetDeleteRefusal::UnknownTopicOrPartition { .. } => {
+                Self::UnknownTopicOrPartition(message)
+            }
+            OffsetDeleteRefusal::SubscribedToTopic { .. } => Self::GroupSubscribedToTopic(message),
         }
     }
 }

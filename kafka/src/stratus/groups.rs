@@ -1,7 +1,7 @@
 //! Consumer groups for Kafka clients over the gateway's group state
 //! (`stratus_storage::group::classic`): translation only.
 
-use stratus_storage::group::classic::{ClassicError, CommitRefusal};
+use stratus_storage::group::classic::ClassicError;
 use stratus_storage::group::{CommitOffset, Groups};
 use stratus_storage::log::now_ms;
 use stratus_storage::registry::Membership;
@@ -72,19 +72,20 @@ pub(super) async fn commit(
         .await?;
     Ok(outcomes
         .into_iter()
-        .map(|o| o.map_err(|r| refusal(&r)))
+        .map(|o| o.map_err(BrokerError::from))
         .collect())
 }
 
-fn refusal(r: &CommitRefusal) -> BrokerError {
-    let message = r.to_string();
-    match r {
-        CommitRefusal::UnknownTopicOrPartition { .. } => {
-            BrokerError::UnknownTopicOrPartition(message)
-        }
-        CommitRefusal::MetadataTooLarge { .. } => BrokerError::OffsetMetadataTooLarge(message),
-        CommitRefusal::InvalidOffset(_) => BrokerError::InvalidCommitOffsetSize(message),
-    }
+pub(super) async fn delete_offsets(
+    groups: &Groups,
+    group: &str,
+    partitions: Vec<(String, u32)>,
+) -> Result<Vec<Result<(), BrokerError>>, BrokerError> {
+    let outcomes = groups.delete_offsets(group, &partitions, now_ms()).await?;
+    Ok(outcomes
+        .into_iter()
+        .map(|o| o.map_err(BrokerError::from))
+        .collect())
 }
 
 /// A classic-group refusal as a Kafka error (the mapping is in `errors`).

@@ -14,7 +14,6 @@ use async_trait::async_trait;
 use bytes::{Bytes, BytesMut};
 use stratus_kafka::*;
 use stratus_storage::group::{GroupLimits, Groups};
-use stratus_storage::keys::KeySpace;
 use stratus_storage::log::now_ms;
 use uuid::Uuid;
 
@@ -48,19 +47,57 @@ pub struct FakeBroker {
     /// When set, the one broker Metadata lists (and every partition's
     /// leader): for real clients, which connect to what they are told.
     endpoint: Mutex<Option<(String, u16)>>,
-    /// Consumer groups: storage's own, over an in-memory metadata store
-    /// (its topics are not the fake's, so commits name unknown topics).
-    groups: OnceLock<Groups>,
+    /// Consumer groups: storage's own, over an in-memory metadata store,
+    /// beside a storage log on that store into which the fake's topics are
+    /// mirrored before an offset is committed or deleted (storage checks a
+    /// committed partition exists).
+    groups: OnceLock<(Groups, stratus_storage::log::Log)>,
 }
 
 impl FakeBroker {
     fn groups(&self) -> &Groups {
+        &self.group_store().0
+    }
+
+    fn group_store(&self) -> &(Groups, stratus_storage::log::Log) {
         self.groups.get_or_init(|| {
-            let meta = Arc::new(stratus_meta::memory::MemoryMetaStore::new());
+            let meta: Arc<dyn stratus_meta::MetaStore> =
+                Arc::new(stratus_meta::memory::MemoryMetaStore::new());
+            let log = stratus_storage::log::Log::new(
+                meta.clone(),
+                Arc::new(object_store::memory::InMemory::new()),
+                &stratus_storage::log::LogConfig::default(),
+            );
             // No initial rebalance delay: a first join completes at once.
-            Groups::new(meta, KeySpace::new("fake"), GroupLimits::default())
-                .with_initial_rebalance_delay_ms(0)
+            let groups = Groups::new(meta, log.keys().clone(), GroupLimits::default())
+                .with_initial_rebalance_delay_ms(0);
+            (groups, log)
         })
+    }
+
+    /// Copies the fake's topics named in `topics` into the group store's
+    /// catalog, once each, with their partition counts.
+    async fn mirror_topics<'a>(&self, topics: impl IntoIterator<Item = &'a str>) {
+        let wanted: Vec<(String, u32)> = {
+            let state = self.state.lock().unwrap();
+            topics
+                .into_iter()
+                .filter_map(|t| {
+                    let topic = state.topics.get(t)?;
+                    Some((t.to_owned(), topic.logs.len() as u32))
+                })
+                .collect()
+        };
+        let log = &self.group_store().1;
+        for (name, partitions) in wanted {
+            match log
+                .create_topic(&name, partitions, Default::default())
+                .await
+            {
+                Ok(_) | Err(stratus_storage::log::LogError::TopicExists { .. }) => {}
+                Err(e) => panic!("cannot mirror topic {name}: {e}"),
+            }
+        }
     }
 
     /// A broker with these topics and partition counts.
@@ -566,6 +603,8 @@ impl Broker for FakeBroker {
         generation: i64,
         offsets: Vec<CommitOffset>,
     ) -> Result<Vec<Result<(), BrokerError>>, BrokerError> {
+        self.mirror_topics(offsets.iter().map(|o| o.topic.as_str()))
+            .await;
         let outcomes = self
             .groups()
             .classic_commit(
@@ -579,7 +618,7 @@ impl Broker for FakeBroker {
             .await?;
         Ok(outcomes
             .into_iter()
-            .map(|o| o.map_err(|r| BrokerError::UnknownTopicOrPartition(r.to_string())))
+            .map(|o| o.map_err(BrokerError::from))
             .collect())
     }
 
@@ -601,6 +640,23 @@ impl Broker for FakeBroker {
 
     async fn list_groups(&self) -> Result<Vec<ListedGroup>, BrokerError> {
         Ok(self.groups().classic_list(now_ms()).await?)
+    }
+
+    async fn delete_offsets(
+        &self,
+        group: &str,
+        partitions: Vec<(String, u32)>,
+    ) -> Result<Vec<Result<(), BrokerError>>, BrokerError> {
+        self.mirror_topics(partitions.iter().map(|(t, _)| t.as_str()))
+            .await;
+        let outcomes = self
+            .groups()
+            .delete_offsets(group, &partitions, now_ms())
+            .await?;
+        Ok(outcomes
+            .into_iter()
+            .map(|o| o.map_err(BrokerError::from))
+            .collect())
     }
 
     async fn delete_group(&self, group: &str) -> Result<(), BrokerError> {

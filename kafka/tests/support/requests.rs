@@ -398,6 +398,18 @@ pub fn requests(key: ApiKey, version: i16, orders: Uuid) -> Vec<RequestKind> {
         ApiKey::DeleteGroups => vec![K::DeleteGroups(
             DeleteGroupsRequest::default().with_groups_names(vec![GroupId(s("g"))]),
         )],
+        ApiKey::OffsetDelete => vec![K::OffsetDelete(
+            OffsetDeleteRequest::default()
+                .with_group_id(GroupId(s("g")))
+                .with_topics(vec![
+                    offset_delete_request::OffsetDeleteRequestTopic::default()
+                        .with_name(TopicName(s("orders")))
+                        .with_partitions(vec![
+                            offset_delete_request::OffsetDeleteRequestPartition::default()
+                                .with_partition_index(0),
+                        ]),
+                ]),
+        )],
         other => panic!("{other:?} is advertised but this test has no request for it; add one"),
     }
 }

@@ -1,11 +1,12 @@
 //! The consumer-group APIs: FindCoordinator, the classic protocol's
 //! JoinGroup, SyncGroup, Heartbeat and LeaveGroup, OffsetCommit and
-//! OffsetFetch, and DescribeGroups, ListGroups and DeleteGroups. Thin: the
+//! OffsetFetch, OffsetDelete, and DescribeGroups, ListGroups and DeleteGroups. Thin: the
 //! group state machine is `stratus_storage::group::classic`, reached
 //! through the [`Broker`].
 
 mod admin;
 mod membership;
+mod offset_delete;
 mod offsets;
 
 use kafka_protocol::messages::find_coordinator_response::Coordinator;
@@ -16,6 +17,7 @@ use kafka_protocol::protocol::StrBytes;
 
 pub(crate) use admin::{delete_groups, describe_groups, list_groups};
 pub(crate) use membership::{heartbeat, join_group, leave_group, sync_group};
+pub(crate) use offset_delete::offset_delete;
 pub(crate) use offsets::{offset_commit, offset_fetch};
 
 use super::str_bytes;

@@ -25,6 +25,9 @@
 mod admin;
 mod commit;
 mod join;
+mod offset_delete;
+#[cfg(test)]
+mod offset_delete_tests;
 mod record;
 pub(super) mod round;
 mod static_member;
@@ -36,6 +39,7 @@ use std::time::Duration;
 
 pub use admin::{ClassicDescription, ListedGroup, STRATUS_PROTOCOL_TYPE};
 pub use commit::CommitRefusal;
+pub use offset_delete::OffsetDeleteRefusal;
 pub use record::{ClassicGroupRecord, ClassicMember, ClassicProtocol, ClassicState, Hex};
 
 use super::GroupError;
