@@ -12,6 +12,7 @@ mod compactor;
 pub mod config_env;
 mod consume;
 mod dispatcher;
+mod exposure;
 mod group;
 mod group_consume;
 mod limits;

@@ -132,6 +132,10 @@ pub(crate) async fn gateway(args: GatewayArgs) -> anyhow::Result<()> {
 
 async fn serve(mut settings: ServerSettings, dev: bool, dispatcher: bool) -> anyhow::Result<()> {
     let telemetry = observability::init("stratus-gateway", settings.log_format)?;
+    settings.gateway.quic.listen = quic_listen(&settings);
+    settings.kafka.listen = kafka_listen(&settings);
+    // Before anything is opened, so a refused start changes nothing.
+    crate::exposure::check(&settings)?;
     let storage = open_storage(&settings).await?;
     if dev && settings.gateway.quic.needs_certificate() {
         // TLS always, even on a laptop: dev makes (once) and reuses its own.
@@ -139,7 +143,6 @@ async fn serve(mut settings: ServerSettings, dev: bool, dispatcher: bool) -> any
         settings.gateway.quic.cert = files.cert;
         settings.gateway.quic.key = files.key;
     }
-    settings.gateway.quic.listen = quic_listen(&settings);
     let handle = Gateway::start(settings.gateway.clone(), storage.log.clone()).await?;
     let addr = handle.local_addr();
     let quic_addr = handle.quic_addr();
@@ -159,9 +162,12 @@ async fn serve(mut settings: ServerSettings, dev: bool, dispatcher: bool) -> any
                 .await;
         })
     });
-    // `stratus dev` runs triggers in-process, so a laptop needs nothing else.
+    // `stratus dev` runs triggers in-process, so a laptop needs nothing else;
+    // not over TLS, where it would need the client certificate of a user.
+    let grpc_tls = settings.gateway.tls.enabled();
+    let scheme = if grpc_tls { "grpcs" } else { "http" };
     let (stop_dispatcher, dispatcher_stopped) = tokio::sync::oneshot::channel::<()>();
-    let dispatcher = dispatcher.then(|| {
+    let dispatcher = (dispatcher && !grpc_tls).then(|| {
         let config = stratus_triggers::DispatcherConfig {
             server: format!("grpc://{addr}"),
             refresh: crate::limits::DEV_DISPATCHER_REFRESH,
@@ -178,7 +184,7 @@ async fn serve(mut settings: ServerSettings, dev: bool, dispatcher: bool) -> any
     });
     if dev {
         println!("stratus dev is running");
-        println!("  gateway   http://{addr}");
+        println!("  gateway   {scheme}://{addr}");
         if let Some(quic_addr) = quic_addr {
             let cert = settings.gateway.quic.cert.display();
             println!("  quic      quic://{quic_addr}?ca={cert}");
@@ -200,11 +206,20 @@ async fn serve(mut settings: ServerSettings, dev: bool, dispatcher: bool) -> any
         );
         if dispatcher.is_some() {
             println!("  triggers  dispatcher in-process (stratus trigger create --help)");
+        } else if grpc_tls {
+            println!("  triggers  no in-process dispatcher over TLS (run `stratus dispatcher`)");
         }
-        println!("try: stratus topic create hello --partitions 3 --server http://{addr}");
+        if grpc_tls {
+            println!(
+                "try: stratus topic create hello --partitions 3 \
+                 --server 'grpcs://{addr}?ca=CA.pem&cert=CERT.pem&key=KEY.pem'"
+            );
+        } else {
+            println!("try: stratus topic create hello --partitions 3 --server http://{addr}");
+        }
         println!("stop with Ctrl-C");
     } else {
-        println!("stratus gateway listening on http://{addr}");
+        println!("stratus gateway listening on {scheme}://{addr}");
         if let Some(quic_addr) = quic_addr {
             println!("stratus gateway listening on quic://{quic_addr} (UDP)");
         }
@@ -241,12 +256,28 @@ async fn serve(mut settings: ServerSettings, dev: bool, dispatcher: bool) -> any
     Ok(())
 }
 
-/// Where QUIC listens. Left at its default, on the gRPC listen address's IP,
-/// and on a free port when the gRPC port is ephemeral (as the Kafka listener
-/// and `/metrics` do), so parallel test gateways never collide on 7401.
+/// Where QUIC listens: see [`beside_grpc`].
 fn quic_listen(settings: &ServerSettings) -> std::net::SocketAddr {
-    let configured = settings.gateway.quic.listen;
-    if configured != stratus_gateway::QuicConfig::default().listen {
+    let default = stratus_gateway::QuicConfig::default().listen;
+    beside_grpc(settings, settings.gateway.quic.listen, default)
+}
+
+/// Where the Kafka listener listens: see [`beside_grpc`].
+fn kafka_listen(settings: &ServerSettings) -> std::net::SocketAddr {
+    let default = stratus_kafka::KafkaConfig::default().listen;
+    beside_grpc(settings, settings.kafka.listen, default)
+}
+
+/// A listener's address: `configured` when set, else, left at its
+/// `default`, the default's port on the gRPC listen address's IP, or a free
+/// port when the gRPC port is ephemeral (as `/metrics` does), so parallel
+/// test gateways never collide.
+fn beside_grpc(
+    settings: &ServerSettings,
+    configured: std::net::SocketAddr,
+    default: std::net::SocketAddr,
+) -> std::net::SocketAddr {
+    if configured != default {
         return configured;
     }
     let port = if settings.gateway.listen.port() == 0 {
@@ -257,9 +288,7 @@ fn quic_listen(settings: &ServerSettings) -> std::net::SocketAddr {
     std::net::SocketAddr::new(settings.gateway.listen.ip(), port)
 }
 
-/// Starts the Kafka listener when `kafka.enabled`. Left at its default, it
-/// listens on port 9092 of the gRPC listen address's IP, or on a free port
-/// when the gRPC port is ephemeral (so parallel test gateways never collide).
+/// Starts the Kafka listener when `kafka.enabled`, on [`kafka_listen`].
 async fn start_kafka(
     settings: &ServerSettings,
     handle: &GatewayHandle,
@@ -270,15 +299,7 @@ async fn start_kafka(
     if !settings.kafka.enabled {
         return Ok(None);
     }
-    let mut config = settings.kafka.clone();
-    if config.listen == stratus_kafka::KafkaConfig::default().listen {
-        let port = if settings.gateway.listen.port() == 0 {
-            0
-        } else {
-            config.listen.port()
-        };
-        config.listen = std::net::SocketAddr::new(settings.gateway.listen.ip(), port);
-    }
+    let config = settings.kafka.clone();
     let log = &storage.log;
     let registry = stratus_storage::registry::Registry::new(
         std::sync::Arc::clone(log.meta()),

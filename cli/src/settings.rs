@@ -51,6 +51,11 @@ pub struct ServerSettings {
     pub(crate) compactor: CompactorConfig,
     /// The `/metrics` endpoint and gauge refresh (OTLP export is set by `OTEL_*`).
     pub(crate) telemetry: TelemetryConfig,
+    /// Let the gRPC, Kafka and QUIC listeners serve a non-loopback address
+    /// without TLS and client authentication. Off: such a gateway refuses to
+    /// start, naming the settings to set. Only for networks that are
+    /// themselves trusted.
+    pub(crate) insecure: bool,
 }
 
 /// How object-store calls are retried; see `stratus_tier::RetryConfig`.
@@ -134,6 +139,7 @@ impl Default for ServerSettings {
             kafka: KafkaConfig::default(),
             compactor: CompactorConfig::default(),
             telemetry: TelemetryConfig::default(),
+            insecure: false,
         }
     }
 }

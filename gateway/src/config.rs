@@ -52,6 +52,8 @@ pub struct GatewayConfig {
     pub max_fetch_wait: Duration,
     /// Cap on a fetch's `max_bytes`; also the default when a fetch gives 0.
     pub max_fetch_bytes: u32,
+    /// TLS of the gRPC listener (`[gateway.tls]`); off unless `cert` is set.
+    pub tls: stratus_security::TlsConfig,
     /// The QUIC endpoint (`[gateway.quic]`).
     pub quic: QuicConfig,
     /// Consumer group limits (`[gateway.groups]`).
@@ -116,6 +118,7 @@ impl Default for GatewayConfig {
             topic_cache_ttl: limits::TOPIC_CACHE_TTL.default,
             max_fetch_wait: limits::MAX_FETCH_WAIT.default,
             max_fetch_bytes: limits::MAX_FETCH_BYTES.default,
+            tls: stratus_security::TlsConfig::default(),
             quic: QuicConfig::default(),
             groups: GroupsConfig::default(),
         }

@@ -25,6 +25,7 @@ mod quic;
 mod server;
 mod service;
 mod telemetry;
+mod tls_incoming;
 mod topics;
 
 pub use admin::TopicAdmin;
@@ -39,3 +40,5 @@ pub use produce::{
 };
 pub use quic::{CertificateFiles, QuicStartError, TlsError, self_signed_in};
 pub use server::{Gateway, GatewayHandle, StartError};
+pub use stratus_security::TlsConfig as ListenerTlsConfig;
+pub use tls_incoming::ClientTls;

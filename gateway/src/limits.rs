@@ -114,6 +114,14 @@ pub(crate) const SUBSCRIBE_BUFFER: usize = 4;
 /// FIN well before any metadata-store lease would.
 pub(crate) const TCP_KEEPALIVE: Duration = Duration::from_secs(60);
 
+/// A gRPC client that has not finished its TLS handshake this long after
+/// connecting is dropped, so silent sockets cannot hold handshake slots.
+pub(crate) const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// TLS handshakes of the gRPC listener in progress at once; connections
+/// beyond it wait in the kernel's accept queue.
+pub(crate) const TLS_MAX_PENDING_HANDSHAKES: usize = 1024;
+
 /// `quic.max_connections`: QUIC connections served at once.
 pub(crate) const QUIC_MAX_CONNECTIONS: Limit<u32> =
     Limit::new("quic.max_connections", 1024, Unit::Number)

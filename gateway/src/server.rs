@@ -13,6 +13,7 @@ use stratus_proto::v1::consumer_server::ConsumerServer;
 use stratus_proto::v1::groups_server::GroupsServer;
 use stratus_proto::v1::producer_server::ProducerServer;
 use stratus_proto::v1::triggers_server::TriggersServer;
+use stratus_security::ReloadingTls;
 use stratus_storage::log::Log;
 use stratus_storage::trigger::Triggers;
 use tokio::net::TcpListener;
@@ -28,6 +29,7 @@ use crate::quic::{self, QuicHandle, QuicStartError};
 use crate::service::{
     AdminService, ConsumerService, GroupsService, ProducerService, TriggersService,
 };
+use crate::tls_incoming;
 
 /// Builder for a running gateway.
 #[derive(Debug)]
@@ -58,12 +60,24 @@ pub enum StartError {
     Reflection(String),
     #[error(transparent)]
     Quic(#[from] QuicStartError),
+    #[error(transparent)]
+    Tls(#[from] stratus_security::TlsError),
 }
 
 impl Gateway {
     /// Validates `config`, binds its listen address and starts serving.
     pub async fn start(config: GatewayConfig, log: Arc<Log>) -> Result<GatewayHandle, StartError> {
         config.validate()?;
+        // Loaded before binding, so bad files fail the start, not a client.
+        let tls = if config.tls.enabled() {
+            Some(ReloadingTls::start(
+                config.tls.clone(),
+                "gateway.tls",
+                &[b"h2"],
+            )?)
+        } else {
+            None
+        };
         let listener =
             TcpListener::bind(config.listen)
                 .await
@@ -129,20 +143,23 @@ impl Gateway {
                 ConsumerServer::new(ConsumerService(core.clone()))
                     .max_encoding_message_size(usize::MAX),
             );
-        let mut stop = shutdown_rx;
-        let server = tokio::spawn(
-            router.serve_with_incoming_shutdown(
-                // Without TCP_NODELAY, Nagle's algorithm and delayed ACKs add ~40 ms
-                // to every small response.
-                TcpIncoming::from(listener)
-                    .with_nodelay(Some(true))
-                    .with_keepalive(Some(TCP_KEEPALIVE)),
-                async move {
-                    let _ = stop.wait_for(|stopping| *stopping).await;
-                },
-            ),
-        );
-        tracing::info!(%local_addr, "gateway listening");
+        let mut stop = shutdown_rx.clone();
+        let stopped = async move {
+            let _ = stop.wait_for(|stopping| *stopping).await;
+        };
+        // Without TCP_NODELAY, Nagle's algorithm and delayed ACKs add ~40 ms
+        // to every small response.
+        let tcp = TcpIncoming::from(listener)
+            .with_nodelay(Some(true))
+            .with_keepalive(Some(TCP_KEEPALIVE));
+        let server = match tls {
+            Some(tls) => tokio::spawn(router.serve_with_incoming_shutdown(
+                tls_incoming::incoming(tcp, tls, shutdown_rx),
+                stopped,
+            )),
+            None => tokio::spawn(router.serve_with_incoming_shutdown(tcp, stopped)),
+        };
+        tracing::info!(%local_addr, tls = config.tls.enabled(), "gateway listening");
         Ok(GatewayHandle {
             local_addr,
             shutdown,

@@ -68,6 +68,10 @@ pub struct KafkaConfig {
     /// The zone of clients on this listener whose `client.id` names none
     /// (`stratus_zone=...`). Unset: such clients get leaders from every zone.
     pub client_zone: Option<String>,
+    /// TLS of the listener (`[kafka.tls]`); off unless `cert` is set. With
+    /// `client_ca`, clients must present a certificate (Kafka's
+    /// `ssl.client.auth=required`).
+    pub tls: stratus_security::TlsConfig,
 }
 
 impl Default for KafkaConfig {
@@ -86,6 +90,7 @@ impl Default for KafkaConfig {
             default_partitions: limits::DEFAULT_PARTITIONS,
             zone: None,
             client_zone: None,
+            tls: stratus_security::TlsConfig::default(),
         }
     }
 }

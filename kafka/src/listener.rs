@@ -9,9 +9,11 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use stratus_security::{ReloadingTls, peer_subject};
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
+use tokio::time::timeout;
 
 use crate::connection::{ConnectionEnd, ConnectionLimits, serve_connection};
 use crate::{Broker, ConfigError, KafkaConfig, Session, SessionOptions};
@@ -22,6 +24,9 @@ pub enum ListenerError {
     /// A setting is out of range.
     #[error(transparent)]
     Config(#[from] ConfigError),
+    /// `kafka.tls` does not load.
+    #[error(transparent)]
+    Tls(#[from] stratus_security::TlsError),
     /// The address could not be bound.
     #[error(
         "cannot listen for Kafka clients on {addr}: {source}; pick a free port in kafka.listen (port 0 picks one)"
@@ -40,12 +45,19 @@ pub struct KafkaListener {
     listener: TcpListener,
     local_addr: SocketAddr,
     config: KafkaConfig,
+    tls: Option<ReloadingTls>,
 }
 
 impl KafkaListener {
     /// Validates `config` and binds `config.listen`.
     pub async fn bind(config: KafkaConfig) -> Result<Self, ListenerError> {
         config.validate()?;
+        // Loaded before binding, so bad files fail the start, not a client.
+        let tls = if config.tls.enabled() {
+            Some(ReloadingTls::start(config.tls.clone(), "kafka.tls", &[])?)
+        } else {
+            None
+        };
         let bind = |source| ListenerError::Bind {
             addr: config.listen,
             source,
@@ -56,6 +68,7 @@ impl KafkaListener {
             listener,
             local_addr,
             config,
+            tls,
         })
     }
 
@@ -112,8 +125,25 @@ impl KafkaListener {
                     // Requests and responses are small and latency-bound.
                     let _ = stream.set_nodelay(true);
                     let session = Session::new(Arc::clone(&broker), options.clone());
+                    let tls = self.tls.as_ref().map(ReloadingTls::acceptor);
                     connections.spawn(async move {
-                        let end = serve_connection(stream, session, limits).await;
+                        let end = match tls {
+                            None => serve_connection(stream, session, limits).await,
+                            Some(acceptor) => {
+                                // A plaintext client fails here; the same
+                                // bound as a stalled request applies.
+                                let handshake = timeout(limits.idle_timeout, acceptor.accept(stream));
+                                match handshake.await {
+                                    Ok(Ok(stream)) => {
+                                        let subject = peer_subject(stream.get_ref().1.peer_certificates());
+                                        tracing::debug!(%peer, ?subject, "Kafka TLS connection");
+                                        serve_connection(stream, session, limits).await
+                                    }
+                                    Ok(Err(e)) => ConnectionEnd::Io(format!("TLS handshake failed: {e}")),
+                                    Err(_) => ConnectionEnd::Stalled,
+                                }
+                            }
+                        };
                         log_end(peer, &end);
                         drop(slot);
                     });

@@ -73,6 +73,13 @@ impl ClientBuilder {
         self
     }
 
+    /// The client certificate and its key (PEM files) for a gateway that
+    /// requires mutual TLS, over `grpcs://` (the URL's `?cert=&key=` wins).
+    pub fn client_identity(mut self, cert: impl Into<PathBuf>, key: impl Into<PathBuf>) -> Self {
+        self.options.client_identity = Some((cert.into(), key.into()));
+        self
+    }
+
     /// The name the gateway's certificate must carry, when it is not the URL's host.
     pub fn tls_domain(mut self, domain: impl Into<String>) -> Self {
         self.options.tls_domain = Some(domain.into());

@@ -19,7 +19,14 @@ const DOCKERFILE: &str = "infra/Dockerfile";
 /// Top-level settings the compose file relies on (fields of
 /// `stratus_cli::settings::ServerSettings`). If one is renamed, this test
 /// fails and names it.
-const SERVER_SETTINGS_USED: &[&str] = &["data_dir", "metadata", "wal", "log_format", "gateway"];
+const SERVER_SETTINGS_USED: &[&str] = &[
+    "data_dir",
+    "metadata",
+    "wal",
+    "log_format",
+    "gateway",
+    "insecure",
+];
 
 /// `AWS_*` variables that object_store's `AmazonS3Builder::from_env` turns into
 /// settings (object_store 0.14, src/aws/builder.rs, `AmazonS3ConfigKey::from_str`
@@ -778,6 +785,16 @@ fn gateways_listen_on_the_published_port_7400() {
              through a published port. Set STRATUS_GATEWAY__LISTEN=0.0.0.0:{}",
             gateway.name,
             listen.port()
+        );
+        // The exposure check: 0.0.0.0 without TLS and client certificates
+        // starts only when marked insecure.
+        let insecure = gateway.env("STRATUS_INSECURE");
+        let mutual_tls = gateway.env("STRATUS_GATEWAY__TLS__CLIENT_CA").is_some();
+        assert!(
+            insecure.as_deref() == Some("true") || mutual_tls,
+            "{COMPOSE}: `{}` listens on {listen} without gateway.tls.client_ca; it would refuse \
+             to start. Set STRATUS_INSECURE: \"true\" (a trusted network) or TLS",
+            gateway.name
         );
         let ports = gateway.ports();
         assert!(

@@ -40,5 +40,6 @@ mod sdk_duplicates;
 mod sdk_end_to_end;
 mod sdk_transports;
 mod streaming;
+mod tls_listeners;
 mod topic_alter;
 mod triggers;

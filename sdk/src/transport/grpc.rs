@@ -1,6 +1,8 @@
 //! The gRPC transport (tonic over HTTP/2, optionally TLS): `grpc://` and
-//! `grpcs://` URLs.
+//! `grpcs://` URLs, the latter with `?ca=` (the CA to trust) and, for a
+//! gateway requiring client certificates, `&cert=&key=`.
 
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -20,7 +22,7 @@ use stratus_proto::v1::{
 };
 use tonic::Status;
 use tonic::metadata::MetadataValue;
-use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint};
+use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint, Identity};
 
 use super::ordered::{Answers, Opener, OrderedProducer, OutgoingRequests};
 use super::{ConnectOptions, Transport};
@@ -56,7 +58,7 @@ impl GrpcTransport {
             .tcp_nodelay(true);
         if tls {
             endpoint = endpoint
-                .tls_config(tls_config(host, options)?)
+                .tls_config(tls_config(host, &url_tls_options(url, options)?)?)
                 .map_err(|e| Error::Tls(e.to_string()))?;
         }
         let channel = endpoint.connect().await.map_err(|e| Error::Connect {
@@ -104,27 +106,65 @@ async fn open_produce_stream(
     ))
 }
 
+/// `options` with what `grpcs://HOST:PORT?ca=CA&cert=CERT&key=KEY` names
+/// (each optional; the URL wins over the builder), so a URL alone carries
+/// a whole TLS setup, as in `stratus --server`.
+fn url_tls_options(url: &url::Url, options: &ConnectOptions) -> Result<ConnectOptions, Error> {
+    let mut options = options.clone();
+    let (mut cert, mut key) = (None, None);
+    for (name, value) in url.query_pairs() {
+        let path = Some(PathBuf::from(value.as_ref()));
+        match name.as_ref() {
+            "ca" => options.ca_file = path,
+            "cert" => cert = path,
+            "key" => key = path,
+            other => {
+                return Err(Error::InvalidUrl {
+                    url: url.to_string(),
+                    reason: format!(
+                        "unknown parameter {other:?}; grpcs:// takes ca=, cert= and key="
+                    ),
+                });
+            }
+        }
+    }
+    match (cert, key) {
+        (Some(cert), Some(key)) => options.client_identity = Some((cert, key)),
+        (None, None) => {}
+        _ => {
+            return Err(Error::InvalidUrl {
+                url: url.to_string(),
+                reason: "give cert= and key= together: the client certificate and its key"
+                    .to_owned(),
+            });
+        }
+    }
+    Ok(options)
+}
+
+fn read_pem(path: &Path, what: &str) -> Result<Vec<u8>, Error> {
+    std::fs::read(path)
+        .map_err(|e| Error::Tls(format!("cannot read {what} {}: {e}", path.display())))
+}
+
 fn tls_config(host: &str, options: &ConnectOptions) -> Result<ClientTlsConfig, Error> {
     let domain = options
         .tls_domain
         .clone()
         .unwrap_or_else(|| host.to_owned());
     let mut config = ClientTlsConfig::new().domain_name(domain);
-    match &options.ca_file {
-        Some(path) => {
-            let pem = std::fs::read(path).map_err(|e| {
-                Error::Tls(format!(
-                    "cannot read the CA file {}: {e}; pass the PEM file of the gateway's CA",
-                    path.display()
-                ))
-            })?;
-            config = config.ca_certificate(Certificate::from_pem(pem));
-        }
-        None => {
-            return Err(Error::Tls(
-                "grpcs:// needs a CA file to trust; set ClientBuilder::ca_file".to_owned(),
-            ));
-        }
+    let Some(ca) = &options.ca_file else {
+        return Err(Error::Tls(
+            "grpcs:// needs a CA file to trust; add ?ca=/path/ca.pem or set ClientBuilder::ca_file"
+                .to_owned(),
+        ));
+    };
+    let pem = read_pem(ca, "the CA file (pass the PEM file of the gateway's CA)")?;
+    config = config.ca_certificate(Certificate::from_pem(pem));
+    if let Some((cert, key)) = &options.client_identity {
+        let cert = read_pem(cert, "the client certificate")?;
+        let key = read_pem(key, "the client key")?;
+        config = config.identity(Identity::from_pem(cert, key));
     }
     Ok(config)
 }

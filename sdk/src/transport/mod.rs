@@ -86,6 +86,9 @@ pub(crate) struct ConnectOptions {
     pub(crate) ca_file: Option<PathBuf>,
     /// Name the server certificate must carry; the URL's host by default.
     pub(crate) tls_domain: Option<String>,
+    /// Certificate and key (PEM files) presented to a gateway that asks
+    /// for client certificates (mutual TLS), over `grpcs://`.
+    pub(crate) client_identity: Option<(PathBuf, PathBuf)>,
     pub(crate) connect_timeout: Duration,
     /// Upper bound on one call, so a silent gateway cannot stall a retry loop.
     pub(crate) request_timeout: Duration,
@@ -96,6 +99,7 @@ impl Default for ConnectOptions {
         Self {
             ca_file: None,
             tls_domain: None,
+            client_identity: None,
             connect_timeout: DEFAULT_CONNECT_TIMEOUT,
             request_timeout: DEFAULT_REQUEST_TIMEOUT,
         }

@@ -36,6 +36,12 @@ locals {
     # which this module does not provision yet; until then gateways serve
     # gRPC only and the UDP listener has no backend.
     STRATUS_GATEWAY__QUIC__ENABLED = "false"
+    # Gateways listen beyond loopback, which needs TLS with client
+    # certificates or an explicit `insecure`. Here TLS ends at the load
+    # balancer (tls_certificate_arn), the tasks sit in private subnets, and
+    # their security group admits only the load balancer and
+    # client_cidr_blocks; that network is the trust boundary.
+    STRATUS_INSECURE = "true"
   }
 
   process_environment = merge(
