@@ -6,8 +6,10 @@ use tonic::transport::{Channel, Endpoint};
 /// Where client commands find a gateway.
 #[derive(Debug, Clone, clap::Args)]
 pub(crate) struct ServerArgs {
-    /// Gateway address: `HOST:PORT`, `grpc://HOST:PORT`, `grpcs://HOST:PORT`
-    /// or `quic://HOST:PORT`; several, comma-separated, to fail over between.
+    /// Gateway address: `HOST:PORT`, `grpc://HOST:PORT`,
+    /// `grpcs://HOST:PORT?ca=CA.pem` (with `&cert=CERT.pem&key=KEY.pem` for
+    /// mutual TLS) or `quic://HOST:PORT`; several, comma-separated, to fail
+    /// over between.
     #[arg(
         long,
         short = 's',

@@ -102,7 +102,7 @@ impl GatewayCore {
     }
 
     /// The session-timeout bounds members are held to.
-    pub(crate) fn group_limits(&self) -> &GroupsConfig {
+    pub fn group_limits(&self) -> &GroupsConfig {
         &self.group_limits
     }
 

@@ -213,6 +213,17 @@ pub trait Broker: Send + Sync + 'static {
         Err(no_groups(group))
     }
 
+    /// ConsumerGroupHeartbeat (KIP-848): join, stay or leave a group whose
+    /// partitions the server assigns.
+    async fn consumer_heartbeat(
+        &self,
+        group: &str,
+        heartbeat: ConsumerHeartbeat,
+    ) -> Result<ConsumerAssignment, BrokerError> {
+        let _ = heartbeat;
+        Err(no_groups(group))
+    }
+
     /// OffsetCommit: one outcome per offset, in order.
     async fn commit_offsets(
         &self,

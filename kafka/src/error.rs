@@ -160,6 +160,12 @@ pub enum BrokerError {
     /// The group does not exist.
     #[error("{0}")]
     GroupIdNotFound(String),
+    /// A KIP-848 member asked for an assignor the server does not have.
+    #[error("{0}")]
+    UnsupportedAssignor(String),
+    /// A KIP-848 member committed with an epoch that is not its current one.
+    #[error("{0}")]
+    StaleMemberEpoch(String),
     /// OffsetDelete of a topic a live member subscribes to.
     #[error("{0}")]
     GroupSubscribedToTopic(String),
@@ -224,6 +230,8 @@ impl BrokerError {
             Self::NonEmptyGroup(_) => ResponseError::NonEmptyGroup,
             Self::GroupIdNotFound(_) => ResponseError::GroupIdNotFound,
             Self::GroupSubscribedToTopic(_) => ResponseError::GroupSubscribedToTopic,
+            Self::UnsupportedAssignor(_) => ResponseError::UnsupportedAssignor,
+            Self::StaleMemberEpoch(_) => ResponseError::StaleMemberEpoch,
             Self::OffsetMetadataTooLarge(_) => ResponseError::OffsetMetadataTooLarge,
             Self::InvalidCommitOffsetSize(_) => ResponseError::InvalidCommitOffsetSize,
             Self::Internal(_) => ResponseError::UnknownServerError,
@@ -303,6 +311,8 @@ mod tests {
             (BrokerError::OffsetMetadataTooLarge(s()), 12),
             (BrokerError::NonEmptyGroup(s()), 68),
             (BrokerError::GroupSubscribedToTopic(s()), 86),
+            (BrokerError::UnsupportedAssignor(s()), 112),
+            (BrokerError::StaleMemberEpoch(s()), 113),
             (BrokerError::GroupIdNotFound(s()), 69),
             (BrokerError::MemberIdRequired(s()), 79),
             (BrokerError::GroupMaxSizeReached(s()), 81),

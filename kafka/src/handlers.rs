@@ -60,6 +60,9 @@ pub(crate) async fn dispatch<B: Broker + ?Sized>(
         K::ListGroups(r) => groups::list_groups(broker, version, r).await,
         K::DeleteGroups(r) => groups::delete_groups(broker, r).await,
         K::OffsetDelete(r) => groups::offset_delete(broker, r).await,
+        K::ConsumerGroupHeartbeat(r) => {
+            groups::consumer_group_heartbeat(broker, client_id, r).await
+        }
         K::Produce(_) => {
             return Err("a Produce request reached dispatch; it must be admitted".into());
         }

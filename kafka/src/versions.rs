@@ -20,7 +20,10 @@
 //!   answers GROUP_ID_NOT_FOUND for a missing group), ListGroups at 4 (v5
 //!   filters by group type, KIP-848); OffsetCommit 9 and OffsetFetch 9
 //!   carry KIP-848 member epochs, which classic members send as their
-//!   generation. ConsumerGroupHeartbeat (KIP-848) is not served.
+//!   generation, and KIP-848 members their member epoch.
+//!   ConsumerGroupHeartbeat 0–1 serves KIP-848 members from the
+//!   server-side assignor Stratus SDK groups use; ConsumerGroupDescribe is
+//!   not served yet.
 //! - Old versions kafka-protocol no longer decodes (Produce < 3, Fetch < 4,
 //!   ListOffsets 0, CreateTopics < 2, ...) were removed by Kafka 4.0 too.
 //!
@@ -72,6 +75,7 @@ pub const ADVERTISED: &[Advertised] = &[
     api(ApiKey::IncrementalAlterConfigs, 0, 1),
     api(ApiKey::OffsetDelete, 0, 0),
     api(ApiKey::DescribeCluster, 0, 1),
+    api(ApiKey::ConsumerGroupHeartbeat, 0, 1),
 ];
 
 /// The advertised range of `key`, if it is advertised at all.
@@ -127,7 +131,8 @@ mod tests {
         assert!(is_advertised(ApiKey::Metadata, 0));
         assert!(!is_advertised(ApiKey::Produce, 12));
         assert!(is_advertised(ApiKey::JoinGroup, 0));
-        // KIP-848's heartbeat is not served: classic groups only.
-        assert!(!is_advertised(ApiKey::ConsumerGroupHeartbeat, 0));
+        // KIP-848's heartbeat is served; its describe is not yet.
+        assert!(is_advertised(ApiKey::ConsumerGroupHeartbeat, 1));
+        assert!(!is_advertised(ApiKey::ConsumerGroupDescribe, 0));
     }
 }

@@ -70,6 +70,7 @@ fn expected_kind(key: ApiKey) -> ResponseKind {
         ApiKey::ListGroups => R::ListGroups(Default::default()),
         ApiKey::DeleteGroups => R::DeleteGroups(Default::default()),
         ApiKey::OffsetDelete => R::OffsetDelete(Default::default()),
+        ApiKey::ConsumerGroupHeartbeat => R::ConsumerGroupHeartbeat(Default::default()),
         other => panic!("no response kind for {other:?}"),
     }
 }

@@ -72,10 +72,7 @@ fn run_all(kafka: &str, mode: &str, clients: &str, codecs: &str, runs: usize) {
 fn kafka_clients_produce_and_read_back() {
     let dir = tempfile::tempdir().unwrap();
     let server = DevServer::start(dir.path());
-    let kafka = server
-        .kafka
-        .clone()
-        .expect("stratus dev printed no kafka address");
+    let kafka = server.kafka_bootstrap();
     // confluent once per codec, every other client once.
     let assigning = CLIENTS.split(',').count() - 1 + CODECS.split(',').count();
     run_all(&kafka, "assign", CLIENTS, CODECS, assigning);

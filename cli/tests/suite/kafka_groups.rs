@@ -1,5 +1,5 @@
-//! Kafka consumer groups (the classic protocol) on `stratus dev`'s Kafka
-//! listener, with real clients as separate processes: three confluent-kafka
+//! Kafka consumer groups on `stratus dev`'s Kafka listener, with real
+//! clients as separate processes: three confluent-kafka
 //! consumers (librdkafka) in one group on a 12-partition topic under
 //! produce, once per assignor (range, roundrobin, cooperative-sticky; the
 //! assignment is the clients' own, the gateway stores and hands out their
@@ -8,8 +8,11 @@
 //! partitions must move to the others within the session timeout plus one
 //! rebalance (`testkit/kafka/python/group_members_confluent.py`). The
 //! committed offsets are the group's Stratus offsets: the CLI describes them.
-//! Then two gateways over one store: the group's coordinator gateway stops
-//! and the members carry on through the other, which has the same state.
+//! The same three members with `group.protocol=consumer` (KIP-848), where
+//! the gateway assigns, once per server assignor, and the Java client on
+//! that protocol. Then two gateways over one store: the group's coordinator
+//! gateway stops and the members carry on through the other, which has the
+//! same state.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -30,8 +33,23 @@ fn venv_python() -> PathBuf {
     python
 }
 
-fn three_members(server: &DevServer, kafka: &str, assignor: &str) {
-    let topic = format!("members-{assignor}");
+/// The last JSON line a scenario printed: its summary.
+fn summary_of(output: &std::process::Output, run: &str) -> serde_json::Value {
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let summary = stdout
+        .lines()
+        .rfind(|l| l.starts_with('{'))
+        .unwrap_or_else(|| {
+            panic!(
+                "{run}: no summary; stderr:\n{}",
+                String::from_utf8_lossy(&output.stderr)
+            )
+        });
+    serde_json::from_str(summary).unwrap()
+}
+
+fn three_members(server: &DevServer, kafka: &str, protocol: &str, assignor: &str, session_ms: u32) {
+    let topic = format!("members-{protocol}-{assignor}");
     let output = Command::new(venv_python())
         .arg(root().join("testkit/kafka/python/group_members_confluent.py"))
         .args([
@@ -41,6 +59,8 @@ fn three_members(server: &DevServer, kafka: &str, assignor: &str) {
             &topic,
             "--assignor",
             assignor,
+            "--protocol",
+            protocol,
         ])
         .args([
             "--partitions",
@@ -48,23 +68,13 @@ fn three_members(server: &DevServer, kafka: &str, assignor: &str) {
             "--members",
             "3",
             "--session-ms",
-            "6000",
+            &session_ms.to_string(),
         ])
         .args(["--timeout", "90"])
         .output()
         .expect("run group_members_confluent.py");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let summary = stdout
-        .lines()
-        .rfind(|l| l.starts_with('{'))
-        .unwrap_or_else(|| {
-            panic!(
-                "{assignor}: no summary; stderr:\n{}",
-                String::from_utf8_lossy(&output.stderr)
-            )
-        });
+    let summary = summary_of(&output, assignor);
     eprintln!("{assignor}: {summary}");
-    let summary: serde_json::Value = serde_json::from_str(summary).unwrap();
     assert!(
         output.status.success() && summary["ok"] == true,
         "{assignor}: {summary}"
@@ -90,12 +100,25 @@ fn three_members(server: &DevServer, kafka: &str, assignor: &str) {
 fn three_confluent_consumers_share_partitions_and_take_over_a_killed_one() {
     let dir = tempfile::tempdir().unwrap();
     let server = DevServer::start(dir.path());
-    let kafka = server
-        .kafka
-        .clone()
-        .expect("stratus dev printed no kafka address");
+    let kafka = server.kafka_bootstrap();
     for assignor in ["range", "roundrobin", "cooperative-sticky"] {
-        three_members(&server, &kafka, assignor);
+        three_members(&server, &kafka, "classic", assignor, 6000);
+    }
+}
+
+/// The same with `group.protocol=consumer` (KIP-848): the gateway assigns
+/// (uniform is its sticky assignor, range its range assignor) and times the
+/// sessions, here 6 s.
+#[test]
+fn three_kip848_consumers_share_partitions_and_take_over_a_killed_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = DevServer::start_with_env(
+        dir.path(),
+        &[("STRATUS_GATEWAY__GROUPS__DEFAULT_SESSION_TIMEOUT", "6s")],
+    );
+    let kafka = server.kafka_bootstrap();
+    for assignor in ["uniform", "range"] {
+        three_members(&server, &kafka, "consumer", assignor, 6000);
     }
 }
 
@@ -230,4 +253,50 @@ async fn a_group_carries_on_when_its_coordinator_gateway_stops() {
         kafka.server.stopped().await;
         handle.shutdown().await;
     }
+}
+
+/// The Java client (kafka-clients 4.4) with `group.protocol=consumer`
+/// produces and reads back in a group: its ConsumerGroupHeartbeat, offset
+/// commits by member epoch and fetches all go to the gateway.
+#[test]
+fn the_java_client_consumes_with_the_consumer_group_protocol() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = DevServer::start(dir.path());
+    let kafka = server.kafka_bootstrap();
+    let classes = root().join("target/kafka-java");
+    assert!(
+        classes.join("classes/Scenario.class").exists(),
+        "{} has no Scenario.class; install the Kafka clients with scripts/install-kafka-clients",
+        classes.display()
+    );
+    let classpath = format!(
+        "{}:{}",
+        classes.join("classes").display(),
+        classes.join("lib/*").display()
+    );
+    let created = Command::new(env!("CARGO_BIN_EXE_stratus"))
+        .args(["topic", "create", "java-848", "--partitions", "4"])
+        .args(["--server", &server.url])
+        .status()
+        .unwrap();
+    assert!(created.success());
+    let output = Command::new("java")
+        .args(["-cp", &classpath, "Scenario", "--bootstrap", &kafka])
+        .args([
+            "--topic",
+            "java-848",
+            "--count",
+            "5000",
+            "--partitions",
+            "4",
+        ])
+        .args(["--consume", "group", "--group-protocol", "consumer"])
+        .args(["--timeout", "90"])
+        .output()
+        .expect("run java (installed by scripts/install-kafka-clients)");
+    let summary = summary_of(&output, "java");
+    assert!(summary["ok"] == true, "{summary}");
+    assert_eq!(summary["group_protocol"], "consumer", "{summary}");
+    assert_eq!(summary["consumed"], 5000, "{summary}");
+    assert_eq!(summary["duplicates"], 0, "{summary}");
 }

@@ -30,6 +30,7 @@ mod kafka_clients;
 mod kafka_differential;
 mod kafka_groups;
 mod kafka_librdkafka;
+mod kafka_mixed_group;
 mod kafka_zones;
 mod limits;
 mod long_poll;

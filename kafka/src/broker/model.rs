@@ -295,3 +295,38 @@ pub enum DeleteBefore {
     /// Delete everything written so far (Kafka's -1).
     HighWatermark,
 }
+
+/// Partitions by topic name, as a consumer-group member holds them.
+pub type TopicPartitions = std::collections::BTreeMap<String, Vec<u32>>;
+
+/// One heartbeat of a member of the consumer-group protocol (KIP-848),
+/// where the server assigns partitions: it joins (epoch 0), keeps its
+/// session and acknowledges what it owns (epoch > 0), or leaves (epoch < 0).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConsumerHeartbeat {
+    /// The member's id; empty on a first join where the server chooses.
+    pub member_id: String,
+    /// 0 to join, the epoch last given to stay, -1 or -2 to leave.
+    pub member_epoch: i32,
+    /// The client's `client.id`, which starts a member id the server chooses.
+    pub client_id: String,
+    /// Subscribed topics; `None`: unchanged since the last heartbeat.
+    pub topics: Option<Vec<String>>,
+    /// What the member consumes now; `None`: unchanged since the last report.
+    pub owned: Option<TopicPartitions>,
+    /// The assignor asked for (`uniform`, `range`); `None`: the group's.
+    pub assignor: Option<String>,
+}
+
+/// What a consumer-group member is told.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConsumerAssignment {
+    /// The member's id (chosen by the server on a first join without one).
+    pub member_id: String,
+    /// The epoch to send next; -1 once the member left.
+    pub member_epoch: i32,
+    /// How often the member should heartbeat.
+    pub heartbeat_interval: Duration,
+    /// The partitions it may consume now; `None` once it left.
+    pub assignment: Option<TopicPartitions>,
+}

@@ -18,13 +18,14 @@ use uuid::Uuid;
 use stratus_storage::log::now_ms;
 
 use super::membership::Member;
-use super::{groups, topic_config};
+use super::{consumer_groups, groups, topic_config};
 use crate::{
     Appended, Broker, BrokerError, BrokerNode, ClassicDescription, ClassicJoin, ClassicSync,
-    ClusterView, CommitOffset, Committed, ConfigChange, ConfigEntry, ConfigResource, DeleteBefore,
-    DeletedTopic, FetchQuery, FetchedPartition, JoinedGeneration, Leaving, ListedGroup,
-    ListedOffset, NewTopic, OffsetSpec, PartitionInfo, PendingAppend, ProduceBatch,
-    ProducerIdentity, SyncStep, TopicInfo, TopicQuery, TopicRef,
+    ClusterView, CommitOffset, Committed, ConfigChange, ConfigEntry, ConfigResource,
+    ConsumerAssignment, ConsumerHeartbeat, DeleteBefore, DeletedTopic, FetchQuery,
+    FetchedPartition, JoinedGeneration, Leaving, ListedGroup, ListedOffset, NewTopic, OffsetSpec,
+    PartitionInfo, PendingAppend, ProduceBatch, ProducerIdentity, SyncStep, TopicInfo, TopicQuery,
+    TopicRef,
 };
 
 /// Byte offsets of the RecordBatch v2 fields checked before submitting.
@@ -501,6 +502,15 @@ impl Broker for GatewayBroker {
 
     async fn list_groups(&self) -> Result<Vec<ListedGroup>, BrokerError> {
         Ok(self.core.groups().classic_list(now_ms()).await?)
+    }
+
+    async fn consumer_heartbeat(
+        &self,
+        group: &str,
+        heartbeat: ConsumerHeartbeat,
+    ) -> Result<ConsumerAssignment, BrokerError> {
+        let (groups, limits) = (self.core.groups(), self.core.group_limits());
+        consumer_groups::heartbeat(groups, limits, group, heartbeat).await
     }
 
     async fn delete_offsets(

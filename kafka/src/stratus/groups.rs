@@ -60,6 +60,14 @@ pub(super) async fn commit(
         group_instance_id,
         generation,
     } = committer;
+    // A member of the consumer-group protocol commits with its epoch; every
+    // other commit is the classic protocol's.
+    if let Some(outcome) =
+        super::consumer_groups::commit(groups, group, member_id, generation, &offsets).await
+    {
+        outcome?;
+        return Ok(offsets.iter().map(|_| Ok(())).collect());
+    }
     let outcomes = groups
         .classic_commit(
             group,

@@ -4,6 +4,7 @@
 //! gateway leaves the registry so clients move off it at once.
 
 mod broker;
+mod consumer_groups;
 mod errors;
 mod groups;
 mod membership;

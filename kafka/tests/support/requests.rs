@@ -410,6 +410,13 @@ pub fn requests(key: ApiKey, version: i16, orders: Uuid) -> Vec<RequestKind> {
                         ]),
                 ]),
         )],
+        ApiKey::ConsumerGroupHeartbeat => vec![K::ConsumerGroupHeartbeat(
+            ConsumerGroupHeartbeatRequest::default()
+                .with_group_id(GroupId(s("g")))
+                .with_member_epoch(0)
+                .with_rebalance_timeout_ms(30_000)
+                .with_subscribed_topic_names(Some(vec![TopicName(s("orders"))])),
+        )],
         other => panic!("{other:?} is advertised but this test has no request for it; add one"),
     }
 }

@@ -191,11 +191,24 @@ impl Groups {
         owned: &Assignment,
         now_ms: i64,
     ) -> Result<MemberState, GroupError> {
+        self.heartbeat_owning(group, member_id, Some(owned), now_ms)
+            .await
+    }
+
+    /// [`Self::heartbeat`] for members that report what they own only when
+    /// it changes (Kafka's KIP-848 consumers): `None` keeps the last report.
+    pub async fn heartbeat_owning(
+        &self,
+        group: &str,
+        member_id: &str,
+        owned: Option<&Assignment>,
+        now_ms: i64,
+    ) -> Result<MemberState, GroupError> {
         validate_group_id(group)?;
-        let owned = normalize(owned.clone());
+        let reported = owned.map(|o| normalize(o.clone()));
         let keys = &self.keys;
         run(self.meta.as_ref(), &self.retry, |tx| {
-            let owned = &owned;
+            let reported = &reported;
             Box::pin(async move {
                 let mut state = match GroupState::load(tx, keys, group).await? {
                     Ok(state) => state,
@@ -216,7 +229,11 @@ impl Groups {
                 if !dead.is_empty() || state.counts_changed(&counts) {
                     state.rebalance(tx, keys, counts, now_ms).await?;
                 }
-                Ok(Ok(state.serve(tx, keys, member_id, owned, now_ms)?))
+                let owned = match reported {
+                    Some(owned) => owned.clone(),
+                    None => state.members[member_id].owned.clone(),
+                };
+                Ok(Ok(state.serve(tx, keys, member_id, &owned, now_ms)?))
             })
         })
         .await?

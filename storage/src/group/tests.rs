@@ -328,3 +328,28 @@ async fn a_server_chosen_member_id_is_valid_whatever_the_client_id() {
         groups.leave("g", &state.member_id, 1).await.unwrap();
     }
 }
+
+#[tokio::test]
+async fn a_heartbeat_without_a_report_keeps_the_last_one() {
+    let (groups, _log) = setup(4).await;
+    let a = groups.join("g", &spec(Some("a")), 0).await.unwrap();
+    // a reports owning everything once, then heartbeats without reports.
+    groups
+        .heartbeat_owning("g", "a", Some(&a.assignment), 1)
+        .await
+        .unwrap();
+    let b = groups.join("g", &spec(Some("b")), 2).await.unwrap();
+    assert!(b.assignment.is_empty(), "a still owns all: {b:?}");
+    let a2 = groups.heartbeat_owning("g", "a", None, 3).await.unwrap();
+    assert_eq!(count(&a2.assignment), 2, "a is told to give up half");
+    // Without a new report, a is still taken to own all four.
+    let b2 = groups.heartbeat_owning("g", "b", None, 4).await.unwrap();
+    assert!(b2.assignment.is_empty(), "{b2:?}");
+    // Once a reports the half it kept, b gets the rest.
+    groups
+        .heartbeat_owning("g", "a", Some(&a2.assignment), 5)
+        .await
+        .unwrap();
+    let b3 = groups.heartbeat_owning("g", "b", None, 6).await.unwrap();
+    assert_eq!(count(&b3.assignment), 2);
+}

@@ -16,7 +16,8 @@ Each member commits synchronously after printing what it consumed, so a
 committed offset never covers a record nobody reported.
 
   group_members_confluent.py --bootstrap H:P --topic T --assignor range
-      [--partitions 12] [--members 3] [--session-ms 6000] [--timeout 60]
+      [--protocol classic|consumer] [--partitions 12] [--members 3]
+      [--session-ms 6000] [--timeout 60]
 
 Exit status 1 if a check failed. Run with target/py-venv/kafka/bin/python
 (scripts/install-kafka-clients)."""
@@ -37,23 +38,32 @@ from confluent_kafka.admin import AdminClient, NewTopic
 def member(a):
     """One group member: prints what it owns after every change and what it
     consumed after every batch, then commits that batch."""
-    consumer = Consumer({
+    settings = {
         "bootstrap.servers": a.bootstrap,
         "group.id": a.group,
         "client.id": a.member,
-        "partition.assignment.strategy": a.assignor,
-        "session.timeout.ms": a.session_ms,
-        "heartbeat.interval.ms": max(100, a.session_ms // 12),
         "max.poll.interval.ms": 60000,
         "enable.auto.commit": False,
         "auto.offset.reset": "earliest",
-    })
+    }
+    if a.protocol == "consumer":
+        # KIP-848: the server assigns and times sessions; the client names
+        # only the assignor.
+        settings.update({"group.protocol": "consumer", "group.remote.assignor": a.assignor})
+    else:
+        settings.update({
+            "partition.assignment.strategy": a.assignor,
+            "session.timeout.ms": a.session_ms,
+            "heartbeat.interval.ms": max(100, a.session_ms // 12),
+        })
+    consumer = Consumer(settings)
     owned = set()
 
     def say(**event):
         print(json.dumps({"m": a.member, "t": time.time(), **event}), flush=True)
 
-    cooperative = a.assignor == "cooperative-sticky"
+    # KIP-848 assignments are always incremental.
+    cooperative = a.assignor == "cooperative-sticky" or a.protocol == "consumer"
 
     def on_assign(c, parts):
         if not cooperative:
@@ -248,7 +258,13 @@ def main():
     p.add_argument("--bootstrap", required=True)
     p.add_argument("--topic", required=True)
     p.add_argument("--group", default=None)
-    p.add_argument("--assignor", required=True, choices=["range", "roundrobin", "cooperative-sticky"])
+    p.add_argument("--assignor", required=True,
+                   choices=["range", "roundrobin", "cooperative-sticky", "uniform"],
+                   help="classic: the client's partition.assignment.strategy; "
+                        "consumer: the server's group.remote.assignor (uniform or range)")
+    p.add_argument("--protocol", default="classic", choices=["classic", "consumer"],
+                   help="group.protocol; with consumer, pass the gateway's "
+                        "groups.default_session_timeout as --session-ms")
     p.add_argument("--partitions", type=int, default=12)
     p.add_argument("--members", type=int, default=3)
     p.add_argument("--session-ms", type=int, default=6000)
@@ -262,7 +278,8 @@ def main():
     a = p.parse_args()
     a.group = a.group or f"{a.topic}-group"
     a.passthrough = ["--bootstrap", a.bootstrap, "--topic", a.topic, "--group", a.group,
-                     "--assignor", a.assignor, "--session-ms", str(a.session_ms)]
+                     "--assignor", a.assignor, "--session-ms", str(a.session_ms),
+                     "--protocol", a.protocol]
     if a.member:
         member(a)
         return 0

@@ -140,6 +140,13 @@ impl DevServer {
         }
     }
 
+    /// `HOST:PORT` of the Kafka listener, which `stratus dev` always starts.
+    pub fn kafka_bootstrap(&self) -> String {
+        self.kafka
+            .clone()
+            .expect("stratus dev printed no kafka address")
+    }
+
     pub async fn channel(&self) -> Channel {
         for _ in 0..100 {
             if let Ok(channel) = Channel::from_shared(self.url.clone())

@@ -1,0 +1,203 @@
+//! One consumer group, two protocols: a confluent-kafka consumer with
+//! `group.protocol=consumer` (KIP-848, through the Kafka listener) and a
+//! `stratus consume --group` member (the Stratus SDK over gRPC) share a
+//! topic's partitions. Both are separate processes. Once each owns half,
+//! records are produced; each is read exactly once, by the member that owns
+//! its partition, and no partition is read by both.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use stratus_sdk::{Client, ProducerConfig, TopicConfig};
+
+use crate::common::DevServer;
+use crate::common::sdk::produce_keyed;
+
+const PARTITIONS: u32 = 6;
+const RECORDS: usize = 600;
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// A child process whose stdout lines are collected as they arrive.
+struct Member {
+    child: Child,
+    lines: Arc<Mutex<Vec<String>>>,
+}
+
+impl Member {
+    fn start(mut command: Command) -> Self {
+        let mut child = command
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("spawn a group member");
+        let stdout = child.stdout.take().unwrap();
+        let lines = Arc::new(Mutex::new(Vec::new()));
+        let sink = Arc::clone(&lines);
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                sink.lock().unwrap().push(line);
+            }
+        });
+        Self { child, lines }
+    }
+
+    fn json_lines(&self) -> Vec<serde_json::Value> {
+        self.lines
+            .lock()
+            .unwrap()
+            .iter()
+            .filter_map(|l| serde_json::from_str(l).ok())
+            .collect()
+    }
+}
+
+impl Drop for Member {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The partitions the KIP-848 member last said it owns.
+fn kafka_owned(member: &Member) -> BTreeSet<u64> {
+    member
+        .json_lines()
+        .iter()
+        .rev()
+        .find(|e| e["ev"] == "owned")
+        .map(|e| {
+            e["parts"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|p| p.as_u64().unwrap())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// (partition, offset) of every record the KIP-848 member consumed.
+fn kafka_read(member: &Member) -> Vec<(u64, u64)> {
+    member
+        .json_lines()
+        .iter()
+        .filter(|e| e["ev"] == "got")
+        .flat_map(|e| {
+            e["recs"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|r| (r[0].as_u64().unwrap(), r[1].as_u64().unwrap()))
+                .collect::<Vec<_>>()
+        })
+        .collect()
+}
+
+/// (partition, offset) of every record `stratus consume --format json` printed.
+fn sdk_read(member: &Member) -> Vec<(u64, u64)> {
+    member
+        .json_lines()
+        .iter()
+        .map(|r| {
+            (
+                r["partition"].as_u64().unwrap(),
+                r["offset"].as_u64().unwrap(),
+            )
+        })
+        .collect()
+}
+
+fn wait_for(what: &str, timeout: Duration, mut done: impl FnMut() -> bool) {
+    let deadline = Instant::now() + timeout;
+    while !done() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_kip848_consumer_and_a_stratus_member_share_one_group() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = DevServer::start_with_env(
+        dir.path(),
+        &[("STRATUS_GATEWAY__GROUPS__DEFAULT_SESSION_TIMEOUT", "6s")],
+    );
+    let kafka = server.kafka_bootstrap();
+    let client = Client::connect(&server.url).await.unwrap();
+    client
+        .admin()
+        .create_topic("mixed", PARTITIONS, TopicConfig::default())
+        .await
+        .unwrap();
+
+    let python = root().join("target/py-venv/kafka/bin/python");
+    assert!(
+        python.exists(),
+        "{} is missing; install the Kafka clients with scripts/install-kafka-clients",
+        python.display()
+    );
+    let mut command = Command::new(python);
+    command
+        .arg(root().join("testkit/kafka/python/group_members_confluent.py"))
+        .args([
+            "--member",
+            "kip848",
+            "--bootstrap",
+            &kafka,
+            "--topic",
+            "mixed",
+        ])
+        .args(["--group", "mixed-group", "--assignor", "uniform"])
+        .args(["--protocol", "consumer", "--session-ms", "6000"]);
+    let kafka_member = Member::start(command);
+    let mut command = Command::new(env!("CARGO_BIN_EXE_stratus"));
+    command
+        .args([
+            "consume",
+            "mixed",
+            "--group",
+            "mixed-group",
+            "--format",
+            "json",
+        ])
+        .args(["--server", &server.url]);
+    let sdk_member = Member::start(command);
+
+    // Both protocols' members in one generation, half each (sticky).
+    wait_for(
+        "the KIP-848 member to own half the partitions",
+        Duration::from_secs(60),
+        || kafka_owned(&kafka_member).len() == PARTITIONS as usize / 2,
+    );
+
+    let producer = client.producer(ProducerConfig::default()).await.unwrap();
+    produce_keyed(&producer, "mixed", RECORDS, 60).await;
+    wait_for("every record to be read", Duration::from_secs(60), || {
+        kafka_read(&kafka_member).len() + sdk_read(&sdk_member).len() >= RECORDS
+    });
+    // A moment for any read twice to show.
+    std::thread::sleep(Duration::from_secs(1));
+
+    let (by_kafka, by_sdk) = (kafka_read(&kafka_member), sdk_read(&sdk_member));
+    let kafka_parts: BTreeSet<u64> = by_kafka.iter().map(|(p, _)| *p).collect();
+    let sdk_parts: BTreeSet<u64> = by_sdk.iter().map(|(p, _)| *p).collect();
+    assert!(
+        kafka_parts.is_disjoint(&sdk_parts),
+        "a partition was read by both members: Kafka {kafka_parts:?}, SDK {sdk_parts:?}"
+    );
+    assert_eq!(kafka_parts, kafka_owned(&kafka_member), "read what it owns");
+    assert_eq!(kafka_parts.len() + sdk_parts.len(), PARTITIONS as usize);
+    let mut seen: BTreeMap<(u64, u64), usize> = BTreeMap::new();
+    for record in by_kafka.iter().chain(&by_sdk) {
+        *seen.entry(*record).or_default() += 1;
+    }
+    assert_eq!(seen.len(), RECORDS, "every record read");
+    assert!(seen.values().all(|n| *n == 1), "no record read twice");
+}

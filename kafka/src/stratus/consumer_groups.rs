@@ -1,0 +1,137 @@
+//! Kafka's consumer-group protocol (KIP-848) over the gateway's
+//! server-assigned groups (`stratus_storage::group`), the ones Stratus SDK
+//! members join: a Kafka consumer with `group.protocol=consumer` and a
+//! Stratus SDK consumer can be members of one group. Translation only.
+
+use std::time::Duration;
+
+use stratus_gateway::GroupsConfig;
+use stratus_storage::group::{GroupError, Groups, JoinSpec, MemberState, Strategy};
+use stratus_storage::log::now_ms;
+
+use crate::{BrokerError, CommitOffset, ConsumerAssignment, ConsumerHeartbeat};
+
+/// Kafka's consumer heartbeats a third of its session apart, as classic
+/// consumers do by default.
+fn heartbeat_interval(session: Duration) -> Duration {
+    session / 3
+}
+
+/// The strategy a member's `group.remote.assignor` names; unset is Kafka's
+/// default, `uniform`, which moves as few partitions as it can: Stratus's
+/// sticky assignor.
+fn strategy(assignor: Option<&str>) -> Result<Strategy, BrokerError> {
+    match assignor {
+        None | Some("uniform") => Ok(Strategy::Sticky),
+        Some("range") => Ok(Strategy::Range),
+        Some(other) => Err(BrokerError::UnsupportedAssignor(format!(
+            "assignor {other:?} is not served; set group.remote.assignor to uniform or range"
+        ))),
+    }
+}
+
+pub(super) async fn heartbeat(
+    groups: &Groups,
+    limits: &GroupsConfig,
+    group: &str,
+    heartbeat: ConsumerHeartbeat,
+) -> Result<ConsumerAssignment, BrokerError> {
+    let session = limits.default_session_timeout;
+    let interval = heartbeat_interval(session);
+    if heartbeat.member_epoch < 0 {
+        groups.leave(group, &heartbeat.member_id, now_ms()).await?;
+        return Ok(ConsumerAssignment {
+            member_id: heartbeat.member_id,
+            member_epoch: heartbeat.member_epoch,
+            heartbeat_interval: interval,
+            assignment: None,
+        });
+    }
+    let strategy = strategy(heartbeat.assignor.as_deref())?;
+    let spec = |member_id: Option<String>, topics: Vec<String>, owned| JoinSpec {
+        member_id,
+        client_id: heartbeat.client_id.clone(),
+        topics,
+        session_timeout_ms: session.as_millis() as i64,
+        strategy,
+        owned,
+    };
+    let state: MemberState = if heartbeat.member_epoch == 0 {
+        let topics = heartbeat.topics.clone().ok_or_else(|| {
+            BrokerError::InvalidRequest(
+                "a joining member (epoch 0) must name the topics it subscribes to".into(),
+            )
+        })?;
+        let member_id = (!heartbeat.member_id.is_empty()).then(|| heartbeat.member_id.clone());
+        let owned = heartbeat.owned.clone().unwrap_or_default();
+        groups
+            .join(group, &spec(member_id, topics, owned), now_ms())
+            .await?
+    } else {
+        let state = groups
+            .heartbeat_owning(
+                group,
+                &heartbeat.member_id,
+                heartbeat.owned.as_ref(),
+                now_ms(),
+            )
+            .await
+            .map_err(unknown_member_rejoins)?;
+        match heartbeat.topics.clone() {
+            // A changed subscription (or one repeated): a join of the listed
+            // member, which rebalances only if it changed.
+            Some(topics) => {
+                let owned = heartbeat.owned.clone().unwrap_or(state.assignment);
+                let member_id = Some(heartbeat.member_id.clone());
+                groups
+                    .join(group, &spec(member_id, topics, owned), now_ms())
+                    .await?
+            }
+            None => state,
+        }
+    };
+    Ok(ConsumerAssignment {
+        member_id: state.member_id,
+        member_epoch: i32::try_from(state.generation).unwrap_or(i32::MAX),
+        heartbeat_interval: interval,
+        assignment: Some(state.assignment),
+    })
+}
+
+/// A member the group no longer lists (its session expired): Kafka answers
+/// UNKNOWN_MEMBER_ID, and the client joins again with epoch 0.
+fn unknown_member_rejoins(err: GroupError) -> BrokerError {
+    match err {
+        GroupError::UnknownMember { .. } | GroupError::GroupNotFound { .. } => {
+            BrokerError::UnknownMemberId(format!("{err}; join again with member epoch 0"))
+        }
+        other => other.into(),
+    }
+}
+
+/// OffsetCommit of a KIP-848 member, fenced by its member epoch: the
+/// member must be listed at that epoch and hold every partition. `None`
+/// when `member_id` is no such member (the commit is then a classic one).
+pub(super) async fn commit(
+    groups: &Groups,
+    group: &str,
+    member_id: &str,
+    epoch: i64,
+    offsets: &[CommitOffset],
+) -> Option<Result<(), BrokerError>> {
+    if member_id.is_empty() || epoch < 0 {
+        return None;
+    }
+    match groups
+        .commit(group, member_id, epoch, offsets, now_ms())
+        .await
+    {
+        Err(GroupError::UnknownMember { .. } | GroupError::GroupNotFound { .. }) => None,
+        Err(GroupError::StaleGeneration { .. }) => {
+            Some(Err(BrokerError::StaleMemberEpoch(format!(
+                "member {member_id:?} committed with epoch {epoch}, not its current one; heartbeat and retry"
+            ))))
+        }
+        outcome => Some(outcome.map_err(BrokerError::from)),
+    }
+}
