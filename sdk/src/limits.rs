@@ -101,6 +101,11 @@ pub(crate) const MEMBERSHIP_RETRY_FOR: Duration = Duration::from_secs(30);
 /// Heartbeat interval until a gateway names one (every join and heartbeat
 /// answer does).
 pub(crate) const INITIAL_HEARTBEAT_INTERVAL: Duration = Duration::from_secs(1);
+/// Longest a revoked partition waits for the application's next `poll`
+/// before it is released anyway (records the application still holds are
+/// then read again by the partition's next owner): the group must not stall
+/// on a member that stopped polling.
+pub(crate) const MAX_REVOKE_WAIT: Duration = Duration::from_secs(30);
 /// Shortest heartbeat interval a member follows, whatever a gateway says: a
 /// member never heartbeats in a tight loop.
 pub(crate) const MIN_HEARTBEAT_INTERVAL: Duration = Duration::from_millis(50);

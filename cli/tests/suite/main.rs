@@ -39,6 +39,7 @@ mod python_peer;
 mod s3_misconfig;
 mod sdk_duplicates;
 mod sdk_end_to_end;
+mod sdk_group_handoff;
 mod sdk_transports;
 mod streaming;
 mod tls_listeners;

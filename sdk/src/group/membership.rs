@@ -23,7 +23,7 @@ use super::state::State;
 use super::{GroupEvent, TopicPartition};
 use crate::error::{Error, Result, is_retryable};
 use crate::limits::{
-    INITIAL_HEARTBEAT_INTERVAL, MEMBERSHIP_RETRY_FOR, MEMBERSHIP_RETRY_PAUSE,
+    INITIAL_HEARTBEAT_INTERVAL, MAX_REVOKE_WAIT, MEMBERSHIP_RETRY_FOR, MEMBERSHIP_RETRY_PAUSE,
     MIN_HEARTBEAT_INTERVAL,
 };
 use crate::transport::Transport;
@@ -153,8 +153,8 @@ impl Shared {
         }
     }
 
-    /// Takes an assignment: gives up revoked partitions (committing their
-    /// processed positions first with auto-commit), finds where new ones start.
+    /// Takes an assignment: marks revoked partitions for release (see
+    /// [`Self::release_revoked`]), finds where new ones start.
     async fn apply(&self, assignment: &MemberAssignment) -> Result<()> {
         if assignment.heartbeat_interval_ms > 0 {
             self.heartbeat_ms.store(
@@ -191,17 +191,31 @@ impl Shared {
             (revoked, added)
         };
         if !revoked.is_empty() {
-            let processed = self.state().uncommitted(Some(&revoked), false);
-            if self.config.auto_commit.is_some()
-                && let Err(e) = self.commit_once(&processed).await
-            {
-                tracing::warn!(group = %self.config.group, error = %e, "could not commit revoked partitions; their next owner re-reads from the last commit");
-            }
+            // Released at the application's next poll, when the records it
+            // holds are processed: releasing now would commit a position
+            // before them, and the next owner would read them again.
             let mut state = self.state();
+            let now = std::time::Instant::now();
             for tp in &revoked {
-                state.owned.remove(tp);
+                let epoch = state.next_epoch();
+                if let Some(pos) = state.owned.get_mut(tp)
+                    && pos.revoked_at.is_none()
+                {
+                    pos.revoked_at = Some(now);
+                    // The answer of a fetch in flight is dropped.
+                    pos.epoch = epoch;
+                    pos.fetching = false;
+                }
             }
-            state.events.push_back(GroupEvent::Revoked(revoked));
+        }
+        {
+            // Given back before it was released: it stays.
+            let mut state = self.state();
+            for tp in &assigned {
+                if let Some(pos) = state.owned.get_mut(tp) {
+                    pos.revoked_at = None;
+                }
+            }
         }
         if !added.is_empty() {
             let starts = self.starting_offsets(&added).await?;
@@ -285,6 +299,39 @@ impl Shared {
             .into_iter()
             .map(|p| (p.partition, p.offset.max(0)))
             .collect())
+    }
+
+    /// Releases revoked partitions (all, or those waiting at least
+    /// `waited`): commits their processed positions with auto-commit, stops
+    /// owning them and queues `Revoked` for `poll`. The next heartbeat
+    /// reports them gone, and the group hands them to their next owner.
+    pub(crate) async fn release_revoked(&self, waited: Option<Duration>) -> Result<()> {
+        // Without waiting for a heartbeat in progress when nothing is due.
+        if self.state().revoked(waited).is_empty() {
+            return Ok(());
+        }
+        let _serial = self.membership.lock().await;
+        let revoked = self.state().revoked(waited);
+        if revoked.is_empty() {
+            return Ok(());
+        }
+        if waited.is_some() {
+            tracing::warn!(group = %self.config.group, partitions = revoked.len(), "the application has not polled since its partitions were revoked; releasing them (records it still holds will be read again by their next owner)");
+        }
+        let processed = self.state().uncommitted(Some(&revoked), false);
+        if self.config.auto_commit.is_some()
+            && let Err(e) = self.commit_once(&processed).await
+        {
+            tracing::warn!(group = %self.config.group, error = %e, "could not commit revoked partitions; their next owner re-reads from the last commit");
+        }
+        let mut state = self.state();
+        for tp in &revoked {
+            state.owned.remove(tp);
+        }
+        state.events.push_back(GroupEvent::Revoked(revoked));
+        drop(state);
+        self.wake.notify_one();
+        Ok(())
     }
 
     /// Commits owned positions that moved: `processed` ones, or every
@@ -395,6 +442,9 @@ pub(crate) async fn run(shared: Arc<Shared>) {
     loop {
         tokio::time::sleep(shared.heartbeat_interval()).await;
         let mut result = shared.heartbeat().await;
+        if result.is_ok() {
+            result = shared.release_revoked(Some(MAX_REVOKE_WAIT)).await;
+        }
         if result.is_ok()
             && let (Some(at), Some(every)) = (next_commit, shared.config.auto_commit)
             && tokio::time::Instant::now() >= at

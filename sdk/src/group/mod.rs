@@ -79,9 +79,11 @@ pub enum GroupEvent {
     /// These partitions are now this member's; reading starts at the
     /// group's committed offset (or [`GroupConfig::start`]).
     Assigned(Vec<TopicPartition>),
-    /// These partitions are no longer this member's. With auto-commit their
-    /// processed positions were committed first; with manual commits,
-    /// anything not committed yet will be read again by the next owner.
+    /// These partitions are no longer this member's, returned by the `poll`
+    /// after the group took them away: the records returned before were
+    /// processed, and with auto-commit their positions were committed before
+    /// the partitions were released; with manual commits, anything not
+    /// committed yet will be read again by the next owner.
     Revoked(Vec<TopicPartition>),
 }
 
@@ -206,6 +208,9 @@ impl GroupConsumer {
                 pos.processed = pos.next;
             }
         }
+        // Everything returned before is processed: partitions the group
+        // took away can go, with their positions committed.
+        self.shared.release_revoked(None).await?;
         loop {
             {
                 let mut state = self.shared.state();
@@ -241,7 +246,7 @@ impl GroupConsumer {
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         let mut state = self.shared.state();
         for (tp, pos) in state.owned.iter_mut() {
-            if pos.fetching || pos.paused {
+            if pos.fetching || pos.paused || pos.revoked_at.is_some() {
                 continue;
             }
             pos.fetching = true;

@@ -25,6 +25,11 @@ pub(crate) struct Position {
     pub(crate) epoch: u64,
     /// Consecutive retryable fetch failures, for backoff.
     pub(crate) failures: u32,
+    /// The group took the partition away at this instant; it is released
+    /// (processed position committed, `Revoked` returned) at the next `poll`,
+    /// once the application is done with the records it holds, or after
+    /// [`crate::limits::MAX_REVOKE_WAIT`]. Nothing more is fetched meanwhile.
+    pub(crate) revoked_at: Option<std::time::Instant>,
 }
 
 #[derive(Debug, Default)]
@@ -58,8 +63,22 @@ impl State {
                 fetching: false,
                 epoch,
                 failures: 0,
+                revoked_at: None,
             },
         );
+    }
+
+    /// Owned partitions the group took away: all of them, or those taken
+    /// at least `waited` ago.
+    pub(crate) fn revoked(&self, waited: Option<std::time::Duration>) -> Vec<TopicPartition> {
+        self.owned
+            .iter()
+            .filter(|(_, pos)| {
+                pos.revoked_at
+                    .is_some_and(|at| waited.is_none_or(|w| at.elapsed() >= w))
+            })
+            .map(|(tp, _)| tp.clone())
+            .collect()
     }
 
     /// The owned partitions grouped by topic, as the wire reports them.
