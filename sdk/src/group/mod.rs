@@ -208,10 +208,11 @@ impl GroupConsumer {
                 pos.processed = pos.next;
             }
         }
-        // Everything returned before is processed: partitions the group
-        // took away can go, with their positions committed.
-        self.shared.release_revoked(None).await?;
         loop {
+            // Everything returned before is processed (the application is
+            // in `poll`): partitions the group took away can go, with their
+            // positions committed, also when the move arrives while waiting.
+            self.shared.release_revoked(None).await?;
             {
                 let mut state = self.shared.state();
                 if let Some(event) = state.events.pop_front() {
