@@ -22,7 +22,7 @@ pub use stratus_storage::group::classic::{
     ClassicDescription, ClassicJoin, ClassicMember, ClassicState, ClassicSync, GenerationMember,
     JoinedGeneration, Leaving, ListedGroup, SyncStep,
 };
-pub use stratus_storage::group::{CommitOffset, Committed};
+pub use stratus_storage::group::{CommitOffset, Committed, GroupDescription, Strategy};
 
 use crate::BrokerError;
 
@@ -221,6 +221,15 @@ pub trait Broker: Send + Sync + 'static {
         heartbeat: ConsumerHeartbeat,
     ) -> Result<ConsumerAssignment, BrokerError> {
         let _ = heartbeat;
+        Err(no_groups(group))
+    }
+
+    /// ConsumerGroupDescribe of one group of the consumer-group protocol;
+    /// `None` when there is no such group (a classic one is not).
+    async fn describe_consumer_group(
+        &self,
+        group: &str,
+    ) -> Result<Option<GroupDescription>, BrokerError> {
         Err(no_groups(group))
     }
 

@@ -207,6 +207,7 @@ fn decode_kind(key: ApiKey, version: i16, buf: &mut Guarded) -> Result<RequestKi
         ApiKey::DeleteGroups => K::DeleteGroups(decode_as(buf, version)?),
         ApiKey::OffsetDelete => K::OffsetDelete(decode_as(buf, version)?),
         ApiKey::ConsumerGroupHeartbeat => K::ConsumerGroupHeartbeat(decode_as(buf, version)?),
+        ApiKey::ConsumerGroupDescribe => K::ConsumerGroupDescribe(decode_as(buf, version)?),
         other => return Err(format!("no decoder for {other:?}")),
     })
 }

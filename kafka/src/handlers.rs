@@ -60,6 +60,7 @@ pub(crate) async fn dispatch<B: Broker + ?Sized>(
         K::ListGroups(r) => groups::list_groups(broker, version, r).await,
         K::DeleteGroups(r) => groups::delete_groups(broker, r).await,
         K::OffsetDelete(r) => groups::offset_delete(broker, r).await,
+        K::ConsumerGroupDescribe(r) => groups::consumer_group_describe(broker, r).await,
         K::ConsumerGroupHeartbeat(r) => {
             groups::consumer_group_heartbeat(broker, client_id, r).await
         }

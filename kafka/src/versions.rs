@@ -22,8 +22,8 @@
 //!   carry KIP-848 member epochs, which classic members send as their
 //!   generation, and KIP-848 members their member epoch.
 //!   ConsumerGroupHeartbeat 0–1 serves KIP-848 members from the
-//!   server-side assignor Stratus SDK groups use; ConsumerGroupDescribe is
-//!   not served yet.
+//!   server-side assignor Stratus SDK groups use, ConsumerGroupDescribe 0–1
+//!   describes those groups.
 //! - Old versions kafka-protocol no longer decodes (Produce < 3, Fetch < 4,
 //!   ListOffsets 0, CreateTopics < 2, ...) were removed by Kafka 4.0 too.
 //!
@@ -76,6 +76,7 @@ pub const ADVERTISED: &[Advertised] = &[
     api(ApiKey::OffsetDelete, 0, 0),
     api(ApiKey::DescribeCluster, 0, 1),
     api(ApiKey::ConsumerGroupHeartbeat, 0, 1),
+    api(ApiKey::ConsumerGroupDescribe, 0, 1),
 ];
 
 /// The advertised range of `key`, if it is advertised at all.
@@ -131,8 +132,9 @@ mod tests {
         assert!(is_advertised(ApiKey::Metadata, 0));
         assert!(!is_advertised(ApiKey::Produce, 12));
         assert!(is_advertised(ApiKey::JoinGroup, 0));
-        // KIP-848's heartbeat is served; its describe is not yet.
+        // KIP-848's heartbeat and describe are served; share groups are not.
         assert!(is_advertised(ApiKey::ConsumerGroupHeartbeat, 1));
-        assert!(!is_advertised(ApiKey::ConsumerGroupDescribe, 0));
+        assert!(is_advertised(ApiKey::ConsumerGroupDescribe, 1));
+        assert!(!is_advertised(ApiKey::ShareGroupHeartbeat, 0));
     }
 }

@@ -71,6 +71,7 @@ fn expected_kind(key: ApiKey) -> ResponseKind {
         ApiKey::DeleteGroups => R::DeleteGroups(Default::default()),
         ApiKey::OffsetDelete => R::OffsetDelete(Default::default()),
         ApiKey::ConsumerGroupHeartbeat => R::ConsumerGroupHeartbeat(Default::default()),
+        ApiKey::ConsumerGroupDescribe => R::ConsumerGroupDescribe(Default::default()),
         other => panic!("no response kind for {other:?}"),
     }
 }

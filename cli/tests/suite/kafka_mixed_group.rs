@@ -3,7 +3,8 @@
 //! `stratus consume --group` member (the Stratus SDK over gRPC) share a
 //! topic's partitions. Both are separate processes. Once each owns half,
 //! records are produced; each is read exactly once, by the member that owns
-//! its partition, and no partition is read by both.
+//! its partition, and no partition is read by both. A Kafka admin client
+//! describes the group with both members (ConsumerGroupDescribe).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{BufRead, BufReader};
@@ -175,6 +176,38 @@ async fn a_kip848_consumer_and_a_stratus_member_share_one_group() {
         "the KIP-848 member to own half the partitions",
         Duration::from_secs(60),
         || kafka_owned(&kafka_member).len() == PARTITIONS as usize / 2,
+    );
+
+    // A Kafka admin client sees one consumer-protocol group of both
+    // members (ConsumerGroupDescribe), their assignments disjoint and whole.
+    let described = Command::new(root().join("target/py-venv/kafka/bin/python"))
+        .arg(root().join("testkit/kafka/python/describe_group_confluent.py"))
+        .args(["--bootstrap", &kafka, "--group", "mixed-group"])
+        .output()
+        .unwrap();
+    let described: serde_json::Value = serde_json::from_slice(&described.stdout)
+        .unwrap_or_else(|e| panic!("describe_group_confluent.py: {e}: {described:?}"));
+    let members = described["members"].as_array().unwrap();
+    assert_eq!(members.len(), 2, "{described}");
+    let clients: BTreeSet<&str> = members
+        .iter()
+        .map(|m| m["client_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        clients,
+        BTreeSet::from(["kip848", "stratus-cli"]),
+        "{described}"
+    );
+    let held: Vec<u64> = members
+        .iter()
+        .flat_map(|m| m["partitions"].as_array().unwrap().clone())
+        .map(|tp| tp[1].as_u64().unwrap())
+        .collect();
+    let distinct: BTreeSet<u64> = held.iter().copied().collect();
+    assert_eq!(
+        (held.len(), distinct.len()),
+        (PARTITIONS as usize, PARTITIONS as usize),
+        "{described}"
     );
 
     let producer = client.producer(ProducerConfig::default()).await.unwrap();

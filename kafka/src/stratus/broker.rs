@@ -23,9 +23,9 @@ use crate::{
     Appended, Broker, BrokerError, BrokerNode, ClassicDescription, ClassicJoin, ClassicSync,
     ClusterView, CommitOffset, Committed, ConfigChange, ConfigEntry, ConfigResource,
     ConsumerAssignment, ConsumerHeartbeat, DeleteBefore, DeletedTopic, FetchQuery,
-    FetchedPartition, JoinedGeneration, Leaving, ListedGroup, ListedOffset, NewTopic, OffsetSpec,
-    PartitionInfo, PendingAppend, ProduceBatch, ProducerIdentity, SyncStep, TopicInfo, TopicQuery,
-    TopicRef,
+    FetchedPartition, GroupDescription, JoinedGeneration, Leaving, ListedGroup, ListedOffset,
+    NewTopic, OffsetSpec, PartitionInfo, PendingAppend, ProduceBatch, ProducerIdentity, SyncStep,
+    TopicInfo, TopicQuery, TopicRef,
 };
 
 /// Byte offsets of the RecordBatch v2 fields checked before submitting.
@@ -511,6 +511,13 @@ impl Broker for GatewayBroker {
     ) -> Result<ConsumerAssignment, BrokerError> {
         let (groups, limits) = (self.core.groups(), self.core.group_limits());
         consumer_groups::heartbeat(groups, limits, group, heartbeat).await
+    }
+
+    async fn describe_consumer_group(
+        &self,
+        group: &str,
+    ) -> Result<Option<GroupDescription>, BrokerError> {
+        consumer_groups::describe(self.core.groups(), group).await
     }
 
     async fn delete_offsets(

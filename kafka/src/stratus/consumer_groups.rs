@@ -6,7 +6,9 @@
 use std::time::Duration;
 
 use stratus_gateway::GroupsConfig;
-use stratus_storage::group::{GroupError, Groups, JoinSpec, MemberState, Strategy};
+use stratus_storage::group::{
+    GroupDescription, GroupError, Groups, JoinSpec, MemberState, Strategy,
+};
 use stratus_storage::log::now_ms;
 
 use crate::{BrokerError, CommitOffset, ConsumerAssignment, ConsumerHeartbeat};
@@ -133,5 +135,24 @@ pub(super) async fn commit(
             ))))
         }
         outcome => Some(outcome.map_err(BrokerError::from)),
+    }
+}
+
+/// A server-assigned group's members and assignments; `None` when no such
+/// group exists (a group known only by its committed offsets, or only to
+/// classic members, is a classic group to Kafka clients, which then ask
+/// DescribeGroups).
+pub(super) async fn describe(
+    groups: &Groups,
+    group: &str,
+) -> Result<Option<GroupDescription>, BrokerError> {
+    let now = now_ms();
+    if !groups.list(now).await?.iter().any(|g| g.group == group) {
+        return Ok(None);
+    }
+    match groups.describe(group, now).await {
+        Ok(description) => Ok(Some(description)),
+        Err(GroupError::GroupNotFound { .. }) => Ok(None),
+        Err(e) => Err(e.into()),
     }
 }

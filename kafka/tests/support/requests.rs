@@ -417,6 +417,9 @@ pub fn requests(key: ApiKey, version: i16, orders: Uuid) -> Vec<RequestKind> {
                 .with_rebalance_timeout_ms(30_000)
                 .with_subscribed_topic_names(Some(vec![TopicName(s("orders"))])),
         )],
+        ApiKey::ConsumerGroupDescribe => vec![K::ConsumerGroupDescribe(
+            ConsumerGroupDescribeRequest::default().with_group_ids(vec![GroupId(s("g"))]),
+        )],
         other => panic!("{other:?} is advertised but this test has no request for it; add one"),
     }
 }

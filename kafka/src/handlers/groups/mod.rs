@@ -1,11 +1,13 @@
 //! The consumer-group APIs: FindCoordinator, the classic protocol's
 //! JoinGroup, SyncGroup, Heartbeat and LeaveGroup, OffsetCommit and
 //! OffsetFetch, OffsetDelete, and DescribeGroups, ListGroups and DeleteGroups,
-//! and the consumer-group protocol's ConsumerGroupHeartbeat (KIP-848). Thin:
+//! and the consumer-group protocol's ConsumerGroupHeartbeat and
+//! ConsumerGroupDescribe (KIP-848). Thin:
 //! the group state machines are `stratus_storage::group` (server-assigned)
 //! and `stratus_storage::group::classic`, reached through the [`Broker`].
 
 mod admin;
+mod consumer_describe;
 mod consumer_heartbeat;
 mod membership;
 mod offset_delete;
@@ -18,6 +20,7 @@ use kafka_protocol::messages::{
 use kafka_protocol::protocol::StrBytes;
 
 pub(crate) use admin::{delete_groups, describe_groups, list_groups};
+pub(crate) use consumer_describe::consumer_group_describe;
 pub(crate) use consumer_heartbeat::consumer_group_heartbeat;
 pub(crate) use membership::{heartbeat, join_group, leave_group, sync_group};
 pub(crate) use offset_delete::offset_delete;
