@@ -210,16 +210,35 @@ impl TwoGateways {
 /// and its partitions move, coordinated by the gateway that remains.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_group_carries_on_when_its_coordinator_gateway_stops() {
+    coordinator_stops("classic", "cooperative-sticky", 6000).await;
+}
+
+/// The same with `group.protocol=consumer` (KIP-848) members, whose
+/// heartbeats carry the group to the other gateway (the gateways' default
+/// session, 10 s, times them).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_kip848_group_carries_on_when_its_coordinator_gateway_stops() {
+    coordinator_stops("consumer", "uniform", 10_000).await;
+}
+
+async fn coordinator_stops(protocol: &str, assignor: &str, session_ms: u32) {
     use std::io::{BufRead, BufReader, Write};
     use std::process::Stdio;
 
     let dir = tempfile::tempdir().unwrap();
     let mut cluster = TwoGateways::start(dir.path()).await;
+    let topic = format!("failover-{protocol}");
     let mut script = Command::new(venv_python())
         .arg(root().join("testkit/kafka/python/group_members_confluent.py"))
-        .args(["--bootstrap", &cluster.bootstrap(), "--topic", "failover"])
-        .args(["--assignor", "cooperative-sticky", "--partitions", "12"])
-        .args(["--session-ms", "6000", "--timeout", "90", "--pause"])
+        .args(["--bootstrap", &cluster.bootstrap(), "--topic", &topic])
+        .args(["--assignor", assignor, "--protocol", protocol])
+        .args([
+            "--partitions",
+            "12",
+            "--session-ms",
+            &session_ms.to_string(),
+        ])
+        .args(["--timeout", "90", "--pause"])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .spawn()
