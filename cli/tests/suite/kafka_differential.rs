@@ -19,66 +19,10 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use crate::common::DevServer;
+use crate::common::apache_kafka::ApacheKafka;
 
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
-/// A single-node Apache Kafka broker, stopped when dropped.
-struct ApacheKafka {
-    dir: tempfile::TempDir,
-    bootstrap: String,
-}
-
-impl ApacheKafka {
-    fn start() -> Self {
-        let lib = root().join("target/apache-kafka/lib");
-        assert!(
-            lib.exists(),
-            "{} is missing; install Apache Kafka with scripts/install-apache-kafka",
-            lib.display()
-        );
-        // The port is picked before the broker binds it, so another socket may
-        // take it in between: then the start fails and is tried on another.
-        for _ in 0..3 {
-            let dir = tempfile::tempdir().unwrap();
-            let port = free_port();
-            // Stratus creates no topic a client merely names; neither may the reference.
-            let status = Command::new(root().join("scripts/apache-kafka"))
-                .arg("start")
-                .arg(dir.path())
-                .arg(port.to_string())
-                .arg("auto.create.topics.enable=false")
-                .status()
-                .expect("run scripts/apache-kafka");
-            if status.success() {
-                return Self {
-                    dir,
-                    bootstrap: format!("127.0.0.1:{port}"),
-                };
-            }
-        }
-        panic!("scripts/apache-kafka start failed three times (its log is printed above)");
-    }
-}
-
-impl Drop for ApacheKafka {
-    fn drop(&mut self) {
-        let _ = Command::new(root().join("scripts/apache-kafka"))
-            .arg("stop")
-            .arg(self.dir.path())
-            .status();
-    }
-}
-
-/// A free loopback port for the reference broker, which (unlike Stratus)
-/// cannot report a port it picked itself.
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 #[test]

@@ -31,6 +31,7 @@ mod kafka_differential;
 mod kafka_groups;
 mod kafka_librdkafka;
 mod kafka_mixed_group;
+mod kafka_streams;
 mod kafka_zones;
 mod limits;
 mod long_poll;

@@ -4,6 +4,18 @@
 //! A name Stratus does not implement is refused, not ignored, so a tool never
 //! believes a setting took effect. Ranges are checked by
 //! [`TopicConfig::validate`], the same check whatever the transport.
+//!
+//! Two kinds of Kafka names are accepted without a Stratus setting behind
+//! them, because frameworks send them when they create their internal topics
+//! (Kafka Streams sets `message.timestamp.type` and `segment.bytes` on its
+//! repartition and changelog topics):
+//! - [`FIXED`] configs name a behaviour Stratus has and cannot change: the
+//!   value that describes it is accepted, any other is refused naming it.
+//! - [`LOCAL_LOG_HINTS`] tune the files of a Kafka broker's local log
+//!   (segment rolling, index spacing, fsync cadence), which Stratus does not
+//!   have: segments are cut by the compactor and every write is durable before
+//!   it is acknowledged. A well-formed value is accepted and has no effect;
+//!   DescribeConfigs does not list them.
 
 use std::collections::HashSet;
 
@@ -24,6 +36,29 @@ const NAMES: [&str; 6] = [
     "retention.ms",
 ];
 
+/// Configs with one possible value in Stratus, and that value: records keep
+/// the timestamp their producer gave them (Kafka's `CreateTime`).
+const FIXED: [(&str, &str); 1] = [("message.timestamp.type", "CreateTime")];
+
+/// Kafka local-log settings with nothing to tune in Stratus; each takes a
+/// whole number, so a malformed value is still refused.
+const LOCAL_LOG_HINTS: [&str; 7] = [
+    "segment.bytes",
+    "segment.ms",
+    "segment.jitter.ms",
+    "segment.index.bytes",
+    "index.interval.bytes",
+    "flush.messages",
+    "flush.ms",
+];
+
+/// Whether `name` is a config Stratus accepts, implemented or not.
+fn known(name: &str) -> bool {
+    NAMES.contains(&name)
+        || LOCAL_LOG_HINTS.contains(&name)
+        || FIXED.iter().any(|(fixed, _)| *fixed == name)
+}
+
 /// Applies `configs` (a `None` value keeps the default) over the defaults.
 pub(super) fn topic_config(
     configs: &[(String, Option<String>)],
@@ -32,7 +67,7 @@ pub(super) fn topic_config(
     for (name, value) in configs {
         if let Some(value) = value {
             set(&mut config, name, value)?;
-        } else if !NAMES.contains(&name.as_str()) {
+        } else if !known(name) {
             return Err(unknown(name));
         }
     }
@@ -92,7 +127,7 @@ fn policy_list(config: &TopicConfig, name: &str) -> Result<Vec<String>, BrokerEr
     if name == LIST_CONFIG {
         return Ok(vec![policy(config.cleanup_policy)]);
     }
-    if !NAMES.contains(&name) {
+    if !known(name) {
         return Err(unknown(name));
     }
     Err(BrokerError::InvalidConfig(format!(
@@ -111,7 +146,10 @@ fn items(values: &str) -> impl Iterator<Item = String> + '_ {
 
 /// Returns `name` to its default (Kafka's DELETE of a topic override).
 fn reset(config: &mut TopicConfig, name: &str) -> Result<(), BrokerError> {
-    if config.reset(name) {
+    if config.reset(name)
+        || LOCAL_LOG_HINTS.contains(&name)
+        || FIXED.iter().any(|(f, _)| *f == name)
+    {
         Ok(())
     } else {
         Err(unknown(name))
@@ -145,15 +183,34 @@ fn set(config: &mut TopicConfig, name: &str, value: &str) -> Result<(), BrokerEr
         }
         "retention.bytes" => config.retention_bytes = int(value)?,
         "retention.ms" => config.retention_ms = int(value)?,
-        other => return Err(unknown(other)),
+        hint if LOCAL_LOG_HINTS.contains(&hint) => {
+            if int(value)? < 0 {
+                return Err(BrokerError::InvalidConfig(format!(
+                    "{name} = {value:?} must not be negative"
+                )));
+            }
+        }
+        other => match FIXED.iter().find(|(fixed, _)| *fixed == other) {
+            Some((_, only)) if value.trim() == *only => {}
+            Some((_, only)) => {
+                return Err(BrokerError::InvalidConfig(format!(
+                    "{name} = {value:?} is not supported; Stratus always has {name} = {only}"
+                )));
+            }
+            None => return Err(unknown(other)),
+        },
     }
     Ok(())
 }
 
 fn unknown(name: &str) -> BrokerError {
     BrokerError::InvalidConfig(format!(
-        "topic config {name:?} is not supported; Stratus implements {}",
-        NAMES.join(", ")
+        "topic config {name:?} is not supported; Stratus implements {} \
+         (and accepts {} = {}, and {} without effect)",
+        NAMES.join(", "),
+        FIXED[0].0,
+        FIXED[0].1,
+        LOCAL_LOG_HINTS.join(", ")
     ))
 }
 
@@ -215,6 +272,20 @@ pub(super) fn describe(config: &TopicConfig, keys: Option<&[String]>) -> Vec<Con
             kind,
             documentation: None,
         })
+        .chain(
+            FIXED
+                .iter()
+                .filter(|(name, _)| keys.is_none_or(|k| k.iter().any(|k| k == name)))
+                .map(|(name, value)| ConfigEntry {
+                    name: (*name).to_owned(),
+                    source: ConfigSource::Default,
+                    value: Some((*value).to_owned()),
+                    read_only: true,
+                    sensitive: false,
+                    kind: ConfigKind::String,
+                    documentation: None,
+                }),
+        )
         .collect()
 }
 
@@ -250,7 +321,7 @@ mod tests {
             .unwrap();
         assert_eq!(bytes.source, ConfigSource::Default);
         assert!(matches!(
-            topic_config(&[("segment.ms".to_owned(), Some("1".to_owned()))]),
+            topic_config(&[("compression.type".to_owned(), Some("zstd".to_owned()))]),
             Err(BrokerError::InvalidConfig(_))
         ));
         assert!(matches!(
@@ -332,8 +403,8 @@ mod tests {
     #[test]
     fn unknown_and_repeated_names_are_refused_naming_them() {
         for change in [
-            set("segment.ms", "1"),
-            ConfigChange::Delete("min.insync.replicas".to_owned()),
+            set("min.insync.replicas", "1"),
+            ConfigChange::Delete("unclean.leader.election.enable".to_owned()),
             ConfigChange::Subtract("compression.type".to_owned(), "zstd".to_owned()),
         ] {
             let err = apply(&TopicConfig::default(), std::slice::from_ref(&change)).unwrap_err();
@@ -356,5 +427,45 @@ mod tests {
             ],
         );
         assert!(matches!(twice, Err(BrokerError::InvalidRequest(_))));
+    }
+
+    #[test]
+    fn fixed_configs_take_their_one_value_and_local_log_hints_are_accepted() {
+        // What Kafka Streams sends for a repartition topic.
+        let config = topic_config(&[
+            ("cleanup.policy".to_owned(), Some("delete".to_owned())),
+            ("segment.bytes".to_owned(), Some("52428800".to_owned())),
+            (
+                "message.timestamp.type".to_owned(),
+                Some("CreateTime".to_owned()),
+            ),
+            ("retention.ms".to_owned(), Some("-1".to_owned())),
+        ])
+        .unwrap();
+        assert_eq!(config.retention_ms, -1);
+        let err = topic_config(&[(
+            "message.timestamp.type".to_owned(),
+            Some("LogAppendTime".to_owned()),
+        )])
+        .unwrap_err();
+        assert!(
+            matches!(&err, BrokerError::InvalidConfig(m) if m.contains("CreateTime")),
+            "{err}"
+        );
+        for bad in ["big", "-1"] {
+            let err = topic_config(&[("segment.bytes".to_owned(), Some(bad.to_owned()))]);
+            assert!(matches!(err, Err(BrokerError::InvalidConfig(_))), "{bad}");
+        }
+        let entries = describe(&config, Some(&["message.timestamp.type".to_owned()]));
+        assert_eq!(entries.len(), 1);
+        assert_eq!(entries[0].value.as_deref(), Some("CreateTime"));
+        assert!(entries[0].read_only);
+        assert!(
+            describe(&config, None)
+                .iter()
+                .all(|e| e.name != "segment.bytes"),
+            "hints have no value to describe"
+        );
+        apply(&config, &[ConfigChange::Delete("segment.bytes".to_owned())]).unwrap();
     }
 }

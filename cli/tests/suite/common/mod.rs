@@ -13,6 +13,7 @@ use stratus_proto::v1::producer_client::ProducerClient;
 use stratus_proto::v1::{CreateTopicRequest, FetchRequest, TopicConfig};
 pub use stratus_testkit::S3Server;
 
+pub mod apache_kafka;
 pub mod group_consumer;
 pub mod proxy;
 pub mod sdk;
