@@ -199,9 +199,9 @@ def configs_check(args, admin, topic):
     check("bad value refused", code_of(err) == KafkaError.INVALID_CONFIG, err)
     check("refusals change nothing", admin.config(topic, "retention.ms").value == "3600000")
     if args.broker == "stratus":
-        _, err = admin.alter(TOPIC, topic, [("segment.ms", "1000", SET)])
+        _, err = admin.alter(TOPIC, topic, [("min.insync.replicas", "2", SET)])
         check("unimplemented config refused by name", code_of(err) == KafkaError.INVALID_CONFIG
-              and "segment.ms" in err.str(), err)
+              and "min.insync.replicas" in err.str(), err)
         _, err = admin.alter(TOPIC, topic, [("retention.ms", "0", SET)])
         check("out of range refused by the create path's check",
               code_of(err) == KafkaError.INVALID_CONFIG and "retention.ms" in err.str(), err)
