@@ -20,7 +20,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use crate::common::{DevServer, create_topic, read_all};
+use crate::common::{DevServer, create_topic, free_port, read_all};
 
 /// The clients whose scenario assigns partitions without a group.
 const CLIENTS: &str = "confluent,kcat,kafka-python,aiokafka,java,franz-go";
@@ -85,21 +85,12 @@ fn kafka_clients_produce_and_read_back() {
     );
 }
 
-/// A free loopback port: the Kafka address must survive restarts, because
-/// the producer keeps its bootstrap address.
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_idempotent_producer_loses_and_duplicates_nothing_through_gateway_kills() {
     const COUNT: usize = 3_000;
     const PARTITIONS: u32 = 4;
     let dir = tempfile::tempdir().unwrap();
+    // The producer keeps its bootstrap address: it must survive restarts.
     let listen = format!("127.0.0.1:{}", free_port());
     let start = || DevServer::start_with(dir.path(), &["--kafka-listen", &listen]);
     let server = start();

@@ -18,8 +18,8 @@ use std::time::Duration;
 
 use stratus_proto::v1::ListTopicsRequest;
 
-use crate::common::DevServer;
 use crate::common::apache_kafka::ApacheKafka;
+use crate::common::{DevServer, free_port};
 
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
@@ -94,12 +94,7 @@ async fn word_count_gives_apache_kafkas_counts_and_survives_a_gateway_restart() 
     };
 
     let dir = tempfile::tempdir().unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let kafka_listen = format!("127.0.0.1:{port}");
+    let kafka_listen = format!("127.0.0.1:{}", free_port());
     let start = || DevServer::start_with(dir.path(), &["--kafka-listen", &kafka_listen]);
     let server = start();
     let (tx, _rx) = mpsc::channel();

@@ -27,6 +27,7 @@ mod health_and_reflection;
 mod infra_compose;
 mod kafka_admin;
 mod kafka_clients;
+mod kafka_connect;
 mod kafka_differential;
 mod kafka_groups;
 mod kafka_librdkafka;

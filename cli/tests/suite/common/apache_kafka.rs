@@ -5,6 +5,8 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use super::free_port;
+
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
 }
@@ -55,14 +57,4 @@ impl Drop for ApacheKafka {
             .arg(self.dir.path())
             .status();
     }
-}
-
-/// A free loopback port for the reference broker, which (unlike Stratus)
-/// cannot report a port it picked itself.
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }

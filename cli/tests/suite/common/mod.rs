@@ -55,6 +55,16 @@ pub fn fixed_quic_listen() -> String {
     format!("127.0.0.1:{port}")
 }
 
+/// A loopback TCP port free now, for a listener that must keep its port
+/// across a restart, or for a process that cannot report the port it bound.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
 /// A `stratus dev` child process on a data directory.
 #[derive(Debug)]
 pub struct DevServer {
