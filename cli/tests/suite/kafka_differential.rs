@@ -5,7 +5,10 @@
 //! batch, ListOffsets by timestamp and max timestamp, configs (describe with
 //! defaults and sources, create with, alter, delete), topics and partitions
 //! (create, validate-only, invalid, existing, grow, shrink, delete),
-//! DeleteRecords, and the errors for unknown topics and oversized batches.
+//! DeleteRecords, the errors for unknown topics and oversized batches, and
+//! consumer groups (through the client, and in raw frames the refusals of
+//! the classic protocol: stale generations, unknown members, mismatched
+//! protocols).
 //! Every step must agree, or be listed in
 //! `testkit/kafka/diff/known-differences.json` with its reason (see
 //! docs/kafka.md); a listed step that agrees fails the test too, so the list

@@ -18,6 +18,7 @@ import os
 import sys
 import time
 
+import raw_groups
 from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
 from confluent_kafka.admin import (AdminClient, AlterConfigOpType, ConfigEntry, ConfigResource,
                                    ConfigSource, NewPartitions, NewTopic, OffsetSpec, ResourceType)
@@ -360,6 +361,12 @@ def run(s):
     s.step("group_delete_after_leave", leave_and_delete)
     s.step("group_delete_missing", lambda: outcome(
         s.admin.delete_consumer_groups([f"{group}-never"], request_timeout=TIMEOUT)[f"{group}-never"]))
+
+    # The classic protocol's refusals, in raw frames (raw_groups.py).
+    try:
+        s.observed.update(raw_groups.observe(s.bootstrap, f"{group}-raw", s.topic("main")))
+    except Exception as e:  # one outcome for the lot: the difference shows where
+        s.observed["raw_groups"] = {"failed": error_name(e), "detail": str(e)[:200]}
 
     # Transactions.
     def transactions():

@@ -149,16 +149,16 @@ impl Groups {
         validate(group, join)?;
         let instance = join.group_instance_id.as_deref();
         let member_id = if join.member_id.is_empty() {
-            let id = new_member_id(&join.client_id);
-            // Static members need no first round: their instance id already
-            // makes a retried join the same member.
-            if join.require_known_member_id && instance.is_none() {
-                return Err(ClassicError::MemberIdRequired(id));
-            }
-            id
+            new_member_id(&join.client_id)
         } else {
             join.member_id.clone()
         };
+        // Static members need no first round: their instance id already
+        // makes a retried join the same member. As in Kafka, the id is handed
+        // out only to a member the group could take: a member whose protocols
+        // do not fit is refused for that first.
+        let id_required =
+            join.member_id.is_empty() && join.require_known_member_id && instance.is_none();
         let (keys, limits) = (&self.keys, self.limits);
         run(self.meta.as_ref(), &self.retry, |tx| {
             let member_id = &member_id;
@@ -195,6 +195,9 @@ impl Groups {
                 }
                 if let Err(e) = check_protocols(&classic, group, join, member_id, now_ms) {
                     return Ok(Err(e));
+                }
+                if id_required {
+                    return Ok(Err(ClassicError::MemberIdRequired(member_id.clone())));
                 }
                 if existing.is_none() && classic.live(now_ms) >= limits.max_members {
                     return Ok(Err(ClassicError::GroupFull {

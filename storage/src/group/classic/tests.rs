@@ -242,6 +242,14 @@ async fn first_joins_need_a_member_id_and_protocols_must_agree() {
         g.classic_join_step("g", &other_type, 2).await,
         Err(ClassicError::InconsistentProtocol(_))
     ));
+    // A first join that would need a member id is refused for its protocols
+    // first, as in Kafka: no id is handed to a member the group cannot take.
+    let mut unfit = join("", &["cooperative-sticky"]);
+    unfit.require_known_member_id = true;
+    assert!(matches!(
+        g.classic_join_step("g", &unfit, 2).await,
+        Err(ClassicError::InconsistentProtocol(_))
+    ));
     // The most preferred protocol common to all wins.
     let b = g
         .classic_join_step("g", &join("b", &["roundrobin"]), 3)
