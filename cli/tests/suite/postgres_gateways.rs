@@ -8,6 +8,8 @@
 //! retry against each other; every acknowledged record must be read back
 //! exactly once, at the offset it was acknowledged with, through either
 //! gateway, and a gateway killed with SIGKILL mid-produce must lose none.
+//! A Kafka consumer group spread over both must converge when its
+//! coordinator gateway is SIGKILLed in the middle of a rebalance.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -207,4 +209,81 @@ async fn a_gateway_killed_mid_produce_loses_no_acknowledged_record() {
     // A gateway started again on the same store and tier sees the same log.
     let again = gateway(root.path(), "a-again", &postgres);
     assert_eq!(check_log(&again, &acked).await, stored);
+}
+
+/// Three confluent-kafka members in one classic group, their connections
+/// spread over both gateways (Metadata lists both; partition leaders and the
+/// coordinator are spread by rendezvous). A fourth member joins and, once the
+/// rebalance it starts has begun, the group's coordinator gateway is
+/// SIGKILLed: the group must converge on the other gateway, one owner per
+/// partition among the four, then survive a member's SIGKILL too, with every
+/// delivered record consumed (`testkit/kafka/python/group_members_confluent.py`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_kafka_group_converges_when_its_coordinator_gateway_is_killed_mid_rebalance() {
+    use std::io::{BufRead, BufReader, Write};
+    use std::process::{Command, Stdio};
+
+    let postgres = PostgresServer::start();
+    let root = tempfile::tempdir().expect("temp dir");
+    let mut gateways = vec![
+        Some(gateway(root.path(), "a", &postgres)),
+        Some(gateway(root.path(), "b", &postgres)),
+    ];
+    let bootstrap = gateways
+        .iter()
+        .map(|g| g.as_ref().unwrap().kafka_bootstrap())
+        .collect::<Vec<_>>()
+        .join(",");
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let python = repo.join("target/py-venv/kafka/bin/python");
+    assert!(
+        python.exists(),
+        "{} is missing; install the Kafka clients with scripts/install-kafka-clients",
+        python.display()
+    );
+    let mut script = Command::new(python)
+        .arg(repo.join("testkit/kafka/python/group_members_confluent.py"))
+        .args(["--bootstrap", &bootstrap, "--topic", "rebalancing"])
+        .args(["--assignor", "cooperative-sticky", "--partitions", "12"])
+        .args(["--session-ms", "6000", "--timeout", "120"])
+        .arg("--pause-in-rebalance")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("run group_members_confluent.py");
+    let mut lines = BufReader::new(script.stdout.take().unwrap()).lines();
+    let mut stdin = script.stdin.take().unwrap();
+    let mut summary = None;
+    while let Some(line) = tokio::task::block_in_place(|| lines.next()) {
+        let line = line.unwrap();
+        eprintln!("{line}");
+        let Ok(event) = serde_json::from_str::<serde_json::Value>(&line) else {
+            continue;
+        };
+        if event["phase"] == "rebalancing" {
+            let address = event["coordinator_address"].as_str().unwrap();
+            let at = gateways
+                .iter()
+                .position(|g| g.as_ref().is_some_and(|g| g.kafka_bootstrap() == address))
+                .unwrap_or_else(|| panic!("no gateway listens at {address}"));
+            gateways[at].take().unwrap().kill();
+            writeln!(stdin, "go").unwrap();
+        } else if event.get("ok").is_some() {
+            summary = Some(event);
+        }
+    }
+    let status = tokio::task::block_in_place(|| script.wait()).unwrap();
+    let summary = summary.expect("the script printed no summary");
+    assert!(status.success() && summary["ok"] == true, "{summary}");
+    assert!(
+        summary
+            .get("steady_after_coordinator_killed_in_rebalance")
+            .is_some(),
+        "{summary}"
+    );
+    assert_eq!(
+        gateways.iter().flatten().count(),
+        1,
+        "the coordinator was killed"
+    );
 }

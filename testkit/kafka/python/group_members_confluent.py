@@ -10,14 +10,18 @@ is SIGKILLed. Checks, and prints as one JSON summary line:
 - after the kill, the killed member's partitions are owned by the others
   within the session timeout plus one rebalance (`move_seconds`);
 - with --pause, the group carries on when its coordinator stops (the caller
-  stops it; the members find the next one, whose group state is the same).
+  stops it; the members find the next one, whose group state is the same);
+- with --pause-in-rebalance, one more member joins and, once the rebalance
+  it starts has begun (an owner gave up a partition), the caller kills the
+  coordinator: the group still converges, every partition owned once by
+  the members that are left.
 
 Each member commits synchronously after printing what it consumed, so a
 committed offset never covers a record nobody reported.
 
   group_members_confluent.py --bootstrap H:P --topic T --assignor range
       [--protocol classic|consumer] [--partitions 12] [--members 3]
-      [--session-ms 6000] [--timeout 60]
+      [--session-ms 6000] [--timeout 60] [--pause | --pause-in-rebalance]
 
 Exit status 1 if a check failed. Run with target/py-venv/kafka/bin/python
 (scripts/install-kafka-clients)."""
@@ -187,6 +191,13 @@ def wait_for(what, condition, timeout):
     return time.monotonic()
 
 
+def coordinator_of(admin, a):
+    """The group coordinator's broker id and address."""
+    (f,) = admin.describe_consumer_groups([a.group]).values()
+    node = f.result(timeout=a.timeout).coordinator
+    return {"coordinator": node.id, "coordinator_address": f"{node.host}:{node.port}"}
+
+
 def orchestrate(a):
     summary = {"assignor": a.assignor, "topic": a.topic, "group": a.group, "ok": False}
     admin = AdminClient({"bootstrap.servers": a.bootstrap})
@@ -206,13 +217,26 @@ def orchestrate(a):
         summary["steady_before_kill"] = members.ownership()
         if a.pause:
             # The caller stops the group's coordinator now, then says go.
-            (f,) = admin.describe_consumer_groups([a.group]).values()
-            coordinator = f.result(timeout=a.timeout).coordinator.id
-            print(json.dumps({"phase": "steady", "coordinator": coordinator}), flush=True)
+            print(json.dumps({"phase": "steady", **coordinator_of(admin, a)}), flush=True)
             sys.stdin.readline()
             wait_for("the group to settle on the other coordinator",
                      lambda: members.steady(names, a.partitions, quiet=3), a.timeout)
             summary["steady_after_coordinator_stopped"] = members.ownership()
+        if a.pause_in_rebalance:
+            coordinator = coordinator_of(admin, a)
+            before = members.ownership()
+            joiner = f"member-{len(names)}"
+            members.start(joiner)
+            names.append(joiner)
+            wait_for("the new member's rebalance to begin",
+                     lambda: any(set(members.ownership().get(m, [])) < set(before[m])
+                                 for m in before), a.timeout)
+            # The caller kills the coordinator in the middle of it, then says go.
+            print(json.dumps({"phase": "rebalancing", **coordinator}), flush=True)
+            sys.stdin.readline()
+            wait_for("the group to converge after its coordinator died mid-rebalance",
+                     lambda: members.steady(names, a.partitions, quiet=3), a.timeout)
+            summary["steady_after_coordinator_killed_in_rebalance"] = members.ownership()
         victim = names[0]
         moved = members.ownership()[victim]
         killed_at = time.monotonic()
@@ -274,6 +298,10 @@ def main():
     p.add_argument("--pause", action="store_true",
                    help="once steady, print the coordinator's id and wait for a line on stdin "
                         "(the caller stops that broker meanwhile), then check the group again")
+    p.add_argument("--pause-in-rebalance", action="store_true",
+                   help="once steady, start one more member; when its rebalance has begun, print "
+                        "the coordinator's id and address and wait for a line on stdin (the "
+                        "caller kills that broker meanwhile), then check the group converges")
     p.add_argument("--member", default=None, help=argparse.SUPPRESS)
     a = p.parse_args()
     a.group = a.group or f"{a.topic}-group"
