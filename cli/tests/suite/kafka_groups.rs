@@ -6,11 +6,12 @@
 //! bytes). Every delivered record must be consumed, every partition owned
 //! by exactly one live member in steady state, and a SIGKILLed member's
 //! partitions must move to the others within the session timeout plus one
-//! rebalance (`testkit/kafka/python/group_members_confluent.py`). The
+//! rebalance (`testkit/kafka/python/group_members.py`). The
 //! committed offsets are the group's Stratus offsets: the CLI describes them.
 //! The same three members with `group.protocol=consumer` (KIP-848), where
 //! the gateway assigns, once per server assignor, and the Java client on
-//! that protocol. Then two gateways over one store: the group's coordinator
+//! that protocol. The same three-member run with kafka-python, KafkaJS and
+//! the Java client (classic and KIP-848) as members. Then two gateways over one store: the group's coordinator
 //! gateway stops and the members carry on through the other, which has the
 //! same state.
 
@@ -48,10 +49,17 @@ fn summary_of(output: &std::process::Output, run: &str) -> serde_json::Value {
     serde_json::from_str(summary).unwrap()
 }
 
-fn three_members(server: &DevServer, kafka: &str, protocol: &str, assignor: &str, session_ms: u32) {
-    let topic = format!("members-{protocol}-{assignor}");
+/// Three members of `client` in one group, under produce, one SIGKILLed.
+fn three_members(
+    server: &DevServer,
+    kafka: &str,
+    (client, protocol, assignor): (&str, &str, &str),
+    session_ms: u32,
+) {
+    let run = format!("{client} {protocol} {assignor}");
+    let topic = format!("members-{client}-{protocol}-{assignor}");
     let output = Command::new(venv_python())
-        .arg(root().join("testkit/kafka/python/group_members_confluent.py"))
+        .arg(root().join("testkit/kafka/python/group_members.py"))
         .args([
             "--bootstrap",
             kafka,
@@ -61,6 +69,8 @@ fn three_members(server: &DevServer, kafka: &str, protocol: &str, assignor: &str
             assignor,
             "--protocol",
             protocol,
+            "--client",
+            client,
         ])
         .args([
             "--partitions",
@@ -72,14 +82,14 @@ fn three_members(server: &DevServer, kafka: &str, protocol: &str, assignor: &str
         ])
         .args(["--timeout", "90"])
         .output()
-        .expect("run group_members_confluent.py");
-    let summary = summary_of(&output, assignor);
-    eprintln!("{assignor}: {summary}");
+        .expect("run group_members.py");
+    let summary = summary_of(&output, &run);
+    eprintln!("{run}: {summary}");
     assert!(
         output.status.success() && summary["ok"] == true,
-        "{assignor}: {summary}"
+        "{run}: {summary}"
     );
-    assert_eq!(summary["missing"], 0, "{assignor}: {summary}");
+    assert_eq!(summary["missing"], 0, "{run}: {summary}");
     assert!(summary["produced"].as_u64().unwrap() > 0);
     // The group's commits are the same committed offsets Stratus groups
     // use: `stratus group describe` shows them.
@@ -91,7 +101,7 @@ fn three_members(server: &DevServer, kafka: &str, protocol: &str, assignor: &str
     let shown = String::from_utf8_lossy(&describe.stdout);
     assert!(
         describe.status.success() && shown.contains(&topic),
-        "{assignor}: the CLI does not show the group's committed offsets:\n{shown}{}",
+        "{run}: the CLI does not show the group's committed offsets:\n{shown}{}",
         String::from_utf8_lossy(&describe.stderr)
     );
 }
@@ -102,7 +112,28 @@ fn three_confluent_consumers_share_partitions_and_take_over_a_killed_one() {
     let server = DevServer::start(dir.path());
     let kafka = server.kafka_bootstrap();
     for assignor in ["range", "roundrobin", "cooperative-sticky"] {
-        three_members(&server, &kafka, "classic", assignor, 6000);
+        three_members(&server, &kafka, ("confluent", "classic", assignor), 6000);
+    }
+}
+
+/// The same with members of the other clients: kafka-python (its assignors
+/// are eager), KafkaJS (roundrobin is its one assignor), and the Java client
+/// with the classic protocol and with `group.protocol=consumer`.
+#[test]
+fn three_members_of_each_client_share_partitions_and_take_over_a_killed_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = DevServer::start_with_env(
+        dir.path(),
+        &[("STRATUS_GATEWAY__GROUPS__DEFAULT_SESSION_TIMEOUT", "6s")],
+    );
+    let kafka = server.kafka_bootstrap();
+    for run in [
+        ("kafka-python", "classic", "range"),
+        ("kafkajs", "classic", "roundrobin"),
+        ("java", "classic", "cooperative-sticky"),
+        ("java", "consumer", "uniform"),
+    ] {
+        three_members(&server, &kafka, run, 6000);
     }
 }
 
@@ -118,7 +149,7 @@ fn three_kip848_consumers_share_partitions_and_take_over_a_killed_one() {
     );
     let kafka = server.kafka_bootstrap();
     for assignor in ["uniform", "range"] {
-        three_members(&server, &kafka, "consumer", assignor, 6000);
+        three_members(&server, &kafka, ("confluent", "consumer", assignor), 6000);
     }
 }
 
@@ -229,7 +260,7 @@ async fn coordinator_stops(protocol: &str, assignor: &str, session_ms: u32) {
     let mut cluster = TwoGateways::start(dir.path()).await;
     let topic = format!("failover-{protocol}");
     let mut script = Command::new(venv_python())
-        .arg(root().join("testkit/kafka/python/group_members_confluent.py"))
+        .arg(root().join("testkit/kafka/python/group_members.py"))
         .args(["--bootstrap", &cluster.bootstrap(), "--topic", &topic])
         .args(["--assignor", assignor, "--protocol", protocol])
         .args([
@@ -242,7 +273,7 @@ async fn coordinator_stops(protocol: &str, assignor: &str, session_ms: u32) {
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .spawn()
-        .expect("run group_members_confluent.py");
+        .expect("run group_members.py");
     let mut lines = BufReader::new(script.stdout.take().unwrap()).lines();
     let mut stdin = script.stdin.take().unwrap();
     let mut summary = None;

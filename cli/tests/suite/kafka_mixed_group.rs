@@ -146,7 +146,7 @@ async fn a_kip848_consumer_and_a_stratus_member_share_one_group() {
     );
     let mut command = Command::new(python);
     command
-        .arg(root().join("testkit/kafka/python/group_members_confluent.py"))
+        .arg(root().join("testkit/kafka/python/group_members.py"))
         .args([
             "--member",
             "kip848",

@@ -217,7 +217,7 @@ async fn a_gateway_killed_mid_produce_loses_no_acknowledged_record() {
 /// rebalance it starts has begun, the group's coordinator gateway is
 /// SIGKILLed: the group must converge on the other gateway, one owner per
 /// partition among the four, then survive a member's SIGKILL too, with every
-/// delivered record consumed (`testkit/kafka/python/group_members_confluent.py`).
+/// delivered record consumed (`testkit/kafka/python/group_members.py`).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_kafka_group_converges_when_its_coordinator_gateway_is_killed_mid_rebalance() {
     use std::io::{BufRead, BufReader, Write};
@@ -242,7 +242,7 @@ async fn a_kafka_group_converges_when_its_coordinator_gateway_is_killed_mid_reba
         python.display()
     );
     let mut script = Command::new(python)
-        .arg(repo.join("testkit/kafka/python/group_members_confluent.py"))
+        .arg(repo.join("testkit/kafka/python/group_members.py"))
         .args(["--bootstrap", &bootstrap, "--topic", "rebalancing"])
         .args(["--assignor", "cooperative-sticky", "--partitions", "12"])
         .args(["--session-ms", "6000", "--timeout", "120"])
@@ -250,7 +250,7 @@ async fn a_kafka_group_converges_when_its_coordinator_gateway_is_killed_mid_reba
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .spawn()
-        .expect("run group_members_confluent.py");
+        .expect("run group_members.py");
     let mut lines = BufReader::new(script.stdout.take().unwrap()).lines();
     let mut stdin = script.stdin.take().unwrap();
     let mut summary = None;

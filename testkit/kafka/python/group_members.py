@@ -1,7 +1,10 @@
 #!/usr/bin/env python3
-"""Three confluent-kafka consumers (librdkafka) in one consumer group, each
-its own process, on one topic while a producer writes to it; then one member
-is SIGKILLed. Checks, and prints as one JSON summary line:
+"""Three consumers in one consumer group, each its own process, on one topic
+while a producer writes to it; then one member is SIGKILLed. The members
+are confluent-kafka (librdkafka) by default, or with --client kafka-python,
+kafkajs (testkit/kafka/node/group_member.js) or java (the Apache Kafka
+client, testkit/kafka/java/src/GroupMember.java). Checks, and prints as one
+JSON summary line:
 
 - every record the producer was told is delivered is consumed (duplicates
   are allowed: a killed member's uncommitted records are read again);
@@ -19,8 +22,8 @@ is SIGKILLed. Checks, and prints as one JSON summary line:
 Each member commits synchronously after printing what it consumed, so a
 committed offset never covers a record nobody reported.
 
-  group_members_confluent.py --bootstrap H:P --topic T --assignor range
-      [--protocol classic|consumer] [--partitions 12] [--members 3]
+  group_members.py --bootstrap H:P --topic T --assignor range
+      [--client confluent|kafka-python|kafkajs|java] [--protocol classic|consumer] [--partitions 12] [--members 3]
       [--session-ms 6000] [--timeout 60] [--pause | --pause-in-rebalance]
 
 Exit status 1 if a check failed. Run with target/py-venv/kafka/bin/python
@@ -100,6 +103,66 @@ def member(a):
     say(ev="closed")
 
 
+def member_kafka_python(a):
+    """One group member with kafka-python, reporting as `member` does. Its
+    protocol is eager: a rebalance revokes every partition, then assigns."""
+    from kafka import KafkaConsumer, ConsumerRebalanceListener
+    from kafka.coordinator.assignors.range import RangePartitionAssignor
+    from kafka.coordinator.assignors.roundrobin import RoundRobinPartitionAssignor
+    from kafka.errors import KafkaError as PyKafkaError
+
+    assignors = {"range": RangePartitionAssignor, "roundrobin": RoundRobinPartitionAssignor}
+    if a.protocol != "classic" or a.assignor not in assignors:
+        sys.exit("kafka-python members use the classic protocol with range or roundrobin")
+
+    def say(**event):
+        print(json.dumps({"m": a.member, "t": time.time(), **event}), flush=True)
+
+    consumer = KafkaConsumer(
+        bootstrap_servers=a.bootstrap.split(","), group_id=a.group, client_id=a.member,
+        enable_auto_commit=False, auto_offset_reset="earliest", max_poll_records=200,
+        session_timeout_ms=a.session_ms, heartbeat_interval_ms=max(100, a.session_ms // 12),
+        partition_assignment_strategy=[assignors[a.assignor]])
+
+    class Listener(ConsumerRebalanceListener):
+        def on_partitions_revoked(self, revoked):
+            say(ev="owned", parts=[])
+
+        def on_partitions_assigned(self, assigned):
+            say(ev="owned", parts=sorted(tp.partition for tp in assigned))
+
+    consumer.subscribe([a.topic], listener=Listener())
+    stop = []
+    signal.signal(signal.SIGTERM, lambda *_: stop.append(1))
+    while not stop:
+        batches = consumer.poll(timeout_ms=200, max_records=200)
+        got = [[tp.partition, r.offset] for tp, records in batches.items() for r in records]
+        if got:
+            say(ev="got", recs=got)
+            try:
+                consumer.commit()
+            except PyKafkaError as e:
+                say(ev="commit_failed", error=str(e))
+    consumer.close()
+    say(ev="closed")
+
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", ".."))
+
+
+def member_command(a, name):
+    """The command line of one member process of `a.client`."""
+    if a.client == "java":
+        classpath = os.pathsep.join([os.path.join(ROOT, "target", "kafka-java", "classes"),
+                                     os.path.join(ROOT, "target", "kafka-java", "lib", "*")])
+        return ["java", "-cp", classpath, "GroupMember", "--member", name] + a.passthrough
+    if a.client == "kafkajs":
+        script = os.path.join(ROOT, "testkit", "kafka", "node", "group_member.js")
+        return ["node", script, "--member", name] + a.passthrough
+    return ([sys.executable, os.path.abspath(__file__), "--member", name, "--client", a.client]
+            + a.passthrough)
+
+
 class Members:
     """The member processes and what they reported."""
 
@@ -114,8 +177,7 @@ class Members:
         self.errors = []
 
     def start(self, name):
-        cmd = [sys.executable, os.path.abspath(__file__), "--member", name] + self.a.passthrough
-        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
+        proc = subprocess.Popen(member_command(self.a, name), stdout=subprocess.PIPE, text=True)
         self.procs[name] = proc
         threading.Thread(target=self.read, args=(name, proc), daemon=True).start()
 
@@ -199,7 +261,7 @@ def coordinator_of(admin, a):
 
 
 def orchestrate(a):
-    summary = {"assignor": a.assignor, "topic": a.topic, "group": a.group, "ok": False}
+    summary = {"client": a.client, "assignor": a.assignor, "topic": a.topic, "group": a.group, "ok": False}
     admin = AdminClient({"bootstrap.servers": a.bootstrap})
     for f in admin.create_topics([NewTopic(a.topic, a.partitions, 1)]).values():
         f.result(timeout=a.timeout)
@@ -286,6 +348,10 @@ def main():
                    choices=["range", "roundrobin", "cooperative-sticky", "uniform"],
                    help="classic: the client's partition.assignment.strategy; "
                         "consumer: the server's group.remote.assignor (uniform or range)")
+    p.add_argument("--client", default="confluent",
+                   choices=["confluent", "kafka-python", "kafkajs", "java"],
+                   help="the members' client library (kafka-python: classic protocol, range or "
+                        "roundrobin; kafkajs: classic, roundrobin)")
     p.add_argument("--protocol", default="classic", choices=["classic", "consumer"],
                    help="group.protocol; with consumer, pass the gateway's "
                         "groups.default_session_timeout as --session-ms")
@@ -309,7 +375,7 @@ def main():
                      "--assignor", a.assignor, "--session-ms", str(a.session_ms),
                      "--protocol", a.protocol]
     if a.member:
-        member(a)
+        (member_kafka_python if a.client == "kafka-python" else member)(a)
         return 0
     return orchestrate(a)
 
