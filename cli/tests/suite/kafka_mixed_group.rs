@@ -1,5 +1,6 @@
-//! One consumer group, two protocols: a confluent-kafka consumer with
-//! `group.protocol=consumer` (KIP-848, through the Kafka listener) and a
+//! One consumer group, two protocols: a confluent-kafka consumer, and then a
+//! Java client consumer, with `group.protocol=consumer` (KIP-848, through
+//! the Kafka listener) and a
 //! `stratus consume --group` member (the Stratus SDK over gRPC) share a
 //! topic's partitions. Both are separate processes. Once each owns half,
 //! records are produced; each is read exactly once, by the member that owns
@@ -125,6 +126,67 @@ fn wait_for(what: &str, timeout: Duration, mut done: impl FnMut() -> bool) {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_kip848_consumer_and_a_stratus_member_share_one_group() {
+    share_one_group("confluent").await;
+}
+
+/// The same with the Java client (kafka-clients 4.4) as the KIP-848 member.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_java_kip848_consumer_and_a_stratus_member_share_one_group() {
+    share_one_group("java").await;
+}
+
+/// The KIP-848 member's command: `client` is confluent or java, both
+/// reporting as `testkit/kafka/python/group_members.py` describes.
+fn kip848_member(client: &str, kafka: &str) -> Command {
+    let member_args = [
+        "--member",
+        "kip848",
+        "--bootstrap",
+        kafka,
+        "--topic",
+        "mixed",
+        "--group",
+        "mixed-group",
+        "--assignor",
+        "uniform",
+        "--protocol",
+        "consumer",
+        "--session-ms",
+        "6000",
+    ];
+    if client == "java" {
+        let classes = root().join("target/kafka-java/classes");
+        assert!(
+            classes.exists(),
+            "{} is missing; install the Kafka clients with scripts/install-kafka-clients",
+            classes.display()
+        );
+        let mut command = Command::new("java");
+        command
+            .arg("-cp")
+            .arg(format!(
+                "{}:{}/*",
+                classes.display(),
+                root().join("target/kafka-java/lib").display()
+            ))
+            .arg("GroupMember")
+            .args(member_args);
+        return command;
+    }
+    let python = root().join("target/py-venv/kafka/bin/python");
+    assert!(
+        python.exists(),
+        "{} is missing; install the Kafka clients with scripts/install-kafka-clients",
+        python.display()
+    );
+    let mut command = Command::new(python);
+    command
+        .arg(root().join("testkit/kafka/python/group_members.py"))
+        .args(member_args);
+    command
+}
+
+async fn share_one_group(kafka_client: &str) {
     let dir = tempfile::tempdir().unwrap();
     let server = DevServer::start_with_env(
         dir.path(),
@@ -138,26 +200,7 @@ async fn a_kip848_consumer_and_a_stratus_member_share_one_group() {
         .await
         .unwrap();
 
-    let python = root().join("target/py-venv/kafka/bin/python");
-    assert!(
-        python.exists(),
-        "{} is missing; install the Kafka clients with scripts/install-kafka-clients",
-        python.display()
-    );
-    let mut command = Command::new(python);
-    command
-        .arg(root().join("testkit/kafka/python/group_members.py"))
-        .args([
-            "--member",
-            "kip848",
-            "--bootstrap",
-            &kafka,
-            "--topic",
-            "mixed",
-        ])
-        .args(["--group", "mixed-group", "--assignor", "uniform"])
-        .args(["--protocol", "consumer", "--session-ms", "6000"]);
-    let kafka_member = Member::start(command);
+    let kafka_member = Member::start(kip848_member(kafka_client, &kafka));
     let mut command = Command::new(env!("CARGO_BIN_EXE_stratus"));
     command
         .args([
