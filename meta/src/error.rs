@@ -6,6 +6,7 @@
 //! the precise cause for logs.
 
 use super::limits;
+use super::retry::Pause;
 
 /// Why a metadata operation failed.
 #[derive(Debug, thiserror::Error)]
@@ -23,6 +24,27 @@ pub enum MetaError {
         limits::MAX_TRANSACTION_AGE_MS
     )]
     TransactionTooOld,
+
+    /// The transaction's read version is ahead of what the replicas it read
+    /// from have applied (FoundationDB's `future_version`). Nothing was
+    /// committed. Retryable after a short pause.
+    #[error(
+        "the metadata store's replicas have not caught up with this transaction's read version; \
+         run it again shortly (meta::run retries it)"
+    )]
+    FutureVersion,
+
+    /// The backend refused the transaction for now because it is throttling,
+    /// overloaded or locked (FoundationDB's `process_behind`, `tag_throttled`,
+    /// `database_locked`, the proxies' memory limits). Nothing was committed.
+    /// Retryable after a longer, growing pause.
+    #[error(
+        "metadata store is busy ({reason}); run the transaction again after a pause (meta::run backs off and retries it)"
+    )]
+    Busy {
+        /// What the backend said, with its error code.
+        reason: String,
+    },
 
     /// The commit may or may not have happened (FoundationDB's
     /// `commit_unknown_result`). Not retryable blindly: make the transaction
@@ -106,7 +128,19 @@ impl MetaError {
     /// Whether running the same transaction again from the start may succeed
     /// (FoundationDB's retryable errors, without `commit_unknown_result`).
     pub fn is_retryable(&self) -> bool {
-        matches!(self, Self::Conflict | Self::TransactionTooOld)
+        self.retry_pause().is_some()
+    }
+
+    /// How [`super::run`] pauses before running the transaction again, or
+    /// `None` if running it again would not help (or, for an unknown commit
+    /// outcome, might apply it twice).
+    pub(crate) fn retry_pause(&self) -> Option<Pause> {
+        match self {
+            Self::Conflict => Some(Pause::Contention),
+            Self::TransactionTooOld | Self::FutureVersion => Some(Pause::Version),
+            Self::Busy { .. } => Some(Pause::Busy),
+            _ => None,
+        }
     }
 
     /// Whether the transaction may have committed despite the error.
@@ -133,6 +167,14 @@ mod tests {
         assert!(MetaError::CommitUnknownResult.maybe_committed());
         assert!(!MetaError::Conflict.maybe_committed());
         assert!(!MetaError::KeyTooLarge { len: 1 }.is_retryable());
+        assert_eq!(MetaError::Conflict.retry_pause(), Some(Pause::Contention));
+        assert_eq!(MetaError::FutureVersion.retry_pause(), Some(Pause::Version));
+        let busy = MetaError::Busy {
+            reason: "throttled".into(),
+        };
+        assert_eq!(busy.retry_pause(), Some(Pause::Busy));
+        assert!(!busy.maybe_committed() && !MetaError::FutureVersion.maybe_committed());
+        assert_eq!(MetaError::CommitUnknownResult.retry_pause(), None);
     }
 
     #[test]

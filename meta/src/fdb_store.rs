@@ -7,13 +7,26 @@
 //! backends: the size limits are checked locally, before FoundationDB sees the
 //! write, so callers get the same [`MetaError`] (with lengths) on every backend.
 //!
-//! Errors: `not_committed` becomes [`MetaError::Conflict`],
-//! `transaction_too_old` [`MetaError::TransactionTooOld`], `accessed_unreadable`
-//! (reading a key written with a versionstamp) [`MetaError::VersionstampedKeyRead`],
-//! the size errors the size variants, and `commit_unknown_result` (and anything
-//! else FoundationDB classifies as "maybe committed")
-//! [`MetaError::CommitUnknownResult`]. Every other error is
-//! [`MetaError::Backend`] with its FoundationDB code.
+//! Errors are classified by code in [`crate::fdb_errors`] (a pure table,
+//! tested without a cluster): `not_committed` becomes [`MetaError::Conflict`],
+//! `transaction_too_old` [`MetaError::TransactionTooOld`], `future_version`
+//! [`MetaError::FutureVersion`], the throttling and overload codes
+//! (`process_behind`, `tag_throttled`, `database_locked`, ...)
+//! [`MetaError::Busy`], all of which [`crate::run`] retries, each with its
+//! pause; `accessed_unreadable` (reading a key written with a versionstamp)
+//! [`MetaError::VersionstampedKeyRead`], the size errors the size variants,
+//! and `commit_unknown_result` (and anything else that may have committed)
+//! [`MetaError::CommitUnknownResult`]. A code the table does not know goes
+//! to libfdb_c's own predicates ("maybe committed", "retryable, not
+//! committed"); anything else is [`MetaError::Backend`] with its code.
+//!
+//! Every transaction that reads or writes carries FoundationDB's `timeout`
+//! option ([`limits::FDB_TRANSACTION_TIMEOUT`], the MVCC window), so an
+//! attempt ends on time even while it waits for a read version from an
+//! unreachable cluster; a timeout is retried like `transaction_too_old`,
+//! except during a commit, whose outcome it leaves unknown. A watch's own
+//! transaction has none: the watch outlives it, and its waiter bounds the
+//! wait.
 //!
 //! `commit_unknown_result` is surfaced, never retried here: only the caller
 //! knows whether running its transaction again is safe. The broker's append
@@ -46,25 +59,16 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use bytes::Bytes;
 use foundationdb::api::{FdbApiBuilder, NetworkAutoStop};
-use foundationdb::options::{ConflictRangeType, MutationType, StreamingMode};
+use foundationdb::options::{ConflictRangeType, MutationType, StreamingMode, TransactionOption};
 use foundationdb::{Database, FdbError, FdbResult, RangeOption};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
 
 use super::checks;
-use super::limits::{self, FALLBACK_WATCH_INTERVAL, MAX_FDB_WATCHES, MAX_WATCH_BASE_AGE};
+use super::fdb_errors::{self, Phase, code};
+use super::limits::{
+    self, FALLBACK_WATCH_INTERVAL, FDB_TRANSACTION_TIMEOUT, MAX_FDB_WATCHES, MAX_WATCH_BASE_AGE,
+};
 use super::{CommitInfo, MetaError, MetaStore, RangeOptions, Transaction, VERSIONSTAMP_LEN, Watch};
-
-/// FoundationDB error codes the adapter maps to specific [`MetaError`]s.
-mod code {
-    pub(super) const TRANSACTION_TOO_OLD: i32 = 1007;
-    pub(super) const NOT_COMMITTED: i32 = 1020;
-    pub(super) const COMMIT_UNKNOWN_RESULT: i32 = 1021;
-    pub(super) const ACCESSED_UNREADABLE: i32 = 1036;
-    pub(super) const INVERTED_RANGE: i32 = 2005;
-    pub(super) const TRANSACTION_TOO_LARGE: i32 = 2101;
-    pub(super) const KEY_TOO_LARGE: i32 = 2102;
-    pub(super) const VALUE_TOO_LARGE: i32 = 2103;
-}
 
 /// The client network thread: `Err` if it could not start; `None` inside once
 /// [`stop_network`] ran.
@@ -185,7 +189,7 @@ impl FdbMetaStore {
 #[async_trait]
 impl MetaStore for FdbMetaStore {
     async fn begin(&self) -> Result<Box<dyn Transaction>, MetaError> {
-        let trx = self.shared.db.create_trx().map_err(map_error)?;
+        let trx = create_timed_trx(&self.shared.db).map_err(map_error)?;
         // Fetched now, not on the first read, so `read_version` can answer
         // synchronously and watches have a recent base (see `watch`).
         let version = trx.get_read_version().await.map_err(map_error)?;
@@ -262,6 +266,18 @@ async fn fdb_watch(
     wake(&sender);
 }
 
+/// A transaction FoundationDB cancels once it is
+/// [`FDB_TRANSACTION_TIMEOUT`] old, with `transaction_timed_out`.
+fn create_timed_trx(db: &Database) -> FdbResult<foundationdb::Transaction> {
+    let trx = db.create_trx()?;
+    // In range: the limits table checks that the timeout fits an i32.
+    let millis = i32::try_from(FDB_TRANSACTION_TIMEOUT.as_millis()).unwrap_or(i32::MAX);
+    trx.set_option(TransactionOption::Timeout(millis))?;
+    Ok(trx)
+}
+
+/// The watch's transaction has no timeout: the watch outlives it, and
+/// would otherwise fail (waking its waiter for nothing) at the timeout.
 async fn register_and_wait(db: &Database, key: &[u8], base: i64) -> FdbResult<()> {
     let trx = db.create_trx()?;
     trx.set_read_version(base);
@@ -275,7 +291,7 @@ async fn register_and_wait(db: &Database, key: &[u8], base: i64) -> FdbResult<()
 /// For a watch without a usable base: refresh the cached version, then wake.
 async fn refresh_then_wake(shared: Arc<Shared>, sender: watch::Sender<u64>) {
     let refresh = async {
-        let trx = shared.db.create_trx()?;
+        let trx = create_timed_trx(&shared.db)?;
         shared.versions.observe(trx.get_read_version().await?);
         FdbResult::Ok(())
     };
@@ -331,16 +347,24 @@ fn to_u64(version: i64) -> Result<u64, MetaError> {
 
 /// Maps an error that carries no size context (reads, watches, setup).
 fn map_error(error: FdbError) -> MetaError {
-    match error.code() {
-        code::NOT_COMMITTED => MetaError::Conflict,
-        code::TRANSACTION_TOO_OLD => MetaError::TransactionTooOld,
-        code::COMMIT_UNKNOWN_RESULT => MetaError::CommitUnknownResult,
-        code::ACCESSED_UNREADABLE => MetaError::VersionstampedKeyRead,
-        code::INVERTED_RANGE => MetaError::InvertedRange,
-        // E.g. `cluster_version_changed`: the commit may have happened, so
-        // the caller must treat it like `commit_unknown_result`.
-        _ if error.is_maybe_committed() => MetaError::CommitUnknownResult,
-        code => MetaError::Backend(format!("FoundationDB error {code}: {error}")),
+    map_error_in(error, Phase::Read)
+}
+
+/// Maps an error by its code ([`fdb_errors::classify`]), falling back to
+/// libfdb_c's predicates for codes newer than the table.
+fn map_error_in(error: FdbError, phase: Phase) -> MetaError {
+    let code = error.code();
+    if let Some(mapped) = fdb_errors::classify(code, phase) {
+        return mapped;
+    }
+    if error.is_maybe_committed() {
+        MetaError::CommitUnknownResult
+    } else if error.is_retryable_not_committed() {
+        MetaError::Busy {
+            reason: format!("FoundationDB error {code}: {error}"),
+        }
+    } else {
+        MetaError::Backend(format!("FoundationDB error {code}: {error}"))
     }
 }
 
@@ -405,8 +429,9 @@ impl Sizes {
         self.largest_value = self.largest_value.max(value_len);
     }
 
-    /// Maps an error, filling the size variants from these sizes.
-    fn map_error(&self, error: FdbError) -> MetaError {
+    /// Maps an error of the commit, filling the size variants from these
+    /// sizes.
+    fn map_commit_error(&self, error: FdbError) -> MetaError {
         match error.code() {
             code::TRANSACTION_TOO_LARGE => MetaError::TransactionTooLarge { bytes: self.bytes },
             code::KEY_TOO_LARGE => MetaError::KeyTooLarge {
@@ -415,7 +440,7 @@ impl Sizes {
             code::VALUE_TOO_LARGE => MetaError::ValueTooLarge {
                 len: self.largest_value,
             },
-            _ => map_error(error),
+            _ => map_error_in(error, Phase::Commit),
         }
     }
 }
@@ -581,7 +606,7 @@ impl Transaction for FdbTransaction {
         let committed = trx
             .commit()
             .await
-            .map_err(|error| sizes.map_error(FdbError::from(error)))?;
+            .map_err(|error| sizes.map_commit_error(FdbError::from(error)))?;
         let version = committed.committed_version().map_err(map_error)?;
         shared.versions.observe(version);
         Ok(CommitInfo {
@@ -604,7 +629,8 @@ mod tests {
     use futures::FutureExt;
 
     use super::*;
-    use crate::conformance;
+    use crate::conformance::{self, Subject};
+    use crate::faulty::FaultyMetaStore;
 
     const CLUSTER_FILE_VAR: &str = "STRATUS_FDB_CLUSTER_FILE";
 
@@ -618,23 +644,55 @@ mod tests {
         Some(FdbMetaStore::open(Some(Path::new(&path))).expect("open FoundationDB"))
     }
 
-    /// Instantiates suite tests that run inside a fresh subspace.
+    /// Instantiates suite tests that run inside a fresh subspace, on the
+    /// plain store and wrapped in the fault injector.
     macro_rules! in_subspace {
-        ($($(#[$attr:meta])* $name:ident),* $(,)?) => {
-            $(
-                $(#[$attr])*
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    let Some(store) = open() else { return };
-                    let space = Subspace::new(store);
-                    let outcome = AssertUnwindSafe(conformance::$name(&space)).catch_unwind().await;
-                    space.clear().await;
-                    if let Err(panic) = outcome {
-                        std::panic::resume_unwind(panic);
-                    }
-                }
-            )*
+        ($($name:ident),* $(,)?) => {
+            in_subspace!(@variant plain, false, $($name),*);
+            in_subspace!(@variant faulty, true, $($name),*);
         };
+        (@variant $module:ident, $faulty:expr, $($name:ident),*) => {
+            mod $module {
+                $(
+                    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                    async fn $name() {
+                        super::in_subspace($faulty, stringify!($name), |s| {
+                            Box::pin(crate::conformance::$name(s))
+                        })
+                        .await;
+                    }
+                )*
+            }
+        };
+    }
+
+    /// Runs `check` in a fresh subspace (wrapped in the fault injector if
+    /// `faulty`), clearing the subspace afterwards even if it panicked.
+    async fn in_subspace(
+        faulty: bool,
+        test: &str,
+        check: impl for<'s> FnOnce(&'s Subject<'s>) -> futures::future::BoxFuture<'s, ()>,
+    ) {
+        let Some(store) = open() else { return };
+        let space = Subspace::new(store);
+        let outcome = if faulty {
+            let config = conformance::faults(&format!("fdb::{test}"));
+            let wrapped = FaultyMetaStore::new(space, config);
+            let outcome = AssertUnwindSafe(check(&Subject::faulty(&wrapped)))
+                .catch_unwind()
+                .await;
+            wrapped.inner().clear().await;
+            outcome
+        } else {
+            let outcome = AssertUnwindSafe(check(&Subject::plain(&space)))
+                .catch_unwind()
+                .await;
+            space.clear().await;
+            outcome
+        };
+        if let Err(panic) = outcome {
+            std::panic::resume_unwind(panic);
+        }
     }
 
     in_subspace!(
@@ -648,6 +706,7 @@ mod tests {
         serializable_without_anomalies,
         run_retries_until_every_increment_lands,
         watches,
+        every_kind_of_fault_is_survived,
     );
 
     /// Its keys are exactly at FoundationDB's size limits, so no prefix fits:
@@ -664,9 +723,11 @@ mod tests {
             tx.commit().await.expect("commit");
         }
         clear_limit_keys(&store).await;
-        let outcome = AssertUnwindSafe(conformance::limits_reject_and_write_nothing(&store))
-            .catch_unwind()
-            .await;
+        let outcome = AssertUnwindSafe(conformance::limits_reject_and_write_nothing(
+            &Subject::plain(&store),
+        ))
+        .catch_unwind()
+        .await;
         clear_limit_keys(&store).await;
         if let Err(panic) = outcome {
             std::panic::resume_unwind(panic);
@@ -703,7 +764,7 @@ mod tests {
             largest_key: 12,
             largest_value: 34,
         };
-        let map = |code| sizes.map_error(FdbError::from_code(code));
+        let map = |code| sizes.map_commit_error(FdbError::from_code(code));
         assert!(matches!(
             map(code::TRANSACTION_TOO_LARGE),
             MetaError::TransactionTooLarge { bytes: 11_000_000 }

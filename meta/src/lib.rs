@@ -15,6 +15,9 @@ mod checks;
 #[cfg(test)]
 mod conformance;
 mod error;
+#[cfg(any(test, feature = "faults"))]
+pub mod faulty;
+mod fdb_errors;
 #[cfg(feature = "fdb")]
 pub mod fdb_store;
 pub mod limits;

@@ -43,6 +43,22 @@ pub const DEFAULT_RETRY_INITIAL_BACKOFF: Duration = Duration::from_millis(1);
 /// about two seconds of contention before giving up, short enough for a
 /// produce call still to answer within its client's timeout.
 pub const DEFAULT_RETRY_MAX_BACKOFF: Duration = Duration::from_millis(200);
+/// Pause before retrying a transaction whose read version was too old or
+/// ahead of the replicas: FoundationDB's `FUTURE_VERSION_RETRY_DELAY`.
+pub const RETRY_VERSION_PAUSE: Duration = Duration::from_millis(10);
+/// First pause after the store said it is busy (throttling, overloaded,
+/// locked): FoundationDB's `DEFAULT_BACKOFF`.
+pub const RETRY_BUSY_INITIAL_BACKOFF: Duration = Duration::from_millis(10);
+/// Longest pause while the store stays busy. FoundationDB's own loop goes
+/// to 1 s; half that keeps [`crate::RetryPolicy::longest_run`] within the
+/// two minutes the broker allows a WAL object to commit in.
+pub const DEFAULT_RETRY_BUSY_MAX_BACKOFF: Duration = Duration::from_millis(500);
+/// How long a FoundationDB transaction may live before FoundationDB cancels
+/// it (its `timeout` option, set on every transaction that reads or writes):
+/// its MVCC window, so an attempt also ends on time while waiting for a read
+/// version from an unreachable cluster.
+#[cfg_attr(not(feature = "fdb"), allow(dead_code))]
+pub(crate) const FDB_TRANSACTION_TIMEOUT: Duration = MAX_TRANSACTION_AGE;
 
 // The embedded backends.
 
@@ -141,6 +157,15 @@ mod tests {
             / DEFAULT_RETRY_INITIAL_BACKOFF.as_nanos())
         .ilog2();
         assert!(doublings < DEFAULT_RETRY_ATTEMPTS);
+        let busy_doublings = (DEFAULT_RETRY_BUSY_MAX_BACKOFF.as_nanos()
+            / RETRY_BUSY_INITIAL_BACKOFF.as_nanos())
+        .ilog2();
+        assert!(busy_doublings < DEFAULT_RETRY_ATTEMPTS);
+        assert!(RETRY_VERSION_PAUSE <= DEFAULT_RETRY_MAX_BACKOFF);
+        // A FoundationDB transaction is cancelled no later than the window
+        // every attempt is assumed to end in.
+        assert!(FDB_TRANSACTION_TIMEOUT <= MAX_TRANSACTION_AGE);
+        assert!(i32::try_from(FDB_TRANSACTION_TIMEOUT.as_millis()).is_ok());
     }
 
     #[test]
