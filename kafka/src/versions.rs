@@ -16,8 +16,9 @@
 //! - InitProducerId stops at 5: v6 is two-phase commit (KIP-939).
 //! - DescribeCluster stops at 1: v2 lists fenced brokers (Kafka 4.0).
 //! - Groups are classic-protocol groups: FindCoordinator stops at 4 (v5 and
-//!   v6 add transaction and share-group errors), DescribeGroups at 5 (v6
-//!   answers GROUP_ID_NOT_FOUND for a missing group), ListGroups at 4 (v5
+//!   v6 add transaction and share-group errors), DescribeGroups at 6
+//!   (from v6 a missing group is GROUP_ID_NOT_FOUND with a message, before
+//!   it a group in state Dead), ListGroups at 4 (v5
 //!   filters by group type, KIP-848); OffsetCommit 9 and OffsetFetch 9
 //!   carry KIP-848 member epochs, which classic members send as their
 //!   generation, and KIP-848 members their member epoch.
@@ -61,7 +62,7 @@ pub const ADVERTISED: &[Advertised] = &[
     api(ApiKey::Heartbeat, 0, 4),
     api(ApiKey::LeaveGroup, 0, 5),
     api(ApiKey::SyncGroup, 0, 5),
-    api(ApiKey::DescribeGroups, 0, 5),
+    api(ApiKey::DescribeGroups, 0, 6),
     api(ApiKey::ListGroups, 0, 4),
     api(ApiKey::ApiVersions, 0, 4),
     api(ApiKey::CreateTopics, 2, 7),

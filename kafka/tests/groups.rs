@@ -149,6 +149,29 @@ async fn a_member_joins_syncs_heartbeats_and_leaves() {
     assert_eq!(&g.members[0].member_assignment[..], b"\x00\x02assigned");
     assert_eq!(&g.members[0].member_metadata[..], b"\x00\x01opaque");
 
+    // A missing group: state Dead before v6, GROUP_ID_NOT_FOUND from v6.
+    for (version, code, message) in [(5, 0, None), (6, 69, Some("Group nope not found."))] {
+        let ResponseKind::DescribeGroups(described) = ask(
+            &mut session,
+            ApiKey::DescribeGroups,
+            version,
+            RequestKind::DescribeGroups(
+                DescribeGroupsRequest::default().with_groups(vec![GroupId(s("nope"))]),
+            ),
+        )
+        .await
+        else {
+            unreachable!()
+        };
+        let g = &described.groups[0];
+        assert_eq!(
+            (g.error_code, g.group_state.as_str()),
+            (code, "Dead"),
+            "v{version}"
+        );
+        assert_eq!(g.error_message.as_deref(), message, "v{version}");
+    }
+
     let ResponseKind::DeleteGroups(deleted) = ask(
         &mut session,
         ApiKey::DeleteGroups,

@@ -29,6 +29,7 @@ mod kafka_admin;
 mod kafka_clients;
 mod kafka_connect;
 mod kafka_differential;
+mod kafka_group_tools;
 mod kafka_groups;
 mod kafka_librdkafka;
 mod kafka_mixed_group;

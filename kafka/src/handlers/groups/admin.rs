@@ -13,9 +13,9 @@ use kafka_protocol::protocol::StrBytes;
 
 use super::str_bytes;
 use crate::error::code_of;
-use crate::{Broker, ClassicDescription};
+use crate::{Broker, BrokerError, ClassicDescription};
 
-/// DescribeGroups' answer for a group that does not exist (before v6).
+/// DescribeGroups' state for a group that does not exist.
 const DEAD: &str = "Dead";
 /// `authorized_operations` when the client did not ask for them.
 const OPERATIONS_NOT_ASKED: i32 = i32::MIN;
@@ -53,15 +53,21 @@ pub(crate) async fn describe_groups<B: Broker + ?Sized>(
 ) -> ResponseKind {
     let mut groups = Vec::with_capacity(request.groups.len());
     for group in &request.groups {
+        let dead = DescribedGroup::default()
+            .with_group_id(group.clone())
+            .with_group_state(StrBytes::from_static_str(DEAD));
         let entry = match broker.describe_group(group).await {
             Ok(Some(d)) => described(version, &d),
-            Ok(None) => DescribedGroup::default()
-                .with_group_id(group.clone())
-                .with_group_state(StrBytes::from_static_str(DEAD)),
-            Err(e) => DescribedGroup::default()
-                .with_group_id(group.clone())
-                .with_group_state(StrBytes::from_static_str(DEAD))
-                .with_error_code(e.code()),
+            // From v6 a missing group is an error, as in Kafka 4; before, a
+            // group in state Dead with no error.
+            Ok(None) if version >= 6 => dead
+                .with_error_code(BrokerError::GroupIdNotFound(String::new()).code())
+                .with_error_message(Some(str_bytes(&format!("Group {} not found.", group.0)))),
+            Ok(None) => dead,
+            Err(e) if version >= 6 => dead
+                .with_error_code(e.code())
+                .with_error_message(Some(str_bytes(&e.to_string()))),
+            Err(e) => dead.with_error_code(e.code()),
         };
         groups.push(if version >= 3 {
             entry.with_authorized_operations(OPERATIONS_NOT_ASKED)

@@ -28,10 +28,16 @@ pub(crate) async fn consumer_group_describe<B: Broker + ?Sized>(
     for group in &request.group_ids {
         let described = match broker.describe_consumer_group(group).await {
             Ok(Some(description)) => described(broker, &description).await,
-            Ok(None) => Err(BrokerError::GroupIdNotFound(format!(
-                "{:?} is not a consumer-protocol group; describe it with DescribeGroups",
-                group.as_str()
-            ))),
+            // Kafka's messages: admin clients show them as they are.
+            Ok(None) => Err(BrokerError::GroupIdNotFound(
+                match broker.describe_group(group).await {
+                    Ok(Some(_)) => format!(
+                        "Group {} is not a consumer group; describe it with DescribeGroups.",
+                        group.as_str()
+                    ),
+                    _ => format!("Group {} not found.", group.as_str()),
+                },
+            )),
             Err(e) => Err(e),
         };
         groups.push(described.unwrap_or_else(|e| {
