@@ -124,6 +124,46 @@ async fn watches_fire_after_the_listener_connection_is_lost() {
         .expect("the reconnected listener finds the commit in the log");
 }
 
+/// A server that ends a transaction's session (a restart, a failover, an
+/// administrator) before its commit fails it retryably: `run` runs it again
+/// on a fresh connection, and it commits once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_session_cut_before_commit_is_retried_on_a_new_connection() {
+    let server = PostgresServer::start();
+    let store = open(&server).await;
+    set(&store, b"n", &[1]).await;
+    let attempts = std::sync::atomic::AtomicU32::new(0);
+    let (attempts_ref, server_ref) = (&attempts, &server);
+    let policy = RetryPolicy::default();
+    run(&store, &policy, |tx| {
+        Box::pin(async move {
+            let first = attempts_ref.fetch_add(1, std::sync::atomic::Ordering::Relaxed) == 0;
+            let n = tx.get(b"n").await?.map_or(0, |v| v[0]);
+            if first {
+                admin(
+                    server_ref,
+                    // With a timeout, it waits until the session has ended.
+                    "SELECT pg_terminate_backend(pid, 5000) FROM pg_stat_activity \
+                     WHERE application_name = 'stratus'",
+                )
+                .await;
+            }
+            let error = tx.get(b"other").await;
+            if first {
+                let error = error.expect_err("the session is gone");
+                assert!(matches!(error, MetaError::Busy { .. }), "{error}");
+                return Err(error);
+            }
+            tx.set(b"n", &[n + 1])?;
+            Ok(())
+        })
+    })
+    .await
+    .expect("the second attempt commits");
+    assert_eq!(attempts.load(std::sync::atomic::Ordering::Relaxed), 2);
+    assert_eq!(get(&store, b"n").await.as_deref(), Some(&[2u8][..]));
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn data_and_versions_survive_reopening() {
     let server = PostgresServer::start();
