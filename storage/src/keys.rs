@@ -125,6 +125,12 @@ pub enum Tag {
     /// offered with their metadata, the round it rejoined in, its generation
     /// and the assignment bytes its leader gave it.
     ClassicMember = 28,
+    /// `(29, user: str, mechanism: u16)` → a SASL/SCRAM credential (JSON,
+    /// [`crate::credentials::ScramRecord`]): salt, iteration count, StoredKey
+    /// and ServerKey (RFC 5802), never the password. `mechanism` is Kafka's
+    /// number for it (1 SCRAM-SHA-256, 2 SCRAM-SHA-512). Every gateway's
+    /// Kafka listener reads it when a client authenticates.
+    ScramCredential = 29,
 }
 
 /// The key space of one Stratus cluster.
@@ -466,6 +472,32 @@ impl KeySpace {
     pub fn topics_by_id_range(&self) -> (Vec<u8>, Vec<u8>) {
         self.root.subspace(&(Tag::TopicById as u16,)).range()
     }
+
+    pub fn scram_credential(&self, user: &str, mechanism: u16) -> Vec<u8> {
+        self.root
+            .pack(&(Tag::ScramCredential as u16, user, mechanism))
+    }
+
+    /// `[begin, end)` covering every SCRAM credential of every user.
+    pub fn scram_credentials_range(&self) -> (Vec<u8>, Vec<u8>) {
+        self.root.subspace(&(Tag::ScramCredential as u16,)).range()
+    }
+
+    /// `[begin, end)` covering the SCRAM credentials of one user.
+    pub fn scram_user_range(&self, user: &str) -> (Vec<u8>, Vec<u8>) {
+        self.root
+            .subspace(&(Tag::ScramCredential as u16, user))
+            .range()
+    }
+
+    /// Decodes `(user, mechanism)` from a SCRAM credential key.
+    pub fn scram_credential_decode(&self, key: &[u8]) -> Option<(String, u16)> {
+        self.root
+            .unpack::<(u16, String, u16)>(key)
+            .ok()
+            .filter(|(tag, ..)| *tag == Tag::ScramCredential as u16)
+            .map(|(_, user, mechanism)| (user, mechanism))
+    }
 }
 
 /// Encodes an i64 the way FoundationDB's atomic `ADD` reads it.
@@ -605,6 +637,27 @@ mod tests {
             hex(keys.gateway_generation()),
             "027374726174757300026300151a"
         );
+    }
+
+    #[test]
+    fn scram_credential_key_is_pinned() {
+        assert_eq!(Tag::ScramCredential as u16, 29);
+        let keys = KeySpace::new("c");
+        assert_eq!(
+            keys.scram_credential("u", 2),
+            b"\x02stratus\x00\x02c\x00\x15\x1d\x02u\x00\x15\x02".to_vec(),
+            "persisted key layout changed: existing clusters would lose their users"
+        );
+        let (begin, end) = keys.scram_user_range("u");
+        assert!(begin <= keys.scram_credential("u", 1) && keys.scram_credential("u", 2) < end);
+        assert!(keys.scram_credential("u2", 1) >= end);
+        let (all_begin, all_end) = keys.scram_credentials_range();
+        assert!(all_begin <= begin && end <= all_end);
+        assert_eq!(
+            keys.scram_credential_decode(&keys.scram_credential("a,b", 1)),
+            Some(("a,b".into(), 1))
+        );
+        assert_eq!(keys.scram_credential_decode(&keys.trigger("u")), None);
     }
 
     #[test]

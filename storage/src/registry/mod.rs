@@ -115,6 +115,12 @@ impl Registry {
         }
     }
 
+    /// The SCRAM credentials of the same cluster, which the Kafka listener
+    /// of every registered gateway authenticates clients against.
+    pub fn scram_credentials(&self) -> crate::credentials::ScramCredentials {
+        crate::credentials::ScramCredentials::new(Arc::clone(&self.meta), self.keys.clone())
+    }
+
     /// Registers a new gateway with a fresh id and a lease of `lease`.
     pub async fn register(
         &self,
