@@ -17,6 +17,8 @@ pub enum GatewayError {
     Group(#[from] GroupError),
     #[error(transparent)]
     Trigger(#[from] TriggerError),
+    #[error(transparent)]
+    Credential(#[from] stratus_storage::credentials::CredentialError),
     #[error("{0}")]
     InvalidArgument(String),
     /// A client's record batch whose bytes fail their CRC-32C: damaged on
@@ -55,6 +57,7 @@ impl From<GatewayError> for Status {
             GatewayError::Log(log) => log_code(log),
             GatewayError::Group(group) => group_code(group),
             GatewayError::Trigger(trigger) => trigger_code(trigger),
+            GatewayError::Credential(credential) => credential_code(credential),
             GatewayError::InvalidArgument(_)
             | GatewayError::CorruptBatch { .. }
             | GatewayError::RecordTooLarge { .. }
@@ -63,6 +66,16 @@ impl From<GatewayError> for Status {
             GatewayError::ShuttingDown | GatewayError::FlushFailed(_) => Code::Unavailable,
         };
         Status::new(code, err.to_string())
+    }
+}
+
+fn credential_code(err: &stratus_storage::credentials::CredentialError) -> Code {
+    use stratus_storage::credentials::CredentialError as E;
+    match err {
+        E::BadUser(_) | E::BadCredential(_) => Code::InvalidArgument,
+        E::NotFound { .. } => Code::NotFound,
+        E::Corrupt { .. } => Code::Internal,
+        E::Meta(_) => Code::Unavailable,
     }
 }
 

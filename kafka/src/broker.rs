@@ -25,6 +25,7 @@ pub use stratus_storage::group::classic::{
 pub use stratus_storage::group::{CommitOffset, Committed, GroupDescription, Strategy};
 
 use crate::BrokerError;
+use crate::sasl::{ScramCredential, ScramMechanism, ScramUser};
 
 /// A produce handed to the write path and not yet durable: resolves once the
 /// WAL object is written and the offsets are committed (or they failed).
@@ -280,6 +281,43 @@ pub trait Broker: Send + Sync + 'static {
     async fn delete_group(&self, group: &str) -> Result<(), BrokerError> {
         Err(no_groups(group))
     }
+
+    // SASL/SCRAM users. Credentials live in metadata, so every gateway
+    // authenticates every user; the defaults answer that this broker keeps
+    // none (every login fails, administration is refused).
+
+    /// The credential of `user` for `mechanism`; `None` when it has none.
+    async fn scram_credential(
+        &self,
+        user: &str,
+        mechanism: ScramMechanism,
+    ) -> Result<Option<ScramCredential>, BrokerError> {
+        let _ = (user, mechanism);
+        Ok(None)
+    }
+
+    /// The users that have SCRAM credentials, by name; `users` limits the
+    /// answer (users without credentials are left out).
+    async fn scram_users(&self, users: Option<Vec<String>>) -> Result<Vec<ScramUser>, BrokerError> {
+        let _ = users;
+        Err(no_users())
+    }
+
+    /// Stores (`Some`) or deletes (`None`) one credential of `user`.
+    /// Deleting one that does not exist is `ResourceNotFound`.
+    async fn alter_scram_credential(
+        &self,
+        user: &str,
+        mechanism: ScramMechanism,
+        credential: Option<ScramCredential>,
+    ) -> Result<(), BrokerError> {
+        let _ = (user, mechanism, credential);
+        Err(no_users())
+    }
+}
+
+fn no_users() -> BrokerError {
+    BrokerError::ClusterAuthorizationFailed("this broker keeps no SCRAM users".into())
 }
 
 fn no_groups(group: &str) -> BrokerError {

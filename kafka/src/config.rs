@@ -72,6 +72,9 @@ pub struct KafkaConfig {
     /// `client_ca`, clients must present a certificate (Kafka's
     /// `ssl.client.auth=required`).
     pub tls: stratus_security::TlsConfig,
+    /// SASL authentication (`[kafka.sasl]`); off unless `mechanisms` names
+    /// any. Over `tls` it is Kafka's SASL_SSL.
+    pub sasl: crate::sasl::SaslConfig,
 }
 
 impl Default for KafkaConfig {
@@ -91,6 +94,7 @@ impl Default for KafkaConfig {
             zone: None,
             client_zone: None,
             tls: stratus_security::TlsConfig::default(),
+            sasl: crate::sasl::SaslConfig::default(),
         }
     }
 }
@@ -209,7 +213,7 @@ impl KafkaConfig {
                 format!("expected between 1 and {}", limits::MAX_DEFAULT_PARTITIONS),
             );
         }
-        Ok(())
+        self.sasl.validate()
     }
 }
 

@@ -155,14 +155,12 @@ where
             Ok(len) => len,
             Err(end) => return end,
         };
-        let Some(len) = u32::try_from(len)
-            .ok()
-            .filter(|&l| l <= limits.max_frame_bytes)
-        else {
-            return ConnectionEnd::FrameTooLarge {
-                len,
-                max: limits.max_frame_bytes,
-            };
+        // Before SASL authentication the session allows small frames only.
+        let max = session
+            .frame_limit()
+            .map_or(limits.max_frame_bytes, |l| l.min(limits.max_frame_bytes));
+        let Some(len) = u32::try_from(len).ok().filter(|&l| l <= max) else {
+            return ConnectionEnd::FrameTooLarge { len, max };
         };
         // Count the request before reading or allocating its body. Neither
         // semaphore is ever closed, and `len <= max_frame_bytes <=
@@ -250,6 +248,12 @@ async fn write_loop<W: AsyncWrite + Unpin>(
                 Err(_) => return Some(ConnectionEnd::Stalled),
             },
             Reply::Nothing => {}
+            Reply::FrameThenClose(frame, reason) => {
+                if let Ok(Ok(())) = timeout(idle, write_frame(&mut writer, &frame)).await {
+                    let _ = writer.shutdown().await;
+                }
+                return Some(ConnectionEnd::Closed(reason));
+            }
             Reply::Close(reason) => {
                 let _ = writer.shutdown().await;
                 return Some(ConnectionEnd::Closed(reason));

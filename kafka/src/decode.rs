@@ -208,6 +208,12 @@ fn decode_kind(key: ApiKey, version: i16, buf: &mut Guarded) -> Result<RequestKi
         ApiKey::OffsetDelete => K::OffsetDelete(decode_as(buf, version)?),
         ApiKey::ConsumerGroupHeartbeat => K::ConsumerGroupHeartbeat(decode_as(buf, version)?),
         ApiKey::ConsumerGroupDescribe => K::ConsumerGroupDescribe(decode_as(buf, version)?),
+        ApiKey::SaslHandshake => K::SaslHandshake(decode_as(buf, version)?),
+        ApiKey::SaslAuthenticate => K::SaslAuthenticate(decode_as(buf, version)?),
+        ApiKey::DescribeUserScramCredentials => {
+            K::DescribeUserScramCredentials(decode_as(buf, version)?)
+        }
+        ApiKey::AlterUserScramCredentials => K::AlterUserScramCredentials(decode_as(buf, version)?),
         other => return Err(format!("no decoder for {other:?}")),
     })
 }

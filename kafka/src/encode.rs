@@ -40,6 +40,16 @@ pub(crate) fn response_frame(
     Ok(out.freeze())
 }
 
+/// A bare SASL token with its size prefix: the answer to a token sent after
+/// SaslHandshake v0, which Kafka exchanges without request headers.
+pub(crate) fn raw_token_frame(token: &[u8]) -> Bytes {
+    let mut out = BytesMut::with_capacity(FRAME_PREFIX_BYTES + token.len());
+    // Tokens are bounded by `MAX_SASL_TOKEN_BYTES`-sized exchanges.
+    out.put_u32(u32::try_from(token.len()).unwrap_or(u32::MAX));
+    out.put_slice(token);
+    out.freeze()
+}
+
 /// Every advertised API as ApiVersions lists it.
 pub(crate) fn api_version_list() -> Vec<ApiVersion> {
     ADVERTISED

@@ -175,6 +175,26 @@ pub enum BrokerError {
     /// A committed offset that cannot be one (negative).
     #[error("{0}")]
     InvalidCommitOffsetSize(String),
+    /// SASL: the user name or password is wrong, or the client's SASL bytes
+    /// do not parse. The connection is closed after the answer.
+    #[error("{0}")]
+    SaslAuthenticationFailed(String),
+    /// SASL: a request out of order (SaslAuthenticate before SaslHandshake,
+    /// SASL on a listener without it).
+    #[error("{0}")]
+    IllegalSaslState(String),
+    /// SASL: a mechanism this listener does not offer.
+    #[error("{0}")]
+    UnsupportedSaslMechanism(String),
+    /// A user (or one of its credentials) that does not exist.
+    #[error("{0}")]
+    ResourceNotFound(String),
+    /// One request names the same user's credential twice.
+    #[error("{0}")]
+    DuplicateResource(String),
+    /// A credential that cannot be stored (too few iterations, a bad salt).
+    #[error("{0}")]
+    UnacceptableCredential(String),
     /// A bug or an unexpected failure; the message says which.
     #[error("{0}")]
     Internal(String),
@@ -234,6 +254,12 @@ impl BrokerError {
             Self::StaleMemberEpoch(_) => ResponseError::StaleMemberEpoch,
             Self::OffsetMetadataTooLarge(_) => ResponseError::OffsetMetadataTooLarge,
             Self::InvalidCommitOffsetSize(_) => ResponseError::InvalidCommitOffsetSize,
+            Self::SaslAuthenticationFailed(_) => ResponseError::SaslAuthenticationFailed,
+            Self::IllegalSaslState(_) => ResponseError::IllegalSaslState,
+            Self::UnsupportedSaslMechanism(_) => ResponseError::UnsupportedSaslMechanism,
+            Self::ResourceNotFound(_) => ResponseError::ResourceNotFound,
+            Self::DuplicateResource(_) => ResponseError::DuplicateResource,
+            Self::UnacceptableCredential(_) => ResponseError::UnacceptableCredential,
             Self::Internal(_) => ResponseError::UnknownServerError,
         };
         kind.code()
@@ -317,6 +343,12 @@ mod tests {
             (BrokerError::MemberIdRequired(s()), 79),
             (BrokerError::GroupMaxSizeReached(s()), 81),
             (BrokerError::FencedInstanceId(s()), 82),
+            (BrokerError::UnsupportedSaslMechanism(s()), 33),
+            (BrokerError::IllegalSaslState(s()), 34),
+            (BrokerError::SaslAuthenticationFailed(s()), 58),
+            (BrokerError::ResourceNotFound(s()), 91),
+            (BrokerError::DuplicateResource(s()), 92),
+            (BrokerError::UnacceptableCredential(s()), 93),
             (BrokerError::Internal(s()), -1),
         ];
         for (error, code) in cases {

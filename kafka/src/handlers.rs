@@ -14,6 +14,8 @@ mod groups;
 mod metadata;
 mod offsets;
 pub(crate) mod produce;
+pub(crate) mod sasl;
+mod scram_users;
 mod topics;
 
 use kafka_protocol::messages::{RequestKind, ResponseKind, TopicName};
@@ -63,6 +65,11 @@ pub(crate) async fn dispatch<B: Broker + ?Sized>(
         K::ConsumerGroupDescribe(r) => groups::consumer_group_describe(broker, r).await,
         K::ConsumerGroupHeartbeat(r) => {
             groups::consumer_group_heartbeat(broker, client_id, r).await
+        }
+        K::DescribeUserScramCredentials(r) => scram_users::describe(broker, r).await,
+        K::AlterUserScramCredentials(r) => scram_users::alter(broker, r).await,
+        K::SaslHandshake(_) | K::SaslAuthenticate(_) => {
+            return Err("a SASL request reached dispatch; it must be admitted".into());
         }
         K::Produce(_) => {
             return Err("a Produce request reached dispatch; it must be admitted".into());

@@ -8,6 +8,7 @@
 //!   guard against counts the frame cannot back; no I/O;
 //! - [`Session`]: the sans-I/O request layer of one connection, calling a
 //!   [`Broker`] (the gateway's services, in Stratus terms);
+//! - [`sasl`]: SASL authentication (PLAIN, SCRAM) of a connection;
 //! - [`serve_connection`] and [`KafkaListener`]: the tokio loops.
 //!
 //! Kafka error codes come from [`BrokerError::code`] only; every bound is in
@@ -23,6 +24,7 @@ mod error;
 mod handlers;
 pub mod limits;
 mod listener;
+pub mod sasl;
 mod session;
 pub mod stratus;
 pub mod versions;

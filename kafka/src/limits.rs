@@ -87,6 +87,68 @@ pub const MAX_ZONE_BYTES: usize = 64;
 /// Largest `default_partitions` accepted; the storage layer's own cap.
 pub const MAX_DEFAULT_PARTITIONS: u32 = 100_000;
 
+/// Largest request frame a connection may send before it has authenticated
+/// with SASL (Kafka's `sasl.server.max.receive.size`): SaslHandshake,
+/// SaslAuthenticate and ApiVersions are small, and a stranger should not make
+/// the listener read megabytes.
+pub const MAX_UNAUTHENTICATED_FRAME_BYTES: u32 = 512 * 1024;
+
+/// Largest SASL token (one SaslAuthenticate's `auth_bytes`) accepted. SCRAM
+/// and PLAIN messages are a few hundred bytes.
+pub const MAX_SASL_TOKEN_BYTES: usize = 8 * 1024;
+
+/// Longest user name, in bytes (storage's own bound).
+pub const MAX_SASL_NAME_BYTES: usize = stratus_storage::credentials::MAX_USER_BYTES;
+
+/// Longest SCRAM nonce accepted from a client, in bytes.
+pub const MAX_SCRAM_NONCE_BYTES: usize = 256;
+
+/// Random bytes in the server's SCRAM nonce (base64 on the wire).
+pub const SCRAM_SERVER_NONCE_BYTES: usize = 24;
+
+/// Random bytes in a new credential's salt.
+pub const SCRAM_SALT_BYTES: usize = 24;
+
+/// Fewest PBKDF2 iterations a SCRAM credential may have (Kafka's and RFC
+/// 7677's minimum).
+pub const MIN_SCRAM_ITERATIONS: u32 = stratus_storage::credentials::MIN_ITERATIONS;
+
+/// Most PBKDF2 iterations a SCRAM credential may have (Kafka's maximum): a
+/// PLAIN login runs them on the gateway.
+pub const MAX_SCRAM_ITERATIONS: u32 = stratus_storage::credentials::MAX_ITERATIONS;
+
+/// Iterations of credentials made by `stratus user create`.
+pub const DEFAULT_SCRAM_ITERATIONS: u32 = 8192;
+
+/// Default `kafka.sasl.max_session_lifetime`: after it a connection must
+/// re-authenticate (KIP-368) or is closed, so a deleted user or a changed
+/// password takes effect within the hour.
+pub const DEFAULT_MAX_SESSION_LIFETIME: Duration = Duration::from_secs(3600);
+
+/// Shortest non-zero `max_session_lifetime` (clients re-authenticate at
+/// 85-95% of it, and round shorter ones up to a second).
+pub const MIN_SESSION_LIFETIME: Duration = Duration::from_secs(1);
+
+/// Longest `max_session_lifetime`.
+pub const MAX_SESSION_LIFETIME: Duration = Duration::from_secs(30 * 24 * 3600);
+
+/// Default `kafka.sasl.failure_delay`: the first wait after a failed
+/// authentication from an address.
+pub const DEFAULT_FAILURE_DELAY: Duration = Duration::from_secs(1);
+
+/// Longest `failure_delay`.
+pub const MAX_FAILURE_DELAY: Duration = Duration::from_secs(60);
+
+/// The wait after repeated failures grows to at most this many times
+/// `failure_delay`.
+pub const MAX_FAILURE_DELAY_FACTOR: u32 = 32;
+
+/// An address that has not failed for this long is forgotten.
+pub const FAILURE_MEMORY: Duration = Duration::from_secs(15 * 60);
+
+/// Addresses whose failures are remembered at once.
+pub const MAX_TRACKED_ADDRESSES: usize = 10_000;
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -133,6 +195,18 @@ mod tests {
             assert!(DEFAULT_IDLE_TIMEOUT.as_nanos() <= MAX_IDLE_TIMEOUT.as_nanos());
             assert!(DEFAULT_PARTITIONS >= 1);
             assert!(DEFAULT_PARTITIONS <= MAX_DEFAULT_PARTITIONS);
+            // A SASL exchange fits the unauthenticated frame bound, which
+            // is below every frame bound a listener may have.
+            assert!(MAX_SASL_TOKEN_BYTES < MAX_UNAUTHENTICATED_FRAME_BYTES as usize);
+            assert!(MAX_UNAUTHENTICATED_FRAME_BYTES <= MIN_FRAME_BYTES * 8);
+            assert!(MIN_SCRAM_ITERATIONS <= DEFAULT_SCRAM_ITERATIONS);
+            assert!(DEFAULT_SCRAM_ITERATIONS <= MAX_SCRAM_ITERATIONS);
+            assert!(MIN_SESSION_LIFETIME.as_nanos() <= DEFAULT_MAX_SESSION_LIFETIME.as_nanos());
+            assert!(DEFAULT_MAX_SESSION_LIFETIME.as_nanos() <= MAX_SESSION_LIFETIME.as_nanos());
+            // Session lifetimes fit SaslAuthenticate's i64 milliseconds.
+            assert!(MAX_SESSION_LIFETIME.as_millis() <= i64::MAX as u128);
+            assert!(DEFAULT_FAILURE_DELAY.as_nanos() <= MAX_FAILURE_DELAY.as_nanos());
+            assert!(MAX_FAILURE_DELAY_FACTOR >= 1);
             // Every partition index fits Kafka's `i32`.
             assert!(MAX_DEFAULT_PARTITIONS as u64 <= i32::MAX as u64);
         }

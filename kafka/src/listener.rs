@@ -16,6 +16,7 @@ use tokio::task::JoinSet;
 use tokio::time::timeout;
 
 use crate::connection::{ConnectionEnd, ConnectionLimits, serve_connection};
+use crate::sasl::SaslContext;
 use crate::{Broker, ConfigError, KafkaConfig, Session, SessionOptions};
 
 /// The listener could not start.
@@ -100,6 +101,7 @@ impl KafkaListener {
     ) {
         let limits = ConnectionLimits::from(&self.config);
         let options = SessionOptions::from(&self.config);
+        let sasl = SaslContext::new(&self.config.sasl);
         let slots = Arc::new(Semaphore::new(self.config.max_connections as usize));
         let mut connections = JoinSet::new();
         tokio::pin!(shutdown);
@@ -124,7 +126,8 @@ impl KafkaListener {
                     };
                     // Requests and responses are small and latency-bound.
                     let _ = stream.set_nodelay(true);
-                    let session = Session::new(Arc::clone(&broker), options.clone());
+                    let session = Session::new(Arc::clone(&broker), options.clone())
+                        .with_sasl(sasl.clone(), Some(peer.ip()));
                     let tls = self.tls.as_ref().map(ReloadingTls::acceptor);
                     connections.spawn(async move {
                         let end = match tls {

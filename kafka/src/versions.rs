@@ -25,6 +25,11 @@
 //!   ConsumerGroupHeartbeat 0–1 serves KIP-848 members from the
 //!   server-side assignor Stratus SDK groups use, ConsumerGroupDescribe 0–1
 //!   describes those groups.
+//! - SASL: SaslHandshake 0–1 and SaslAuthenticate 0–2 (v2 carries KIP-368's
+//!   session lifetime) are advertised on every listener, as Kafka does;
+//!   without `kafka.sasl` they answer ILLEGAL_SASL_STATE.
+//!   DescribeUserScramCredentials and AlterUserScramCredentials 0 manage
+//!   the SCRAM users every gateway authenticates.
 //! - Old versions kafka-protocol no longer decodes (Produce < 3, Fetch < 4,
 //!   ListOffsets 0, CreateTopics < 2, ...) were removed by Kafka 4.0 too.
 //!
@@ -64,6 +69,7 @@ pub const ADVERTISED: &[Advertised] = &[
     api(ApiKey::SyncGroup, 0, 5),
     api(ApiKey::DescribeGroups, 0, 6),
     api(ApiKey::ListGroups, 0, 4),
+    api(ApiKey::SaslHandshake, 0, 1),
     api(ApiKey::ApiVersions, 0, 4),
     api(ApiKey::CreateTopics, 2, 7),
     api(ApiKey::DeleteTopics, 1, 6),
@@ -71,10 +77,13 @@ pub const ADVERTISED: &[Advertised] = &[
     api(ApiKey::InitProducerId, 0, 5),
     api(ApiKey::OffsetForLeaderEpoch, 2, 4),
     api(ApiKey::DescribeConfigs, 1, 4),
+    api(ApiKey::SaslAuthenticate, 0, 2),
     api(ApiKey::CreatePartitions, 0, 3),
     api(ApiKey::DeleteGroups, 0, 2),
     api(ApiKey::IncrementalAlterConfigs, 0, 1),
     api(ApiKey::OffsetDelete, 0, 0),
+    api(ApiKey::DescribeUserScramCredentials, 0, 0),
+    api(ApiKey::AlterUserScramCredentials, 0, 0),
     api(ApiKey::DescribeCluster, 0, 1),
     api(ApiKey::ConsumerGroupHeartbeat, 0, 1),
     api(ApiKey::ConsumerGroupDescribe, 0, 1),

@@ -18,7 +18,8 @@ use uuid::Uuid;
 use stratus_storage::log::now_ms;
 
 use super::membership::Member;
-use super::{consumer_groups, groups, topic_config};
+use super::{consumer_groups, credentials, groups, topic_config};
+use crate::sasl::{ScramCredential, ScramMechanism, ScramUser};
 use crate::{
     Appended, Broker, BrokerError, BrokerNode, ClassicDescription, ClassicJoin, ClassicSync,
     ClusterView, CommitOffset, Committed, ConfigChange, ConfigEntry, ConfigResource,
@@ -27,6 +28,7 @@ use crate::{
     NewTopic, OffsetSpec, PartitionInfo, PendingAppend, ProduceBatch, ProducerIdentity, SyncStep,
     TopicInfo, TopicQuery, TopicRef,
 };
+use stratus_storage::credentials::ScramCredentials;
 
 /// Byte offsets of the RecordBatch v2 fields checked before submitting.
 const MAGIC_AT: usize = 16;
@@ -40,14 +42,21 @@ pub struct GatewayBroker {
     core: GatewayCore,
     member: Arc<Member>,
     cluster_id: String,
+    credentials: ScramCredentials,
 }
 
 impl GatewayBroker {
-    pub(super) fn new(core: GatewayCore, member: Arc<Member>, cluster_id: String) -> Self {
+    pub(super) fn new(
+        core: GatewayCore,
+        member: Arc<Member>,
+        cluster_id: String,
+        credentials: ScramCredentials,
+    ) -> Self {
         Self {
             core,
             member,
             cluster_id,
+            credentials,
         }
     }
 
@@ -530,5 +539,26 @@ impl Broker for GatewayBroker {
 
     async fn delete_group(&self, group: &str) -> Result<(), BrokerError> {
         Ok(self.core.groups().classic_delete(group, now_ms()).await?)
+    }
+
+    async fn scram_credential(
+        &self,
+        user: &str,
+        mechanism: ScramMechanism,
+    ) -> Result<Option<ScramCredential>, BrokerError> {
+        credentials::get(&self.credentials, user, mechanism).await
+    }
+
+    async fn scram_users(&self, users: Option<Vec<String>>) -> Result<Vec<ScramUser>, BrokerError> {
+        credentials::users(&self.credentials, users).await
+    }
+
+    async fn alter_scram_credential(
+        &self,
+        user: &str,
+        mechanism: ScramMechanism,
+        credential: Option<ScramCredential>,
+    ) -> Result<(), BrokerError> {
+        credentials::alter(&self.credentials, user, mechanism, credential).await
     }
 }

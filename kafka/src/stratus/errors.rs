@@ -24,7 +24,9 @@ impl From<GatewayError> for BrokerError {
             GatewayError::Overloaded { .. } => Self::Throttled(message),
             GatewayError::ShuttingDown => Self::NotServing(message),
             GatewayError::FlushFailed(_) => Self::StorageUnavailable(message),
-            GatewayError::Group(_) | GatewayError::Trigger(_) => Self::Internal(message),
+            GatewayError::Group(_) | GatewayError::Trigger(_) | GatewayError::Credential(_) => {
+                Self::Internal(message)
+            }
         }
     }
 }
@@ -177,5 +179,18 @@ mod tests {
             from_spec(TopicSpecError::RetentionMs(0)),
             BrokerError::InvalidConfig(m) if m.contains("retention.ms")
         ));
+    }
+}
+
+impl From<stratus_storage::credentials::CredentialError> for BrokerError {
+    fn from(err: stratus_storage::credentials::CredentialError) -> Self {
+        use stratus_storage::credentials::CredentialError as E;
+        let message = err.to_string();
+        match err {
+            E::BadUser(_) | E::BadCredential(_) => Self::UnacceptableCredential(message),
+            E::NotFound { .. } => Self::ResourceNotFound(message),
+            E::Corrupt { .. } => Self::Internal(message),
+            E::Meta(_) => Self::StorageUnavailable(message),
+        }
     }
 }

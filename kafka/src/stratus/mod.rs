@@ -5,6 +5,7 @@
 
 mod broker;
 mod consumer_groups;
+mod credentials;
 mod errors;
 mod groups;
 mod membership;
@@ -65,7 +66,9 @@ impl KafkaServer {
 }
 
 /// Binds the listener of `config`, registers this gateway (reachable over
-/// gRPC at `grpc`) and serves until `shutdown` completes.
+/// gRPC at `grpc`) and serves until `shutdown` completes. Clients
+/// authenticating with SASL are checked against the SCRAM credentials of
+/// the registry's cluster.
 pub async fn start(
     config: KafkaConfig,
     core: GatewayCore,
@@ -84,9 +87,15 @@ pub async fn start(
         grpc,
         zone,
     };
+    let credentials = registry.scram_credentials();
     let member = Arc::new(membership::Member::join(registry, endpoint).await?);
     let gateway_id = member.id();
-    let broker = Arc::new(GatewayBroker::new(core, Arc::clone(&member), cluster_id));
+    let broker = Arc::new(GatewayBroker::new(
+        core,
+        Arc::clone(&member),
+        cluster_id,
+        credentials,
+    ));
     let task = tokio::spawn(async move {
         let renewing = Arc::clone(&member);
         let renew = tokio::spawn(async move { renewing.renew_forever().await });

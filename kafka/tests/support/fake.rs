@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use bytes::{Bytes, BytesMut};
+use stratus_kafka::sasl::{ScramCredential, ScramMechanism, ScramUser};
 use stratus_kafka::*;
 use stratus_storage::group::{GroupLimits, Groups};
 use stratus_storage::log::now_ms;
@@ -52,6 +53,8 @@ pub struct FakeBroker {
     /// mirrored before an offset is committed or deleted (storage checks a
     /// committed partition exists).
     groups: OnceLock<(Groups, stratus_storage::log::Log)>,
+    /// SCRAM users, by name and mechanism.
+    users: Mutex<BTreeMap<(String, ScramMechanism), ScramCredential>>,
 }
 
 impl FakeBroker {
@@ -661,5 +664,54 @@ impl Broker for FakeBroker {
 
     async fn delete_group(&self, group: &str) -> Result<(), BrokerError> {
         Ok(self.groups().classic_delete(group, now_ms()).await?)
+    }
+
+    async fn scram_credential(
+        &self,
+        user: &str,
+        mechanism: ScramMechanism,
+    ) -> Result<Option<ScramCredential>, BrokerError> {
+        let users = self.users.lock().unwrap();
+        Ok(users.get(&(user.to_owned(), mechanism)).cloned())
+    }
+
+    async fn scram_users(&self, names: Option<Vec<String>>) -> Result<Vec<ScramUser>, BrokerError> {
+        let users = self.users.lock().unwrap();
+        let mut out: Vec<ScramUser> = Vec::new();
+        for ((user, mechanism), credential) in users.iter() {
+            if names.as_ref().is_some_and(|n| !n.contains(user)) {
+                continue;
+            }
+            match out.last_mut() {
+                Some(last) if &last.user == user => {
+                    last.credentials.push((*mechanism, credential.iterations));
+                }
+                _ => out.push(ScramUser {
+                    user: user.clone(),
+                    credentials: vec![(*mechanism, credential.iterations)],
+                }),
+            }
+        }
+        Ok(out)
+    }
+
+    async fn alter_scram_credential(
+        &self,
+        user: &str,
+        mechanism: ScramMechanism,
+        credential: Option<ScramCredential>,
+    ) -> Result<(), BrokerError> {
+        let mut users = self.users.lock().unwrap();
+        let key = (user.to_owned(), mechanism);
+        match credential {
+            Some(credential) => {
+                users.insert(key, credential);
+                Ok(())
+            }
+            None => users
+                .remove(&key)
+                .map(|_| ())
+                .ok_or_else(|| BrokerError::ResourceNotFound(format!("no {mechanism} credential"))),
+        }
     }
 }

@@ -420,6 +420,39 @@ pub fn requests(key: ApiKey, version: i16, orders: Uuid) -> Vec<RequestKind> {
         ApiKey::ConsumerGroupDescribe => vec![K::ConsumerGroupDescribe(
             ConsumerGroupDescribeRequest::default().with_group_ids(vec![GroupId(s("g"))]),
         )],
+        ApiKey::SaslHandshake => vec![K::SaslHandshake(
+            SaslHandshakeRequest::default().with_mechanism(s("SCRAM-SHA-512")),
+        )],
+        ApiKey::SaslAuthenticate => vec![K::SaslAuthenticate(
+            SaslAuthenticateRequest::default().with_auth_bytes(bytes::Bytes::from_static(
+                b"n,,n=user,r=fyko+d2lbbFgONRv9qkxdawL",
+            )),
+        )],
+        ApiKey::DescribeUserScramCredentials => vec![
+            K::DescribeUserScramCredentials(DescribeUserScramCredentialsRequest::default()),
+            K::DescribeUserScramCredentials(
+                DescribeUserScramCredentialsRequest::default().with_users(Some(vec![
+                    describe_user_scram_credentials_request::UserName::default()
+                        .with_name(s("alice")),
+                ])),
+            ),
+        ],
+        ApiKey::AlterUserScramCredentials => vec![K::AlterUserScramCredentials(
+            AlterUserScramCredentialsRequest::default()
+                .with_upsertions(vec![
+                    alter_user_scram_credentials_request::ScramCredentialUpsertion::default()
+                        .with_name(s("alice"))
+                        .with_mechanism(2)
+                        .with_iterations(4096)
+                        .with_salt(bytes::Bytes::from_static(b"salt"))
+                        .with_salted_password(bytes::Bytes::from(vec![7u8; 64])),
+                ])
+                .with_deletions(vec![
+                    alter_user_scram_credentials_request::ScramCredentialDeletion::default()
+                        .with_name(s("bob"))
+                        .with_mechanism(1),
+                ]),
+        )],
         other => panic!("{other:?} is advertised but this test has no request for it; add one"),
     }
 }
