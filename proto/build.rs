@@ -17,6 +17,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 "proto/stratus/v1/stratus.proto",
                 "proto/stratus/v1/groups.proto",
                 "proto/stratus/v1/triggers.proto",
+                "proto/stratus/v1/users.proto",
             ],
             &["proto"],
         )?;

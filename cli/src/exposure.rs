@@ -1,7 +1,9 @@
 //! The listeners a server process is about to open, checked against
 //! `stratus_security::check_exposure` before any of them binds: one
 //! reachable beyond loopback without TLS and client authentication stops
-//! the start unless `insecure = true`.
+//! the start unless `insecure = true`. On the Kafka listener, SASL
+//! (`kafka.sasl.mechanisms`) counts as client authentication, as client
+//! certificates do: SASL_SSL is protected, SASL_PLAINTEXT is not.
 
 use stratus_security::{Listener, check_exposure};
 
@@ -24,8 +26,8 @@ pub(crate) fn check(settings: &ServerSettings) -> anyhow::Result<()> {
             addr: settings.kafka.listen,
             tls: settings.kafka.tls.enabled(),
             tls_setting: "kafka.tls.cert",
-            authenticated: settings.kafka.tls.mutual(),
-            auth_settings: "`kafka.tls.client_ca`",
+            authenticated: settings.kafka.tls.mutual() || settings.kafka.sasl.enabled(),
+            auth_settings: "`kafka.tls.client_ca` or `kafka.sasl.mechanisms`",
         });
     }
     if gateway.quic.enabled {

@@ -25,6 +25,7 @@ mod signal;
 mod status;
 mod topic;
 mod trigger;
+mod user;
 
 use std::process::ExitCode;
 
@@ -62,6 +63,10 @@ enum Command {
     /// functions (AWS Lambda, a local Lambda Runtime API, webhooks).
     #[command(subcommand)]
     Trigger(trigger::TriggerCommand),
+    /// Create, list and delete the SASL/SCRAM users Kafka clients
+    /// authenticate as when `kafka.sasl` is on.
+    #[command(subcommand)]
+    User(user::UserCommand),
     /// Run the triggers of a cluster (`stratus dev` runs one in-process).
     Dispatcher(dispatcher::DispatcherArgs),
     /// Run benchmark workloads (loadtests/workloads/*.yaml) against Stratus
@@ -99,6 +104,7 @@ pub fn run(cli: Cli) -> ExitCode {
             Command::Consume(args) => consume::run(args).await,
             Command::Group(command) => group::run(command).await,
             Command::Trigger(command) => trigger::run(command).await,
+            Command::User(command) => user::run(command).await,
             Command::Dispatcher(args) => dispatcher::run(args).await,
             Command::Bench(args) => bench::run(args).await,
             Command::Status(args) => status::run(args).await,

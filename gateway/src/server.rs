@@ -1,5 +1,5 @@
 //! Starting and stopping a gateway: the services of `crate::core`, the gRPC
-//! server over them (Admin, Producer, Consumer, Groups, Triggers, health,
+//! server over them (Admin, Producer, Consumer, Groups, Triggers, Users, health,
 //! reflection) and the QUIC endpoint. Other transports (the Kafka listener)
 //! reach the same services through [`GatewayHandle::core`]. Wiring only: no
 //! request is handled here.
@@ -13,7 +13,9 @@ use stratus_proto::v1::consumer_server::ConsumerServer;
 use stratus_proto::v1::groups_server::GroupsServer;
 use stratus_proto::v1::producer_server::ProducerServer;
 use stratus_proto::v1::triggers_server::TriggersServer;
+use stratus_proto::v1::users_server::UsersServer;
 use stratus_security::ReloadingTls;
+use stratus_storage::credentials::ScramCredentials;
 use stratus_storage::log::Log;
 use stratus_storage::trigger::Triggers;
 use tokio::net::TcpListener;
@@ -27,7 +29,7 @@ use crate::limits::TCP_KEEPALIVE;
 use crate::produce::Batcher;
 use crate::quic::{self, QuicHandle, QuicStartError};
 use crate::service::{
-    AdminService, ConsumerService, GroupsService, ProducerService, TriggersService,
+    AdminService, ConsumerService, GroupsService, ProducerService, TriggersService, UsersService,
 };
 use crate::tls_incoming;
 
@@ -94,6 +96,7 @@ impl Gateway {
         let (core, batcher_task) =
             GatewayCore::start(&config, Arc::clone(&log), shutdown_rx.clone());
         let triggers = Triggers::new(Arc::clone(log.meta()), log.keys().clone());
+        let users = ScramCredentials::new(Arc::clone(log.meta()), log.keys().clone());
 
         let (health_reporter, health) = tonic_health::server::health_reporter();
         health_reporter
@@ -134,6 +137,7 @@ impl Gateway {
             .add_service(AdminServer::new(AdminService(core.clone())))
             .add_service(GroupsServer::new(GroupsService(core.clone())))
             .add_service(TriggersServer::new(TriggersService(triggers)))
+            .add_service(UsersServer::new(UsersService(users)))
             .add_service(
                 ProducerServer::new(ProducerService(core.clone()))
                     .max_decoding_message_size(max_request),

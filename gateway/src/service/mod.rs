@@ -10,9 +10,11 @@ mod groups;
 mod produce_stream;
 mod producer;
 mod triggers;
+mod users;
 
 pub(crate) use admin::AdminService;
 pub(crate) use consumer::ConsumerService;
 pub(crate) use groups::GroupsService;
 pub(crate) use producer::ProducerService;
 pub(crate) use triggers::TriggersService;
+pub(crate) use users::UsersService;
