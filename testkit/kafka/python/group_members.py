@@ -6,8 +6,9 @@ kafkajs (testkit/kafka/node/group_member.js) or java (the Apache Kafka
 client, testkit/kafka/java/src/GroupMember.java). Checks, and prints as one
 JSON summary line:
 
-- every record the producer was told is delivered is consumed (duplicates
-  are allowed: a killed member's uncommitted records are read again);
+- every record the producer was told is delivered is consumed, and a
+  record is read again only from an uncommitted window: its first reader
+  was killed, or a commit of that reader failed after it read the record;
 - in steady state (before the kill, and at the end) every partition is
   owned by exactly one live member;
 - after the kill, the killed member's partitions are owned by the others
@@ -173,6 +174,12 @@ class Members:
         self.last_change = time.monotonic()
         self.consumed = set()
         self.records_read = 0
+        # (partition, offset) -> (member, time) of its first read; reads of a
+        # record already read that no uncommitted window explains.
+        self.first_read = {}
+        self.commit_failures = {}
+        self.redelivered = []
+        self.killed = set()
         self.procs = {}
         self.errors = []
 
@@ -194,8 +201,26 @@ class Members:
                 elif event["ev"] == "got":
                     self.records_read += len(event["recs"])
                     self.consumed.update((p, o) for p, o in event["recs"])
+                    for p, o in event["recs"]:
+                        first = self.first_read.setdefault((p, o), (name, event["t"]))
+                        if first != (name, event["t"]):
+                            self.redelivered.append(((p, o), first))
+                elif event["ev"] == "commit_failed":
+                    self.commit_failures.setdefault(name, []).append(event["t"])
+
+    def unexplained_redeliveries(self):
+        """Records read again although their first reader committed them: a
+        re-delivery must fall in the uncommitted window of a member that was
+        killed or whose commit failed after it read them."""
+        with self.lock:
+            return [
+                [list(at), reader] for at, (reader, t) in self.redelivered
+                if reader not in self.killed
+                and not any(f >= t for f in self.commit_failures.get(reader, []))
+            ]
 
     def kill(self, name):
+        self.killed.add(name)
         self.procs[name].send_signal(signal.SIGKILL)
         self.procs[name].wait()
         with self.lock:
@@ -328,12 +353,17 @@ def orchestrate(a):
     missing = delivered - members.consumed
     summary.update(produced=len(delivered), consumed_distinct=len(members.consumed & delivered),
                    records_read=members.records_read, missing=len(missing))
+    unexplained = members.unexplained_redeliveries()
+    summary["unexplained_redeliveries"] = len(unexplained)
+    if unexplained:
+        summary["unexplained_examples"] = unexplained[:5]
     limit = a.session_ms / 1000 + a.rebalance_slack
     summary["ok"] = (
-        "error" not in summary and not missing and len(delivered) > 0
+        "error" not in summary and not missing and len(delivered) > 0 and not unexplained
         and summary.get("steady_at_end") is True and summary["move_seconds"] <= limit)
     if not summary["ok"] and "error" not in summary:
-        summary["error"] = (f"missing={len(missing)} move_seconds={summary.get('move_seconds')} "
+        summary["error"] = (f"missing={len(missing)} unexplained_redeliveries={len(unexplained)} "
+                            f"move_seconds={summary.get('move_seconds')} "
                             f"(limit {limit}) steady_at_end={summary.get('steady_at_end')}")
     print(json.dumps(summary), flush=True)
     return 0 if summary["ok"] else 1
