@@ -102,6 +102,42 @@ struct WorkloadFile {
     stratus_env: std::collections::BTreeMap<String, String>,
 }
 
+impl WorkloadFile {
+    /// A sweep list names at least one value, and the sweep is bounded.
+    fn check_sweep(&self, partitions: usize, subscriptions: usize) -> Result<(), WorkloadError> {
+        let bad = |setting: &'static str, problem: String| {
+            Err(WorkloadError::Invalid {
+                name: self.name.clone(),
+                setting,
+                problem,
+            })
+        };
+        if partitions == 0 {
+            return bad(
+                "partitions_per_topic",
+                "is an empty list; give at least one value".into(),
+            );
+        }
+        if subscriptions == 0 {
+            return bad(
+                "subscriptions_per_topic",
+                "is an empty list; give at least one value".into(),
+            );
+        }
+        let runs = partitions.saturating_mul(subscriptions);
+        if runs > MAX_RUNS_PER_FILE {
+            return bad(
+                "partitions_per_topic",
+                format!(
+                    "and subscriptions_per_topic sweep {runs} runs; split them over files of at \
+                     most {MAX_RUNS_PER_FILE} runs"
+                ),
+            );
+        }
+        Ok(())
+    }
+}
+
 fn one() -> u32 {
     1
 }
@@ -168,6 +204,15 @@ pub enum WorkloadError {
 
 /// Smallest payload: the send timestamp and a sequence number.
 pub const MIN_MESSAGE_SIZE: usize = 16;
+/// Most runs one file may sweep (partition counts times subscription
+/// counts): each run is a whole benchmark, and the runs are built up front.
+pub const MAX_RUNS_PER_FILE: usize = 100;
+/// Most producers, and most consumers, one run may start: each is a task
+/// with its own connection.
+pub const MAX_CLIENTS_PER_RUN: u64 = 10_000;
+/// Most records one producer may have unacknowledged; the runner holds them
+/// as semaphore permits, taken back all at once as a u32.
+pub const MAX_OUTSTANDING_PER_PRODUCER: usize = 1 << 20;
 
 impl Workload {
     /// Reads a workload file; a sweep gives one workload per value.
@@ -188,6 +233,7 @@ impl Workload {
             })?;
         let partitions = file.partitions_per_topic.values();
         let subscriptions = file.subscriptions_per_topic.values();
+        file.check_sweep(partitions.len(), subscriptions.len())?;
         let mut runs = Vec::new();
         for &p in &partitions {
             for &s in &subscriptions {
@@ -279,8 +325,35 @@ impl Workload {
         if self.key_space == 0 {
             return bad("key_space", "must be at least 1");
         }
-        if self.max_outstanding_per_producer == 0 {
-            return bad("max_outstanding_per_producer", "must be at least 1");
+        if self.max_outstanding_per_producer == 0
+            || self.max_outstanding_per_producer > MAX_OUTSTANDING_PER_PRODUCER
+        {
+            return bad(
+                "max_outstanding_per_producer",
+                &format!("must be between 1 and {MAX_OUTSTANDING_PER_PRODUCER}"),
+            );
+        }
+        let producers = u64::from(self.topics) * u64::from(self.producers_per_topic);
+        if producers > MAX_CLIENTS_PER_RUN {
+            return bad(
+                "producers_per_topic",
+                &format!(
+                    "times topics is {producers} producers; a run starts at most \
+                     {MAX_CLIENTS_PER_RUN}"
+                ),
+            );
+        }
+        let consumers = u64::from(self.topics)
+            .saturating_mul(u64::from(self.subscriptions_per_topic))
+            .saturating_mul(u64::from(self.consumer_per_subscription));
+        if consumers > MAX_CLIENTS_PER_RUN {
+            return bad(
+                "consumer_per_subscription",
+                &format!(
+                    "times subscriptions_per_topic and topics is {consumers} consumers; a run \
+                     starts at most {MAX_CLIENTS_PER_RUN}"
+                ),
+            );
         }
         if self.duration.is_zero() {
             return bad("test_duration", "must be longer than 0s");
@@ -296,7 +369,8 @@ impl Workload {
         }
     }
 
-    /// Total consumers reading this workload's topics.
+    /// Total consumers reading this workload's topics (at most
+    /// [`MAX_CLIENTS_PER_RUN`] once validated).
     pub fn consumers(&self) -> u32 {
         self.topics * self.subscriptions_per_topic * self.consumer_per_subscription
     }
@@ -341,6 +415,37 @@ test_duration: 5s
         let text = BASE.replace("1024", "4");
         let err = Workload::parse(&text, "t.yaml").unwrap_err();
         assert!(err.to_string().contains("message_size"), "{err}");
+    }
+
+    #[test]
+    fn sweeps_are_bounded_and_never_empty() {
+        let text = BASE.replace("[1, 100]", "[]");
+        let err = Workload::parse(&text, "t.yaml").unwrap_err();
+        assert!(err.to_string().contains("empty list"), "{err}");
+        let many = vec!["1"; MAX_RUNS_PER_FILE + 1].join(", ");
+        let err = Workload::parse(&BASE.replace("1, 100", &many), "t.yaml").unwrap_err();
+        assert!(err.to_string().contains("runs"), "{err}");
+    }
+
+    #[test]
+    fn clients_and_outstanding_records_are_bounded() {
+        for (setting, line) in [
+            (
+                "consumer_per_subscription",
+                "subscriptions_per_topic: 100\nconsumer_per_subscription: 101\n",
+            ),
+            (
+                "producers_per_topic",
+                "topics: 100\nproducers_per_topic: 101\n",
+            ),
+            (
+                "max_outstanding_per_producer",
+                "max_outstanding_per_producer: 18446744073709551615\n",
+            ),
+        ] {
+            let err = Workload::parse(&format!("{BASE}{line}"), "t.yaml").unwrap_err();
+            assert!(err.to_string().contains(setting), "{err}");
+        }
     }
 
     #[test]
