@@ -350,3 +350,23 @@ fn the_java_client_consumes_with_the_consumer_group_protocol() {
     assert_eq!(summary["consumed"], 5000, "{summary}");
     assert_eq!(summary["duplicates"], 0, "{summary}");
 }
+
+/// A KIP-848 consumer may subscribe to a topic before it exists, as one
+/// started before its producer: it reads the topic that exists, and once
+/// the other is created the group assigns it and the consumer reads it
+/// (`testkit/kafka/python/subscribe_missing_confluent.py`).
+#[test]
+fn a_kip848_consumer_subscribed_to_a_missing_topic_gets_it_once_created() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = DevServer::start(dir.path());
+    let output = Command::new(venv_python())
+        .arg(root().join("testkit/kafka/python/subscribe_missing_confluent.py"))
+        .args(["--bootstrap", &server.kafka_bootstrap()])
+        .output()
+        .expect("run subscribe_missing_confluent.py");
+    let summary = summary_of(&output, "missing topic");
+    assert!(
+        output.status.success() && summary["ok"] == true,
+        "{summary}"
+    );
+}

@@ -209,6 +209,7 @@ impl GroupsApi for GroupsService {
             session_timeout_ms: self.session_timeout(r.session_timeout_ms)?,
             strategy: strategy(r.strategy)?,
             owned: assignment(r.owned),
+            await_missing_topics: false,
         };
         let state = self
             .0

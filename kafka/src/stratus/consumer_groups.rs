@@ -57,6 +57,8 @@ pub(super) async fn heartbeat(
         session_timeout_ms: session.as_millis() as i64,
         strategy,
         owned,
+        // A Kafka consumer may subscribe before its topics are created.
+        await_missing_topics: true,
     };
     let state: MemberState = if heartbeat.member_epoch == 0 {
         let topics = heartbeat.topics.clone().ok_or_else(|| {

@@ -21,6 +21,11 @@ pub struct JoinSpec {
     pub strategy: Strategy,
     /// Partitions the member is consuming (when rejoining).
     pub owned: Assignment,
+    /// A subscribed topic that does not exist yet: refused when false (a
+    /// Stratus SDK member names topics that exist), subscribed when true
+    /// (Kafka's consumer protocol): it gets no partitions until it is
+    /// created, and the heartbeat after that rebalances the group.
+    pub await_missing_topics: bool,
 }
 
 /// The front of `client_id` that starts a member id the server chooses: at
@@ -131,6 +136,7 @@ impl Groups {
                 for topic in topics {
                     match read_topic(tx, keys, topic).await? {
                         Ok(Some(_)) => {}
+                        Ok(None) if spec.await_missing_topics => {}
                         Ok(None) => {
                             return Ok(Err(GroupError::TopicNotFound {
                                 name: topic.clone(),

@@ -35,6 +35,7 @@ fn spec(id: Option<&str>) -> JoinSpec {
         session_timeout_ms: SESSION,
         strategy: Strategy::Sticky,
         owned: Assignment::new(),
+        await_missing_topics: false,
     }
 }
 
@@ -228,6 +229,35 @@ async fn limits_strategy_and_topics_are_checked_before_anything_changes() {
         "a failed join created nothing"
     );
     assert_eq!(groups.describe("g", 0).await.unwrap().members.len(), 3);
+}
+
+/// Kafka's consumer protocol lets a member subscribe to a topic before it
+/// exists: it is assigned nothing of it until the topic is created, and the
+/// next heartbeat then rebalances the group over it.
+#[tokio::test]
+async fn a_member_may_await_a_missing_topic_and_gets_it_once_created() {
+    let (groups, log) = setup(2).await;
+    let waiting = JoinSpec {
+        topics: vec!["later".into(), "t".into()],
+        await_missing_topics: true,
+        ..spec(Some("a"))
+    };
+    let joined = groups.join("g", &waiting, 0).await.unwrap();
+    assert!(joined.assignment.contains_key("t"));
+    assert!(
+        !joined.assignment.contains_key("later"),
+        "nothing of a missing topic"
+    );
+    log.create_topic("later", 3, TopicConfig::default())
+        .await
+        .unwrap();
+    let state = groups.heartbeat_owning("g", "a", None, 1).await.unwrap();
+    assert_eq!(
+        state.assignment.get("later").map(Vec::len),
+        Some(3),
+        "{state:?}"
+    );
+    assert!(state.generation > joined.generation, "the group rebalanced");
 }
 
 #[tokio::test]

@@ -185,6 +185,7 @@ async fn a_stratus_member_protects_its_topics_too() {
         session_timeout_ms: 10_000,
         strategy: Strategy::Sticky,
         owned: Default::default(),
+        await_missing_topics: false,
     };
     g.join("g", &spec, 0).await.unwrap();
     let out = g

@@ -412,6 +412,7 @@ async fn a_group_name_has_one_protocol_at_a_time() {
         session_timeout_ms: SESSION,
         strategy: Strategy::Sticky,
         owned: Default::default(),
+        await_missing_topics: false,
     };
     g.join("sdk", &spec, now).await.unwrap();
     assert!(matches!(
