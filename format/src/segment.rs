@@ -186,7 +186,14 @@ impl SegmentBuilder {
                 ),
             });
         }
-        let end = info.base_offset.saturating_add(info.offset_span());
+        // Refused as the decoders refuse it: a batch whose offsets pass
+        // i64::MAX would end a block where it starts.
+        let end =
+            info.base_offset
+                .checked_add(info.offset_span())
+                .ok_or(BatchError::OffsetOverflow {
+                    base_offset: info.base_offset,
+                })?;
         let byte_offset = self.buf.len() as u64;
         let block = self.open.get_or_insert(BlockEntry {
             base_offset: self.next_offset,
@@ -325,6 +332,23 @@ mod tests {
                 .push_batch(&batch_at(&[9]))
                 .is_err()
         );
+    }
+
+    #[test]
+    fn offsets_past_i64_max_are_refused() {
+        // Offsets i64::MAX - 1 and i64::MAX: the end offset would be one past.
+        let mut batch = batch_at(&[0, 1]).to_vec();
+        crate::batch::patch_base_offset(&mut batch, i64::MAX - 1).unwrap();
+        let mut builder = SegmentBuilder::new(1, 0, 0, 1);
+        let err = builder.push_batch(&batch).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                SegmentError::InvalidBatch(BatchError::OffsetOverflow { .. })
+            ),
+            "{err}"
+        );
+        assert!(builder.is_empty());
     }
 
     #[test]
