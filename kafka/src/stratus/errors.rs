@@ -148,6 +148,19 @@ fn from_spec(spec: TopicSpecError) -> BrokerError {
     }
 }
 
+impl From<stratus_storage::credentials::CredentialError> for BrokerError {
+    fn from(err: stratus_storage::credentials::CredentialError) -> Self {
+        use stratus_storage::credentials::CredentialError as E;
+        let message = err.to_string();
+        match err {
+            E::BadUser(_) | E::BadCredential(_) => Self::UnacceptableCredential(message),
+            E::NotFound { .. } => Self::ResourceNotFound(message),
+            E::Corrupt { .. } => Self::Internal(message),
+            E::Meta(_) => Self::StorageUnavailable(message),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -179,18 +192,5 @@ mod tests {
             from_spec(TopicSpecError::RetentionMs(0)),
             BrokerError::InvalidConfig(m) if m.contains("retention.ms")
         ));
-    }
-}
-
-impl From<stratus_storage::credentials::CredentialError> for BrokerError {
-    fn from(err: stratus_storage::credentials::CredentialError) -> Self {
-        use stratus_storage::credentials::CredentialError as E;
-        let message = err.to_string();
-        match err {
-            E::BadUser(_) | E::BadCredential(_) => Self::UnacceptableCredential(message),
-            E::NotFound { .. } => Self::ResourceNotFound(message),
-            E::Corrupt { .. } => Self::Internal(message),
-            E::Meta(_) => Self::StorageUnavailable(message),
-        }
     }
 }
