@@ -163,6 +163,9 @@ pub enum BrokerError {
     /// A KIP-848 member asked for an assignor the server does not have.
     #[error("{0}")]
     UnsupportedAssignor(String),
+    /// A KIP-848 member subscribed with a regular expression that does not compile.
+    #[error("{0}")]
+    InvalidRegularExpression(String),
     /// A KIP-848 member committed with an epoch that is not its current one.
     #[error("{0}")]
     StaleMemberEpoch(String),
@@ -251,6 +254,7 @@ impl BrokerError {
             Self::GroupIdNotFound(_) => ResponseError::GroupIdNotFound,
             Self::GroupSubscribedToTopic(_) => ResponseError::GroupSubscribedToTopic,
             Self::UnsupportedAssignor(_) => ResponseError::UnsupportedAssignor,
+            Self::InvalidRegularExpression(_) => ResponseError::InvalidRegularExpression,
             Self::StaleMemberEpoch(_) => ResponseError::StaleMemberEpoch,
             Self::OffsetMetadataTooLarge(_) => ResponseError::OffsetMetadataTooLarge,
             Self::InvalidCommitOffsetSize(_) => ResponseError::InvalidCommitOffsetSize,
@@ -338,6 +342,7 @@ mod tests {
             (BrokerError::NonEmptyGroup(s()), 68),
             (BrokerError::GroupSubscribedToTopic(s()), 86),
             (BrokerError::UnsupportedAssignor(s()), 112),
+            (BrokerError::InvalidRegularExpression(s()), 128),
             (BrokerError::StaleMemberEpoch(s()), 113),
             (BrokerError::GroupIdNotFound(s()), 69),
             (BrokerError::MemberIdRequired(s()), 79),

@@ -87,6 +87,14 @@ pub const MAX_ZONE_BYTES: usize = 64;
 /// Largest `default_partitions` accepted; the storage layer's own cap.
 pub const MAX_DEFAULT_PARTITIONS: u32 = 100_000;
 
+/// Longest regular expression a KIP-848 member may subscribe with.
+pub const MAX_TOPIC_REGEX_BYTES: usize = 4096;
+
+/// Most memory one compiled subscription pattern may take: a pattern that
+/// would need more is INVALID_REGULAR_EXPRESSION rather than a gateway's
+/// memory.
+pub const MAX_TOPIC_REGEX_COMPILED_BYTES: usize = 1024 * 1024;
+
 /// Largest request frame a connection may send before it has authenticated
 /// with SASL (Kafka's `sasl.server.max.receive.size`): SaslHandshake,
 /// SaslAuthenticate and ApiVersions are small, and a stranger should not make

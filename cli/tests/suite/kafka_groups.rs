@@ -354,19 +354,27 @@ fn the_java_client_consumes_with_the_consumer_group_protocol() {
 /// A KIP-848 consumer may subscribe to a topic before it exists, as one
 /// started before its producer: it reads the topic that exists, and once
 /// the other is created the group assigns it and the consumer reads it
-/// (`testkit/kafka/python/subscribe_missing_confluent.py`).
+/// (`testkit/kafka/python/subscribe_missing_confluent.py`). Then the same
+/// by regular expression, which the gateway resolves (a topic it does not
+/// match is never assigned).
 #[test]
-fn a_kip848_consumer_subscribed_to_a_missing_topic_gets_it_once_created() {
+fn a_kip848_consumer_gets_a_topic_created_after_it_subscribed_by_name_or_pattern() {
     let dir = tempfile::tempdir().unwrap();
-    let server = DevServer::start(dir.path());
-    let output = Command::new(venv_python())
-        .arg(root().join("testkit/kafka/python/subscribe_missing_confluent.py"))
-        .args(["--bootstrap", &server.kafka_bootstrap()])
-        .output()
-        .expect("run subscribe_missing_confluent.py");
-    let summary = summary_of(&output, "missing topic");
-    assert!(
-        output.status.success() && summary["ok"] == true,
-        "{summary}"
+    let server = DevServer::start_with_env(
+        dir.path(),
+        &[("STRATUS_GATEWAY__GROUPS__DEFAULT_SESSION_TIMEOUT", "6s")],
     );
+    for how in [None, Some("--pattern")] {
+        let output = Command::new(venv_python())
+            .arg(root().join("testkit/kafka/python/subscribe_missing_confluent.py"))
+            .args(["--bootstrap", &server.kafka_bootstrap()])
+            .args(how)
+            .output()
+            .expect("run subscribe_missing_confluent.py");
+        let summary = summary_of(&output, how.unwrap_or("by name"));
+        assert!(
+            output.status.success() && summary["ok"] == true,
+            "{how:?}: {summary}"
+        );
+    }
 }

@@ -210,6 +210,7 @@ impl GroupsApi for GroupsService {
             strategy: strategy(r.strategy)?,
             owned: assignment(r.owned),
             await_missing_topics: false,
+            topic_regex: None,
         };
         let state = self
             .0

@@ -312,6 +312,9 @@ pub struct ConsumerHeartbeat {
     pub client_id: String,
     /// Subscribed topics; `None`: unchanged since the last heartbeat.
     pub topics: Option<Vec<String>>,
+    /// Subscription by regular expression (matching whole topic names);
+    /// `None`: unchanged, `Some("")`: none (the member subscribes by name).
+    pub topic_regex: Option<String>,
     /// What the member consumes now; `None`: unchanged since the last report.
     pub owned: Option<TopicPartitions>,
     /// The assignor asked for (`uniform`, `range`); `None`: the group's.

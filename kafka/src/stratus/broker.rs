@@ -519,7 +519,11 @@ impl Broker for GatewayBroker {
         heartbeat: ConsumerHeartbeat,
     ) -> Result<ConsumerAssignment, BrokerError> {
         let (groups, limits) = (self.core.groups(), self.core.group_limits());
-        consumer_groups::heartbeat(groups, limits, group, heartbeat).await
+        let topic_names = || async {
+            let topics = self.core.topics().list().await?;
+            Ok(topics.into_iter().map(|t| t.name).collect())
+        };
+        consumer_groups::heartbeat(groups, limits, group, heartbeat, topic_names).await
     }
 
     async fn describe_consumer_group(

@@ -26,6 +26,10 @@ pub struct JoinSpec {
     /// (Kafka's consumer protocol): it gets no partitions until it is
     /// created, and the heartbeat after that rebalances the group.
     pub await_missing_topics: bool,
+    /// The regular expression `topics` was resolved from (a Kafka
+    /// consumer's subscription by pattern), kept with the member so any
+    /// gateway can resolve it again as topics come and go.
+    pub topic_regex: Option<String>,
 }
 
 /// The front of `client_id` that starts a member id the server chooses: at
@@ -85,6 +89,7 @@ fn upsert_member(
         generation: 0,
         owned: Assignment::new(),
         joined_ms: now_ms,
+        topic_regex: None,
     });
     state.members.insert(
         member_id.to_owned(),
@@ -92,6 +97,7 @@ fn upsert_member(
             client_id: spec.client_id.clone(),
             topics: topics.to_vec(),
             session_timeout_ms: spec.session_timeout_ms,
+            topic_regex: spec.topic_regex.clone(),
             ..member
         },
     );

@@ -58,6 +58,10 @@ pub struct MemberState {
     pub pending: Assignment,
     pub session_timeout_ms: i64,
     pub strategy: Strategy,
+    /// The member's subscription: topic names, and the regular expression
+    /// they were resolved from, if any.
+    pub topics: Vec<String>,
+    pub topic_regex: Option<String>,
 }
 
 /// A group in a listing.

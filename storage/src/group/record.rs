@@ -65,6 +65,11 @@ pub struct MemberRecord {
     /// (within what it had been assigned).
     pub owned: Assignment,
     pub joined_ms: i64,
+    /// The regular expression a Kafka consumer subscribed with (KIP-848),
+    /// which `topics` resolves; absent for subscriptions by name. Records
+    /// written before it existed read as absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub topic_regex: Option<String>,
 }
 
 /// A committed offset, under [`crate::keys::Tag::GroupOffset`].
@@ -159,6 +164,7 @@ mod tests {
             generation: 3,
             owned: a,
             joined_ms: 1,
+            topic_regex: None,
         };
         assert_eq!(
             serde_json::to_string(&member).unwrap(),

@@ -237,6 +237,8 @@ impl GroupState {
             pending,
             session_timeout_ms: member.session_timeout_ms,
             strategy: record.strategy,
+            topics: member.topics.clone(),
+            topic_regex: member.topic_regex.clone(),
         })
     }
 }

@@ -36,6 +36,7 @@ fn spec(id: Option<&str>) -> JoinSpec {
         strategy: Strategy::Sticky,
         owned: Assignment::new(),
         await_missing_topics: false,
+        topic_regex: None,
     }
 }
 

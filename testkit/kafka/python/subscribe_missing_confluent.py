@@ -4,10 +4,12 @@ subscribes to two topics of which one does not exist yet, as a consumer
 started before its producer does. It must be assigned the existing topic's
 partitions and read its records; once the other topic is created and
 written to, the group must assign it too and the consumer read those
-records. Prints one JSON line: what was assigned and read at each stage,
-and ok.
+records. With --pattern it subscribes by regular expression instead
+(`^sub-RUN-.*`, resolved by the broker), and a topic the expression does
+not match must never be assigned. Prints one JSON line: what was assigned
+and read at each stage, and ok.
 
-  subscribe_missing_confluent.py --bootstrap H:P [--timeout 30]
+  subscribe_missing_confluent.py --bootstrap H:P [--pattern] [--timeout 30]
 
 Run with target/py-venv/kafka/bin/python (scripts/install-kafka-clients)."""
 
@@ -25,9 +27,11 @@ def main():
     p = argparse.ArgumentParser()
     p.add_argument("--bootstrap", required=True)
     p.add_argument("--timeout", type=float, default=30)
+    p.add_argument("--pattern", action="store_true",
+                   help="subscribe by regular expression, not by the topics' names")
     a = p.parse_args()
     run = os.urandom(3).hex()
-    present, missing = f"present-{run}", f"missing-{run}"
+    present, missing, other = f"sub-{run}-present", f"sub-{run}-missing", f"other-{run}"
     admin = AdminClient({"bootstrap.servers": a.bootstrap})
     producer = Producer({"bootstrap.servers": a.bootstrap})
     consumer = Consumer({"bootstrap.servers": a.bootstrap, "group.id": f"awaiting-{run}",
@@ -57,17 +61,22 @@ def main():
                 got.add(m.value().decode())
         return sorted(got)
 
+    def assigned():
+        return sorted({tp.topic.split("-")[-1] for tp in consumer.assignment()})
+
     try:
         create_and_fill(present)
-        consumer.subscribe([present, missing])
+        create_and_fill(other)
+        consumer.subscribe([f"^sub-{run}-.*"] if a.pattern else [present, missing])
         out["read_before"] = len(read_until({present}, 10))
-        out["assigned_before"] = sorted({tp.topic.split("-")[0] for tp in consumer.assignment()})
+        out["assigned_before"] = assigned()
         create_and_fill(missing)
         out["read_after"] = len(read_until({missing}, 10))
-        out["assigned_after"] = sorted({tp.topic.split("-")[0] for tp in consumer.assignment()})
+        out["assigned_after"] = assigned()
     finally:
         consumer.close()
     out["ok"] = (out.get("read_before") == 10 and out.get("read_after") == 10
+                 and out.get("assigned_before") == ["present"]
                  and out.get("assigned_after") == ["missing", "present"] and not out["errors"])
     print(json.dumps(out, sort_keys=True))
     return 0 if out["ok"] else 1

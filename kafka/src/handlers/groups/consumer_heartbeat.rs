@@ -1,7 +1,8 @@
 //! ConsumerGroupHeartbeat (KIP-848, v0–1): the consumer-group protocol in
 //! which the server assigns partitions. Members speak in topic ids; the
 //! broker in topic names, so this translates both ways through the topic
-//! catalog. A subscription by regular expression (v1) is refused.
+//! catalog. A subscription by regular expression (v1) is resolved by the
+//! broker, against every topic, on every heartbeat.
 
 use std::collections::BTreeMap;
 
@@ -34,16 +35,6 @@ async fn heartbeat<B: Broker + ?Sized>(
     client_id: &str,
     request: ConsumerGroupHeartbeatRequest,
 ) -> Result<ConsumerGroupHeartbeatResponse, BrokerError> {
-    // librdkafka sends an empty expression when it subscribes by name.
-    if request
-        .subscribed_topic_regex
-        .as_ref()
-        .is_some_and(|r| !r.is_empty())
-    {
-        return Err(BrokerError::InvalidRequest(
-            "subscribing by regular expression is not supported; subscribe to topic names".into(),
-        ));
-    }
     let owned = match &request.topic_partitions {
         None => None,
         Some(owned) => Some(names_of(broker, owned).await?),
@@ -59,6 +50,10 @@ async fn heartbeat<B: Broker + ?Sized>(
                     .subscribed_topic_names
                     .as_ref()
                     .map(|topics| topics.iter().map(|t| t.to_string()).collect()),
+                topic_regex: request
+                    .subscribed_topic_regex
+                    .as_ref()
+                    .map(|r| r.to_string()),
                 owned,
                 assignor: request.server_assignor.as_ref().map(|a| a.to_string()),
             },

@@ -413,6 +413,7 @@ async fn a_group_name_has_one_protocol_at_a_time() {
         strategy: Strategy::Sticky,
         owned: Default::default(),
         await_missing_topics: false,
+        topic_regex: None,
     };
     g.join("sdk", &spec, now).await.unwrap();
     assert!(matches!(
