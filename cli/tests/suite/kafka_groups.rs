@@ -253,13 +253,13 @@ async fn a_kip848_group_carries_on_when_its_coordinator_gateway_stops() {
 }
 
 async fn coordinator_stops(protocol: &str, assignor: &str, session_ms: u32) {
-    use std::io::{BufRead, BufReader, Write};
-    use std::process::Stdio;
+    use crate::common::group_members::{PausingScript, Step};
 
     let dir = tempfile::tempdir().unwrap();
     let mut cluster = TwoGateways::start(dir.path()).await;
     let topic = format!("failover-{protocol}");
-    let mut script = Command::new(venv_python())
+    let mut command = Command::new(venv_python());
+    command
         .arg(root().join("testkit/kafka/python/group_members.py"))
         .args(["--bootstrap", &cluster.bootstrap(), "--topic", &topic])
         .args(["--assignor", assignor, "--protocol", protocol])
@@ -269,31 +269,18 @@ async fn coordinator_stops(protocol: &str, assignor: &str, session_ms: u32) {
             "--session-ms",
             &session_ms.to_string(),
         ])
-        .args(["--timeout", "90", "--pause"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("run group_members.py");
-    let mut lines = BufReader::new(script.stdout.take().unwrap()).lines();
-    let mut stdin = script.stdin.take().unwrap();
-    let mut summary = None;
-    while let Some(line) = tokio::task::block_in_place(|| lines.next()) {
-        let line = line.unwrap();
-        eprintln!("{line}");
-        let Ok(event) = serde_json::from_str::<serde_json::Value>(&line) else {
-            continue;
-        };
-        if event["phase"] == "steady" {
-            let coordinator = u32::try_from(event["coordinator"].as_u64().unwrap()).unwrap();
-            cluster.stop(coordinator).await;
-            writeln!(stdin, "go").unwrap();
-        } else if event.get("ok").is_some() {
-            summary = Some(event);
+        .args(["--timeout", "90", "--pause"]);
+    let mut script = PausingScript::start(command);
+    let summary = loop {
+        match script.next() {
+            Step::Pause(event) => {
+                let coordinator = u32::try_from(event["coordinator"].as_u64().unwrap()).unwrap();
+                cluster.stop(coordinator).await;
+                script.go();
+            }
+            Step::Done(summary) => break summary,
         }
-    }
-    let status = tokio::task::block_in_place(|| script.wait()).unwrap();
-    let summary = summary.expect("the script printed no summary");
-    assert!(status.success() && summary["ok"] == true, "{summary}");
+    };
     assert!(
         summary.get("steady_after_coordinator_stopped").is_some(),
         "{summary}"

@@ -220,8 +220,8 @@ async fn a_gateway_killed_mid_produce_loses_no_acknowledged_record() {
 /// delivered record consumed (`testkit/kafka/python/group_members.py`).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_kafka_group_converges_when_its_coordinator_gateway_is_killed_mid_rebalance() {
-    use std::io::{BufRead, BufReader, Write};
-    use std::process::{Command, Stdio};
+    use crate::common::group_members::{PausingScript, Step};
+    use std::process::Command;
 
     let postgres = PostgresServer::start();
     let root = tempfile::tempdir().expect("temp dir");
@@ -241,40 +241,28 @@ async fn a_kafka_group_converges_when_its_coordinator_gateway_is_killed_mid_reba
         "{} is missing; install the Kafka clients with scripts/install-kafka-clients",
         python.display()
     );
-    let mut script = Command::new(python)
+    let mut command = Command::new(python);
+    command
         .arg(repo.join("testkit/kafka/python/group_members.py"))
         .args(["--bootstrap", &bootstrap, "--topic", "rebalancing"])
         .args(["--assignor", "cooperative-sticky", "--partitions", "12"])
         .args(["--session-ms", "6000", "--timeout", "120"])
-        .arg("--pause-in-rebalance")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("run group_members.py");
-    let mut lines = BufReader::new(script.stdout.take().unwrap()).lines();
-    let mut stdin = script.stdin.take().unwrap();
-    let mut summary = None;
-    while let Some(line) = tokio::task::block_in_place(|| lines.next()) {
-        let line = line.unwrap();
-        eprintln!("{line}");
-        let Ok(event) = serde_json::from_str::<serde_json::Value>(&line) else {
-            continue;
-        };
-        if event["phase"] == "rebalancing" {
-            let address = event["coordinator_address"].as_str().unwrap();
-            let at = gateways
-                .iter()
-                .position(|g| g.as_ref().is_some_and(|g| g.kafka_bootstrap() == address))
-                .unwrap_or_else(|| panic!("no gateway listens at {address}"));
-            gateways[at].take().unwrap().kill();
-            writeln!(stdin, "go").unwrap();
-        } else if event.get("ok").is_some() {
-            summary = Some(event);
+        .arg("--pause-in-rebalance");
+    let mut script = PausingScript::start(command);
+    let summary = loop {
+        match script.next() {
+            Step::Pause(event) => {
+                let address = event["coordinator_address"].as_str().unwrap();
+                let at = gateways
+                    .iter()
+                    .position(|g| g.as_ref().is_some_and(|g| g.kafka_bootstrap() == address))
+                    .unwrap_or_else(|| panic!("no gateway listens at {address}"));
+                gateways[at].take().unwrap().kill();
+                script.go();
+            }
+            Step::Done(summary) => break summary,
         }
-    }
-    let status = tokio::task::block_in_place(|| script.wait()).unwrap();
-    let summary = summary.expect("the script printed no summary");
-    assert!(status.success() && summary["ok"] == true, "{summary}");
+    };
     assert!(
         summary
             .get("steady_after_coordinator_killed_in_rebalance")

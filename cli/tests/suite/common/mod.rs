@@ -15,6 +15,7 @@ pub use stratus_testkit::S3Server;
 
 pub mod apache_kafka;
 pub mod group_consumer;
+pub mod group_members;
 pub mod proxy;
 pub mod sdk;
 use tonic::transport::Channel;
