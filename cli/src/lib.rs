@@ -26,6 +26,7 @@ mod status;
 mod topic;
 mod trigger;
 mod user;
+mod verify;
 
 use std::process::ExitCode;
 
@@ -76,6 +77,9 @@ enum Command {
     /// Show a running gateway's throughput, latency percentiles, errors and
     /// in-flight bytes from its /metrics endpoint, refreshed every --interval.
     Status(status::StatusArgs),
+    /// Check a deployment: produce records with unique ids, read them back,
+    /// and count what was lost, duplicated, reordered or left a gap.
+    Verify(verify::VerifyArgs),
     /// Print what the server configuration reads (`stratus config env`).
     #[command(subcommand)]
     Config(config_env::ConfigCommand),
@@ -108,6 +112,7 @@ pub fn run(cli: Cli) -> ExitCode {
             Command::Dispatcher(args) => dispatcher::run(args).await,
             Command::Bench(args) => bench::run(args).await,
             Command::Status(args) => status::run(args).await,
+            Command::Verify(args) => verify::run(args).await,
             Command::Config(command) => config_env::run(&command),
         }
     });

@@ -48,3 +48,4 @@ mod streaming;
 mod tls_listeners;
 mod topic_alter;
 mod triggers;
+mod verify;
