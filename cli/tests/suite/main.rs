@@ -33,6 +33,7 @@ mod kafka_group_tools;
 mod kafka_groups;
 mod kafka_librdkafka;
 mod kafka_mixed_group;
+mod kafka_sasl;
 mod kafka_streams;
 mod kafka_zones;
 mod limits;

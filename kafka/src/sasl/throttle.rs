@@ -104,7 +104,9 @@ impl FailureThrottle {
         });
         entry.failures = entry.failures.saturating_add(1);
         entry.last_failure = now;
-        entry.next_slot = entry.next_slot.max(now) + self.delay(entry.failures);
+        // Not added up: a burst of failures waits the latest delay, while
+        // attempts still queue behind each other in `reserve`.
+        entry.next_slot = entry.next_slot.max(now + self.delay(entry.failures));
     }
 
     /// Forgets `addr`'s failures.
