@@ -8,7 +8,8 @@
 //! closes the connection; confluent-kafka's AdminClient creates a user
 //! (AlterUserScramCredentials) who then logs in, and lists it
 //! (DescribeUserScramCredentials). Then two gateways on one PostgreSQL
-//! metadata store: a user created through one logs in on the other.
+//! metadata store (SASL_PLAINTEXT on loopback): users created through one
+//! log in on the other, with confluent-kafka and with kafka-python.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -256,21 +257,30 @@ async fn a_user_created_on_one_gateway_logs_in_on_another() {
     create_topic(&first, "shared", 1, None).await;
 
     create_user(&first.url, "dana", "scram-sha-512", "dana-secret");
-    let (code, out) = sasl_clients(&[
-        "confluent",
-        "--bootstrap",
-        &second.kafka_bootstrap(),
-        "--topic",
-        "shared",
-        "--user",
-        "dana",
-        "--password",
-        "dana-secret",
-        "--count",
-        "20",
-    ]);
-    assert_eq!(
-        code, 0,
-        "dana, made on the first gateway, on the second:\n{out}"
-    );
+    create_user(&first.url, "erik", "scram-sha-256", "erik-secret");
+    let kafka = second.kafka_bootstrap();
+    for (client, user, password, mechanism) in [
+        ("confluent", "dana", "dana-secret", "SCRAM-SHA-512"),
+        ("kafka-python", "erik", "erik-secret", "SCRAM-SHA-256"),
+    ] {
+        let (code, out) = sasl_clients(&[
+            client,
+            "--bootstrap",
+            &kafka,
+            "--topic",
+            "shared",
+            "--user",
+            user,
+            "--password",
+            password,
+            "--mechanism",
+            mechanism,
+            "--count",
+            "20",
+        ]);
+        assert_eq!(
+            code, 0,
+            "{client} as {user}, made on the first gateway:\n{out}"
+        );
+    }
 }
