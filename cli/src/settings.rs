@@ -226,6 +226,20 @@ impl ServerSettings {
                     .ignore(CLIENT_ONLY_ENV),
             )
             .merge(Serialized::defaults(flags));
+        Self::validated(&figment)
+    }
+
+    /// Reads the text of a configuration file alone (TOML, over the
+    /// defaults; no environment, no flags) and validates it as `--config`
+    /// files are: the configuration parser, for tests and fuzzing without a
+    /// file.
+    pub fn parse_toml(text: &str) -> anyhow::Result<Self> {
+        Self::validated(
+            &Figment::from(Serialized::defaults(Self::default())).merge(Toml::string(text)),
+        )
+    }
+
+    fn validated(figment: &Figment) -> anyhow::Result<Self> {
         let settings: Self = figment
             .extract()
             .map_err(|e| anyhow::anyhow!("invalid configuration: {e}"))?;
