@@ -225,7 +225,7 @@ async fn a_kafka_group_converges_when_its_coordinator_gateway_is_killed_mid_reba
 
     let postgres = PostgresServer::start();
     let root = tempfile::tempdir().expect("temp dir");
-    let mut gateways = vec![
+    let mut gateways = [
         Some(gateway(root.path(), "a", &postgres)),
         Some(gateway(root.path(), "b", &postgres)),
     ];
