@@ -17,6 +17,7 @@ mod bench_smoke;
 mod cli_tour;
 mod compaction;
 mod compactor_lambda;
+mod config_corpus;
 mod durability;
 mod end_to_end;
 #[cfg(feature = "faults")]
