@@ -40,7 +40,7 @@ impl Compactor {
             "{}-{}-{}",
             hostname(),
             std::process::id(),
-            ulid::Ulid::generate()
+            stratus_storage::ids::new_ulid()
         );
         Self {
             ctx: Context {

@@ -299,10 +299,8 @@ impl<'a> SegmentSink<'a> {
         end_offset: i64,
     ) -> Result<NewSegment, CompactError> {
         let (object, blocks) = builder.finish(end_offset)?;
-        let ulid = ulid::Ulid::from_parts(
-            u64::try_from(self.ctx.clock.now_ms()).unwrap_or(0),
-            rand::random(),
-        );
+        // The random part from storage's id source, which a simulation seeds.
+        let ulid = stratus_storage::ids::ulid_at(self.ctx.clock.now_ms());
         let key = format!(
             "seg/{:032x}/{}/{ulid}.seg",
             self.partition.topic.id, self.partition.partition

@@ -44,6 +44,10 @@ use rand::{Rng, SeedableRng};
 
 use crate::{CommitInfo, MetaError, MetaStore, RangeOptions, Transaction, Watch};
 
+mod jitter;
+pub(crate) use jitter::next as seeded_jitter;
+pub use jitter::{JitterGuard, seed_retry_jitter};
+
 /// What to inject, and how often. Rates are probabilities in `0..=1`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct FaultConfig {

@@ -113,7 +113,12 @@ fn jittered(initial: Duration, cap: Duration, attempt: u32) -> Duration {
 
 /// A fresh random number per call: each `RandomState` is seeded differently,
 /// which is randomness enough for jitter without another dependency.
+/// A simulation seeds it instead ([`crate::faulty::seed_retry_jitter`]).
 fn random_u64() -> u64 {
+    #[cfg(any(test, feature = "faults"))]
+    if let Some(draw) = crate::faulty::seeded_jitter() {
+        return draw;
+    }
     RandomState::new().hash_one(0u8)
 }
 

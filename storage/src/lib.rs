@@ -9,6 +9,7 @@
 
 pub mod credentials;
 pub mod group;
+pub mod ids;
 pub mod keys;
 pub mod limits;
 pub mod log;

@@ -125,7 +125,7 @@ impl Log {
     pub async fn write_object(&self, batches: &[AppendBatch]) -> Result<WrittenObject, LogError> {
         let plans = plan_chunks(batches);
         let (object, entries) = build_object(batches, &plans)?;
-        let key = format!("wal/{}.wal", ulid::Ulid::generate());
+        let key = format!("wal/{}.wal", crate::ids::new_ulid());
         if !batches.is_empty() {
             self.put_wal_object(&key, object.clone()).await?;
         }

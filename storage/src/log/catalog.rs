@@ -27,7 +27,7 @@ impl Log {
         validate_partitions(partitions)?;
         config.validate()?;
         let record = TopicRecord {
-            id: ulid::Ulid::generate().0,
+            id: crate::ids::new_ulid().0,
             name: name.to_owned(),
             partitions,
             config,
