@@ -31,6 +31,9 @@ pub struct GatewayConfig {
     /// WAL objects written at once; their commits stay in arrival order.
     /// High-latency tiers (S3 Standard) need more to keep the tail short.
     pub max_concurrent_flushes: usize,
+    /// Flushes whose objects are durable commit together, up to this many
+    /// in one metadata transaction (group commit); 1 commits each alone.
+    pub max_flushes_per_commit: usize,
     /// Bytes of produce requests accepted but not yet acknowledged, counted
     /// before a request is validated and encoded; beyond it unary produce
     /// calls fail with RESOURCE_EXHAUSTED and streams wait.
@@ -110,6 +113,7 @@ impl Default for GatewayConfig {
             linger: limits::LINGER.default,
             flush_bytes: limits::FLUSH_BYTES.default,
             max_concurrent_flushes: limits::MAX_CONCURRENT_FLUSHES.default,
+            max_flushes_per_commit: limits::MAX_FLUSHES_PER_COMMIT.default,
             max_inflight_bytes: limits::MAX_INFLIGHT_BYTES.default,
             max_request_bytes: limits::MAX_REQUEST_BYTES.default,
             max_pipelined_requests: limits::MAX_PIPELINED_REQUESTS.default,
@@ -131,6 +135,7 @@ impl GatewayConfig {
         limits::LINGER.check(self.linger)?;
         limits::FLUSH_BYTES.check(self.flush_bytes)?;
         limits::MAX_CONCURRENT_FLUSHES.check(self.max_concurrent_flushes)?;
+        limits::MAX_FLUSHES_PER_COMMIT.check(self.max_flushes_per_commit)?;
         limits::MAX_REQUEST_BYTES.check(self.max_request_bytes)?;
         limits::MAX_INFLIGHT_BYTES.check_against(
             self.max_inflight_bytes,

@@ -48,6 +48,7 @@ impl GatewayCore {
                 linger: config.linger,
                 flush_bytes: config.flush_bytes,
                 max_concurrent_flushes: config.max_concurrent_flushes,
+                max_flushes_per_commit: config.max_flushes_per_commit,
             },
         );
         let groups = Groups::new(

@@ -41,6 +41,15 @@ pub(crate) const MAX_CONCURRENT_FLUSHES: Limit<usize> =
         .at_least(Bound::Value(1))
         .at_most(Bound::Value(64));
 
+/// `max_flushes_per_commit`: durable flushes whose offsets one metadata
+/// transaction assigns at most (group commit). 1 commits every flush alone.
+/// At most the flushes that can be waiting, and few enough index entries
+/// that one transaction stays far below FoundationDB's size limit.
+pub(crate) const MAX_FLUSHES_PER_COMMIT: Limit<usize> =
+    Limit::new("max_flushes_per_commit", 16, Unit::Number)
+        .at_least(Bound::Value(1))
+        .at_most(Bound::Value(64));
+
 /// `max_request_bytes`: the largest gRPC request decoded.
 pub(crate) const MAX_REQUEST_BYTES: Limit<u64> =
     Limit::new("max_request_bytes", 16 * MIB, Unit::Bytes)

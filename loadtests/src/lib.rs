@@ -13,6 +13,7 @@ pub mod payload;
 pub mod plot;
 pub mod report;
 pub mod runner;
+pub mod stages;
 pub mod stats;
 pub mod target;
 pub mod workload;
@@ -85,6 +86,11 @@ pub struct LoadtestArgs {
     /// (`max.in.flight.requests.per.connection`; at most 5 with idempotence).
     #[arg(long, default_value_t = 5)]
     pub max_in_flight: usize,
+    /// When the SDK's keyless records move to the next partition: `batch`
+    /// (once their batch is sealed, the SDK's default) or `batch-bytes`
+    /// (once a batch's worth of bytes went to the partition).
+    #[arg(long, value_enum, default_value = "batch")]
+    pub sticky: driver::StickyArg,
     /// Override every workload's measured duration, e.g. `5s`.
     #[arg(long, value_parser = humantime::parse_duration)]
     pub duration: Option<Duration>,
@@ -205,6 +211,7 @@ async fn run_one(
         compression: args.compression,
         max_in_flight: args.max_in_flight,
         idempotent: workload.idempotent,
+        sticky: args.sticky,
     };
     let driver: Arc<dyn Driver> = match kind {
         DriverKind::Nats => Arc::new(driver::nats::NatsDriver::connect(&url).await?),
@@ -223,7 +230,11 @@ async fn run_one(
             .and_then(target::process_stats)
             .map(|s| s.cpu_seconds)
     });
-    let outcome = runner::run(workload, driver.clone(), cpu).await?;
+    let probes = runner::BrokerProbes {
+        cpu,
+        metrics_url: spawned.as_ref().and_then(|s| s.metrics_url.clone()),
+    };
+    let outcome = runner::run(workload, driver.clone(), probes).await?;
     let broker = spawned.as_ref().map(Spawned::stats);
     let broker_settings = spawned
         .as_ref()

@@ -122,6 +122,7 @@ pub fn table(report: &Report) -> String {
             out.push('\n');
         }
     }
+    out.push_str(&stages_table(report));
     let mut durability: Vec<(&str, &str)> = report
         .runs
         .iter()
@@ -140,6 +141,51 @@ pub fn table(report: &Report) -> String {
     settings.dedup();
     for (driver, line) in settings {
         out.push_str(&format!("settings, {driver}: {line}\n"));
+    }
+    out
+}
+
+/// Where acknowledged records waited, in the client and in the gateway:
+/// one row per stage of every phase that has a breakdown; empty when none
+/// has.
+fn stages_table(report: &Report) -> String {
+    let mut rows = String::new();
+    let mut legend: Vec<(String, String)> = Vec::new();
+    for run in &report.runs {
+        for phase in &run.phases {
+            for stage in &phase.stages {
+                rows.push_str(&format!(
+                    "| {} | {} | {} | {} {} | {} | {} | {} | {} |\n",
+                    run.driver,
+                    run.workload.name,
+                    phase.phase,
+                    stage.side,
+                    stage.stage,
+                    stage.count,
+                    ms(stage.mean_ms),
+                    ms(stage.p50_ms),
+                    ms(stage.p99_ms),
+                ));
+                let entry = (stage.stage.clone(), stage.what.clone());
+                if !legend.contains(&entry) {
+                    legend.push(entry);
+                }
+            }
+        }
+    }
+    if rows.is_empty() {
+        return rows;
+    }
+    let mut out = String::from(
+        "\nwhere acknowledged records waited, by stage (the SDK's counts and the gateway's \
+         /metrics over the measured window; percentiles within histogram buckets):\n\n\
+         | driver | workload | phase | stage | samples | mean ms | p50 ms | p99 ms |\n\
+         |---|---|---|---|---|---|---|---|\n",
+    );
+    out.push_str(&rows);
+    out.push('\n');
+    for (stage, what) in legend {
+        out.push_str(&format!("stage {stage}: {what}\n"));
     }
     out
 }

@@ -12,6 +12,7 @@ use tokio::sync::Semaphore;
 
 use crate::driver::{Consumer, Driver, Producer};
 use crate::payload::{PayloadMaker, now_micros, sent_at_micros};
+use crate::stages::{self, StageLatency};
 use crate::stats::{EndToEnd, Percentiles, Recorder, Second};
 use crate::workload::{KeyDistributor, Rate, Workload};
 
@@ -35,6 +36,10 @@ pub struct PhaseResult {
     pub first_error: Option<String>,
     /// Broker CPU over the measured part, in percent of one core.
     pub broker_cpu_percent: Option<f64>,
+    /// Where acknowledged records waited in the client (the Stratus SDK)
+    /// and inside the gateway (Stratus started by the tool) over the
+    /// measured part.
+    pub stages: Vec<StageLatency>,
     pub timeline: Vec<Second>,
     #[serde(skip)]
     pub ack_histogram: Option<hdrhistogram::Histogram<u64>>,
@@ -59,6 +64,21 @@ struct ConsumerShared {
 
 /// Samples the broker's CPU time; `None` when the broker is not ours.
 pub type CpuProbe = Box<dyn Fn() -> Option<f64> + Send + Sync>;
+
+/// What the runner can read of the broker besides its answers.
+pub struct BrokerProbes {
+    pub cpu: CpuProbe,
+    /// The gateway's `/metrics`, for the stage breakdown of ack latency.
+    pub metrics_url: Option<String>,
+}
+
+impl std::fmt::Debug for BrokerProbes {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BrokerProbes")
+            .field("metrics_url", &self.metrics_url)
+            .finish_non_exhaustive()
+    }
+}
 
 /// What one workload run produced.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -86,7 +106,7 @@ impl RunOutcome {
 pub async fn run(
     workload: &Workload,
     driver: Arc<dyn Driver>,
-    cpu: CpuProbe,
+    probes: BrokerProbes,
 ) -> anyhow::Result<RunOutcome> {
     let run_id: u32 = rand::rng().random();
     let topics: Vec<String> = (0..workload.topics)
@@ -112,7 +132,10 @@ pub async fn run(
             (Rate::FractionOfMax(f), 1) => Some(phases_max(&phases) * f),
             _ => target,
         };
-        let phase = run_phase(workload, &driver, &topics, target, &shared, &received, &cpu).await?;
+        let phase = run_phase(
+            workload, &driver, &topics, target, &shared, &received, &probes,
+        )
+        .await?;
         acked += phase.acked_total;
         eprintln!("{}", phase_line(&phase));
         phases.push(phase);
@@ -253,7 +276,7 @@ async fn run_phase(
     target: Option<f64>,
     shared: &Arc<ConsumerShared>,
     received: &[Arc<Received>],
-    cpu: &CpuProbe,
+    probes: &BrokerProbes,
 ) -> anyhow::Result<PhaseResult> {
     let name = match target {
         None => "max".to_owned(),
@@ -268,11 +291,15 @@ async fn run_phase(
     let per_producer_rate = target.map(|r| r / f64::from(producers_total));
     let end = recorder.measure_end();
     let mut tasks = Vec::new();
+    let mut producers = Vec::new();
     for (t, topic) in topics.iter().enumerate() {
         for p in 0..workload.producers_per_topic {
-            let producer = driver
-                .producer(topic, workload.partitions_per_topic)
-                .await?;
+            let producer: Arc<dyn Producer> = Arc::from(
+                driver
+                    .producer(topic, workload.partitions_per_topic)
+                    .await?,
+            );
+            producers.push(producer.clone());
             let id = (t as u32 * workload.producers_per_topic + p) as u64;
             tasks.push(tokio::spawn(produce(
                 producer,
@@ -293,9 +320,13 @@ async fn run_phase(
         .collect();
     shared.e2e.take();
     shared.measuring.store(true, Ordering::Relaxed);
-    let cpu_before = cpu();
+    let cpu_before = (probes.cpu)();
+    let client_before = client_stages(&producers);
+    let stages_before = scrape_stages(probes).await;
     tokio::time::sleep_until(end.into()).await;
-    let cpu_after = cpu();
+    let cpu_after = (probes.cpu)();
+    let client_after = client_stages(&producers);
+    let stages_after = scrape_stages(probes).await;
     shared.measuring.store(false, Ordering::Relaxed);
     let seconds = workload.duration.as_secs_f64();
     let consumed: u64 = received
@@ -326,9 +357,39 @@ async fn run_phase(
         broker_cpu_percent: cpu_before
             .zip(cpu_after)
             .map(|(a, b)| (b - a) / seconds * 100.0),
+        stages: [(client_before, client_after), (stages_before, stages_after)]
+            .into_iter()
+            .filter_map(|(before, after)| Some(after?.since(&before?)))
+            .flatten()
+            .collect(),
         timeline: recorded.timeline,
         ack_histogram: Some(recorded.ack_histogram),
     })
+}
+
+/// The client's stage counts now, summed over the phase's producers.
+fn client_stages(producers: &[Arc<dyn Producer>]) -> Option<stages::Snapshot> {
+    let mut total: Option<stages::Snapshot> = None;
+    for snapshot in producers.iter().filter_map(|p| p.stages()) {
+        match &mut total {
+            Some(total) => total.merge(&snapshot),
+            None => total = Some(snapshot),
+        }
+    }
+    total
+}
+
+/// The gateway's stage histograms now, when there is a gateway to ask; a
+/// failed scrape only leaves the breakdown out of the report.
+async fn scrape_stages(probes: &BrokerProbes) -> Option<stages::Snapshot> {
+    let url = probes.metrics_url.as_deref()?;
+    match stages::scrape(url).await {
+        Ok(snapshot) => Some(snapshot),
+        Err(e) => {
+            eprintln!("warning: no stage breakdown for this phase: {e:#}");
+            None
+        }
+    }
 }
 
 /// A progress bar over the phase's seconds, with records acknowledged so far;
@@ -370,14 +431,13 @@ impl Drop for ClearOnDrop {
 /// `max_outstanding_per_producer` unacknowledged) or open-loop at `rate`,
 /// measuring each acknowledgement from the record's intended send time.
 async fn produce(
-    producer: Box<dyn Producer>,
+    producer: Arc<dyn Producer>,
     workload: Workload,
     id: u64,
     rate: Option<f64>,
     end: Instant,
     recorder: Arc<Recorder>,
 ) -> anyhow::Result<()> {
-    let producer: Arc<dyn Producer> = Arc::from(producer);
     let outstanding = Arc::new(Semaphore::new(workload.max_outstanding_per_producer));
     let mut payloads =
         PayloadMaker::new(workload.message_size, workload.payload_randomness, id, id);

@@ -25,6 +25,8 @@ pub struct Spawned {
     pub url: String,
     /// How the broker was configured, for the report.
     pub settings: Vec<(String, String)>,
+    /// Its Prometheus `/metrics`, when it is a Stratus gateway.
+    pub metrics_url: Option<String>,
     log: PathBuf,
     _dir: tempfile::TempDir,
 }
@@ -92,11 +94,11 @@ impl Spawned {
             .spawn()
             .with_context(|| format!("starting {}", binary.display()))?;
         let stdout = child.stdout.take().expect("piped");
-        // `data dir` follows the gateway, QUIC and Kafka addresses in what
-        // dev prints.
+        // `stop with Ctrl-C` ends what dev prints at start, after every
+        // address (gateway, QUIC, Kafka, metrics).
         let started = wait_for_lines(
             stdout,
-            |line| line.contains("data dir"),
+            |line| line.contains("stop with Ctrl-C"),
             Duration::from_secs(60),
         );
         let printed = match started {
@@ -132,6 +134,7 @@ impl Spawned {
             process: Process::Child(child),
             url,
             settings,
+            metrics_url: metrics_url(&printed),
             log,
             _dir: dir,
         })
@@ -161,6 +164,7 @@ impl Spawned {
             process: Process::Child(child),
             url,
             settings: vec![("broker".into(), "nats-server -js".into())],
+            metrics_url: None,
             log,
             _dir: dir,
         })
@@ -263,6 +267,14 @@ fn grpc_url(printed: &str) -> Option<String> {
         .find_map(|line| line.trim().strip_prefix("gateway"))
         .and_then(|rest| rest.trim().strip_prefix("http://"))
         .map(|addr| format!("grpc://{addr}"))
+}
+
+/// The URL of the `metrics   http://ADDR/metrics` line `stratus dev` prints.
+fn metrics_url(printed: &str) -> Option<String> {
+    printed
+        .lines()
+        .find_map(|line| line.trim().strip_prefix("metrics "))
+        .map(|url| url.trim().to_owned())
 }
 
 /// The `host:port` of the `kafka     ADDR` line `stratus dev` prints.
@@ -375,8 +387,12 @@ mod tests {
         let dev = "stratus dev is running\n  gateway   http://127.0.0.1:40123\n  \
                    quic      quic://127.0.0.1:40124?ca=/d/cert.pem\n  \
                    quic cert /d/cert.pem (self-signed)\n  kafka     127.0.0.1:40125\n  \
-                   data dir  /d\n";
+                   data dir  /d\n  metrics   http://127.0.0.1:40126/metrics\nstop with Ctrl-C\n";
         assert_eq!(grpc_url(dev).as_deref(), Some("grpc://127.0.0.1:40123"));
+        assert_eq!(
+            metrics_url(dev).as_deref(),
+            Some("http://127.0.0.1:40126/metrics")
+        );
         assert_eq!(kafka_addr(dev).as_deref(), Some("127.0.0.1:40125"));
         assert_eq!(
             quic_url(dev).as_deref(),

@@ -35,6 +35,6 @@ pub use group::{
 };
 pub use producer::{
     Compression, Delivery, DeliveryFuture, Producer, ProducerConfig, ProducerIdentity,
-    ProducerRecord,
+    ProducerRecord, ProducerStatsSnapshot, STAGE_BUCKET_BOUNDS, StageSnapshot, StickyPartitioning,
 };
 pub use stratus_proto::v1::{CleanupPolicy, Header, TopicConfig, TopicDescription, TopicSummary};

@@ -71,6 +71,15 @@ pub struct Metrics {
     pub wal_put_seconds: Histogram<f64>,
     /// Duration of each offset-assigning metadata transaction, retries included.
     pub metadata_commit_seconds: Histogram<f64>,
+    /// How long each produce call waited in the batcher before its flush was
+    /// cut: linger, and any wait while every flush slot was busy.
+    pub produce_queue_seconds: Histogram<f64>,
+    /// How long each flush's durable WAL object waited for the commits of
+    /// the flushes cut before it (commits run in cut order).
+    pub flush_commit_wait_seconds: Histogram<f64>,
+    /// From a produce call entering the batcher to its acknowledgement:
+    /// queue, WAL PUT, commit wait and commit together.
+    pub produce_batcher_seconds: Histogram<f64>,
     /// Compaction jobs done, by `kind`.
     pub compaction_jobs: Counter<u64>,
     /// Compaction passes, by `outcome`.
@@ -208,6 +217,21 @@ impl Metrics {
                 meter,
                 "stratus.metadata.commit.seconds",
                 "Duration of each offset-assigning metadata transaction, retries included",
+            ),
+            produce_queue_seconds: seconds(
+                meter,
+                "stratus.produce.queue.seconds",
+                "Wait of each produce call in the batcher before its flush was cut",
+            ),
+            flush_commit_wait_seconds: seconds(
+                meter,
+                "stratus.flush.commit_wait.seconds",
+                "Wait of each durable WAL object for the commits of earlier flushes",
+            ),
+            produce_batcher_seconds: seconds(
+                meter,
+                "stratus.produce.batcher.seconds",
+                "Time from a produce call entering the batcher to its acknowledgement",
             ),
             compaction_jobs: counter(
                 meter,

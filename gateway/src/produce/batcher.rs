@@ -6,8 +6,11 @@
 //! metadata commits run strictly in the order the flushes were cut, so the
 //! offsets of a producer's successive calls to one partition follow the order
 //! it sent them. Calls that arrive while flushes are busy go out together in
-//! the next one (group commit): the busier the gateway, the larger and
-//! cheaper each flush.
+//! the next one, and flushes whose objects became durable while an earlier
+//! commit ran commit together, up to `max_flushes_per_commit` in one
+//! transaction (group commit): the busier the gateway, the larger and
+//! cheaper each flush and each commit, and a slow commit is paid once by
+//! the flushes behind it rather than once each.
 //!
 //! A call is acknowledged in exactly one place, [`acknowledge`], and only
 //! with the outcome of a flush whose WAL object was durable before its
@@ -46,6 +49,8 @@ pub struct BatcherStats {
     pub flushes: AtomicU64,
     pub flushed_bytes: AtomicU64,
     pub flushed_calls: AtomicU64,
+    /// Metadata transactions run, each committing one or more flushes.
+    pub commits: AtomicU64,
 }
 
 /// Handle to submit produce calls; cheap to clone. The flush task ends once
@@ -67,6 +72,8 @@ pub struct BatcherSettings {
     pub flush_bytes: u64,
     /// Flushes whose WAL objects may be written at once; commits stay in order.
     pub max_concurrent_flushes: usize,
+    /// Durable flushes committed in one metadata transaction at most.
+    pub max_flushes_per_commit: usize,
 }
 
 impl Batcher {
@@ -132,22 +139,29 @@ impl Ticket {
     }
 }
 
+/// A WAL object write: what it wrote, and when it became durable (the
+/// start of its wait for the commits before it).
+type ObjectWrite = tokio::task::JoinHandle<(Result<WrittenObject, LogError>, Instant)>;
+
 /// A flush whose WAL object is being written; it commits when its turn comes.
 #[derive(Debug)]
 struct InFlightFlush {
     span: tracing::Span,
     batches: Arc<Vec<AppendBatch>>,
-    write: tokio::task::JoinHandle<Result<WrittenObject, LogError>>,
+    write: ObjectWrite,
     replies: Vec<Reply>,
 }
 
-/// How to answer one call of a flush: its batch count and its reply channel.
-/// Dropping the admission returns the call's bytes to the in-flight budget.
-type Reply = (
-    usize,
-    oneshot::Sender<Result<Vec<AppendOutcome>, GatewayError>>,
-    Admitted,
-);
+/// How to answer one call of a flush. Dropping the admission returns the
+/// call's bytes to the in-flight budget.
+#[derive(Debug)]
+struct Reply {
+    batch_count: usize,
+    sender: oneshot::Sender<Result<Vec<AppendOutcome>, GatewayError>>,
+    admitted: Admitted,
+    /// When the call entered the batcher, for its time in it.
+    received: Instant,
+}
 
 async fn flush_loop(
     log: Arc<Log>,
@@ -158,7 +172,12 @@ async fn flush_loop(
 ) {
     // The channel's capacity bounds how many flushes write at once.
     let (to_committer, committer_queue) = mpsc::channel(settings.max_concurrent_flushes.max(1));
-    let committer = tokio::spawn(commit_in_order(Arc::clone(&log), committer_queue));
+    let committer = tokio::spawn(commit_in_order(
+        Arc::clone(&log),
+        committer_queue,
+        settings.max_flushes_per_commit.max(1),
+        Arc::clone(&stats),
+    ));
     let mut closed = false;
     loop {
         let first = tokio::select! {
@@ -198,10 +217,19 @@ async fn flush_loop(
             .fetch_add(flush.len() as u64, Ordering::Relaxed);
         let span = flush_span(&flush, waiting);
 
+        let metrics = stratus_telemetry::metrics();
         let mut batches = Vec::with_capacity(flush.iter().map(|p| p.batches.len()).sum());
         let mut replies = Vec::with_capacity(flush.len());
         for pending in flush {
-            replies.push((pending.batches.len(), pending.reply, pending.admitted));
+            metrics
+                .produce_queue_seconds
+                .record(pending.received.elapsed().as_secs_f64(), &[]);
+            replies.push(Reply {
+                batch_count: pending.batches.len(),
+                sender: pending.reply,
+                admitted: pending.admitted,
+                received: pending.received,
+            });
             batches.extend(pending.batches);
         }
         let batches = Arc::new(batches);
@@ -211,11 +239,12 @@ async fn flush_loop(
             async move {
                 let started = Instant::now();
                 let written = log.write_object(&batches).await;
+                let durable = Instant::now();
                 let metrics = stratus_telemetry::metrics();
                 metrics
                     .wal_put_seconds
-                    .record(started.elapsed().as_secs_f64(), &[]);
-                written
+                    .record((durable - started).as_secs_f64(), &[]);
+                (written, durable)
             }
             .instrument(put)
         });
@@ -237,46 +266,140 @@ async fn flush_loop(
 
 /// Commits flushes strictly in the order they were cut, each after its WAL
 /// object is durable, so offsets follow arrival order even though objects
-/// are written concurrently; then answers the flush's calls.
-async fn commit_in_order(log: Arc<Log>, mut queue: mpsc::Receiver<InFlightFlush>) {
-    while let Some(flush) = queue.recv().await {
-        let InFlightFlush {
-            span,
-            batches,
-            write,
-            replies,
-        } = flush;
-        let result = durable_then_committed(&log, &span, &batches, write).await;
-        record_flush(&batches, &result);
-        acknowledge(replies, result);
+/// are written concurrently; then answers the flushes' calls. A flush whose
+/// object is durable when the flush before it is about to commit joins that
+/// commit, up to `max_group` flushes a transaction.
+async fn commit_in_order(
+    log: Arc<Log>,
+    mut queue: mpsc::Receiver<InFlightFlush>,
+    max_group: usize,
+    stats: Arc<BatcherStats>,
+) {
+    let mut next: Option<InFlightFlush> = None;
+    loop {
+        let first = match next.take() {
+            Some(flush) => flush,
+            None => match queue.recv().await {
+                Some(flush) => flush,
+                None => return,
+            },
+        };
+        let mut group = vec![durable(first).await];
+        // Only flushes already durable join: waiting for a PUT still
+        // running would hold back the ready flushes cut before it. A failed
+        // PUT ends the group, which commits without it.
+        while group.len() < max_group && group.iter().all(|f| f.written.is_ok()) {
+            let Ok(candidate) = queue.try_recv() else {
+                break;
+            };
+            if !candidate.write.is_finished() {
+                next = Some(candidate);
+                break;
+            }
+            group.push(durable(candidate).await);
+        }
+        commit_group(&log, group, &stats).await;
     }
 }
 
-/// Waits for the flush's WAL PUT, then runs the transaction that assigns
-/// its offsets. `Ok` means both happened; an `Err` means nothing of the
-/// flush is visible (a written, uncommitted object is garbage collected).
-async fn durable_then_committed(
-    log: &Log,
-    span: &tracing::Span,
-    batches: &[AppendBatch],
-    write: tokio::task::JoinHandle<Result<WrittenObject, LogError>>,
-) -> Result<Vec<AppendOutcome>, LogError> {
-    let written = match write.await {
-        Ok(written) => written?,
-        Err(e) => {
-            return Err(LogError::CorruptMetadata {
+/// A flush whose WAL PUT has ended, well or not.
+struct DurableFlush {
+    span: tracing::Span,
+    batches: Arc<Vec<AppendBatch>>,
+    written: Result<WrittenObject, LogError>,
+    durable: Instant,
+    replies: Vec<Reply>,
+}
+
+/// Waits for the flush's WAL PUT.
+async fn durable(flush: InFlightFlush) -> DurableFlush {
+    let (written, durable) = match flush.write.await {
+        Ok(written) => written,
+        Err(e) => (
+            Err(LogError::CorruptMetadata {
                 reason: format!("wal object writer failed: {e}"),
-            });
-        }
+            }),
+            Instant::now(),
+        ),
     };
-    let commit = tracing::info_span!(parent: span, "metadata.commit");
-    let started = Instant::now();
-    let committed = log.commit_object(batches, written).instrument(commit).await;
+    DurableFlush {
+        span: flush.span,
+        batches: flush.batches,
+        written,
+        durable,
+        replies: flush.replies,
+    }
+}
+
+/// Runs the one transaction that assigns the offsets of every durable flush
+/// of `group`, in order, then answers their calls. A flush whose PUT failed
+/// (only ever the last of a group) is answered with that failure; an `Err`
+/// of the transaction means nothing of the group is visible (a written,
+/// uncommitted object is garbage collected).
+async fn commit_group(log: &Log, group: Vec<DurableFlush>, stats: &BatcherStats) {
     let metrics = stratus_telemetry::metrics();
-    metrics
-        .metadata_commit_seconds
-        .record(started.elapsed().as_secs_f64(), &[]);
-    committed
+    let started = Instant::now();
+    let mut objects = Vec::with_capacity(group.len());
+    let mut committing = Vec::with_capacity(group.len());
+    let mut failed = Vec::new();
+    let mut empty = Vec::new();
+    for flush in group {
+        match flush.written {
+            // Nothing to commit (`commit_objects` skips it too).
+            Ok(_) if flush.batches.is_empty() => empty.push(flush.replies),
+            Ok(written) => {
+                metrics
+                    .flush_commit_wait_seconds
+                    .record((started - flush.durable).as_secs_f64(), &[]);
+                objects.push(written);
+                committing.push((flush.span, flush.batches, flush.replies));
+            }
+            Err(e) => failed.push((flush.batches, flush.replies, e)),
+        }
+    }
+    if let Some((first_span, _, _)) = committing.first() {
+        // A child of the first flush's span, linked from the others'.
+        let commit = tracing::info_span!(
+            parent: first_span,
+            "metadata.commit",
+            flushes = committing.len()
+        );
+        for (span, _, _) in &committing[1..] {
+            commit.follows_from(span);
+        }
+        let objects: Vec<(&[AppendBatch], WrittenObject)> = committing
+            .iter()
+            .map(|(_, batches, _)| batches.as_slice())
+            .zip(objects)
+            .collect();
+        stats.commits.fetch_add(1, Ordering::Relaxed);
+        let committed = log.commit_objects(objects).instrument(commit).await;
+        metrics
+            .metadata_commit_seconds
+            .record(started.elapsed().as_secs_f64(), &[]);
+        match committed {
+            Ok(all) => {
+                for ((_, batches, replies), outcomes) in committing.into_iter().zip(all) {
+                    record_flush(&batches, Some(&outcomes));
+                    acknowledge(replies, Ok(outcomes));
+                }
+            }
+            Err(e) => {
+                let message = e.to_string();
+                for (_, batches, replies) in committing {
+                    record_flush(&batches, None);
+                    acknowledge(replies, Err(&message));
+                }
+            }
+        }
+    }
+    for replies in empty {
+        acknowledge(replies, Ok(Vec::new()));
+    }
+    for (batches, replies, e) in failed {
+        record_flush(&batches, None);
+        acknowledge(replies, Err(&e.to_string()));
+    }
 }
 
 /// The span of one flush: a child of its first call's span (so a traced
@@ -299,10 +422,10 @@ fn flush_span(flush: &[Pending], bytes: u64) -> tracing::Span {
     span
 }
 
-/// Counts what a flush acknowledged, or that it failed.
-fn record_flush(batches: &[AppendBatch], result: &Result<Vec<AppendOutcome>, LogError>) {
+/// Counts what a flush acknowledged, or that it failed (`None`).
+fn record_flush(batches: &[AppendBatch], outcomes: Option<&[AppendOutcome]>) {
     let metrics = stratus_telemetry::metrics();
-    let Ok(outcomes) = result else {
+    let Some(outcomes) = outcomes else {
         metrics.flush_errors.add(1, &[]);
         return;
     };
@@ -319,25 +442,33 @@ fn record_flush(batches: &[AppendBatch], result: &Result<Vec<AppendOutcome>, Log
 
 /// Answers every call of one flush. This is the one place a produce is
 /// acknowledged: `result` is `Ok` only after the flush's WAL object was
-/// durable and the transaction assigning its offsets committed.
-fn acknowledge(replies: Vec<Reply>, result: Result<Vec<AppendOutcome>, LogError>) {
+/// durable and the transaction assigning its offsets committed; an `Err`
+/// says why nothing of the flush was.
+fn acknowledge(replies: Vec<Reply>, result: Result<Vec<AppendOutcome>, &str>) {
+    let in_batcher = &stratus_telemetry::metrics().produce_batcher_seconds;
     match result {
         Ok(outcomes) => {
             let mut outcomes = outcomes.into_iter();
-            for (count, reply, admitted) in replies {
-                let answer: Vec<AppendOutcome> = outcomes.by_ref().take(count).collect();
-                let _ = reply.send(Ok(answer));
+            for reply in replies {
+                let answer: Vec<AppendOutcome> =
+                    outcomes.by_ref().take(reply.batch_count).collect();
+                let _ = reply.sender.send(Ok(answer));
+                in_batcher.record(reply.received.elapsed().as_secs_f64(), &[]);
                 // Answered: the call's bytes go back to the in-flight budget.
-                drop(admitted);
+                drop(reply.admitted);
             }
         }
-        Err(err) => {
-            tracing::warn!(error = %err, calls = replies.len(), "flush failed; failing its produce calls");
-            let message = err.to_string();
-            for (_, reply, admitted) in replies {
-                let _ = reply.send(Err(GatewayError::FlushFailed(message.clone())));
-                drop(admitted);
+        Err(message) => {
+            tracing::warn!(error = %message, calls = replies.len(), "flush failed; failing its produce calls");
+            for reply in replies {
+                let _ = reply
+                    .sender
+                    .send(Err(GatewayError::FlushFailed(message.to_owned())));
+                drop(reply.admitted);
             }
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

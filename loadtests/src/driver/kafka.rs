@@ -302,7 +302,9 @@ struct KafkaProducer {
 }
 
 impl KafkaProducer {
-    /// The SDK's routing: murmur2 of the key, or the sticky partition.
+    /// Murmur2 of the key, or a sticky partition for a batch's worth of
+    /// bytes (the SDK's `StickyPartitioning::PerBatchBytes`: the tool does
+    /// not see when librdkafka seals a batch).
     fn partition(&self, key: Option<&Bytes>, size: usize) -> u32 {
         if let Some(key) = key {
             return partition_for_key(key, self.partitions);
@@ -418,6 +420,7 @@ mod tests {
             compression: CompressionArg::Zstd,
             max_in_flight: 5,
             idempotent: true,
+            sticky: crate::driver::StickyArg::Batch,
         }
     }
 

@@ -29,6 +29,18 @@ pub struct ProducerSettings {
     pub max_in_flight: usize,
     /// Producer ids and sequence numbers, so retries never write twice.
     pub idempotent: bool,
+    /// When the SDK's keyless records move to the next partition.
+    pub sticky: StickyArg,
+}
+
+/// When the SDK's keyless records move to the next partition (`--sticky`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum StickyArg {
+    /// Once their partition's batch is sealed (the SDK's default).
+    Batch,
+    /// Once `batch_bytes` went to the partition, however many batches
+    /// linger cut (the SDK's behaviour before per-batch switching).
+    BatchBytes,
 }
 
 impl ProducerSettings {
@@ -74,6 +86,11 @@ pub trait Producer: Send + Sync {
     async fn send(&self, key: Option<Bytes>, payload: Bytes) -> anyhow::Result<Ack>;
     /// Waits for every record sent so far to be answered.
     async fn flush(&self) -> anyhow::Result<()>;
+    /// Where the client's records have waited so far, when the client
+    /// keeps such counts (the Stratus SDK does).
+    fn stages(&self) -> Option<crate::stages::Snapshot> {
+        None
+    }
 }
 
 #[async_trait]

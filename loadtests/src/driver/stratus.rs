@@ -5,10 +5,14 @@ use std::time::Duration;
 use async_trait::async_trait;
 use bytes::Bytes;
 use futures::FutureExt;
-use stratus_sdk::{Client, Compression, Offset, ProducerConfig, ProducerRecord, TopicConfig};
+use stratus_sdk::{
+    Client, Compression, Offset, ProducerConfig, ProducerRecord, STAGE_BUCKET_BOUNDS,
+    StickyPartitioning, TopicConfig,
+};
 
-use super::{Ack, Consumer, Driver, Producer, ProducerSettings};
+use super::{Ack, Consumer, Driver, Producer, ProducerSettings, StickyArg};
 use crate::CompressionArg;
+use crate::stages::Snapshot;
 
 /// Stratus at `url` (`grpc://`, `grpcs://` or `quic://`).
 #[derive(Debug)]
@@ -64,6 +68,14 @@ impl Driver for StratusDriver {
             ("compression", s.compression_name().to_owned()),
             ("max_in_flight_per_partition", s.max_in_flight.to_string()),
             ("idempotence", s.idempotent.to_string()),
+            (
+                "sticky",
+                match s.sticky {
+                    StickyArg::Batch => "per batch",
+                    StickyArg::BatchBytes => "per batch_bytes",
+                }
+                .to_owned(),
+            ),
             ("acks", "after durable WAL PUT and offset commit".to_owned()),
         ]
         .into_iter()
@@ -96,7 +108,11 @@ impl Driver for StratusDriver {
                         CompressionArg::None => Compression::None,
                     })
                     .max_in_flight_per_partition(self.settings.max_in_flight)
-                    .idempotence(self.settings.idempotent),
+                    .idempotence(self.settings.idempotent)
+                    .sticky(match self.settings.sticky {
+                        StickyArg::Batch => StickyPartitioning::PerBatch,
+                        StickyArg::BatchBytes => StickyPartitioning::PerBatchBytes,
+                    }),
             )
             .await?;
         Ok(Box::new(StratusProducer {
@@ -136,6 +152,38 @@ impl Producer for StratusProducer {
     async fn flush(&self) -> anyhow::Result<()> {
         self.producer.flush().await;
         Ok(())
+    }
+
+    fn stages(&self) -> Option<Snapshot> {
+        let stats = self.producer.stats();
+        let mut snapshot = Snapshot::new("client");
+        let stages = [
+            (
+                "sdk_filling",
+                "SDK: a batch's oldest record until the batch is sealed (linger or batch_bytes), per batch",
+                &stats.filling,
+            ),
+            (
+                "sdk_queued",
+                "SDK: sealed until sent, waiting for an in-flight slot of its partition, per batch",
+                &stats.queued,
+            ),
+            (
+                "sdk_request",
+                "SDK: request sent until answered, the gateway included, per attempt",
+                &stats.request,
+            ),
+        ];
+        for (name, what, stage) in stages {
+            snapshot.add(
+                name,
+                what,
+                STAGE_BUCKET_BOUNDS,
+                &stage.counts,
+                stage.sum_seconds,
+            );
+        }
+        Some(snapshot)
     }
 }
 

@@ -93,6 +93,7 @@ impl Spawned {
             process: Process::Detached { pid, stop },
             url: format!("127.0.0.1:{port}"),
             settings,
+            metrics_url: None,
             log: home.join("kafka.log"),
             _dir: dir,
         })
@@ -153,6 +154,7 @@ impl Spawned {
                 ("broker".into(), format!("tansu broker ({version})")),
                 ("storage_engine".into(), engine.into()),
             ],
+            metrics_url: None,
             log,
             _dir: dir,
         })

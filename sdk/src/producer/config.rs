@@ -42,6 +42,27 @@ pub struct ProducerConfig {
     /// How the producer compresses the batches it builds (default zstd); the
     /// gateway stores them as they are.
     pub compression: Compression,
+    /// When keyless records move on to the next partition (default: once
+    /// their partition's batch is sealed).
+    pub sticky: StickyPartitioning,
+}
+
+/// When keyless records, which stick to one partition so they fill batches
+/// instead of spreading thin, move on to the next partition.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum StickyPartitioning {
+    /// Once the partition's batch is sealed, by linger or `batch_bytes`
+    /// (Kafka's sticky partitioner, KIP-480): every batch goes to the next
+    /// partition, so a busy producer's batches spread over every
+    /// partition's in-flight slots.
+    #[default]
+    PerBatch,
+    /// Once `batch_bytes` of records went to the partition, however many
+    /// batches linger sealed them into: a producer whose batches linger out
+    /// before they fill keeps several in one partition, where they queue
+    /// behind its in-flight limit while other partitions sit idle.
+    PerBatchBytes,
 }
 
 impl Default for ProducerConfig {
@@ -56,6 +77,7 @@ impl Default for ProducerConfig {
             delivery_timeout: limits::DEFAULT_DELIVERY_TIMEOUT,
             idempotence: true,
             compression: Compression::Zstd,
+            sticky: StickyPartitioning::PerBatch,
         }
     }
 }
@@ -92,6 +114,10 @@ impl ProducerConfig {
     }
     pub fn compression(mut self, compression: Compression) -> Self {
         self.compression = compression;
+        self
+    }
+    pub fn sticky(mut self, sticky: StickyPartitioning) -> Self {
+        self.sticky = sticky;
         self
     }
 

@@ -9,12 +9,15 @@
 mod batch;
 mod config;
 mod pipeline;
+mod stats;
+#[cfg(test)]
+mod sticky_tests;
 #[cfg(test)]
 mod tests;
 
 use std::collections::HashMap;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 
@@ -24,8 +27,9 @@ use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, mpsc, oneshot};
 use tokio::time::Instant;
 
 pub use batch::Compression;
-pub use config::{ProducerConfig, ProducerRecord};
+pub use config::{ProducerConfig, ProducerRecord, StickyPartitioning};
 use pipeline::{Msg, Pending, Pipeline};
+pub use stats::{ProducerStatsSnapshot, STAGE_BUCKET_BOUNDS, StageSnapshot};
 
 use crate::error::{Error, Result};
 use crate::transport::Transport;
@@ -72,6 +76,7 @@ pub(crate) struct Shared {
     fatal: Mutex<Option<Error>>,
     outstanding: AtomicUsize,
     idle: Notify,
+    stats: stats::ProducerStats,
 }
 
 impl Shared {
@@ -84,6 +89,20 @@ impl Shared {
             .lock()
             .expect("not poisoned")
             .get_or_insert(error);
+    }
+}
+
+/// Counts the batches one partition's pipeline seals, for the sticky
+/// partitioner of keyless records.
+#[derive(Debug)]
+pub(crate) struct SealCounter {
+    seals: Arc<[AtomicU64]>,
+    partition: usize,
+}
+
+impl SealCounter {
+    pub(crate) fn sealed(&self) {
+        self.seals[self.partition].fetch_add(1, Ordering::Relaxed);
     }
 }
 
@@ -106,10 +125,14 @@ impl Drop for Held {
 #[derive(Debug)]
 struct TopicInfo {
     partitions: u32,
-    /// Keyless records stick to one partition for a batch's worth of bytes,
-    /// so they fill batches instead of spreading thin.
+    /// The partition keyless records stick to, until its batch is sealed
+    /// or it took `batch_bytes` ([`StickyPartitioning`]).
     sticky: AtomicU32,
     sticky_bytes: AtomicUsize,
+    /// Batches each partition's pipeline has sealed, and how many the
+    /// sticky partition had sealed when it was chosen.
+    seals: Arc<[AtomicU64]>,
+    sticky_seals: AtomicU64,
 }
 
 /// Sends records to Stratus in batches; idempotent by default. Cheap to
@@ -148,6 +171,7 @@ impl Producer {
                 fatal: Mutex::new(None),
                 outstanding: AtomicUsize::new(0),
                 idle: Notify::new(),
+                stats: stats::ProducerStats::default(),
             }),
             topics: tokio::sync::Mutex::new(HashMap::new()),
             pipelines: Mutex::new(HashMap::new()),
@@ -157,6 +181,12 @@ impl Producer {
     /// The producer id and epoch, when idempotent.
     pub fn identity(&self) -> Option<ProducerIdentity> {
         self.shared.identity
+    }
+
+    /// Where this producer's batches have waited since it started: filling,
+    /// queued for an in-flight slot, and in their requests.
+    pub fn stats(&self) -> ProducerStatsSnapshot {
+        self.shared.stats.snapshot()
     }
 
     /// Buffers `record` for sending and returns the future of its
@@ -193,7 +223,7 @@ impl Producer {
             done,
             _held: held,
         };
-        self.pipeline(&record.topic, partition)
+        self.pipeline(&record.topic, partition, &topic)
             .send(Msg::Record(pending))
             .map_err(|_| Error::Closed)?;
         Ok(DeliveryFuture { rx })
@@ -245,6 +275,8 @@ impl Producer {
             partitions,
             sticky: AtomicU32::new(rand::random_range(0..partitions.max(1))),
             sticky_bytes: AtomicUsize::new(0),
+            seals: (0..partitions.max(1)).map(|_| AtomicU64::new(0)).collect(),
+            sticky_seals: AtomicU64::new(0),
         });
         topics.insert(name.to_owned(), info.clone());
         Ok(info)
@@ -269,16 +301,28 @@ impl Producer {
         if let Some(key) = &record.record.key {
             return Ok(partition_for_key(key, topic.partitions));
         }
+        let sticky = topic.sticky.load(Ordering::Relaxed);
+        let sealed = self.shared.config.sticky == StickyPartitioning::PerBatch
+            && topic.seals[sticky as usize].load(Ordering::Relaxed)
+                != topic.sticky_seals.load(Ordering::Relaxed);
         let filled = topic.sticky_bytes.fetch_add(size, Ordering::Relaxed) + size;
-        if filled >= self.shared.config.batch_bytes {
-            topic.sticky_bytes.store(0, Ordering::Relaxed);
-            let next = (topic.sticky.load(Ordering::Relaxed) + 1) % topic.partitions.max(1);
+        if sealed || filled > self.shared.config.batch_bytes {
+            let next = (sticky + 1) % topic.partitions.max(1);
             topic.sticky.store(next, Ordering::Relaxed);
+            topic.sticky_bytes.store(size, Ordering::Relaxed);
+            let seals = topic.seals[next as usize].load(Ordering::Relaxed);
+            topic.sticky_seals.store(seals, Ordering::Relaxed);
+            return Ok(next);
         }
-        Ok(topic.sticky.load(Ordering::Relaxed))
+        Ok(sticky)
     }
 
-    fn pipeline(&self, topic: &str, partition: u32) -> mpsc::UnboundedSender<Msg> {
+    fn pipeline(
+        &self,
+        topic: &str,
+        partition: u32,
+        info: &TopicInfo,
+    ) -> mpsc::UnboundedSender<Msg> {
         let mut pipelines = self.pipelines.lock().expect("not poisoned");
         let key = (topic.to_owned(), partition);
         if let Some(tx) = pipelines.get(&key) {
@@ -287,7 +331,11 @@ impl Producer {
         // Unbounded in messages, bounded in bytes: every record in it holds
         // its share of the buffer.
         let (tx, rx) = mpsc::unbounded_channel();
-        let pipeline = Pipeline::new(self.shared.clone(), topic.to_owned(), partition);
+        let seals = SealCounter {
+            seals: Arc::clone(&info.seals),
+            partition: partition as usize,
+        };
+        let pipeline = Pipeline::new(self.shared.clone(), topic.to_owned(), partition, seals);
         tokio::spawn(pipeline.run(rx));
         pipelines.insert(key, tx.clone());
         tx

@@ -19,6 +19,7 @@
 use std::collections::VecDeque;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 
 use bytes::Bytes;
 use futures::StreamExt;
@@ -62,6 +63,10 @@ struct Batch {
     waiters: Vec<(oneshot::Sender<Result<Delivery>>, super::Held)>,
     /// When its oldest record was handed to `send`.
     enqueued: Instant,
+    /// When it was sealed, until its first send.
+    sealed: Option<Instant>,
+    /// When its current attempt was sent.
+    sent: Instant,
     attempts: u32,
     in_flight: bool,
     /// Whether every earlier batch was acknowledged when this attempt was
@@ -129,10 +134,17 @@ pub(crate) struct Pipeline {
     /// written (the gateway refuses gaps), so once none is in flight they are
     /// renumbered from this sequence.
     renumber_from: Option<i32>,
+    /// Told of every seal, so keyless records move to the next partition.
+    seals: super::SealCounter,
 }
 
 impl Pipeline {
-    pub(crate) fn new(shared: Arc<Shared>, topic: String, partition: u32) -> Self {
+    pub(crate) fn new(
+        shared: Arc<Shared>,
+        topic: String,
+        partition: u32,
+        seals: super::SealCounter,
+    ) -> Self {
         let ordered = shared.transport.ordered_produce().is_some();
         let max_in_flight = if ordered || shared.identity.is_none() {
             shared.config.max_in_flight_per_partition
@@ -152,6 +164,7 @@ impl Pipeline {
             batches: VecDeque::new(),
             in_flight: 0,
             renumber_from: None,
+            seals,
         }
     }
 
@@ -231,12 +244,17 @@ impl Pipeline {
             ..ProduceRequest::default()
         };
         span.stamp(&mut request);
+        let sealed = Instant::now();
+        self.shared.stats.filling.record(sealed - enqueued);
+        self.seals.sealed();
         self.next_id += 1;
         self.batches.push_back(Batch {
             id: self.next_id,
             request,
             waiters,
             enqueued,
+            sealed: Some(sealed),
+            sent: sealed,
             attempts: 0,
             in_flight: false,
             sent_as_front: false,
@@ -314,6 +332,13 @@ impl Pipeline {
                 break;
             }
             batch.in_flight = true;
+            batch.sent = now;
+            match batch.sealed.take() {
+                Some(sealed) => self.shared.stats.queued.record(now - sealed),
+                None => {
+                    self.shared.stats.retries.fetch_add(1, Ordering::Relaxed);
+                }
+            }
             batch.sent_as_front = index == 0;
             batch.await_earlier = false;
             batch.retry_at = None;
@@ -348,6 +373,7 @@ impl Pipeline {
         let batch = &mut self.batches[index];
         batch.in_flight = false;
         batch.attempts += 1;
+        self.shared.stats.request.record(batch.sent.elapsed());
         match result {
             Ok(response) => self.acknowledged(index, &response),
             Err(status) => self.failed(index, status),
