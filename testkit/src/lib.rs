@@ -1,7 +1,9 @@
 //! Real peers for Stratus tests. Nothing here is a mock: [`S3Server`] is an
 //! S3 implementation (`s3s-fs`) speaking HTTP on loopback, with SigV4
 //! authentication and create-only PUTs (`If-None-Match: *`) honoured;
-//! [`PostgresServer`] is a PostgreSQL server of the test's own.
+//! [`MinioServer`] is a MinIO server process of the test's own (the same
+//! credentials, an independent S3 implementation); [`PostgresServer`] is a
+//! PostgreSQL server of the test's own.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -13,8 +15,10 @@ use s3s::auth::SimpleAuth;
 use s3s::service::S3ServiceBuilder;
 use tokio::net::TcpListener;
 
+mod minio;
 mod postgres;
 
+pub use minio::{MINIO_BIN_ENV, MinioServer, minio_binary};
 pub use postgres::{POSTGRES_USER, PostgresServer};
 
 /// Access key the test server accepts.
