@@ -2,7 +2,10 @@
 //! against the code, without Docker: service names, ports, `STRATUS_*` keys,
 //! the WAL bucket, the FoundationDB cluster file volume, the image build and
 //! the `stratus` command lines. A renamed config field, flag or service fails
-//! here instead of when someone runs `docker compose up`.
+//! here instead of when someone runs `docker compose up`. The `postgres`
+//! profile's cluster is checked in `infra_compose/postgres.rs`.
+
+mod postgres;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
@@ -904,27 +907,41 @@ fn gateway_environment_uses_real_config_keys() {
             );
         }
     }
-    // Gateways of one cluster must agree on everything that is shared state.
-    let clusters: BTreeSet<String> = compose
-        .gateways()
-        .iter()
-        .map(|g| {
-            format!(
-                "cluster={} metadata={} wal={}",
-                g.env("STRATUS_GATEWAY__CLUSTER")
-                    .unwrap_or_else(|| GatewayConfig::default().cluster),
-                g.setting("--metadata", "STRATUS_METADATA")
-                    .unwrap_or_default(),
-                g.setting("--wal", "STRATUS_WAL").unwrap_or_default()
-            )
-        })
-        .collect();
-    assert_eq!(
-        clusters.len(),
-        1,
-        "{COMPOSE}: the gateways must share one cluster, metadata store and WAL tier: \
-         {clusters:?}"
-    );
+    // Gateways started together (one profile, or none) are one cluster and
+    // must agree on everything that is shared state.
+    let mut clusters: BTreeMap<Vec<String>, BTreeSet<String>> = BTreeMap::new();
+    for g in compose.gateways() {
+        clusters
+            .entry(g.profiles())
+            .or_default()
+            .insert(cluster_identity(&g));
+    }
+    for (profiles, identities) in &clusters {
+        assert_eq!(
+            identities.len(),
+            1,
+            "{COMPOSE}: the gateways of profiles {profiles:?} must share one cluster, metadata \
+             store and WAL tier: {identities:?}"
+        );
+    }
+}
+
+/// What the processes of one cluster must agree on: its name, metadata store
+/// and tiers.
+fn cluster_identity(service: &Service<'_>) -> String {
+    format!(
+        "cluster={} metadata={} wal={} segments={}",
+        service
+            .env("STRATUS_GATEWAY__CLUSTER")
+            .unwrap_or_else(|| GatewayConfig::default().cluster),
+        service
+            .setting("--metadata", "STRATUS_METADATA")
+            .unwrap_or_default(),
+        service.setting("--wal", "STRATUS_WAL").unwrap_or_default(),
+        service
+            .setting("--segments", "STRATUS_SEGMENTS")
+            .unwrap_or_default()
+    )
 }
 
 #[test]
@@ -1073,6 +1090,10 @@ fn the_fdb_cluster_file_is_on_a_volume_shared_with_foundationdb() {
         let Some(metadata) = service.setting("--metadata", "STRATUS_METADATA") else {
             continue;
         };
+        if metadata.starts_with("postgres://") {
+            // The `postgres` profile; infra_compose/postgres.rs checks it.
+            continue;
+        }
         checked += 1;
         let cluster_file = metadata.strip_prefix("fdb://").unwrap_or_else(|| {
             panic!(
