@@ -13,7 +13,7 @@ use crate::config::CompactorConfig;
 use crate::context::Context;
 use crate::lease::{self, LeaseGuard, shard_of};
 use crate::report::PassReport;
-use crate::{CompactError, Partition, gc, job};
+use crate::{CompactError, Partition, gc, job, renewal};
 
 /// The lease that serializes garbage collection across compactors; shard
 /// numbers of partitions stay below `lease_shards` (at most
@@ -48,9 +48,18 @@ impl Compactor {
                 clock,
                 config,
                 owner,
+                local_tier_dirs: Vec::new(),
             },
             last_orphan_scan_ms: Mutex::new(None),
         }
+    }
+
+    /// Sweeps these directories of `file://` tiers at each orphan scan for
+    /// the staging files of PUTs killed part-way, which the tiers' LIST
+    /// never shows (see [`stratus_tier::staging`]).
+    pub fn with_local_tier_dirs(mut self, dirs: Vec<std::path::PathBuf>) -> Self {
+        self.ctx.local_tier_dirs = dirs;
+        self
     }
 
     /// The name this compactor holds leases under.
@@ -74,42 +83,53 @@ impl Compactor {
                 continue;
             };
             report.shards_leased += 1;
-            for partition in partitions_of_shard(&topics, shard, shards) {
-                report.partitions_visited += 1;
-                // Renew before each partition: a shard's jobs may outlast one TTL.
-                let renewed = self.lease(shard).await?;
-                if renewed.as_ref() != Some(&guard) {
-                    // Lost to another compactor. If it has let the shard go
-                    // since, acquiring just took it under a new generation:
-                    // give that back rather than hold the shard idle a TTL.
-                    if let Some(taken) = renewed {
-                        lease::release(self.ctx.log.meta().as_ref(), self.ctx.log.keys(), &taken)
-                            .await?;
-                    }
-                    break;
+            let partitions = partitions_of_shard(&topics, shard, shards);
+            let work = self.compact_shard(partitions, &guard, &mut report);
+            match renewal::while_renewing(&self.ctx, &guard, work).await {
+                Ok(()) => {
+                    lease::release(self.ctx.log.meta().as_ref(), self.ctx.log.keys(), &guard)
+                        .await?;
                 }
-                if let Err(e) =
-                    job::compact_partition(&self.ctx, &partition, &guard, &mut report).await
-                {
+                Err(loss) => {
+                    report.leases_lost += 1;
                     tracing::warn!(
-                        topic = %partition.topic.name,
-                        partition = partition.partition,
-                        error = %e,
-                        "compaction job failed; the next pass retries it"
+                        shard,
+                        owner = %self.ctx.owner,
+                        "stopped compacting the shard: {loss}; its partitions are left to the lease's holder or the next pass"
                     );
-                    report.errors.push(format!(
-                        "{}/{}: {e}",
-                        partition.topic.name, partition.partition
-                    ));
                 }
             }
-            lease::release(self.ctx.log.meta().as_ref(), self.ctx.log.keys(), &guard).await?;
         }
         if let Err(e) = self.collect(&mut report).await {
             tracing::warn!(error = %e, "garbage collection failed; the next pass retries it");
             report.errors.push(format!("garbage collection: {e}"));
         }
         Ok(report)
+    }
+
+    /// The jobs of one shard's partitions, under `guard` (renewed around
+    /// this by [`renewal::while_renewing`]).
+    async fn compact_shard(
+        &self,
+        partitions: Vec<Partition>,
+        guard: &LeaseGuard,
+        report: &mut PassReport,
+    ) {
+        for partition in partitions {
+            report.partitions_visited += 1;
+            if let Err(e) = job::compact_partition(&self.ctx, &partition, guard, report).await {
+                tracing::warn!(
+                    topic = %partition.topic.name,
+                    partition = partition.partition,
+                    error = %e,
+                    "compaction job failed; the next pass retries it"
+                );
+                report.errors.push(format!(
+                    "{}/{}: {e}",
+                    partition.topic.name, partition.partition
+                ));
+            }
+        }
     }
 
     async fn lease(&self, shard: u32) -> Result<Option<LeaseGuard>, CompactError> {

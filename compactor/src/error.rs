@@ -30,6 +30,11 @@ pub enum CompactError {
         partition: u32,
         span: i64,
     },
+    #[error(
+        "cannot sweep the staging files of the file:// tier in {dir}: {reason}; check that the \
+         compactor may list and delete files there"
+    )]
+    StagingSweep { dir: String, reason: String },
     #[error("failpoint {0} fired")]
     Failpoint(&'static str),
 }

@@ -235,6 +235,25 @@ pub(crate) async fn delete_orphans(
             report.orphans_deleted += 1;
         }
     }
+    sweep_staging_files(ctx, report).await
+}
+
+/// Deletes the staging files of `file://` tiers no live writer can own: not
+/// written to for `orphan_grace`, past which no PUT could still be committed.
+async fn sweep_staging_files(ctx: &Context, report: &mut PassReport) -> Result<(), CompactError> {
+    for dir in &ctx.local_tier_dirs {
+        let (owned, min_age) = (dir.clone(), ctx.config.orphan_grace);
+        let failed = |reason: String| CompactError::StagingSweep {
+            dir: dir.display().to_string(),
+            reason,
+        };
+        let swept =
+            tokio::task::spawn_blocking(move || stratus_tier::sweep_staging_files(&owned, min_age))
+                .await
+                .map_err(|e| failed(format!("the sweep panicked: {e}")))?
+                .map_err(|e| failed(e.to_string()))?;
+        report.staging_files_deleted += swept.deleted;
+    }
     Ok(())
 }
 

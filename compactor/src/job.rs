@@ -72,10 +72,11 @@ pub(crate) async fn compact_partition(
             SwapOutcome::Committed => {}
             SwapOutcome::Fenced => {
                 report.fenced += 1;
+                let loss = crate::renewal::loss_of(ctx, guard).await;
                 tracing::warn!(
                     topic = %partition.topic.name,
                     partition = partition.partition,
-                    "lease lost to another compactor; leaving the partition to it"
+                    "index swap fenced: {loss}; leaving the partition to the next pass"
                 );
                 return Ok(());
             }

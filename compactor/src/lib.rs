@@ -24,6 +24,7 @@ mod lambda;
 pub mod lease;
 pub mod limits;
 pub mod plan;
+mod renewal;
 mod report;
 mod rewrite;
 mod swap;

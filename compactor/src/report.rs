@@ -23,11 +23,16 @@ pub struct PassReport {
     pub entries_written: u64,
     pub objects_deleted: u64,
     pub orphans_deleted: u64,
+    /// Staging files of `file://` tiers left by PUTs that never completed.
+    pub staging_files_deleted: u64,
     /// Idle idempotent producers expired, and their per-partition states.
     pub producers_expired: u64,
     pub producer_states_expired: u64,
-    /// Swaps abandoned because another compactor took the lease.
+    /// Swaps abandoned because the shard lease was no longer held (taken
+    /// over, or expired).
     pub fenced: u64,
+    /// Shards whose work stopped because a renewal found the lease lost.
+    pub leases_lost: u64,
     /// Swaps abandoned because the index changed underneath.
     pub stale: u64,
     /// Partitions that used all `max_jobs_per_partition` jobs and may still
@@ -46,6 +51,7 @@ impl PassReport {
             + self.retention_trims
             + self.objects_deleted
             + self.orphans_deleted
+            + self.staging_files_deleted
             + self.producers_expired
             > 0
     }

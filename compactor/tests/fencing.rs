@@ -257,11 +257,13 @@ fn a_stalled_owner_is_fenced_and_its_segment_collected() {
     assert!(b_lease.generation > a_lease.generation);
     assert_same_records(&runtime.block_on(read_everything(&fx, &topic)), &before);
 
-    // A resumes: its swap is fenced and changes nothing.
+    // A resumes: its swap is fenced, or its lease renewal (due while it
+    // stalled) finds the lease gone first and stops the job; either way it
+    // changes nothing.
     resume_tx.send(()).unwrap();
     let a_report = a_thread.join().unwrap();
     fail::remove(AFTER_SEGMENT_PUT);
-    assert!(a_report.fenced > 0, "{a_report:?}");
+    assert!(a_report.fenced + a_report.leases_lost > 0, "{a_report:?}");
     assert_eq!(a_report.wal_rewrites, 0, "{a_report:?}");
     assert_same_records(&runtime.block_on(read_everything(&fx, &topic)), &before);
     runtime.block_on(fx.assert_index_sound(&topic));

@@ -19,12 +19,14 @@ pub mod limits;
 pub mod operation;
 pub mod retry;
 mod s3;
+pub mod staging;
 
 pub use counting::{Counters, CountingStore, OpCounts, OpStats};
 #[cfg(feature = "faults")]
 pub use faults::{FaultConfig, FaultRule, FaultSpecError, FaultStore, Latency};
 pub use operation::Operation;
 pub use retry::{RetryConfig, RetryStore};
+pub use staging::{StagingSweep, file_tier_dir, sweep_staging_files};
 
 /// A tier URL that cannot be opened.
 #[derive(Debug, thiserror::Error)]
@@ -62,7 +64,9 @@ pub enum TierError {
 /// Opens the tier at `url`:
 /// - `file:///absolute/path`: the local filesystem. Every PUT writes a staged
 ///   file, fsyncs it, publishes it atomically and fsyncs the directory before
-///   returning, so an acknowledged object survives power loss.
+///   returning, so an acknowledged object survives power loss. A staged
+///   file left by a process killed mid-PUT is deleted by the compactor's
+///   orphan scan (see [`staging`]).
 /// - `memory://`: process memory; for tests only, nothing survives a restart.
 /// - `s3://bucket/prefix`: S3 or any S3-compatible store; see [`s3`] for the
 ///   settings. Create-only PUTs use `If-None-Match: *`.
