@@ -432,18 +432,28 @@ impl Shared {
     }
 }
 
-/// Heartbeats every interval and auto-commits, until the member is closed
-/// or dropped. An error no retry fixes is left for `poll` to return.
+/// Heartbeats every heartbeat interval and auto-commits every
+/// `auto_commit`, each on its own schedule, until the member is closed or
+/// dropped. An error no retry fixes is left for `poll` to return.
+///
+/// The two clocks are apart because the gateway's heartbeat interval follows
+/// the session timeout (a third of it), while the commit interval bounds how
+/// much a killed member's successor reads again: committing only after a
+/// heartbeat made a 1 s commit interval a 3.3 s one under a 10 s session.
 pub(crate) async fn run(shared: Arc<Shared>) {
-    let mut next_commit = shared
-        .config
-        .auto_commit
-        .map(|every| tokio::time::Instant::now() + every);
+    let now = tokio::time::Instant::now();
+    let mut next_heartbeat = now + shared.heartbeat_interval();
+    let mut next_commit = shared.config.auto_commit.map(|every| now + every);
     loop {
-        tokio::time::sleep(shared.heartbeat_interval()).await;
-        let mut result = shared.heartbeat().await;
-        if result.is_ok() {
-            result = shared.release_revoked(Some(MAX_REVOKE_WAIT)).await;
+        let wake_at = next_commit.map_or(next_heartbeat, |at| at.min(next_heartbeat));
+        tokio::time::sleep_until(wake_at).await;
+        let mut result = Ok(());
+        if tokio::time::Instant::now() >= next_heartbeat {
+            result = shared.heartbeat().await;
+            if result.is_ok() {
+                result = shared.release_revoked(Some(MAX_REVOKE_WAIT)).await;
+            }
+            next_heartbeat = tokio::time::Instant::now() + shared.heartbeat_interval();
         }
         if result.is_ok()
             && let (Some(at), Some(every)) = (next_commit, shared.config.auto_commit)

@@ -30,6 +30,8 @@
 mod config;
 mod membership;
 mod state;
+#[cfg(test)]
+mod tests;
 
 use std::collections::BTreeMap;
 use std::pin::Pin;
