@@ -160,7 +160,7 @@ impl Producer for StratusProducer {
         let stages = [
             (
                 "sdk_filling",
-                "SDK: a batch's oldest record until the batch is sealed (linger or batch_bytes), per batch",
+                "SDK: a batch's oldest record until the batch is sealed (linger, once an in-flight slot is free, or batch_bytes), per batch",
                 &stats.filling,
             ),
             (

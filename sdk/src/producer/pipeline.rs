@@ -177,7 +177,14 @@ impl Pipeline {
             if closed && self.open.is_empty() && self.batches.is_empty() {
                 return;
             }
-            let linger_at = self.open_since.map(|t| t + self.shared.config.linger);
+            // A lingered batch is sealed only when it could be sent at once:
+            // while every in-flight slot is taken it keeps filling (up to
+            // `batch_bytes`), so a backlog becomes a few full batches rather
+            // than a queue of small ones, each a request of its own.
+            let linger_at = self
+                .open_since
+                .filter(|_| self.could_send_another())
+                .map(|t| t + self.shared.config.linger);
             let retry_at = self.next_retry();
             tokio::select! {
                 msg = inbox.recv(), if !closed => match msg {
@@ -356,6 +363,20 @@ impl Pipeline {
             };
             attempts.push(Box::pin(async move { (id, answer.await) }));
         }
+    }
+
+    /// Whether a batch sealed now would go out at once: a slot is free and
+    /// within the window of the oldest unacknowledged batch, and no sealed
+    /// batch is waiting before it.
+    fn could_send_another(&self) -> bool {
+        let max = self.max_in_flight as u64;
+        self.in_flight < self.max_in_flight
+            && self.renumber_from.is_none()
+            && self.batches.iter().all(|b| b.in_flight)
+            && self
+                .batches
+                .front()
+                .is_none_or(|oldest| self.next_id + 1 - oldest.id < max)
     }
 
     fn next_retry(&self) -> Option<Instant> {

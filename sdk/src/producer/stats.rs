@@ -1,6 +1,6 @@
 //! Where a producer's batches waited before their acknowledgement, kept by
 //! the producer itself: filling (from the batch's oldest record to its
-//! seal: linger, or `batch_bytes` reached), queued (sealed, waiting for one
+//! seal: linger once an in-flight slot is free, or `batch_bytes` reached), queued (sealed, waiting for one
 //! of the partition's in-flight slots) and the request (sent to answered,
 //! the gateway's time included). Fixed buckets and atomic counters, so
 //! recording costs a few relaxed adds and never allocates or locks.
