@@ -54,10 +54,10 @@ pub(crate) async fn run(args: CompactorArgs) -> anyhow::Result<()> {
         storage.exposed(settings.telemetry.metrics_listen, false),
     )
     .await?;
-    let compactor = Arc::new(Compactor::new(
-        storage.log.clone(),
-        settings.compactor.clone(),
-    ));
+    let compactor = Arc::new(
+        Compactor::new(storage.log.clone(), settings.compactor.clone())
+            .with_local_tier_dirs(storage.local_tier_dirs.clone()),
+    );
     let result = if args.once {
         let report = compactor.run_pass().await?;
         println!("{}", serde_json::to_string_pretty(&report)?);

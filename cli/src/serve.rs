@@ -153,7 +153,8 @@ async fn serve(mut settings: ServerSettings, dev: bool, dispatcher: bool) -> any
     // `stratus dev` compacts in-process, so a laptop needs nothing else.
     let (stop_compactor, compactor_stopped) = tokio::sync::oneshot::channel::<()>();
     let compactor = dev.then(|| {
-        let compactor = Compactor::new(storage.log.clone(), settings.compactor.clone());
+        let compactor = Compactor::new(storage.log.clone(), settings.compactor.clone())
+            .with_local_tier_dirs(storage.local_tier_dirs.clone());
         tokio::spawn(async move {
             compactor
                 .run(async {
@@ -256,10 +257,26 @@ async fn serve(mut settings: ServerSettings, dev: bool, dispatcher: bool) -> any
     Ok(())
 }
 
-/// Where QUIC listens: see [`beside_grpc`].
+/// Where QUIC listens. Set, where it is set. Left at its default, UDP on the
+/// gRPC port + 1 of the gRPC address's IP (7401 beside the default 7400), or
+/// a free port when the gRPC port is ephemeral: derived from `--listen`, so
+/// two servers on different gRPC ports never both take UDP 7401.
 fn quic_listen(settings: &ServerSettings) -> std::net::SocketAddr {
-    let default = stratus_gateway::QuicConfig::default().listen;
-    beside_grpc(settings, settings.gateway.quic.listen, default)
+    let configured = settings.gateway.quic.listen;
+    if configured != stratus_gateway::QuicConfig::default().listen {
+        return configured;
+    }
+    quic_beside_grpc(settings.gateway.listen)
+}
+
+/// The default QUIC address for a gRPC address: see [`quic_listen`]. Port
+/// 65535 has no next port; QUIC then takes a free one.
+fn quic_beside_grpc(grpc: std::net::SocketAddr) -> std::net::SocketAddr {
+    let port = match grpc.port() {
+        0 => 0,
+        port => port.checked_add(1).unwrap_or(0),
+    };
+    std::net::SocketAddr::new(grpc.ip(), port)
 }
 
 /// Where the Kafka listener listens: see [`beside_grpc`].
@@ -331,6 +348,9 @@ pub(crate) struct Storage {
     pub(crate) data_dir: PathBuf,
     pub(crate) wal_url: String,
     pub(crate) segments_url: String,
+    /// Directories of the `file://` tiers, whose staging files of PUTs
+    /// killed part-way the compactor sweeps.
+    pub(crate) local_tier_dirs: Vec<PathBuf>,
     wal_counters: Arc<Counters>,
     segment_counters: Option<Arc<Counters>>,
 }
@@ -414,6 +434,10 @@ pub(crate) async fn open_storage(settings: &ServerSettings) -> anyhow::Result<St
     Ok(Storage {
         log: Arc::new(log),
         data_dir,
+        local_tier_dirs: [wal_url.as_str(), settings.segments.as_str()]
+            .into_iter()
+            .filter_map(stratus_tier::file_tier_dir)
+            .collect(),
         wal_url,
         segments_url,
         wal_counters: tier.counters,
@@ -530,7 +554,22 @@ fn open_fdb(_cluster_file: &str) -> anyhow::Result<Arc<dyn MetaStore>> {
 
 #[cfg(test)]
 mod tests {
-    use super::redact_password;
+    use super::{quic_beside_grpc, redact_password};
+
+    #[test]
+    fn quic_takes_the_grpc_port_plus_one() {
+        let addr = |s: &str| s.parse::<std::net::SocketAddr>().unwrap();
+        assert_eq!(
+            quic_beside_grpc(addr("127.0.0.1:7400")),
+            addr("127.0.0.1:7401")
+        );
+        assert_eq!(
+            quic_beside_grpc(addr("127.0.0.1:7500")),
+            addr("127.0.0.1:7501")
+        );
+        assert_eq!(quic_beside_grpc(addr("0.0.0.0:0")), addr("0.0.0.0:0"));
+        assert_eq!(quic_beside_grpc(addr("[::1]:65535")), addr("[::1]:0"));
+    }
 
     #[test]
     fn metadata_passwords_are_redacted() {

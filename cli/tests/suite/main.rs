@@ -14,14 +14,18 @@ mod common;
 mod bad_input;
 #[cfg(feature = "bench")]
 mod bench_smoke;
+#[cfg(feature = "faults")]
+mod chaos;
 mod cli_tour;
 mod compaction;
 mod compactor_lambda;
 mod config_corpus;
+mod dev_ports;
 mod durability;
 mod end_to_end;
 #[cfg(feature = "faults")]
 mod faults;
+mod group_rolling_members;
 mod groups;
 mod groups_multi_gateway;
 mod health_and_reflection;
@@ -40,6 +44,7 @@ mod kafka_zones;
 mod limits;
 mod long_poll;
 mod postgres_gateways;
+mod produce_acks;
 mod python_peer;
 mod s3_misconfig;
 mod sdk_duplicates;
