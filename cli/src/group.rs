@@ -101,20 +101,30 @@ async fn list(server: &ServerArgs) -> anyhow::Result<()> {
         .into_inner()
         .groups;
     println!(
-        "{:<32} {:>8} {:>10} {:<8} TOPICS",
-        "GROUP", "MEMBERS", "GENERATION", "STRATEGY"
+        "{:<32} {:>8} {:>10} {:<24} TOPICS",
+        "GROUP", "MEMBERS", "GENERATION", "ASSIGNMENT"
     );
     for g in groups {
         println!(
-            "{:<32} {:>8} {:>10} {:<8} {}",
+            "{:<32} {:>8} {:>10} {:<24} {}",
             g.group,
             g.members,
             g.generation,
-            strategy_name(g.strategy),
+            assignment_name(&g.protocol, &g.classic_assignor, g.strategy),
             g.topics.join(",")
         );
     }
     Ok(())
+}
+
+/// Who assigns a group's partitions, and how: the server's strategy, or a
+/// Kafka classic group's leader with the assignor its members chose.
+fn assignment_name(protocol: &str, classic_assignor: &str, strategy: i32) -> String {
+    match (protocol, classic_assignor) {
+        ("classic", "") => "kafka classic".to_owned(),
+        ("classic", assignor) => format!("kafka classic ({assignor})"),
+        _ => strategy_name(strategy).to_owned(),
+    }
 }
 
 fn strategy_name(wire: i32) -> &'static str {
@@ -145,11 +155,11 @@ async fn describe(server: &ServerArgs, group: String) -> anyhow::Result<()> {
         .map_err(status)?
         .into_inner();
     println!(
-        "group {}  state {}  generation {}  strategy {}",
+        "group {}  state {}  generation {}  assignment {}",
         d.group,
         d.state,
         d.generation,
-        strategy_name(d.strategy)
+        assignment_name(&d.protocol, &d.classic_assignor, d.strategy)
     );
     println!();
     println!(

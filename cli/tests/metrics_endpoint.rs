@@ -257,6 +257,51 @@ async fn counters_match_what_was_produced_and_fetched() {
     server.terminate();
 }
 
+/// A Kafka classic-protocol group's committed offsets (here committed by a
+/// confluent-kafka consumer that assigns its own partitions) are in
+/// `stratus_group_lag` like any group's.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_kafka_classic_groups_lag_is_exported() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = ObservedDev::start(
+        dir.path(),
+        &[("STRATUS_TELEMETRY__PARTITION_METRICS_INTERVAL", "1s")],
+    );
+    run_workload(&server).await;
+    let python = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../target/py-venv/kafka/bin/python"
+    );
+    assert!(
+        std::path::Path::new(python).exists(),
+        "{python} is missing; install the Kafka clients with scripts/install-kafka-clients"
+    );
+    let commit = format!(
+        "from confluent_kafka import Consumer, TopicPartition\n\
+         c = Consumer({{'bootstrap.servers': '{}', 'group.id': 'kafka-classic'}})\n\
+         c.commit(offsets=[TopicPartition('{TOPIC}', 0, 1)], asynchronous=False)\n\
+         c.close()\n",
+        server.kafka
+    );
+    let status = std::process::Command::new(python)
+        .args(["-c", &commit])
+        .status()
+        .expect("run python");
+    assert!(status.success(), "the Kafka commit failed");
+    let labels = [
+        ("group", "kafka-classic"),
+        ("topic", TOPIC),
+        ("partition", "0"),
+    ];
+    let scrape = scrape_until(&server, |s| s.has_labels("stratus_group_lag", &labels)).await;
+    let partition_0 = [("topic", TOPIC), ("partition", "0")];
+    assert_eq!(
+        scrape.sum("stratus_group_lag", &labels),
+        scrape.sum("stratus_partition_next_offset", &partition_0) - 1.0
+    );
+    server.terminate();
+}
+
 /// Metric names a PromQL expression mentions (identifiers starting `stratus_`).
 fn metric_names(expr: &str) -> Vec<String> {
     let mut names = Vec::new();

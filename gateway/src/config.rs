@@ -69,6 +69,16 @@ pub struct GatewayConfig {
 pub struct GroupsConfig {
     /// Most live members one group may have; a join beyond it is refused.
     pub max_members: usize,
+    /// Most groups the cluster may have, of either protocol; a join or
+    /// commit that would create one more is refused.
+    pub max_groups: usize,
+    /// Largest protocol metadata one Kafka (classic protocol) member may
+    /// offer; a JoinGroup beyond it is refused and changes nothing.
+    pub max_member_metadata_bytes: usize,
+    /// Largest assignment a classic group's leader may give one member; a
+    /// SyncGroup beyond it is refused and changes nothing. With
+    /// `max_member_metadata_bytes`, at most 32 KiB.
+    pub max_assignment_bytes: usize,
     /// Shortest session timeout a member may ask for.
     #[serde(with = "humantime_serde")]
     pub min_session_timeout: Duration,
@@ -84,6 +94,9 @@ impl Default for GroupsConfig {
     fn default() -> Self {
         Self {
             max_members: limits::GROUP_MAX_MEMBERS.default,
+            max_groups: limits::GROUP_MAX_GROUPS.default,
+            max_member_metadata_bytes: limits::GROUP_MAX_MEMBER_METADATA_BYTES.default,
+            max_assignment_bytes: limits::GROUP_MAX_ASSIGNMENT_BYTES.default,
             min_session_timeout: limits::GROUP_MIN_SESSION_TIMEOUT.default,
             max_session_timeout: limits::GROUP_MAX_SESSION_TIMEOUT.default,
             default_session_timeout: limits::GROUP_DEFAULT_SESSION_TIMEOUT.default,
@@ -95,6 +108,22 @@ impl GroupsConfig {
     fn validate(&self) -> Result<(), ConfigError> {
         let (min, max) = (self.min_session_timeout, self.max_session_timeout);
         limits::GROUP_MAX_MEMBERS.check(self.max_members)?;
+        limits::GROUP_MAX_GROUPS.check(self.max_groups)?;
+        limits::GROUP_MAX_MEMBER_METADATA_BYTES.check(self.max_member_metadata_bytes)?;
+        limits::GROUP_MAX_ASSIGNMENT_BYTES.check(self.max_assignment_bytes)?;
+        let payload = self.max_member_metadata_bytes + self.max_assignment_bytes;
+        if payload > limits::CLASSIC_MEMBER_PAYLOAD_BYTES {
+            return Err(ConfigError::new(
+                "groups.max_assignment_bytes",
+                self.max_assignment_bytes.to_string(),
+                &format!(
+                    "at most {} bytes minus groups.max_member_metadata_bytes ({}): a classic \
+                     member's metadata and assignment are stored together in one metadata value",
+                    limits::CLASSIC_MEMBER_PAYLOAD_BYTES,
+                    self.max_member_metadata_bytes
+                ),
+            ));
+        }
         limits::GROUP_MIN_SESSION_TIMEOUT.check(min)?;
         limits::GROUP_MAX_SESSION_TIMEOUT.check_against(max, Some(min), None)?;
         limits::GROUP_DEFAULT_SESSION_TIMEOUT.check_against(
@@ -234,5 +263,24 @@ mod tests {
             "expected between 1 and 10000 (every member's record is rewritten in one \
              transaction on a rebalance)"
         );
+        config.groups = GroupsConfig {
+            max_groups: 0,
+            ..GroupsConfig::default()
+        };
+        assert_eq!(config.validate().unwrap_err().setting, "groups.max_groups");
+        // Each size alone is in range, together they do not fit one record.
+        config.groups = GroupsConfig {
+            max_member_metadata_bytes: 24 * 1024,
+            max_assignment_bytes: 16 * 1024,
+            ..GroupsConfig::default()
+        };
+        let err = config.validate().unwrap_err();
+        assert_eq!(err.setting, "groups.max_assignment_bytes");
+        assert!(
+            err.expected.contains("max_member_metadata_bytes (24576)"),
+            "{err}"
+        );
+        config.groups.max_assignment_bytes = 8 * 1024;
+        config.validate().unwrap();
     }
 }

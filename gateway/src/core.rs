@@ -56,6 +56,9 @@ impl GatewayCore {
             log.keys().clone(),
             GroupLimits {
                 max_members: config.groups.max_members,
+                max_groups: config.groups.max_groups,
+                max_member_metadata_bytes: config.groups.max_member_metadata_bytes,
+                max_assignment_bytes: config.groups.max_assignment_bytes,
             },
         );
         let core = Self {

@@ -87,14 +87,17 @@ fn group_code(err: &GroupError) -> Code {
         | GroupError::NotAssigned { .. }
         | GroupError::GroupNotEmpty { .. }
         | GroupError::StrategyMismatch { .. }
-        | GroupError::ProtocolMismatch { .. } => Code::FailedPrecondition,
+        | GroupError::ProtocolMismatch { .. }
+        | GroupError::UnreleasedInstance { .. } => Code::FailedPrecondition,
         GroupError::GroupNotFound { .. }
         | GroupError::TopicNotFound { .. }
         | GroupError::PartitionNotFound { .. } => Code::NotFound,
         GroupError::InvalidGroupId
         | GroupError::InvalidMemberId(_)
         | GroupError::InvalidArgument(_) => Code::InvalidArgument,
-        GroupError::TooManyMembers { .. } => Code::ResourceExhausted,
+        GroupError::TooManyMembers { .. } | GroupError::TooManyGroups { .. } => {
+            Code::ResourceExhausted
+        }
         GroupError::Corrupt(_) => Code::DataLoss,
         GroupError::Meta(meta) => meta_code(meta),
     }

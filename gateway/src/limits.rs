@@ -190,6 +190,43 @@ pub(crate) const GROUP_MAX_MEMBERS: Limit<usize> =
         .at_most(Bound::Value(10_000))
         .because("every member's record is rewritten in one transaction on a rebalance");
 
+/// `groups.max_groups`: groups of the cluster, of either protocol.
+pub(crate) const GROUP_MAX_GROUPS: Limit<usize> = Limit::new(
+    "groups.max_groups",
+    stratus_storage::limits::DEFAULT_MAX_GROUPS,
+    Unit::Number,
+)
+.at_least(Bound::Value(1))
+.at_most(Bound::Value(10_000_000))
+.because("listing groups reads every one");
+
+/// `groups.max_member_metadata_bytes`: the protocol metadata one Kafka
+/// classic member offers (its subscription, as its assignors encode it).
+pub(crate) const GROUP_MAX_MEMBER_METADATA_BYTES: Limit<usize> = Limit::new(
+    "groups.max_member_metadata_bytes",
+    stratus_storage::limits::DEFAULT_CLASSIC_METADATA_BYTES,
+    Unit::Bytes,
+)
+.at_least(Bound::Value(KIB as usize))
+.at_most(Bound::Value(CLASSIC_MEMBER_PAYLOAD_BYTES - KIB as usize))
+.because("a member's metadata and assignment share one metadata value");
+
+/// `groups.max_assignment_bytes`: the assignment a classic group's leader
+/// gives one member; with the metadata at most
+/// [`CLASSIC_MEMBER_PAYLOAD_BYTES`].
+pub(crate) const GROUP_MAX_ASSIGNMENT_BYTES: Limit<usize> = Limit::new(
+    "groups.max_assignment_bytes",
+    stratus_storage::limits::DEFAULT_CLASSIC_ASSIGNMENT_BYTES,
+    Unit::Bytes,
+)
+.at_least(Bound::Value(KIB as usize))
+.at_most(Bound::Value(CLASSIC_MEMBER_PAYLOAD_BYTES - KIB as usize))
+.because("a member's metadata and assignment share one metadata value");
+
+/// Metadata and assignment bytes of one classic member together.
+pub(crate) const CLASSIC_MEMBER_PAYLOAD_BYTES: usize =
+    stratus_storage::limits::MAX_CLASSIC_MEMBER_PAYLOAD_BYTES;
+
 /// `groups.min_session_timeout`: the shortest session a member may ask for.
 pub(crate) const GROUP_MIN_SESSION_TIMEOUT: Limit<Duration> = Limit::new(
     "groups.min_session_timeout",
@@ -264,6 +301,15 @@ mod tests {
         within(&QUIC_RECEIVE_WINDOW);
         within(&QUIC_IDLE_TIMEOUT);
         within(&GROUP_MAX_MEMBERS);
+        within(&GROUP_MAX_GROUPS);
+        within(&GROUP_MAX_MEMBER_METADATA_BYTES);
+        within(&GROUP_MAX_ASSIGNMENT_BYTES);
+        const {
+            assert!(
+                GROUP_MAX_MEMBER_METADATA_BYTES.default + GROUP_MAX_ASSIGNMENT_BYTES.default
+                    <= CLASSIC_MEMBER_PAYLOAD_BYTES
+            )
+        };
         within(&GROUP_MIN_SESSION_TIMEOUT);
         within(&GROUP_MAX_SESSION_TIMEOUT);
     }

@@ -148,6 +148,10 @@ pub enum BrokerError {
     /// A static member's instance id was taken over by a newer member.
     #[error("{0}")]
     FencedInstanceId(String),
+    /// A KIP-848 static member joined while another member of its
+    /// `group.instance.id` is still active (has not left with epoch -2).
+    #[error("{0}")]
+    UnreleasedInstanceId(String),
     /// The group has as many members as it may.
     #[error("{0}")]
     GroupMaxSizeReached(String),
@@ -249,6 +253,7 @@ impl BrokerError {
             Self::MemberIdRequired(_) => ResponseError::MemberIdRequired,
             Self::GroupMaxSizeReached(_) => ResponseError::GroupMaxSizeReached,
             Self::FencedInstanceId(_) => ResponseError::FencedInstanceId,
+            Self::UnreleasedInstanceId(_) => ResponseError::UnreleasedInstanceId,
             Self::InvalidSessionTimeout(_) => ResponseError::InvalidSessionTimeout,
             Self::NonEmptyGroup(_) => ResponseError::NonEmptyGroup,
             Self::GroupIdNotFound(_) => ResponseError::GroupIdNotFound,
@@ -348,6 +353,7 @@ mod tests {
             (BrokerError::MemberIdRequired(s()), 79),
             (BrokerError::GroupMaxSizeReached(s()), 81),
             (BrokerError::FencedInstanceId(s()), 82),
+            (BrokerError::UnreleasedInstanceId(s()), 111),
             (BrokerError::UnsupportedSaslMechanism(s()), 33),
             (BrokerError::IllegalSaslState(s()), 34),
             (BrokerError::SaslAuthenticationFailed(s()), 58),

@@ -95,6 +95,12 @@ pub const MAX_TOPIC_REGEX_BYTES: usize = 4096;
 /// memory.
 pub const MAX_TOPIC_REGEX_COMPILED_BYTES: usize = 1024 * 1024;
 
+/// How long a gateway reuses its list of topic names to resolve pattern
+/// subscriptions: every heartbeat of a pattern member resolves its pattern,
+/// and without this each one would list every topic. A topic created or
+/// deleted reaches the members matching it this much later at most.
+pub const TOPIC_NAMES_CACHE_TTL: Duration = Duration::from_secs(1);
+
 /// Largest request frame a connection may send before it has authenticated
 /// with SASL (Kafka's `sasl.server.max.receive.size`): SaslHandshake,
 /// SaslAuthenticate and ApiVersions are small, and a stranger should not make

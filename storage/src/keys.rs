@@ -131,6 +131,13 @@ pub enum Tag {
     /// number for it (1 SCRAM-SHA-256, 2 SCRAM-SHA-512). Every gateway's
     /// Kafka listener reads it when a client authenticates.
     ScramCredential = 29,
+    /// `(30,)` → how many consumer groups the cluster has, u64 LE: a group
+    /// counts once whichever protocols it has records under
+    /// ([`Tag::GroupRecord`], [`Tag::ClassicGroup`]). Read and written only
+    /// by the transactions that create or delete a group, which is where
+    /// `max_groups` is enforced; absent until the first group is created
+    /// (the first creation counts the groups already there).
+    GroupCount = 30,
 }
 
 /// The key space of one Stratus cluster.
@@ -397,6 +404,10 @@ impl KeySpace {
             .map(|(_, group)| group)
     }
 
+    pub fn group_count(&self) -> Vec<u8> {
+        self.root.pack(&(Tag::GroupCount as u16,))
+    }
+
     pub fn classic_group(&self, group: &str) -> Vec<u8> {
         self.root.pack(&(Tag::ClassicGroup as u16, group))
     }
@@ -603,8 +614,10 @@ mod tests {
         assert_eq!(Tag::GroupOffset as u16, 18);
         assert_eq!(Tag::ClassicGroup as u16, 27);
         assert_eq!(Tag::ClassicMember as u16, 28);
+        assert_eq!(Tag::GroupCount as u16, 30);
         let keys = KeySpace::new("c");
         let hex = |b: Vec<u8>| b.iter().map(|x| format!("{x:02x}")).collect::<String>();
+        assert_eq!(hex(keys.group_count()), "027374726174757300026300151e");
         assert_eq!(
             hex(keys.classic_group("g")),
             "027374726174757300026300151b026700"

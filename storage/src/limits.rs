@@ -61,6 +61,9 @@ pub const MAX_OFFSET_METADATA_BYTES: usize = 4096;
 /// Most live members one group may have (`GroupLimits::max_members`); every
 /// join and heartbeat reads them all.
 pub const DEFAULT_MAX_GROUP_MEMBERS: usize = 1000;
+/// Most groups one cluster may have (`GroupLimits::max_groups`): listing
+/// groups (Kafka's ListGroups, `stratus group list`) reads every one.
+pub const DEFAULT_MAX_GROUPS: usize = 100_000;
 /// Bytes of the client id kept at the front of a member id the server
 /// chooses (the rest is a ULID).
 pub(crate) const MEMBER_ID_CLIENT_PREFIX_BYTES: usize = 64;
@@ -68,13 +71,18 @@ pub(crate) const MEMBER_ID_CLIENT_PREFIX_BYTES: usize = 64;
 // Kafka classic-protocol groups (`crate::group::classic`).
 
 /// Largest protocol metadata one member may offer, all its protocols
-/// together. The broker never reads it; it is stored (hex) in the member's
-/// record and handed to the leader, so it must leave room in one metadata
-/// value for the assignment.
-pub const MAX_CLASSIC_METADATA_BYTES: usize = 16 * 1024;
-/// Largest assignment a leader may give one member (stored beside its
-/// metadata in the same record).
-pub const MAX_CLASSIC_ASSIGNMENT_BYTES: usize = 16 * 1024;
+/// together (`GroupLimits::max_member_metadata_bytes`). The broker never
+/// reads it; it is stored (hex) in the member's record and handed to the
+/// leader.
+pub const DEFAULT_CLASSIC_METADATA_BYTES: usize = 16 * 1024;
+/// Largest assignment a leader may give one member
+/// (`GroupLimits::max_assignment_bytes`), stored beside its metadata in
+/// the same record.
+pub const DEFAULT_CLASSIC_ASSIGNMENT_BYTES: usize = 16 * 1024;
+/// Most metadata and assignment bytes together the settings may allow: a
+/// member's record holds both, hex-encoded, with its longest ids and
+/// protocol names, in one metadata value (`classic::record` checks it).
+pub const MAX_CLASSIC_MEMBER_PAYLOAD_BYTES: usize = 32 * 1024;
 /// Most protocols (assignors) one member may offer.
 pub const MAX_CLASSIC_PROTOCOLS: usize = 16;
 /// Longest protocol type or protocol name.
@@ -176,6 +184,13 @@ mod tests {
     #[test]
     fn group_ids_and_offsets_fit_in_metadata() {
         const { assert!(DEFAULT_MAX_GROUP_MEMBERS > 0) };
+        const { assert!(DEFAULT_MAX_GROUPS > 0) };
+        const {
+            assert!(
+                DEFAULT_CLASSIC_METADATA_BYTES + DEFAULT_CLASSIC_ASSIGNMENT_BYTES
+                    <= MAX_CLASSIC_MEMBER_PAYLOAD_BYTES
+            )
+        };
         // A member id the server chooses is always a valid member id.
         let ulid_len = ulid::Ulid::generate().to_string().len();
         assert!(MEMBER_ID_CLIENT_PREFIX_BYTES + 1 + ulid_len <= MAX_ID_LEN);

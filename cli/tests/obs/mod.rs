@@ -20,6 +20,8 @@ pub struct ObservedDev {
     child: Child,
     pub url: String,
     pub metrics: String,
+    /// `HOST:PORT` of the Kafka listener.
+    pub kafka: String,
 }
 
 impl ObservedDev {
@@ -40,8 +42,8 @@ impl ObservedDev {
             .expect("spawn stratus dev");
         let stdout = child.stdout.take().expect("stdout");
         let mut lines = BufReader::new(stdout).lines();
-        let (mut url, mut metrics) = (None, None);
-        while url.is_none() || metrics.is_none() {
+        let (mut url, mut metrics, mut kafka) = (None, None, None);
+        while url.is_none() || metrics.is_none() || kafka.is_none() {
             let line = lines
                 .next()
                 .expect("stratus dev exited before printing its addresses")
@@ -53,12 +55,16 @@ impl ObservedDev {
             if let Some(addr) = line.strip_prefix("metrics") {
                 metrics = Some(addr.trim().to_owned());
             }
+            if let Some(addr) = line.strip_prefix("kafka ") {
+                kafka = Some(addr.trim().to_owned());
+            }
         }
         std::thread::spawn(move || for _ in lines {});
         Self {
             child,
             url: url.unwrap_or_default(),
             metrics: metrics.unwrap_or_default(),
+            kafka: kafka.unwrap_or_default(),
         }
     }
 
@@ -190,6 +196,16 @@ impl Scrape {
             })
             .map(|s| s.value)
             .sum()
+    }
+
+    /// Whether a sample of `name` has all of `with`'s labels.
+    pub fn has_labels(&self, name: &str, with: &[(&str, &str)]) -> bool {
+        self.samples.iter().any(|s| {
+            s.name == name
+                && with
+                    .iter()
+                    .all(|(k, v)| s.labels.get(*k).map(String::as_str) == Some(*v))
+        })
     }
 
     /// Whether a metric family (or a histogram's series) named `name` exists.

@@ -8,15 +8,14 @@
 //! describes the group with both members (ConsumerGroupDescribe).
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
 
 use stratus_sdk::{Client, ProducerConfig, TopicConfig};
 
 use crate::common::DevServer;
+use crate::common::reporting_member::{ReportingMember as Member, java_group_member, wait_for};
 use crate::common::sdk::produce_keyed;
 
 const PARTITIONS: u32 = 6;
@@ -24,82 +23,6 @@ const RECORDS: usize = 600;
 
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
-/// A child process whose stdout lines are collected as they arrive.
-struct Member {
-    child: Child,
-    lines: Arc<Mutex<Vec<String>>>,
-}
-
-impl Member {
-    fn start(mut command: Command) -> Self {
-        let mut child = command
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("spawn a group member");
-        let stdout = child.stdout.take().unwrap();
-        let lines = Arc::new(Mutex::new(Vec::new()));
-        let sink = Arc::clone(&lines);
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                sink.lock().unwrap().push(line);
-            }
-        });
-        Self { child, lines }
-    }
-
-    fn json_lines(&self) -> Vec<serde_json::Value> {
-        self.lines
-            .lock()
-            .unwrap()
-            .iter()
-            .filter_map(|l| serde_json::from_str(l).ok())
-            .collect()
-    }
-}
-
-impl Drop for Member {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// The partitions the KIP-848 member last said it owns.
-fn kafka_owned(member: &Member) -> BTreeSet<u64> {
-    member
-        .json_lines()
-        .iter()
-        .rev()
-        .find(|e| e["ev"] == "owned")
-        .map(|e| {
-            e["parts"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|p| p.as_u64().unwrap())
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
-/// (partition, offset) of every record the KIP-848 member consumed.
-fn kafka_read(member: &Member) -> Vec<(u64, u64)> {
-    member
-        .json_lines()
-        .iter()
-        .filter(|e| e["ev"] == "got")
-        .flat_map(|e| {
-            e["recs"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|r| (r[0].as_u64().unwrap(), r[1].as_u64().unwrap()))
-                .collect::<Vec<_>>()
-        })
-        .collect()
 }
 
 /// (partition, offset) of every record `stratus consume --format json` printed.
@@ -114,14 +37,6 @@ fn sdk_read(member: &Member) -> Vec<(u64, u64)> {
             )
         })
         .collect()
-}
-
-fn wait_for(what: &str, timeout: Duration, mut done: impl FnMut() -> bool) {
-    let deadline = Instant::now() + timeout;
-    while !done() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(200));
-    }
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -155,23 +70,7 @@ fn kip848_member(client: &str, kafka: &str) -> Command {
         "6000",
     ];
     if client == "java" {
-        let classes = root().join("target/kafka-java/classes");
-        assert!(
-            classes.exists(),
-            "{} is missing; install the Kafka clients with scripts/install-kafka-clients",
-            classes.display()
-        );
-        let mut command = Command::new("java");
-        command
-            .arg("-cp")
-            .arg(format!(
-                "{}:{}/*",
-                classes.display(),
-                root().join("target/kafka-java/lib").display()
-            ))
-            .arg("GroupMember")
-            .args(member_args);
-        return command;
+        return java_group_member(&member_args);
     }
     let python = root().join("target/py-venv/kafka/bin/python");
     assert!(
@@ -218,7 +117,7 @@ async fn share_one_group(kafka_client: &str) {
     wait_for(
         "the KIP-848 member to own half the partitions",
         Duration::from_secs(60),
-        || kafka_owned(&kafka_member).len() == PARTITIONS as usize / 2,
+        || kafka_member.owned().len() == PARTITIONS as usize / 2,
     );
 
     // A Kafka admin client sees one consumer-protocol group of both
@@ -256,19 +155,19 @@ async fn share_one_group(kafka_client: &str) {
     let producer = client.producer(ProducerConfig::default()).await.unwrap();
     produce_keyed(&producer, "mixed", RECORDS, 60).await;
     wait_for("every record to be read", Duration::from_secs(60), || {
-        kafka_read(&kafka_member).len() + sdk_read(&sdk_member).len() >= RECORDS
+        kafka_member.read().len() + sdk_read(&sdk_member).len() >= RECORDS
     });
     // A moment for any read twice to show.
     std::thread::sleep(Duration::from_secs(1));
 
-    let (by_kafka, by_sdk) = (kafka_read(&kafka_member), sdk_read(&sdk_member));
+    let (by_kafka, by_sdk) = (kafka_member.read(), sdk_read(&sdk_member));
     let kafka_parts: BTreeSet<u64> = by_kafka.iter().map(|(p, _)| *p).collect();
     let sdk_parts: BTreeSet<u64> = by_sdk.iter().map(|(p, _)| *p).collect();
     assert!(
         kafka_parts.is_disjoint(&sdk_parts),
         "a partition was read by both members: Kafka {kafka_parts:?}, SDK {sdk_parts:?}"
     );
-    assert_eq!(kafka_parts, kafka_owned(&kafka_member), "read what it owns");
+    assert_eq!(kafka_parts, kafka_member.owned(), "read what it owns");
     assert_eq!(kafka_parts.len() + sdk_parts.len(), PARTITIONS as usize);
     let mut seen: BTreeMap<(u64, u64), usize> = BTreeMap::new();
     for record in by_kafka.iter().chain(&by_sdk) {

@@ -21,6 +21,7 @@ use stratus_storage::log::{LogError, OffsetQuery, now_ms};
 use stratus_storage::topic::TopicRecord;
 use tonic::{Request, Response, Status};
 
+use super::classic_groups::protocol_of;
 use super::convert::partitions_or_all;
 use crate::core::GatewayCore;
 use crate::error::GatewayError;
@@ -106,7 +107,10 @@ impl GroupsService {
     }
 
     /// Partition lag and owner for every partition of the group's topics.
-    async fn lag(&self, description: &GroupDescription) -> Result<Vec<PartitionLag>, GatewayError> {
+    pub(super) async fn lag(
+        &self,
+        description: &GroupDescription,
+    ) -> Result<Vec<PartitionLag>, GatewayError> {
         let mut owners: BTreeMap<(&str, u32), &str> = BTreeMap::new();
         for member in &description.members {
             for (topic, partitions) in &member.assigned {
@@ -211,6 +215,7 @@ impl GroupsApi for GroupsService {
             owned: assignment(r.owned),
             await_missing_topics: false,
             topic_regex: None,
+            instance_id: None,
         };
         let state = self
             .0
@@ -304,12 +309,17 @@ impl GroupsApi for GroupsService {
         Ok(Response::new(ListGroupsResponse {
             groups: groups
                 .into_iter()
-                .map(|g| GroupSummary {
-                    group: g.group,
-                    generation: g.generation,
-                    members: u32::try_from(g.members).unwrap_or(u32::MAX),
-                    topics: g.topics,
-                    strategy: wire_strategy(g.strategy),
+                .map(|g| {
+                    let (protocol, classic_assignor) = protocol_of(&g.kind);
+                    GroupSummary {
+                        group: g.group,
+                        generation: g.generation,
+                        members: u32::try_from(g.members).unwrap_or(u32::MAX),
+                        topics: g.topics,
+                        strategy: wire_strategy(g.strategy),
+                        protocol: protocol.to_owned(),
+                        classic_assignor,
+                    }
                 })
                 .collect(),
         }))
@@ -321,6 +331,9 @@ impl GroupsApi for GroupsService {
     ) -> Result<Response<DescribeGroupResponse>, Status> {
         let group = request.into_inner().group;
         let now = now_ms();
+        if let Some(classic) = self.describe_classic(&group, now).await? {
+            return Ok(Response::new(classic));
+        }
         let description = self
             .0
             .groups()
@@ -356,6 +369,8 @@ impl GroupsApi for GroupsService {
             state: state.to_owned(),
             members,
             partitions,
+            protocol: "consumer".to_owned(),
+            classic_assignor: String::new(),
         }))
     }
 

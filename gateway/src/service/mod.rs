@@ -4,6 +4,7 @@
 //! adapters. This module only declares and re-exports.
 
 mod admin;
+mod classic_groups;
 mod consumer;
 mod convert;
 mod groups;

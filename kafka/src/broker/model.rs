@@ -319,6 +319,9 @@ pub struct ConsumerHeartbeat {
     pub owned: Option<TopicPartitions>,
     /// The assignor asked for (`uniform`, `range`); `None`: the group's.
     pub assignor: Option<String>,
+    /// `group.instance.id` of a static member; `None`: dynamic, or
+    /// unchanged since it joined.
+    pub instance_id: Option<String>,
 }
 
 /// What a consumer-group member is told.

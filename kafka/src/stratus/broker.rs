@@ -30,6 +30,8 @@ use crate::{
 };
 use stratus_storage::credentials::ScramCredentials;
 
+use super::topic_names::TopicNames;
+
 /// Byte offsets of the RecordBatch v2 fields checked before submitting.
 const MAGIC_AT: usize = 16;
 const ATTRIBUTES_AT: usize = 21;
@@ -43,6 +45,7 @@ pub struct GatewayBroker {
     member: Arc<Member>,
     cluster_id: String,
     credentials: ScramCredentials,
+    topic_names: TopicNames,
 }
 
 impl GatewayBroker {
@@ -57,6 +60,7 @@ impl GatewayBroker {
             member,
             cluster_id,
             credentials,
+            topic_names: TopicNames::default(),
         }
     }
 
@@ -519,9 +523,11 @@ impl Broker for GatewayBroker {
         heartbeat: ConsumerHeartbeat,
     ) -> Result<ConsumerAssignment, BrokerError> {
         let (groups, limits) = (self.core.groups(), self.core.group_limits());
-        let topic_names = || async {
-            let topics = self.core.topics().list().await?;
-            Ok(topics.into_iter().map(|t| t.name).collect())
+        let topic_names = || {
+            self.topic_names.get(|| async {
+                let topics = self.core.topics().list().await?;
+                Ok(topics.into_iter().map(|t| t.name).collect())
+            })
         };
         consumer_groups::heartbeat(groups, limits, group, heartbeat, topic_names).await
     }

@@ -17,6 +17,10 @@ use stratus_storage::log::now_ms;
 use crate::limits::{MAX_TOPIC_REGEX_BYTES, MAX_TOPIC_REGEX_COMPILED_BYTES};
 use crate::{BrokerError, CommitOffset, ConsumerAssignment, ConsumerHeartbeat};
 
+/// The member epoch a KIP-848 static member leaves with when it means to
+/// come back (Kafka's `LEAVE_GROUP_STATIC_MEMBER_EPOCH`).
+const LEAVE_STATIC_MEMBER_EPOCH: i32 = -2;
+
 /// Kafka's consumer heartbeats a third of its session apart, as classic
 /// consumers do by default.
 fn heartbeat_interval(session: Duration) -> Duration {
@@ -93,7 +97,13 @@ where
     let session = limits.default_session_timeout;
     let interval = heartbeat_interval(session);
     if heartbeat.member_epoch < 0 {
-        groups.leave(group, &heartbeat.member_id, now_ms()).await?;
+        // -2: a static member leaving for a while keeps its partitions for
+        // its instance id; -1 (or a dynamic member): gone at once.
+        if heartbeat.member_epoch == LEAVE_STATIC_MEMBER_EPOCH {
+            groups.depart(group, &heartbeat.member_id, now_ms()).await?;
+        } else {
+            groups.leave(group, &heartbeat.member_id, now_ms()).await?;
+        }
         return Ok(ConsumerAssignment {
             member_id: heartbeat.member_id,
             member_epoch: heartbeat.member_epoch,
@@ -113,6 +123,7 @@ where
         // A Kafka consumer may subscribe before its topics are created.
         await_missing_topics: true,
         topic_regex: regex,
+        instance_id: heartbeat.instance_id.clone(),
     };
     let state: MemberState = if heartbeat.member_epoch == 0 {
         let (topics, regex) = match (&sent_pattern, heartbeat.topics.clone()) {
@@ -236,15 +247,7 @@ pub(super) async fn describe(
     groups: &Groups,
     group: &str,
 ) -> Result<Option<GroupDescription>, BrokerError> {
-    let now = now_ms();
-    if !groups.list(now).await?.iter().any(|g| g.group == group) {
-        return Ok(None);
-    }
-    match groups.describe(group, now).await {
-        Ok(description) => Ok(Some(description)),
-        Err(GroupError::GroupNotFound { .. }) => Ok(None),
-        Err(e) => Err(e.into()),
-    }
+    Ok(groups.describe_assigned(group, now_ms()).await?)
 }
 
 #[cfg(test)]

@@ -84,11 +84,14 @@ impl From<GroupError> for BrokerError {
             GroupError::UnknownMember { .. } => Self::UnknownMemberId(message),
             GroupError::StaleGeneration { .. } => Self::IllegalGeneration(message),
             GroupError::GroupNotEmpty { .. } => Self::NonEmptyGroup(message),
-            GroupError::TooManyMembers { .. } => Self::GroupMaxSizeReached(message),
+            GroupError::TooManyMembers { .. } | GroupError::TooManyGroups { .. } => {
+                Self::GroupMaxSizeReached(message)
+            }
             GroupError::StrategyMismatch { .. } | GroupError::ProtocolMismatch { .. } => {
                 Self::InconsistentGroupProtocol(message)
             }
             GroupError::NotAssigned { .. } => Self::IllegalGeneration(message),
+            GroupError::UnreleasedInstance { .. } => Self::UnreleasedInstanceId(message),
             GroupError::TopicNotFound { .. } | GroupError::PartitionNotFound { .. } => {
                 Self::UnknownTopicOrPartition(message)
             }

@@ -10,6 +10,7 @@ mod errors;
 mod groups;
 mod membership;
 mod topic_config;
+mod topic_names;
 
 use std::future::Future;
 use std::net::SocketAddr;

@@ -2,9 +2,11 @@
 //! removes members whose session expired and rebalances when membership,
 //! subscriptions or partition counts changed.
 
+use super::census::{NewRecord, admit_new_group};
 use super::classic::round::classic_live;
 use super::record::{Assignment, MemberRecord, Strategy, normalize};
 use super::state::{GroupState, read_topic};
+use super::static_member::take_over;
 use super::{GroupError, GroupLimits, Groups, MemberState, validate_group_id, validate_member_id};
 use crate::limits::MEMBER_ID_CLIENT_PREFIX_BYTES;
 use stratus_meta::run;
@@ -30,6 +32,11 @@ pub struct JoinSpec {
     /// consumer's subscription by pattern), kept with the member so any
     /// gateway can resolve it again as topics come and go.
     pub topic_regex: Option<String>,
+    /// A static member's instance id (Kafka's `group.instance.id`): if the
+    /// member that has it left temporarily ([`Groups::depart`]), this one
+    /// takes its place and partitions; if that member is still active, the
+    /// join is refused.
+    pub instance_id: Option<String>,
 }
 
 /// The front of `client_id` that starts a member id the server chooses: at
@@ -90,6 +97,8 @@ fn upsert_member(
         owned: Assignment::new(),
         joined_ms: now_ms,
         topic_regex: None,
+        instance_id: None,
+        departed: false,
     });
     state.members.insert(
         member_id.to_owned(),
@@ -98,6 +107,10 @@ fn upsert_member(
             topics: topics.to_vec(),
             session_timeout_ms: spec.session_timeout_ms,
             topic_regex: spec.topic_regex.clone(),
+            // Kafka sends the instance id when it joins, not on every change.
+            instance_id: spec.instance_id.clone().or(member.instance_id.clone()),
+            // A join is a member at work, whatever it was before.
+            departed: false,
             ..member
         },
     );
@@ -134,6 +147,9 @@ impl Groups {
             ),
         };
         validate_member_id(&member_id)?;
+        if let Some(instance) = &spec.instance_id {
+            validate_member_id(instance)?;
+        }
         let owned = normalize(spec.owned.clone());
         let (keys, limits) = (&self.keys, self.limits);
         run(self.meta.as_ref(), &self.retry, |tx| {
@@ -166,10 +182,23 @@ impl Groups {
                     Err(e) => return Ok(Err(e)),
                 }
                 let dead = state.dead(now_ms, Some(member_id.as_str()));
+                if let Some(instance) = &spec.instance_id {
+                    let taken = take_over(&mut state, tx, keys, instance, member_id, &dead)?;
+                    if let Err(e) = taken {
+                        return Ok(Err(e));
+                    }
+                }
                 let existing = match admit(&state, group, spec, member_id, dead.len(), limits) {
                     Ok(existing) => existing,
                     Err(e) => return Ok(Err(e)),
                 };
+                if state.record.is_none() {
+                    let admitted =
+                        admit_new_group(tx, keys, group, NewRecord::Stratus, limits.max_groups);
+                    if let Err(e) = admitted.await? {
+                        return Ok(Err(e));
+                    }
+                }
                 state.remove(tx, keys, &dead)?;
                 let changed = !dead.is_empty()
                     || existing.as_ref().is_none_or(|m| &m.topics != topics)
@@ -226,7 +255,8 @@ impl Groups {
                     Ok(state) => state,
                     Err(e) => return Ok(Err(e)),
                 };
-                if !state.members.contains_key(member_id) {
+                // A static member that departed left: it joins again.
+                if state.members.get(member_id).is_none_or(|m| m.departed) {
                     return Ok(Err(GroupError::UnknownMember {
                         group: group.to_owned(),
                         member: member_id.to_owned(),

@@ -14,11 +14,13 @@
 //! to status codes.
 
 pub mod assign;
+mod census;
 pub mod classic;
 mod membership;
 mod offsets;
 mod record;
 mod state;
+mod static_member;
 
 use std::sync::Arc;
 
@@ -36,12 +38,22 @@ pub use crate::limits::{MAX_ID_LEN, MAX_OFFSET_METADATA_BYTES};
 pub struct GroupLimits {
     /// Most live members one group may have.
     pub max_members: usize,
+    /// Most groups the cluster may have, whatever their protocol.
+    pub max_groups: usize,
+    /// Largest protocol metadata one Kafka classic member may offer, all
+    /// its protocols together.
+    pub max_member_metadata_bytes: usize,
+    /// Largest assignment a classic group's leader may give one member.
+    pub max_assignment_bytes: usize,
 }
 
 impl Default for GroupLimits {
     fn default() -> Self {
         Self {
             max_members: crate::limits::DEFAULT_MAX_GROUP_MEMBERS,
+            max_groups: crate::limits::DEFAULT_MAX_GROUPS,
+            max_member_metadata_bytes: crate::limits::DEFAULT_CLASSIC_METADATA_BYTES,
+            max_assignment_bytes: crate::limits::DEFAULT_CLASSIC_ASSIGNMENT_BYTES,
         }
     }
 }
@@ -69,9 +81,28 @@ pub struct MemberState {
 pub struct GroupSummary {
     pub group: String,
     pub generation: i64,
+    /// The server's strategy (a classic group's assignor is in `kind`).
     pub strategy: Strategy,
     pub members: usize,
+    /// Subscribed topics; of a classic group, the topics it has committed
+    /// offsets for (its subscriptions are opaque to the server).
     pub topics: Vec<String>,
+    pub kind: GroupKind,
+}
+
+/// Which protocol a group's members speak.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum GroupKind {
+    /// Server-assigned: Stratus SDK members and Kafka's consumer protocol
+    /// (KIP-848).
+    Assigned,
+    /// Kafka's classic protocol, assigned by the leader member: its
+    /// protocol type (`consumer`, `connect`, ...) and chosen assignor, empty
+    /// while no generation is complete.
+    Classic {
+        protocol_type: String,
+        protocol: String,
+    },
 }
 
 /// Everything known about a group: live members and committed offsets.
@@ -129,6 +160,11 @@ pub enum GroupError {
     )]
     TooManyMembers { group: String, limit: usize },
     #[error(
+        "the cluster already has {limit} consumer groups; delete groups no longer used \
+         (`stratus group delete`, kafka-consumer-groups --delete) or raise gateway.groups.max_groups"
+    )]
+    TooManyGroups { limit: usize },
+    #[error(
         "group {group:?} uses the {current} assignment strategy; join with --strategy {current} \
          or stop its members before changing it"
     )]
@@ -141,6 +177,15 @@ pub enum GroupError {
          protocol at a time: stop them or use another group id"
     )]
     ProtocolMismatch { group: String, members: usize },
+    #[error(
+        "group instance id {instance:?} of group {group:?} is held by member {member:?}, which has \
+         not left; stop that consumer first (two consumers must not share a group.instance.id)"
+    )]
+    UnreleasedInstance {
+        group: String,
+        instance: String,
+        member: String,
+    },
     #[error("topic {name:?} not found; create it with `stratus topic create {name}`")]
     TopicNotFound { name: String },
     #[error("partition {partition} does not exist: topic {topic:?} has partitions 0..{partitions}")]

@@ -1,13 +1,15 @@
 //! Committed offsets (fenced by generation), administrative resets, and the
 //! read-only views: list and describe. Deleting a group.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
+use super::census::{NewRecord, admit_new_group, forget_group};
+use super::classic::admin::classic_summaries;
 use super::classic::round::classic_live;
 use super::record::{GroupRecord, MemberRecord, OffsetRecord, holds};
 use super::state::{GroupState, decode, encode, read_topic};
 use super::{
-    GroupDescription, GroupError, GroupSummary, Groups, MAX_OFFSET_METADATA_BYTES,
+    GroupDescription, GroupError, GroupKind, GroupSummary, Groups, MAX_OFFSET_METADATA_BYTES,
     validate_group_id,
 };
 use stratus_meta::{MetaError, RangeOptions, Transaction, run};
@@ -229,6 +231,13 @@ impl Groups {
                     Ok(ids) => ids,
                     Err(e) => return Ok(Err(e)),
                 };
+                if state.record.is_none() {
+                    let max = self.limits.max_groups;
+                    let admitted = admit_new_group(tx, &self.keys, group, NewRecord::Stratus, max);
+                    if let Err(e) = admitted.await? {
+                        return Ok(Err(e));
+                    }
+                }
                 let dead: Vec<String> = state.members.keys().cloned().collect();
                 state.remove(tx, &self.keys, &dead)?;
                 let record = state.record_mut(Default::default(), now_ms);
@@ -275,7 +284,10 @@ impl Groups {
                 // The group's Kafka side, if it had one, goes with it.
                 let (begin, end) = self.keys.classic_members_range(group);
                 tx.clear_range(&begin, &end)?;
-                tx.clear(&self.keys.classic_group(group))?;
+                let classic_key = self.keys.classic_group(group);
+                let classic_record = tx.get(&classic_key).await?.is_some();
+                tx.clear(&classic_key)?;
+                forget_group(tx, &self.keys, state.record.is_some() || classic_record).await?;
                 Ok(Ok(()))
             })
         })
@@ -311,44 +323,39 @@ impl Groups {
         Ok(Ok(state))
     }
 
+    /// [`Self::describe`] of a server-assigned group (Stratus SDK and
+    /// KIP-848 members); `None` when the group has no such record (it is
+    /// unknown, or known only by offsets or to classic members).
+    pub async fn describe_assigned(
+        &self,
+        group: &str,
+        now_ms: i64,
+    ) -> Result<Option<GroupDescription>, GroupError> {
+        validate_group_id(group)?;
+        let mut tx = self.meta.begin().await?;
+        let state = GroupState::load(&mut *tx, &self.keys, group).await??;
+        if state.record.is_none() {
+            return Ok(None);
+        }
+        let offsets = read_offsets(&mut *tx, self, group).await??;
+        Ok(Some(described(group, state, offsets, now_ms)))
+    }
+
     /// Live members, target and current assignments, and committed offsets.
     pub async fn describe(&self, group: &str, now_ms: i64) -> Result<GroupDescription, GroupError> {
         validate_group_id(group)?;
         let mut tx = self.meta.begin().await?;
         let state = GroupState::load(&mut *tx, &self.keys, group).await??;
         let offsets = read_offsets(&mut *tx, self, group).await??;
-        let Some(record) = state.record else {
-            if offsets.is_empty() {
-                return Err(GroupError::GroupNotFound {
-                    group: group.to_owned(),
-                });
-            }
-            return Ok(GroupDescription {
+        if state.record.is_none() && offsets.is_empty() {
+            return Err(GroupError::GroupNotFound {
                 group: group.to_owned(),
-                record: GroupRecord {
-                    generation: 0,
-                    strategy: Default::default(),
-                    partitions: BTreeMap::new(),
-                    created_ms: 0,
-                },
-                members: Vec::new(),
-                offsets,
             });
-        };
-        let members = state
-            .members
-            .into_values()
-            .filter(|m| m.deadline_ms >= now_ms)
-            .collect();
-        Ok(GroupDescription {
-            group: group.to_owned(),
-            record,
-            members,
-            offsets,
-        })
+        }
+        Ok(described(group, state, offsets, now_ms))
     }
 
-    /// Every group, by id, with its live member count.
+    /// Every group of either protocol, by id, with its live member count.
     pub async fn list(&self, now_ms: i64) -> Result<Vec<GroupSummary>, GroupError> {
         let mut tx = self.meta.begin().await?;
         let (begin, end) = self.keys.groups_range();
@@ -373,8 +380,39 @@ impl Groups {
                 strategy: record.strategy,
                 members,
                 topics: record.partitions.keys().cloned().collect(),
+                kind: GroupKind::Assigned,
             });
         }
+        let assigned: BTreeSet<String> = out.iter().map(|g| g.group.clone()).collect();
+        out.extend(classic_summaries(&mut *tx, &self.keys, &assigned, now_ms).await??);
+        out.sort_by(|a, b| a.group.cmp(&b.group));
         Ok(out)
+    }
+}
+
+/// A group as described: its record (a blank one for a group known only by
+/// its offsets) and live members.
+fn described(
+    group: &str,
+    state: GroupState,
+    offsets: Vec<Committed>,
+    now_ms: i64,
+) -> GroupDescription {
+    let record = state.record.unwrap_or(GroupRecord {
+        generation: 0,
+        strategy: Default::default(),
+        partitions: BTreeMap::new(),
+        created_ms: 0,
+    });
+    let members = state
+        .members
+        .into_values()
+        .filter(|m| m.deadline_ms >= now_ms)
+        .collect();
+    GroupDescription {
+        group: group.to_owned(),
+        record,
+        members,
+        offsets,
     }
 }

@@ -70,6 +70,16 @@ pub struct MemberRecord {
     /// written before it existed read as absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub topic_regex: Option<String>,
+    /// A static member's `group.instance.id` (KIP-848): a member joining
+    /// with it after this one left temporarily takes this one's place and
+    /// partitions without a rebalance.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub instance_id: Option<String>,
+    /// A static member that left temporarily (KIP-848 member epoch -2): it
+    /// keeps its partitions, which nobody else is given, until its session
+    /// expires or a member of its instance id takes its place.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub departed: bool,
 }
 
 /// A committed offset, under [`crate::keys::Tag::GroupOffset`].
@@ -165,6 +175,8 @@ mod tests {
             owned: a,
             joined_ms: 1,
             topic_regex: None,
+            instance_id: None,
+            departed: false,
         };
         assert_eq!(
             serde_json::to_string(&member).unwrap(),

@@ -23,7 +23,14 @@ async fn setup(partitions: u32) -> (Groups, Log) {
     log.create_topic("t", partitions, TopicConfig::default())
         .await
         .unwrap();
-    let groups = Groups::new(meta, log.keys().clone(), GroupLimits { max_members: 3 });
+    let groups = Groups::new(
+        meta,
+        log.keys().clone(),
+        GroupLimits {
+            max_members: 3,
+            ..GroupLimits::default()
+        },
+    );
     (groups, log)
 }
 
@@ -37,6 +44,7 @@ fn spec(id: Option<&str>) -> JoinSpec {
         owned: Assignment::new(),
         await_missing_topics: false,
         topic_regex: None,
+        instance_id: None,
     }
 }
 

@@ -17,6 +17,7 @@ pub mod apache_kafka;
 pub mod group_consumer;
 pub mod group_members;
 pub mod proxy;
+pub mod reporting_member;
 pub mod sdk;
 use tonic::transport::Channel;
 

@@ -93,6 +93,7 @@ async fn described<B: Broker + ?Sized>(
                 .with_member_id(str_bytes(&m.member_id))
                 .with_member_epoch(i32::try_from(m.generation).unwrap_or(i32::MAX))
                 .with_client_id(str_bytes(&m.client_id))
+                .with_instance_id(m.instance_id.as_deref().map(str_bytes))
                 .with_subscribed_topic_names(
                     m.topics.iter().map(|t| TopicName(str_bytes(t))).collect(),
                 )

@@ -56,6 +56,7 @@ async fn heartbeat<B: Broker + ?Sized>(
                     .map(|r| r.to_string()),
                 owned,
                 assignor: request.server_assignor.as_ref().map(|a| a.to_string()),
+                instance_id: request.instance_id.as_ref().map(|i| i.to_string()),
             },
         )
         .await?;

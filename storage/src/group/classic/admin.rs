@@ -3,12 +3,16 @@
 //! Stratus SDK groups under the protocol type `stratus`, so every group of
 //! the cluster shows in one listing.
 
+use std::collections::BTreeSet;
+
 use super::ClassicError;
 use super::record::{ClassicMember, ClassicState};
 use super::round::{Classic, stratus_live};
+use crate::group::census::forget_group;
 use crate::group::state::{GroupState, decode};
-use crate::group::{GroupRecord, Groups, validate_group_id};
-use stratus_meta::{RangeOptions, run};
+use crate::group::{GroupError, GroupKind, GroupRecord, GroupSummary, Groups, validate_group_id};
+use crate::keys::KeySpace;
+use stratus_meta::{MetaError, RangeOptions, Transaction, run};
 
 /// The protocol type Stratus SDK groups are listed under.
 pub const STRATUS_PROTOCOL_TYPE: &str = "stratus";
@@ -31,6 +35,53 @@ pub struct ListedGroup {
     pub group: String,
     pub protocol_type: String,
     pub state: ClassicState,
+}
+
+/// A summary of every classic group not in `skip` (groups listed as
+/// server-assigned), for [`Groups::list`].
+pub(in crate::group) async fn classic_summaries(
+    tx: &mut dyn Transaction,
+    keys: &KeySpace,
+    skip: &BTreeSet<String>,
+    now_ms: i64,
+) -> Result<Result<Vec<GroupSummary>, GroupError>, MetaError> {
+    let mut out = Vec::new();
+    let (begin, end) = keys.classic_groups_range();
+    for (key, _) in tx.get_range(&begin, &end, RangeOptions::default()).await? {
+        let Some(group) = keys.classic_group_decode(&key) else {
+            return Ok(Err(GroupError::Corrupt(
+                "a classic group key does not decode".to_owned(),
+            )));
+        };
+        if skip.contains(&group) {
+            continue;
+        }
+        let classic = match Classic::load(tx, keys, &group).await? {
+            Ok(classic) => classic,
+            Err(e) => return Ok(Err(e)),
+        };
+        let Some(record) = &classic.record else {
+            continue;
+        };
+        // The topics it committed offsets for, from the keys alone.
+        let (begin, end) = keys.group_offsets_range(&group);
+        let mut topics = BTreeSet::new();
+        for (key, _) in tx.get_range(&begin, &end, RangeOptions::default()).await? {
+            topics.extend(keys.group_offset_decode(&key).map(|(topic, _)| topic));
+        }
+        out.push(GroupSummary {
+            generation: record.generation,
+            strategy: Default::default(),
+            members: classic.live(now_ms),
+            topics: topics.into_iter().collect(),
+            kind: GroupKind::Classic {
+                protocol_type: record.protocol_type.clone(),
+                protocol: record.protocol.clone().unwrap_or_default(),
+            },
+            group,
+        });
+    }
+    Ok(Ok(out))
 }
 
 impl Groups {
@@ -216,6 +267,8 @@ impl Groups {
                 }
                 tx.clear(&keys.classic_group(group))?;
                 tx.clear(&keys.group(group))?;
+                let existed = classic.record.is_some() || stratus.record.is_some();
+                forget_group(tx, keys, existed).await?;
                 Ok(Ok(()))
             })
         })

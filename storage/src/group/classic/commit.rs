@@ -11,6 +11,7 @@ use super::record::{ClassicGroupRecord, ClassicState};
 use super::round::{Classic, stratus_live};
 use super::static_member::check_fenced;
 use super::{ClassicError, Step};
+use crate::group::census::{NewRecord, admit_new_group};
 use crate::group::offsets::write_offsets;
 use crate::group::state::read_topic;
 use crate::group::{CommitOffset, Groups, MAX_OFFSET_METADATA_BYTES, validate_group_id};
@@ -149,7 +150,7 @@ impl Groups {
         now_ms: i64,
     ) -> Result<Vec<Result<(), CommitRefusal>>, ClassicError> {
         validate_group_id(group)?;
-        let keys = &self.keys;
+        let (keys, max_groups) = (&self.keys, self.limits.max_groups);
         run(self.meta.as_ref(), &self.retry, |tx| {
             Box::pin(async move {
                 let classic = match Classic::load(tx, keys, group).await? {
@@ -175,6 +176,10 @@ impl Groups {
                     .map(|(o, _)| o.clone())
                     .collect();
                 if create && !accepted.is_empty() {
+                    let admitted = admit_new_group(tx, keys, group, NewRecord::Classic, max_groups);
+                    if let Err(e) = admitted.await? {
+                        return Ok(Err(e.into()));
+                    }
                     let record = ClassicGroupRecord {
                         state: ClassicState::Empty,
                         generation: 0,

@@ -7,19 +7,19 @@ use super::record::{ClassicGroupRecord, ClassicMember, ClassicProtocol, ClassicS
 use super::round::{Classic, common_protocols, stratus_live};
 use super::static_member::{check_fenced, holder, take_over};
 use super::{BARRIER_POLL, ClassicError, ClassicJoin, JoinStep, JoinedGeneration, Step};
-use crate::group::{Groups, validate_group_id, validate_member_id};
+use crate::group::census::{NewRecord, admit_new_group};
+use crate::group::{GroupLimits, Groups, validate_group_id, validate_member_id};
 use crate::keys::KeySpace;
 use crate::limits::{
-    MAX_CLASSIC_METADATA_BYTES, MAX_CLASSIC_PROTOCOL_NAME_LEN, MAX_CLASSIC_PROTOCOLS,
-    MAX_CLASSIC_SESSION_TIMEOUT_MS, MAX_ID_LEN, MEMBER_ID_CLIENT_PREFIX_BYTES,
-    MIN_CLASSIC_SESSION_TIMEOUT_MS,
+    MAX_CLASSIC_PROTOCOL_NAME_LEN, MAX_CLASSIC_PROTOCOLS, MAX_CLASSIC_SESSION_TIMEOUT_MS,
+    MAX_ID_LEN, MEMBER_ID_CLIENT_PREFIX_BYTES, MIN_CLASSIC_SESSION_TIMEOUT_MS,
 };
 use crate::log::now_ms;
 use stratus_meta::{Transaction, run};
 
 /// Everything checked before any metadata is read: a refused join changes
 /// nothing.
-fn validate(group: &str, join: &ClassicJoin) -> Result<(), ClassicError> {
+fn validate(group: &str, join: &ClassicJoin, limits: GroupLimits) -> Result<(), ClassicError> {
     validate_group_id(group)?;
     if !join.member_id.is_empty() {
         validate_member_id(&join.member_id)?;
@@ -50,10 +50,11 @@ fn validate(group: &str, join: &ClassicJoin) -> Result<(), ClassicError> {
         }
     }
     let bytes: usize = join.protocols.iter().map(|p| p.1.len()).sum();
-    if bytes > MAX_CLASSIC_METADATA_BYTES {
+    let limit = limits.max_member_metadata_bytes;
+    if bytes > limit {
         return Err(ClassicError::InvalidRequest(format!(
-            "member protocol metadata is {bytes} bytes; the limit is {MAX_CLASSIC_METADATA_BYTES}: \
-             subscribe to fewer topics per consumer"
+            "member protocol metadata is {bytes} bytes; the limit is {limit} \
+             (gateway.groups.max_member_metadata_bytes): subscribe to fewer topics per consumer"
         )));
     }
     if let Some(instance) = &join.group_instance_id {
@@ -146,7 +147,7 @@ impl Groups {
         join: &ClassicJoin,
         now_ms: i64,
     ) -> Result<JoinStep, ClassicError> {
-        validate(group, join)?;
+        validate(group, join, self.limits)?;
         let instance = join.group_instance_id.as_deref();
         let member_id = if join.member_id.is_empty() {
             new_member_id(&join.client_id)
@@ -204,6 +205,13 @@ impl Groups {
                         group: group.to_owned(),
                         limit: limits.max_members,
                     }));
+                }
+                if classic.record.is_none() {
+                    let admitted =
+                        admit_new_group(tx, keys, group, NewRecord::Classic, limits.max_groups);
+                    if let Err(e) = admitted.await? {
+                        return Ok(Err(e.into()));
+                    }
                 }
                 let delay = self.initial_rebalance_delay_ms;
                 let joiner = Joiner {

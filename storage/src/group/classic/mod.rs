@@ -22,7 +22,7 @@
 //!
 //! No network here: the Kafka listener maps [`ClassicError`] to codes.
 
-mod admin;
+pub(super) mod admin;
 mod commit;
 mod join;
 mod offset_delete;

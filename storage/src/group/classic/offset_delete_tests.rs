@@ -187,6 +187,7 @@ async fn a_stratus_member_protects_its_topics_too() {
         owned: Default::default(),
         await_missing_topics: false,
         topic_regex: None,
+        instance_id: None,
     };
     g.join("g", &spec, 0).await.unwrap();
     let out = g

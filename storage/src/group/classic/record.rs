@@ -142,8 +142,8 @@ impl<'de> Deserialize<'de> for Hex {
 mod tests {
     use super::*;
     use crate::limits::{
-        MAX_CLASSIC_ASSIGNMENT_BYTES, MAX_CLASSIC_METADATA_BYTES, MAX_CLASSIC_PROTOCOL_NAME_LEN,
-        MAX_CLASSIC_PROTOCOLS, MAX_ID_LEN,
+        MAX_CLASSIC_MEMBER_PAYLOAD_BYTES, MAX_CLASSIC_PROTOCOL_NAME_LEN, MAX_CLASSIC_PROTOCOLS,
+        MAX_ID_LEN,
     };
 
     /// The persisted JSON shapes are part of the format.
@@ -194,34 +194,38 @@ mod tests {
         assert!(serde_json::from_str::<Hex>(r#""zz""#).is_err());
     }
 
-    /// The largest member the limits allow fits in one metadata value.
+    /// The largest member the settings may allow (all of the payload bound
+    /// as metadata, or all as assignment) fits in one metadata value.
     #[test]
     fn the_largest_member_fits_in_a_value() {
-        let per = MAX_CLASSIC_METADATA_BYTES / MAX_CLASSIC_PROTOCOLS;
-        let member = ClassicMember {
-            member_id: "m".repeat(MAX_ID_LEN),
-            group_instance_id: Some("i".repeat(MAX_ID_LEN)),
-            client_id: "\u{1}".repeat(MAX_ID_LEN),
-            client_host: "h".repeat(MAX_ID_LEN),
-            session_timeout_ms: i64::MIN,
-            rebalance_timeout_ms: i64::MIN,
-            deadline_ms: i64::MIN,
-            protocols: (0..MAX_CLASSIC_PROTOCOLS)
-                .map(|_| ClassicProtocol {
-                    name: "\u{1}".repeat(MAX_CLASSIC_PROTOCOL_NAME_LEN),
-                    metadata: Hex(vec![0; per]),
-                })
-                .collect(),
-            round: i64::MIN,
-            generation: i64::MIN,
-            assignment: Hex(vec![0; MAX_CLASSIC_ASSIGNMENT_BYTES]),
-            joined_ms: i64::MIN,
-        };
-        let value = serde_json::to_vec(&member).unwrap();
-        assert!(
-            value.len() <= stratus_meta::limits::MAX_VALUE_BYTES,
-            "{}",
-            value.len()
-        );
+        let payload = MAX_CLASSIC_MEMBER_PAYLOAD_BYTES;
+        for assignment in [0, payload / 2, payload] {
+            let per = (payload - assignment) / MAX_CLASSIC_PROTOCOLS;
+            let member = ClassicMember {
+                member_id: "m".repeat(MAX_ID_LEN),
+                group_instance_id: Some("i".repeat(MAX_ID_LEN)),
+                client_id: "\u{1}".repeat(MAX_ID_LEN),
+                client_host: "h".repeat(MAX_ID_LEN),
+                session_timeout_ms: i64::MIN,
+                rebalance_timeout_ms: i64::MIN,
+                deadline_ms: i64::MIN,
+                protocols: (0..MAX_CLASSIC_PROTOCOLS)
+                    .map(|_| ClassicProtocol {
+                        name: "\u{1}".repeat(MAX_CLASSIC_PROTOCOL_NAME_LEN),
+                        metadata: Hex(vec![0; per]),
+                    })
+                    .collect(),
+                round: i64::MIN,
+                generation: i64::MIN,
+                assignment: Hex(vec![0; assignment]),
+                joined_ms: i64::MIN,
+            };
+            let value = serde_json::to_vec(&member).unwrap();
+            assert!(
+                value.len() <= stratus_meta::limits::MAX_VALUE_BYTES,
+                "{assignment}: {}",
+                value.len()
+            );
+        }
     }
 }

@@ -8,7 +8,6 @@ use super::static_member::check_fenced;
 use super::{ClassicError, ClassicSync, Leaving, Step, SyncStep};
 use crate::group::{Groups, validate_group_id};
 use crate::keys::KeySpace;
-use crate::limits::MAX_CLASSIC_ASSIGNMENT_BYTES;
 use crate::log::now_ms;
 use stratus_meta::{Transaction, run};
 
@@ -70,12 +69,12 @@ fn renew(
     Ok(())
 }
 
-fn check_sync(sync: &ClassicSync) -> Result<(), ClassicError> {
+fn check_sync(sync: &ClassicSync, limit: usize) -> Result<(), ClassicError> {
     for (member, bytes) in &sync.assignments {
-        if bytes.len() > MAX_CLASSIC_ASSIGNMENT_BYTES {
+        if bytes.len() > limit {
             return Err(ClassicError::InvalidRequest(format!(
-                "the assignment for member {member:?} is {} bytes; the limit is \
-                 {MAX_CLASSIC_ASSIGNMENT_BYTES}",
+                "the assignment for member {member:?} is {} bytes; the limit is {limit} \
+                 (gateway.groups.max_assignment_bytes): give each member fewer partitions",
                 bytes.len()
             )));
         }
@@ -92,7 +91,7 @@ impl Groups {
         now_ms: i64,
     ) -> Result<SyncStep, ClassicError> {
         validate_group_id(group)?;
-        check_sync(sync)?;
+        check_sync(sync, self.limits.max_assignment_bytes)?;
         let keys = &self.keys;
         run(self.meta.as_ref(), &self.retry, |tx| {
             Box::pin(async move {

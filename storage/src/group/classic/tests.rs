@@ -25,7 +25,10 @@ async fn setup() -> (Groups, Groups, Log) {
     log.create_topic("t", 4, TopicConfig::default())
         .await
         .unwrap();
-    let limits = GroupLimits { max_members: 3 };
+    let limits = GroupLimits {
+        max_members: 3,
+        ..GroupLimits::default()
+    };
     // Without the initial rebalance delay, so a first join completes at
     // once; `the_first_round_of_an_empty_group_waits_for_more_members`
     // covers the delay.
@@ -268,7 +271,7 @@ async fn first_joins_need_a_member_id_and_protocols_must_agree() {
 async fn oversized_or_bad_joins_change_nothing() {
     let (g, _, _log) = setup().await;
     let mut big = join("a", &["range"]);
-    big.protocols[0].1 = vec![0; crate::limits::MAX_CLASSIC_METADATA_BYTES + 1];
+    big.protocols[0].1 = vec![0; crate::limits::DEFAULT_CLASSIC_METADATA_BYTES + 1];
     assert!(matches!(
         g.classic_join_step("g", &big, 0).await,
         Err(ClassicError::InvalidRequest(_))
@@ -414,6 +417,7 @@ async fn a_group_name_has_one_protocol_at_a_time() {
         owned: Default::default(),
         await_missing_topics: false,
         topic_regex: None,
+        instance_id: None,
     };
     g.join("sdk", &spec, now).await.unwrap();
     assert!(matches!(

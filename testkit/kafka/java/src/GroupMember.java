@@ -5,6 +5,7 @@
 //   {"m": NAME, "t": SECONDS, "ev": "owned", "parts": [...]}   after every assignment change
 //   {"m": NAME, "t": SECONDS, "ev": "got", "recs": [[partition, offset], ...]}   after every batch
 //   {"m": NAME, "t": SECONDS, "ev": "commit_failed", "error": "..."}
+//   {"m": NAME, "t": SECONDS, "ev": "failed", "error": "..."}   poll failed for good (exit 1)
 //   {"m": NAME, "t": SECONDS, "ev": "closed"}
 //
 // and commits each batch synchronously after reporting it, so a committed
@@ -13,11 +14,13 @@
 //
 //   java -cp 'target/kafka-java/classes:target/kafka-java/lib/*' GroupMember \
 //       --member NAME --bootstrap H:P --topic T --group G --assignor range \
-//       [--protocol classic|consumer] [--session-ms 6000]
+//       [--protocol classic|consumer] [--session-ms 6000] [--instance ID]
 //
 // assignor: with classic, range, roundrobin or cooperative-sticky (the
 // client's partition.assignment.strategy); with consumer, the server's
-// group.remote.assignor (uniform or range).
+// group.remote.assignor (uniform or range). --instance makes it a static
+// member (group.instance.id); closing it then leaves the group only for a
+// while (the server keeps its partitions for the instance).
 
 import java.time.Duration;
 import java.util.ArrayList;
@@ -48,11 +51,12 @@ public final class GroupMember {
     String assignor = "range";
     String protocol = "classic";
     int sessionMs = 6000;
+    String instance;
 
     static void usage(String msg) {
         System.err.println("GroupMember: " + msg);
         System.err.println("usage: GroupMember --member NAME --bootstrap H:P --topic T --group G"
-                + " --assignor A [--protocol classic|consumer] [--session-ms N]");
+                + " --assignor A [--protocol classic|consumer] [--session-ms N] [--instance ID]");
         System.exit(2);
     }
 
@@ -68,6 +72,7 @@ public final class GroupMember {
                 case "--group" -> group = v;
                 case "--assignor" -> assignor = v;
                 case "--protocol" -> protocol = v;
+                case "--instance" -> instance = v;
                 case "--session-ms" -> {
                     try {
                         sessionMs = Integer.parseInt(v);
@@ -114,6 +119,7 @@ public final class GroupMember {
         p.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, "false");
         p.put(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest");
         p.put(ConsumerConfig.MAX_POLL_RECORDS_CONFIG, 200);
+        if (instance != null) p.put(ConsumerConfig.GROUP_INSTANCE_ID_CONFIG, instance);
         if (protocol.equals("consumer")) {
             // KIP-848: the server assigns and times sessions.
             p.put(ConsumerConfig.GROUP_PROTOCOL_CONFIG, "consumer");
@@ -125,6 +131,7 @@ public final class GroupMember {
         }
         TreeSet<Integer> owned = new TreeSet<>();
         AtomicBoolean stop = new AtomicBoolean();
+        boolean failed = false;
         try (KafkaConsumer<byte[], byte[]> consumer =
                 new KafkaConsumer<>(p, new ByteArrayDeserializer(), new ByteArrayDeserializer())) {
             Thread main = Thread.currentThread();
@@ -160,6 +167,10 @@ public final class GroupMember {
                     records = consumer.poll(Duration.ofMillis(200));
                 } catch (WakeupException e) {
                     break;
+                } catch (KafkaException e) {
+                    say("\"ev\": \"failed\", \"error\": " + quote(e.toString()));
+                    failed = true;
+                    break;
                 }
                 if (records.isEmpty()) continue;
                 List<String> got = new ArrayList<>();
@@ -177,6 +188,8 @@ public final class GroupMember {
             }
         }
         say("\"ev\": \"closed\"");
+        // halt, not exit: the shutdown hook would wait for this thread.
+        if (failed) Runtime.getRuntime().halt(1);
     }
 
     public static void main(String[] args) {
