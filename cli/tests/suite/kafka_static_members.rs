@@ -15,7 +15,9 @@ use crate::common::DevServer;
 use crate::common::reporting_member::{ReportingMember, java_group_member, wait_for};
 
 const PARTITIONS: u32 = 6;
-const SESSION: Duration = Duration::from_secs(6);
+/// Long enough for a new JVM to start and join before the departed
+/// member's session ends.
+const SESSION: Duration = Duration::from_secs(20);
 
 fn member(kafka: &str, name: &str, instance: Option<&str>) -> ReportingMember {
     let mut args = vec![
@@ -43,7 +45,7 @@ async fn a_kip848_static_member_gets_its_partitions_back_without_a_rebalance() {
     let dir = tempfile::tempdir().unwrap();
     let server = DevServer::start_with_env(
         dir.path(),
-        &[("STRATUS_GATEWAY__GROUPS__DEFAULT_SESSION_TIMEOUT", "6s")],
+        &[("STRATUS_GATEWAY__GROUPS__DEFAULT_SESSION_TIMEOUT", "20s")],
     );
     let kafka = server.kafka_bootstrap();
     let client = Client::connect(&server.url).await.unwrap();
@@ -67,7 +69,7 @@ async fn a_kip848_static_member_gets_its_partitions_back_without_a_rebalance() {
     // The static member closes (member epoch -2): its partitions wait for it.
     first.terminate();
     assert!(first.exited_within(Duration::from_secs(30)).is_some());
-    std::thread::sleep(SESSION / 2);
+    std::thread::sleep(SESSION / 4);
     assert_eq!(
         other.owned(),
         others,
@@ -112,7 +114,7 @@ async fn a_kip848_static_member_gets_its_partitions_back_without_a_rebalance() {
     let all: BTreeSet<u64> = (0..u64::from(PARTITIONS)).collect();
     wait_for(
         "the other member to take the expired instance's partitions",
-        SESSION * 4,
+        SESSION * 3,
         || other.owned() == all,
     );
 }
