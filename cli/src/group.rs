@@ -11,13 +11,15 @@ use crate::client::{ServerArgs, status};
 
 #[derive(Debug, clap::Subcommand)]
 pub(crate) enum GroupCommand {
-    /// List consumer groups with their live member count.
+    /// List consumer groups, Kafka classic-protocol groups included, with
+    /// their live member count and who assigns their partitions.
     List {
         #[command(flatten)]
         server: ServerArgs,
     },
     /// Show a group's members, their assignment, and each partition's
-    /// committed offset and lag.
+    /// committed offset and lag (a Kafka classic group: its state, members,
+    /// offsets and lag).
     Describe {
         group: String,
         #[command(flatten)]
